@@ -1,0 +1,63 @@
+/*
+ * event.h - decoding a provisioning request CloudEvent from a Kafka record.
+ *
+ * Both content modes of the CloudEvents Kafka protocol binding are accepted
+ * (PRODUCT.md section 1, docs/events.md):
+ *   - structured: the value is a JSON CloudEvent; `content-type` is
+ *     `application/cloudevents+json` or absent;
+ *   - binary: the value is the `data` object; the attributes are `ce_*`
+ *     headers and `content-type` is `application/json`.
+ * Decoding checks the CloudEvents attributes only; `data` is checked by the
+ * transform (transform.h).
+ */
+#ifndef PROVFLOW_EVENT_H
+#define PROVFLOW_EVENT_H
+
+#include <jansson.h>
+
+#include "provflow/error.h"
+#include "provflow/record.h"
+
+/* The event type provflow consumes. */
+#define PF_EVENT_TYPE_CREATE "provflow.provisioningFlow.create"
+
+/* Upper bound on a record value; larger events are rejected, not parsed. */
+#define PF_EVENT_MAX_BYTES (1024 * 1024)
+
+#define PF_EVENT_ID_MAX 256
+
+typedef enum pf_content_mode {
+    PF_MODE_STRUCTURED,
+    PF_MODE_BINARY,
+} pf_content_mode;
+
+/*
+ * A decoded event. All strings are NUL-terminated and owned by the event;
+ * `data` is a jansson reference owned by the event. Optional attributes
+ * that were absent are NULL.
+ */
+typedef struct pf_event {
+    pf_content_mode mode;
+    char *id;       /* 1..PF_EVENT_ID_MAX characters */
+    char *source;   /* non-empty */
+    char *type;     /* always PF_EVENT_TYPE_CREATE */
+    char *time;     /* RFC 3339, or NULL */
+    char *tenantid; /* extension attribute, or NULL */
+    json_t *data;   /* a JSON object */
+} pf_event;
+
+/*
+ * Decodes `rec` into `ev` (which the caller provides, uninitialised).
+ * Returns 0 on success; the caller then owns ev's contents and releases
+ * them with pf_event_release(). Returns -1 with `err` filled in
+ * (code "invalid_event") on failure; ev is then left empty, but
+ * err->message may still be accompanied by ev->id when the id itself was
+ * readable (so an outcome can name the request), which the caller also
+ * releases with pf_event_release().
+ */
+int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err);
+
+/* Frees what ev owns and empties it. Safe on an empty or released event. */
+void pf_event_release(pf_event *ev);
+
+#endif /* PROVFLOW_EVENT_H */
