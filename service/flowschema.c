@@ -1,0 +1,1 @@
+/* flowschema.c - under construction */
