@@ -1,1 +1,663 @@
-/* transform.c - under construction */
+/*
+ * transform.c - a decoded event to the Graph create request (transform.h).
+ *
+ * One generic walk over the tables of flowschema.h builds every flow type:
+ * it matches input names to table rows (letter case ignored, aliases
+ * converted), then emits the rows in table order, so the output does not
+ * depend on the input's order or casing. Errors name the JSON path.
+ */
+#include "provflow/transform.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define INVALID     "invalid_event"
+#define ODATA_TYPE  "@odata.type"
+#define BIND_SUFFIX "@odata.bind"
+#define MAX_PROPS   16  /* the widest type in flowschema.c has 3 */
+#define ID_MAX      128 /* bound ids such as a role group id */
+
+/* Annotations Graph puts on an entity it returns; dropped from input. */
+static const char *const response_annotations[] = {
+    "@odata.context",
+    "@odata.etag",
+    "@odata.id",
+    NULL,
+};
+
+typedef struct ctx {
+    const pf_transform_opts *opts;
+    const char *root; /* Graph root */
+    size_t root_len;  /* without trailing slashes */
+    const pf_type *flow; /* the entity type being built */
+    pf_path path;
+    pf_error *err;
+} ctx;
+
+/* An input member matched to a table row. */
+typedef struct slot {
+    const char *key;     /* as written in the input */
+    const json_t *value; /* borrowed from the input */
+    bool alias;          /* given by the row's alias */
+} slot;
+
+static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in);
+
+/* Fails at the current path, plus `key` when not NULL. */
+__attribute__((format(printf, 3, 4))) static int fail(ctx *c, const char *key,
+                                                      const char *fmt, ...)
+{
+    char message[PF_ERROR_MESSAGE_MAX];
+    size_t mark = 0;
+    va_list ap;
+
+    if (key != NULL)
+        mark = pf_path_push_key(&c->path, key);
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    pf_error_set(c->err, INVALID, pf_path_str(&c->path), "%s", message);
+    if (key != NULL)
+        pf_path_pop(&c->path, mark);
+    return -1;
+}
+
+static const char *json_kind(const json_t *v)
+{
+    if (json_is_object(v))
+        return "object";
+    if (json_is_array(v))
+        return "array";
+    if (json_is_string(v))
+        return "string";
+    if (json_is_number(v))
+        return "number";
+    if (json_is_boolean(v))
+        return "boolean";
+    return "null";
+}
+
+static const char *kind_name(const pf_prop *p)
+{
+    if (p->flags & PF_PROP_ARRAY)
+        return "array";
+    switch (p->kind) {
+    case PF_KIND_BOOL:
+        return "boolean";
+    case PF_KIND_OBJECT:
+        return "object";
+    case PF_KIND_STRING:
+    case PF_KIND_ENUM:
+    case PF_KIND_CODE:
+    case PF_KIND_BIND:
+        break;
+    }
+    return "string";
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list != NULL; list++) {
+        if (strcasecmp(*list, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Writes "a, b, c" into buf, truncated to its size. */
+static void join(char *buf, size_t size, const char *const *list)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (; *list != NULL && len < size; list++) {
+        int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", *list);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+}
+
+/* "#microsoft.graph.industryData.<name>", '#' optional, case ignored. */
+static bool odata_type_is(const char *value, const char *name)
+{
+    const char *ns = PF_ODATA_NS;
+    size_t ns_len;
+
+    if (value[0] != '#')
+        ns++;
+    ns_len = strlen(ns);
+    return strncasecmp(value, ns, ns_len) == 0 &&
+           strcasecmp(value + ns_len, name) == 0;
+}
+
+/* 1..ID_MAX URL-unreserved characters: safe as one URL path segment. */
+static bool valid_id(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > ID_MAX)
+        return false;
+    for (i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '~' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* <root>/beta/<bind_path>/<id> */
+static json_t *bind_url(ctx *c, const pf_prop *p, const char *id, size_t len)
+{
+    char url[PF_GRAPH_ROOT_MAX + 256];
+    int n = snprintf(url, sizeof(url), "%.*s/beta/%s/%.*s", (int)c->root_len,
+                     c->root, p->bind_path, (int)len, id);
+
+    if (n < 0 || (size_t)n >= sizeof(url))
+        return NULL;
+    return json_string(url);
+}
+
+/*
+ * A bind: the bare id (alias) or a full URL whose path ends in
+ * /beta/<bind_path>/<id>, re-rooted on the configured Graph root so that
+ * events written for one cloud work in another.
+ */
+static json_t *convert_bind(ctx *c, const pf_prop *p, const json_t *v,
+                            bool alias)
+{
+    const char *s, *id;
+    char marker[128];
+    json_t *out;
+
+    if (!json_is_string(v))
+        return fail(c, NULL, "expected a string, got %s", json_kind(v)), NULL;
+    s = json_string_value(v);
+    if (alias) {
+        id = s;
+    } else {
+        snprintf(marker, sizeof(marker), "/beta/%s/", p->bind_path);
+        id = strcasestr(s, marker);
+        if ((strncasecmp(s, "https://", 8) != 0 &&
+             strncasecmp(s, "http://", 7) != 0) ||
+            id == NULL) {
+            fail(c, NULL, "expected a URL ending in /beta/%s/{id}",
+                 p->bind_path);
+            return NULL;
+        }
+        id += strlen(marker);
+    }
+    if (!valid_id(id, strlen(id))) {
+        fail(c, NULL, "id must be 1 to %d of [A-Za-z0-9._~-]", ID_MAX);
+        return NULL;
+    }
+    out = bind_url(c, p, id, strlen(id));
+    if (out == NULL)
+        fail(c, NULL, "bind URL too long");
+    return out;
+}
+
+/* The object that a secret alias stands for: {"password": <secret>}. */
+static json_t *convert_secret_alias(ctx *c, const pf_prop *p, const json_t *v)
+{
+    char why[PF_ERROR_MESSAGE_MAX];
+    const pf_prop *target = NULL;
+    char *secret = NULL;
+    json_t *out = NULL, *value;
+    size_t i;
+
+    for (i = 0; i < p->type->prop_count; i++) {
+        if (p->type->props[i].flags & PF_PROP_SECRET)
+            target = &p->type->props[i];
+    }
+    if (!json_is_string(v))
+        return fail(c, NULL, "expected a secret name, got %s", json_kind(v)),
+               NULL;
+    if (c->opts->secrets == NULL)
+        return fail(c, NULL, "no secrets directory is configured"), NULL;
+    if (pf_secrets_read(c->opts->secrets, json_string_value(v), &secret, why,
+                        sizeof(why)) != 0)
+        return fail(c, NULL, "%s", why), NULL;
+
+    value = json_string(secret); /* NULL if the file is not UTF-8 */
+    pf_secret_free(secret);
+    if (value == NULL)
+        return fail(c, NULL, "the secret is not UTF-8 text"), NULL;
+    out = json_object();
+    if (p->type->annotate) {
+        char odata[128];
+
+        snprintf(odata, sizeof(odata), PF_ODATA_NS "%s", p->type->name);
+        json_object_set_new(out, ODATA_TYPE, json_string(odata));
+    }
+    json_object_set_new(out, target->name, value); /* out owns value */
+    return out;
+}
+
+/* One value of a row's kind (an array item, or the whole value). */
+static json_t *convert_value(ctx *c, const pf_prop *p, const json_t *v,
+                             bool alias)
+{
+    const char *const *known;
+
+    switch (p->kind) {
+    case PF_KIND_BOOL:
+        if (json_is_boolean(v))
+            return json_incref((json_t *)v);
+        break;
+    case PF_KIND_STRING:
+        if (json_is_string(v))
+            return json_incref((json_t *)v);
+        break;
+    case PF_KIND_ENUM:
+        if (!json_is_string(v))
+            break;
+        for (known = p->values; *known != NULL; known++) {
+            if (strcmp(*known, json_string_value(v)) == 0)
+                return json_incref((json_t *)v);
+        }
+        {
+            char list[256];
+
+            join(list, sizeof(list), p->values);
+            fail(c, NULL, "\"%.64s\" is not one of: %s", json_string_value(v),
+                 list);
+        }
+        return NULL;
+    case PF_KIND_CODE:
+        if (!json_is_string(v))
+            break;
+        if (json_string_length(v) == 0)
+            return fail(c, NULL, "must not be empty"), NULL;
+        for (known = p->values; *known != NULL; known++) {
+            if (strcasecmp(*known, json_string_value(v)) == 0)
+                return json_string(*known);
+        }
+        return json_incref((json_t *)v); /* a tenant's own code */
+    case PF_KIND_BIND:
+        return convert_bind(c, p, v, alias);
+    case PF_KIND_OBJECT:
+        if (alias)
+            return convert_secret_alias(c, p, v);
+        if (json_is_string(v) && p->shorthand != NULL) {
+            json_t *expanded = json_pack("{sO}", p->shorthand, v);
+            json_t *out = convert_object(c, p->type, expanded);
+
+            json_decref(expanded);
+            return out;
+        }
+        if (json_is_object(v))
+            return convert_object(c, p->type, v);
+        break;
+    }
+    fail(c, NULL, "expected %s%s, got %s",
+         p->kind == PF_KIND_BOOL     ? "a boolean"
+         : p->kind == PF_KIND_OBJECT ? "an object"
+                                     : "a string",
+         p->shorthand != NULL ? " or a string" : "", json_kind(v));
+    return NULL;
+}
+
+/* A whole row's value: a collection walks its items. */
+static json_t *convert_prop(ctx *c, const pf_prop *p, const json_t *v,
+                            bool alias)
+{
+    json_t *out;
+    size_t i;
+
+    if (!(p->flags & PF_PROP_ARRAY) || alias)
+        return convert_value(c, p, v, alias);
+    if (!json_is_array(v))
+        return fail(c, NULL, "expected an array, got %s", json_kind(v)), NULL;
+    out = json_array();
+    for (i = 0; i < json_array_size(v); i++) {
+        size_t mark = pf_path_push_index(&c->path, i);
+        json_t *item = convert_value(c, p, json_array_get(v, i), false);
+
+        pf_path_pop(&c->path, mark);
+        if (item == NULL) {
+            json_decref(out);
+            return NULL;
+        }
+        json_array_append_new(out, item); /* out owns item */
+    }
+    return out;
+}
+
+/* Matches one input member to a row of t; -1 if it has none. */
+static int match_prop(const pf_type *t, const char *key, bool *alias)
+{
+    size_t i, n = strlen(key), bl = strlen(BIND_SUFFIX);
+
+    for (i = 0; i < t->prop_count; i++) {
+        const pf_prop *p = &t->props[i];
+        size_t pl = strlen(p->name);
+
+        *alias = p->alias != NULL && strcasecmp(key, p->alias) == 0;
+        if (*alias)
+            return (int)i;
+        if (p->kind == PF_KIND_BIND) {
+            if (n == pl + bl && strncasecmp(key, p->name, pl) == 0 &&
+                strcasecmp(key + pl, BIND_SUFFIX) == 0)
+                return (int)i;
+        } else if (strcasecmp(key, p->name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Checks an input "@odata.type" against the type being built. */
+static int check_odata_type(ctx *c, const pf_type *t, const char *key,
+                            const json_t *v)
+{
+    if (!json_is_string(v))
+        return fail(c, key, "expected a string, got %s", json_kind(v));
+    if (!odata_type_is(json_string_value(v), t->name))
+        return fail(c, key, "\"%.96s\" is not " PF_ODATA_NS "%s",
+                    json_string_value(v), t->name);
+    return 0;
+}
+
+static int unknown_property(ctx *c, const pf_type *t, const char *key)
+{
+    const char *names[MAX_PROPS + 1];
+    char list[256];
+    size_t i;
+
+    for (i = 0; i < t->prop_count && i < MAX_PROPS; i++)
+        names[i] = t->props[i].name;
+    names[i] = NULL;
+    join(list, sizeof(list), names);
+    return fail(c, key, "unknown property of %s (it has: %s)", t->name, list);
+}
+
+/* Pass 1: every input member to a row, an annotation, or an error. */
+static int match_members(ctx *c, const pf_type *t, const json_t *in,
+                         slot slots[])
+{
+    bool is_flow = t == c->flow;
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)in, key, v)
+    {
+        bool alias;
+        int i;
+
+        if (strcasecmp(key, ODATA_TYPE) == 0) {
+            if (check_odata_type(c, t, key, v) != 0)
+                return -1;
+            continue;
+        }
+        if (is_flow && (in_list(pf_flow_readonly_props, key) ||
+                        in_list(response_annotations, key)))
+            continue; /* set by Graph: never sent on create */
+        i = match_prop(t, key, &alias);
+        if (i < 0)
+            return unknown_property(c, t, key);
+        if (slots[i].key != NULL)
+            return fail(c, key, "repeats property \"%s\" (given as \"%s\")",
+                        t->props[i].name, slots[i].key);
+        slots[i] = (slot){key, v, alias};
+    }
+    return 0;
+}
+
+/* Pass 2: the rows in table order. */
+static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in)
+{
+    slot slots[MAX_PROPS] = {{0}};
+    json_t *out = json_object();
+    size_t i;
+
+    if (t->annotate) {
+        char odata[128];
+
+        snprintf(odata, sizeof(odata), PF_ODATA_NS "%s", t->name);
+        json_object_set_new(out, ODATA_TYPE, json_string(odata));
+    }
+    if (match_members(c, t, in, slots) != 0)
+        goto fail;
+    for (i = 0; i < t->prop_count; i++) {
+        const pf_prop *p = &t->props[i];
+        char name[128];
+        size_t mark;
+        json_t *v;
+
+        if (slots[i].value == NULL || json_is_null(slots[i].value)) {
+            if (!(p->flags & PF_PROP_REQUIRED))
+                continue; /* absent or null optional: not sent */
+            fail(c, p->name, "required %s is %s", kind_name(p),
+                 slots[i].value == NULL ? "missing" : "null");
+            goto fail;
+        }
+        mark = pf_path_push_key(&c->path, slots[i].key);
+        v = convert_prop(c, p, slots[i].value, slots[i].alias);
+        pf_path_pop(&c->path, mark);
+        if (v == NULL)
+            goto fail;
+        snprintf(name, sizeof(name), "%s%s", p->name,
+                 p->kind == PF_KIND_BIND ? BIND_SUFFIX : "");
+        json_object_set_new(out, name, v); /* out owns v */
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* The members of data: case-insensitive names, like the flow's. */
+enum { DATA_FLOW_SET_ID, DATA_FLOW_TYPE, DATA_FLOW, DATA_COUNT };
+static const char *const data_members[DATA_COUNT] = {"flowSetId", "flowType",
+                                                     "flow"};
+
+static int read_data(ctx *c, const json_t *data, const json_t *m[DATA_COUNT])
+{
+    const char *key;
+    json_t *v;
+    int i;
+
+    for (i = 0; i < DATA_COUNT; i++)
+        m[i] = NULL;
+    json_object_foreach((json_t *)data, key, v)
+    {
+        for (i = 0; i < DATA_COUNT; i++) {
+            if (strcasecmp(key, data_members[i]) == 0)
+                break;
+        }
+        if (i == DATA_COUNT)
+            return fail(c, key,
+                        "unknown property (data has: flowSetId, "
+                        "flowType, flow)");
+        if (m[i] != NULL)
+            return fail(c, key, "repeats property \"%s\"", data_members[i]);
+        m[i] = v;
+    }
+    return 0;
+}
+
+/* flowType and the flow's @odata.type: either, or both in agreement. */
+static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
+                                     const json_t *flow)
+{
+    const pf_flow_kind *by_name = NULL, *by_odata = NULL;
+    const json_t *odata = NULL;
+    const char *key;
+    json_t *v;
+
+    if (type != NULL && !json_is_null(type)) {
+        if (!json_is_string(type))
+            return fail(c, "flowType", "expected a string, got %s",
+                        json_kind(type)),
+                   NULL;
+        by_name = pf_flow_kind_by_name(json_string_value(type));
+        if (by_name == NULL)
+            return fail(c, "flowType",
+                        "unknown flow type \"%.64s\" (expected "
+                        "administrativeUnit, classGroup, securityGroup or "
+                        "user)",
+                        json_string_value(type)),
+                   NULL;
+    }
+    json_object_foreach((json_t *)flow, key, v)
+    {
+        if (strcasecmp(key, ODATA_TYPE) == 0)
+            odata = v;
+    }
+    if (odata != NULL) {
+        size_t mark = pf_path_push_key(&c->path, "flow");
+
+        if (!json_is_string(odata))
+            fail(c, ODATA_TYPE, "expected a string, got %s", json_kind(odata));
+        else if ((by_odata = pf_flow_kind_by_odata_type(
+                      json_string_value(odata))) == NULL)
+            fail(c, ODATA_TYPE, "\"%.96s\" is not a provisioning flow type",
+                 json_string_value(odata));
+        else if (by_name != NULL && by_name != by_odata)
+            fail(c, ODATA_TYPE, "names a %s flow but flowType is %s",
+                 by_odata->flow_type, by_name->flow_type);
+        pf_path_pop(&c->path, mark);
+        if (by_odata == NULL || (by_name != NULL && by_name != by_odata))
+            return NULL;
+        return by_odata;
+    }
+    if (by_name == NULL)
+        fail(c, "flowType",
+             "required string is missing (or give data.flow an @odata.type)");
+    return by_name;
+}
+
+int pf_graph_root_valid(const char *root, char *errstr, size_t errstr_size)
+{
+    const char *host;
+    size_t i;
+
+    if (strncmp(root, "https://", 8) == 0)
+        host = root + 8;
+    else if (strncmp(root, "http://", 7) == 0)
+        host = root + 7;
+    else {
+        snprintf(errstr, errstr_size, "must start with https:// or http://");
+        return 0;
+    }
+    if (host[0] == '\0' || host[0] == '/') {
+        snprintf(errstr, errstr_size, "has no host");
+        return 0;
+    }
+    for (i = 0; root[i] != '\0'; i++) {
+        if (strchr("?#@ \t\r\n\"\\", root[i]) != NULL ||
+            (unsigned char)root[i] < 0x20) {
+            snprintf(errstr, errstr_size,
+                     "must not contain a query, fragment, user info or "
+                     "spaces");
+            return 0;
+        }
+    }
+    if (i > PF_GRAPH_ROOT_MAX) {
+        snprintf(errstr, errstr_size, "longer than %d characters",
+                 PF_GRAPH_ROOT_MAX);
+        return 0;
+    }
+    return 1;
+}
+
+int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
+                 pf_request *req, pf_error *err)
+{
+    const json_t *m[DATA_COUNT];
+    const pf_flow_kind *kind;
+    ctx c = {.opts = opts, .err = err};
+    char url[PF_GRAPH_ROOT_MAX + 128];
+    const char *guid;
+    size_t i, mark;
+
+    memset(req, 0, sizeof(*req));
+    pf_error_clear(err);
+    c.root =
+        opts->graph_root != NULL ? opts->graph_root : PF_GRAPH_ROOT_DEFAULT;
+    c.root_len = strlen(c.root);
+    while (c.root_len > 0 && c.root[c.root_len - 1] == '/')
+        c.root_len--;
+    pf_path_init(&c.path);
+    pf_path_push_key(&c.path, "data");
+
+    if (read_data(&c, ev->data, m) != 0)
+        return -1;
+    if (m[DATA_FLOW_SET_ID] == NULL)
+        return fail(&c, "flowSetId", "required string is missing");
+    guid = json_string_value(m[DATA_FLOW_SET_ID]);
+    if (!pf_is_guid(guid))
+        return fail(&c, "flowSetId",
+                    "not a GUID (expected 8-4-4-4-12 hexadecimal digits)");
+    if (m[DATA_FLOW] == NULL)
+        return fail(&c, "flow", "required object is missing");
+    if (!json_is_object(m[DATA_FLOW]))
+        return fail(&c, "flow", "expected an object, got %s",
+                    json_kind(m[DATA_FLOW]));
+    kind = flow_kind(&c, m[DATA_FLOW_TYPE], m[DATA_FLOW]);
+    if (kind == NULL)
+        return -1;
+
+    c.flow = kind->type;
+    mark = pf_path_push_key(&c.path, "flow");
+    req->body = convert_object(&c, kind->type, m[DATA_FLOW]);
+    pf_path_pop(&c.path, mark);
+    if (req->body == NULL)
+        return -1;
+
+    req->flow = kind;
+    for (i = 0; i < PF_UUID_STR_LEN; i++)
+        req->flow_set_id[i] = (char)tolower((unsigned char)guid[i]);
+    req->flow_set_id[PF_UUID_STR_LEN] = '\0';
+    pf_client_request_id(ev->id, strlen(ev->id), req->client_request_id);
+    snprintf(url, sizeof(url),
+             "%.*s/beta/external/industryData/outboundProvisioningFlowSets/"
+             "%s/provisioningFlows",
+             (int)c.root_len, c.root, req->flow_set_id);
+    req->url = strdup(url);
+    if (req->url == NULL) {
+        pf_request_release(req);
+        return pf_error_set(err, "internal", "", "out of memory");
+    }
+    return 0;
+}
+
+void pf_request_release(pf_request *req)
+{
+    free(req->url);
+    json_decref(req->body);
+    memset(req, 0, sizeof(*req));
+}
+
+void pf_json_mask_secrets(json_t *v)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+    void *it;
+
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, child) pf_json_mask_secrets(child);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    for (it = json_object_iter(v); it != NULL;
+         it = json_object_iter_next(v, it)) {
+        key = json_object_iter_key(it);
+        child = json_object_iter_value(it);
+        if (strcasecmp(key, "password") == 0)
+            json_object_iter_set_new(v, it, json_string("***"));
+        else
+            pf_json_mask_secrets(child);
+    }
+}
