@@ -1,0 +1,61 @@
+/* test_reqid.c - the deterministic client-request-id and the GUID check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "provflow/reqid.h"
+
+/* Expected values computed independently with Python's uuid.uuid5. */
+static void client_request_id_is_uuid5_of_the_event_id(void **state)
+{
+    static const struct {
+        const char *id, *uuid;
+    } rows[] = {
+        {"seed-0", "3728211e-0b52-52d4-9d9a-abe719a20b73"},
+        {"req-1", "df476dac-c36a-564d-ae55-980e7ee093f1"},
+    };
+    char out[PF_UUID_STR_LEN + 1];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        pf_client_request_id(rows[i].id, strlen(rows[i].id), out);
+        assert_string_equal(out, rows[i].uuid);
+    }
+}
+
+static void namespace_is_uuid5_of_the_documented_name(void **state)
+{
+    /* uuid5(NAMESPACE_URL, "urn:provflow:client-request-id") */
+    (void)state;
+    assert_string_equal(PF_REQID_NAMESPACE,
+                        "be22c64f-7b65-5479-83f5-245859bf3cc8");
+}
+
+static void guid_check_wants_8_4_4_4_12_hex(void **state)
+{
+    (void)state;
+    assert_true(pf_is_guid("9ab41255-5364-4c53-e15c-08dc4ab6ee03"));
+    assert_true(pf_is_guid("9AB41255-5364-4C53-E15C-08DC4AB6EE03"));
+    assert_false(pf_is_guid("{9ab41255-5364-4c53-e15c-08dc4ab6ee03}"));
+    assert_false(pf_is_guid("9ab412555364-4c53-e15c-08dc4ab6ee03"));
+    assert_false(pf_is_guid("9ab41255-5364-4c53-e15c-08dc4ab6ee0"));
+    assert_false(pf_is_guid("9ab41255-5364-4c53-e15c-08dc4ab6ee033"));
+    assert_false(pf_is_guid("9ab4125g-5364-4c53-e15c-08dc4ab6ee03"));
+    assert_false(pf_is_guid(""));
+    assert_false(pf_is_guid(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(client_request_id_is_uuid5_of_the_event_id),
+        cmocka_unit_test(namespace_is_uuid5_of_the_documented_name),
+        cmocka_unit_test(guid_check_wants_8_4_4_4_12_hex),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
