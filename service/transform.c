@@ -32,8 +32,8 @@ static const char *const response_annotations[] = {
 
 typedef struct ctx {
     const pf_transform_opts *opts;
-    const char *root; /* Graph root */
-    size_t root_len;  /* without trailing slashes */
+    const char *root;    /* Graph root */
+    size_t root_len;     /* without trailing slashes */
     const pf_type *flow; /* the entity type being built */
     pf_path path;
     pf_error *err;

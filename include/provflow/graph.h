@@ -1,0 +1,101 @@
+/*
+ * graph.h - creating one provisioning flow, start to finish.
+ *
+ * A job takes a transformed request (transform.h) through a token
+ * (token.h), the POST, classification (classify.h) and retries (retry.h)
+ * to one result: created, exists, failed, or systemic. It runs on the
+ * caller's loop: pf_http_poll() and pf_timers_run() move it on, and the
+ * result arrives as a callback on the loop thread.
+ *
+ * Duplicates (PRODUCT.md section 5): when an attempt may have reached
+ * Graph without a 201 being seen (a timeout or broken connection after the
+ * request was sent, a 5xx), and when the caller says the event may have
+ * been processed before (check_existing), the next attempt first lists the
+ * set's flows; a flow of the same type makes the result "exists" with that
+ * flow, and no POST is sent.
+ *
+ * At most max_in_flight HTTP requests run at once; jobs beyond that wait
+ * in FIFO order. A job waiting on backoff holds no request slot.
+ */
+#ifndef PROVFLOW_GRAPH_H
+#define PROVFLOW_GRAPH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "provflow/http.h"
+#include "provflow/retry.h"
+#include "provflow/timers.h"
+#include "provflow/token.h"
+#include "provflow/transform.h"
+
+#define PF_GRAPH_MAX_IN_FLIGHT_DEFAULT 32
+
+typedef struct pf_graph_config {
+    pf_retry_policy retry;
+    int max_in_flight; /* HTTP requests at once, >= 1 */
+} pf_graph_config;
+
+/* Defaults: pf_retry_policy_default(), PF_GRAPH_MAX_IN_FLIGHT_DEFAULT. */
+void pf_graph_config_default(pf_graph_config *cfg);
+
+typedef enum pf_graph_status {
+    PF_GRAPH_CREATED,  /* 201 */
+    PF_GRAPH_EXISTS,   /* the set already has a flow of this type */
+    PF_GRAPH_FAILED,   /* the event fails: rejected or retries exhausted */
+    PF_GRAPH_SYSTEMIC, /* not the event's fault: pause, retry it later */
+} pf_graph_status;
+
+/* Valid during the callback only; copy what is kept. */
+typedef struct pf_graph_result {
+    pf_graph_status status;
+    const char *error_code; /* FAILED: "rejected" or "retries_exhausted" */
+    char message[PF_ERROR_MESSAGE_MAX]; /* FAILED, SYSTEMIC: in words */
+    const json_t *flow;        /* CREATED, EXISTS: Graph's flow, or NULL */
+    const json_t *graph_error; /* Graph's "error" object, or NULL */
+    long http_status;          /* of the last response, 0 if none */
+    char request_id[PF_HTTP_HEADER_VALUE_MAX]; /* Graph's request-id */
+    int attempts;                              /* tries made, >= 1 */
+    int64_t elapsed_ms;                        /* submit to result */
+    bool unreachable; /* the last failure was a transport error */
+    const pf_token_failure *token_failure; /* SYSTEMIC from the token */
+} pf_graph_result;
+
+typedef struct pf_graph pf_graph;
+typedef struct pf_graph_job pf_graph_job;
+
+typedef void (*pf_graph_done_fn)(void *arg, const pf_graph_result *r);
+
+/*
+ * http, timers and tokens are borrowed and must outlive the client. cfg
+ * is copied. Returns NULL with a reason in errstr for a bad cfg.
+ */
+pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
+                       const pf_graph_config *cfg, char *errstr,
+                       size_t errstr_size);
+
+/* Cancels every job (no callbacks) and frees the client. */
+void pf_graph_destroy(pf_graph *g);
+
+/*
+ * Starts a job for req, whose url, body and ids are copied (the caller may
+ * release req at once). tenant_id (may be NULL: the default credential)
+ * picks the token source. done(arg, result) is called exactly once, from
+ * the loop, never from inside this call; the job is freed after it
+ * returns. Returns NULL with a reason in errstr when the job cannot start
+ * (unknown tenant, out of memory): no callback then.
+ */
+pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
+                              const char *tenant_id, bool check_existing,
+                              pf_graph_done_fn done, void *arg, char *errstr,
+                              size_t errstr_size);
+
+/* Abandons a job; its callback is never made. */
+void pf_graph_cancel(pf_graph *g, pf_graph_job *job);
+
+/* Jobs submitted and not finished; of those, HTTP requests running. */
+size_t pf_graph_jobs(const pf_graph *g);
+size_t pf_graph_requests(const pf_graph *g);
+
+#endif /* PROVFLOW_GRAPH_H */

@@ -1,0 +1,106 @@
+/*
+ * http.h - non-blocking HTTP over libcurl's multi interface.
+ *
+ * The caller's loop drives it: submit requests, then call pf_http_poll()
+ * every turn; completions arrive as callbacks from inside pf_http_poll(), on
+ * the loop thread. Connections are kept alive and reused, HTTP/2 is used
+ * when a TLS server offers it, responses are size-capped, and transport
+ * failures are classified as they enter (classify.h). Nothing here is
+ * thread-safe except pf_http_wakeup().
+ */
+#ifndef PROVFLOW_HTTP_H
+#define PROVFLOW_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "provflow/classify.h"
+
+#define PF_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000
+#define PF_HTTP_TIMEOUT_MS_DEFAULT         30000
+#define PF_HTTP_MAX_RESPONSE_DEFAULT       (1024 * 1024)
+
+typedef struct pf_http_config {
+    const char *ca_file;       /* extra trusted CA (PEM); NULL: system only */
+    bool allow_http;           /* permit plain http:// URLs (tests, local) */
+    long connect_timeout_ms;   /* per connection attempt */
+    long timeout_ms;           /* whole request, connect included */
+    size_t max_response_bytes; /* larger bodies fail as BROKEN */
+    long max_connections;      /* open connections kept; 0: libcurl's */
+} pf_http_config;
+
+/* Fills cfg with the PF_HTTP_*_DEFAULT values, TLS only, system CAs. */
+void pf_http_config_default(pf_http_config *cfg);
+
+typedef struct pf_http_request {
+    const char *method;       /* "GET", "POST", "DELETE" */
+    const char *url;          /* copied */
+    const char *bearer;       /* Authorization: Bearer <bearer>; copied; NULL */
+    const char *content_type; /* copied; NULL when there is no body */
+    const char *client_request_id; /* header client-request-id; NULL */
+    /* Request body: borrowed, must stay valid until the callback. */
+    const char *body;
+    size_t body_len;
+} pf_http_request;
+
+#define PF_HTTP_HEADER_VALUE_MAX 128
+
+typedef struct pf_http_response {
+    pf_transport transport; /* PF_TRANSPORT_OK when status is valid */
+    char detail[256];       /* transport failure, in words; "" when OK */
+    long status;            /* HTTP status, 0 without a response */
+    bool request_sent;      /* the whole request left this process */
+    const char *body;       /* NUL-terminated, valid during the callback */
+    size_t body_len;
+    char request_id[PF_HTTP_HEADER_VALUE_MAX];  /* "request-id" header */
+    char retry_after[PF_HTTP_HEADER_VALUE_MAX]; /* "Retry-After", raw */
+    int64_t elapsed_ms;                         /* submit to completion */
+} pf_http_response;
+
+/* Called once per submitted request, from inside pf_http_poll(). */
+typedef void (*pf_http_done_fn)(void *arg, const pf_http_response *resp);
+
+typedef struct pf_http pf_http;
+typedef struct pf_http_xfer pf_http_xfer;
+
+/*
+ * Creates a client. cfg is copied (ca_file included). Returns NULL with a
+ * reason in errstr if libcurl cannot be set up or ca_file is unreadable.
+ */
+pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
+                     size_t errstr_size);
+
+/* Abandons every transfer still running (no callbacks) and frees all. */
+void pf_http_destroy(pf_http *h);
+
+/*
+ * Starts a request. On success returns the transfer (valid until its
+ * callback returns or it is cancelled). Returns NULL with a reason in
+ * errstr if the request cannot start (a plain http:// URL without
+ * allow_http, out of memory); no callback is made then.
+ */
+pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
+                             pf_http_done_fn done, void *arg, char *errstr,
+                             size_t errstr_size);
+
+/* Abandons a transfer; its callback is never made. */
+void pf_http_cancel(pf_http *h, pf_http_xfer *x);
+
+/*
+ * Waits up to timeout_ms for network activity on the transfers or for one
+ * of the extra file descriptors to become readable, moves every transfer
+ * on, and makes the callbacks of those that finished. Returns the number of
+ * extra descriptors that are readable (their indexes are not reported: the
+ * caller polls its sources anyway), or -1 on a libcurl failure.
+ */
+int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
+                 int timeout_ms);
+
+/* Makes a pf_http_poll() waiting in another thread return early. */
+void pf_http_wakeup(pf_http *h);
+
+/* Transfers submitted and not yet finished. */
+size_t pf_http_active(const pf_http *h);
+
+#endif /* PROVFLOW_HTTP_H */

@@ -1,0 +1,159 @@
+/*
+ * token.h - OAuth 2.0 client-credentials tokens for Graph (GRAPH.md,
+ * "Tokens"), shared by every request of one (tenant, client).
+ *
+ * A token source holds one credential: a client secret, a certificate (a
+ * signed JWT client assertion, jwt.h), or a federated token file re-read on
+ * every request (Kubernetes workload identity). It fetches through the
+ * caller's pf_http, so the loop never blocks, and refreshes in the
+ * background ahead of expiry:
+ *   lifetime L = expires_in, margin M = min(expiry_margin, L / 4);
+ *   the token is served until M before it expires (MSAL: "a token with
+ *   under 5 minutes left is expired");
+ *   the refresh starts at refresh_in (else L / 2), and never later than M
+ *   before serving stops.
+ * One fetch at a time. A failed refresh keeps serving the still-valid
+ * token and tries again with backoff (full jitter, retry_base_ms doubling
+ * to retry_max_ms); a systemic failure (invalid_client, ...) is retried
+ * every systemic_retry_ms until it clears.
+ *
+ * Everything runs on the loop thread. Tokens, secrets and assertions are
+ * never put in errors or failure descriptions.
+ */
+#ifndef PROVFLOW_TOKEN_H
+#define PROVFLOW_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "provflow/classify.h"
+#include "provflow/http.h"
+#include "provflow/jwt.h"
+#include "provflow/timers.h"
+
+#define PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT  (5 * 60 * 1000)
+#define PF_TOKEN_RETRY_BASE_MS_DEFAULT     1000
+#define PF_TOKEN_RETRY_MAX_MS_DEFAULT      (30 * 1000)
+#define PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT (30 * 1000)
+
+typedef enum pf_credential_kind {
+    PF_CRED_SECRET,
+    PF_CRED_CERTIFICATE,
+    PF_CRED_FEDERATED,
+} pf_credential_kind;
+
+/* One application credential. All strings are copied by pf_tokens_add(). */
+typedef struct pf_credential {
+    const char *tenant_id;
+    const char *client_id;
+    pf_credential_kind kind;
+    const char *secret;               /* PF_CRED_SECRET: the secret's value */
+    const char *certificate_path;     /* PF_CRED_CERTIFICATE: PEM, cert + key */
+    pf_jwt_alg alg;                   /* PF_CRED_CERTIFICATE: PS256 default */
+    const char *federated_token_file; /* PF_CRED_FEDERATED */
+} pf_credential;
+
+typedef struct pf_token_config {
+    const char *authority_host; /* "https://login.microsoftonline.com" */
+    const char *scope;          /* "https://graph.microsoft.com/.default" */
+    int64_t expiry_margin_ms;
+    int64_t retry_base_ms;
+    int64_t retry_max_ms;
+    int64_t systemic_retry_ms;
+} pf_token_config;
+
+/* Defaults above; authority_host and scope are left NULL to be set. */
+void pf_token_config_default(pf_token_config *cfg);
+
+/* Why a fetch did not yield a token. Fit for logs and outcome records. */
+typedef struct pf_token_failure {
+    pf_class cls;          /* PF_CLASS_TRANSIENT or PF_CLASS_SYSTEMIC */
+    bool unreachable;      /* no HTTP answer at all (transport error) */
+    long http_status;      /* 0 without an answer */
+    char error[64];        /* OAuth error code, or the transport error's name */
+    char description[320]; /* e.g. "AADSTS7000215: Invalid client ..." */
+} pf_token_failure;
+
+typedef struct pf_token_waiter pf_token_waiter;
+
+/*
+ * Called once for a waiter: with the bearer token (borrowed, valid during
+ * the call only; copy it to use it later) and its generation, or with
+ * bearer NULL and the failure.
+ */
+typedef void (*pf_token_fn)(pf_token_waiter *w, const char *bearer,
+                            uint64_t generation, const pf_token_failure *f);
+
+/* Embedded in the waiting job; fields are private to token.c. */
+struct pf_token_waiter {
+    pf_token_waiter *prev, *next;
+    pf_token_fn fn;
+    bool waiting;
+};
+
+typedef struct pf_tokens pf_tokens;             /* all sources */
+typedef struct pf_token_source pf_token_source; /* one credential */
+
+/*
+ * Creates the set. http and timers are borrowed and must outlive it; cfg
+ * is copied (strings included). Returns NULL with a reason in errstr.
+ */
+pf_tokens *pf_tokens_new(pf_http *http, pf_timers *timers,
+                         const pf_token_config *cfg, char *errstr,
+                         size_t errstr_size);
+
+/* Abandons fetches in flight (no callbacks) and frees everything. */
+void pf_tokens_destroy(pf_tokens *t);
+
+/*
+ * Adds a credential. The first one added is the default source. Loads a
+ * certificate at once, so that a bad one is a configuration error at
+ * start. Returns the source, or NULL with a reason in errstr (unknown
+ * kind, missing fields, unreadable certificate, duplicate tenant).
+ */
+pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
+                               char *errstr, size_t errstr_size);
+
+/*
+ * The source for a tenant id (an event's `tenantid`), compared
+ * case-insensitively; NULL or "" gives the default source. Returns NULL for
+ * an unknown tenant.
+ */
+pf_token_source *pf_tokens_find(pf_tokens *t, const char *tenant_id);
+
+/* Starts a fetch on every source that has no token yet (at start-up). */
+void pf_tokens_prefetch(pf_tokens *t);
+
+/*
+ * True when every source has a servable token and none is failing
+ * systemically: the token part of readiness.
+ */
+bool pf_tokens_ready(const pf_tokens *t);
+
+/*
+ * The servable token, or NULL (then a fetch is under way: wait for it).
+ * *generation identifies the token for pf_token_invalidate().
+ */
+const char *pf_token_get(pf_token_source *s, uint64_t *generation);
+
+/* Waits for the next fetch to finish; w must not be waiting already. */
+void pf_token_wait(pf_token_source *s, pf_token_waiter *w, pf_token_fn fn);
+
+/* Stops waiting; the callback is not made. Safe if not waiting. */
+void pf_token_cancel(pf_token_source *s, pf_token_waiter *w);
+
+/*
+ * Graph answered 401 to a request sent with token `generation`: if it is
+ * still the current token, stop serving it and fetch a new one now.
+ */
+void pf_token_invalidate(pf_token_source *s, uint64_t generation);
+
+/* The last fetch's failure, or NULL if the last fetch succeeded. */
+const pf_token_failure *pf_token_last_failure(const pf_token_source *s);
+
+/* Counters for metrics: successful fetches and failed ones. */
+void pf_token_counts(const pf_token_source *s, uint64_t *fetched,
+                     uint64_t *failed);
+
+#endif /* PROVFLOW_TOKEN_H */

@@ -1,0 +1,440 @@
+/*
+ * graph.c - one job per flow to create: token, POST, classify, retry,
+ * duplicate check (graph.h).
+ *
+ * A job's life: START -> (TOKEN) -> (SLOT) -> [LIST ->] POST -> result,
+ * with BACKOFF between tries. Every step ends in a callback from the loop
+ * (a timer, a token, an HTTP completion), so a job never calls its owner
+ * back from inside pf_graph_submit().
+ */
+#include "provflow/graph.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum step {
+    STEP_LIST, /* GET the set's flows: does one of this type exist? */
+    STEP_POST, /* create the flow */
+} step;
+
+struct pf_graph_job {
+    pf_graph *g;
+    pf_graph_done_fn done;
+    void *arg;
+    const pf_flow_kind *kind;
+    pf_token_source *tokens;
+    char *url, *body, crid[PF_UUID_STR_LEN + 1];
+    size_t body_len;
+
+    step step;          /* what the current try sends next */
+    bool may_exist;     /* list the set's flows before the next POST */
+    bool reauthed;      /* the token was refreshed after a 401 */
+    int attempts;       /* tries started */
+    int64_t started_ms; /* at submit */
+    uint64_t token_gen; /* the token of the request in flight */
+
+    pf_timer timer;            /* start, and backoff between tries */
+    pf_token_waiter waiter;    /* waiting for a token */
+    pf_http_xfer *xfer;        /* the request in flight */
+    bool queued;               /* waiting for a request slot */
+    pf_graph_job *prev, *next; /* every live job */
+    pf_graph_job *qnext;       /* the slot queue */
+    pf_graph_result last;      /* what the last failed try saw */
+};
+
+struct pf_graph {
+    pf_http *http;
+    pf_timers *timers;
+    pf_tokens *tokens;
+    pf_graph_config cfg;
+    pf_graph_job *jobs; /* every live job, doubly linked */
+    size_t job_count, requests;
+    pf_graph_job *queue_head, *queue_tail; /* waiting for a slot, FIFO */
+};
+
+void pf_graph_config_default(pf_graph_config *cfg)
+{
+    cfg->retry = pf_retry_policy_default();
+    cfg->max_in_flight = PF_GRAPH_MAX_IN_FLIGHT_DEFAULT;
+}
+
+pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
+                       const pf_graph_config *cfg, char *errstr,
+                       size_t errstr_size)
+{
+    pf_graph *g;
+
+    if (pf_retry_policy_check(&cfg->retry, errstr, errstr_size) != 0)
+        return NULL;
+    if (cfg->max_in_flight < 1) {
+        snprintf(errstr, errstr_size, "max in flight must be at least 1");
+        return NULL;
+    }
+    g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    g->http = http;
+    g->timers = timers;
+    g->tokens = tokens;
+    g->cfg = *cfg;
+    return g;
+}
+
+static void unqueue(pf_graph *g, pf_graph_job *j)
+{
+    pf_graph_job **p = &g->queue_head, *last = NULL;
+
+    while (*p != j) {
+        last = *p;
+        p = &(*p)->qnext;
+    }
+    *p = j->qnext;
+    if (g->queue_tail == j)
+        g->queue_tail = last;
+    j->qnext = NULL;
+    j->queued = false;
+}
+
+static void job_free(pf_graph_job *j)
+{
+    pf_graph *g = j->g;
+
+    pf_timer_stop(g->timers, &j->timer);
+    pf_token_cancel(j->tokens, &j->waiter);
+    if (j->xfer != NULL) {
+        pf_http_cancel(g->http, j->xfer);
+        g->requests--;
+    }
+    if (j->queued)
+        unqueue(g, j);
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        g->jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    g->job_count--;
+    explicit_bzero(j->body, j->body_len); /* it may hold a password */
+    free(j->body);
+    free(j->url);
+    free(j);
+}
+
+void pf_graph_destroy(pf_graph *g)
+{
+    if (g == NULL)
+        return;
+    while (g->jobs != NULL)
+        job_free(g->jobs);
+    free(g);
+}
+
+void pf_graph_cancel(pf_graph *g, pf_graph_job *job)
+{
+    (void)g;
+    job_free(job);
+}
+
+size_t pf_graph_jobs(const pf_graph *g)
+{
+    return g->job_count;
+}
+
+size_t pf_graph_requests(const pf_graph *g)
+{
+    return g->requests;
+}
+
+static void proceed(pf_graph_job *j);
+
+/* Hands the result to the owner and frees the job. */
+static void finish(pf_graph_job *j, pf_graph_result *r)
+{
+    r->attempts = j->attempts;
+    r->elapsed_ms = pf_now_ms() - j->started_ms;
+    j->done(j->arg, r);
+    job_free(j);
+}
+
+/* A try begins: at start and after each backoff. */
+static void on_timer(pf_timer *t, void *arg)
+{
+    pf_graph_job *j = arg;
+
+    (void)t;
+    j->attempts++;
+    j->reauthed = false;
+    j->step = j->may_exist ? STEP_LIST : STEP_POST;
+    proceed(j);
+}
+
+/* A transient failure (in j->last): wait and try again, or give up. */
+static void backoff(pf_graph_job *j, const char *retry_after, bool token)
+{
+    pf_graph *g = j->g;
+    int64_t now = pf_now_ms(), delay = 0, after = -1;
+
+    if (retry_after != NULL && retry_after[0] != '\0')
+        after = pf_retry_after_parse(retry_after, pf_wall_ms() / 1000);
+    if (pf_retry_decide(&g->cfg.retry, j->attempts, j->started_ms, now, after,
+                        ((uint64_t)arc4random() << 32) | arc4random(),
+                        &delay) == PF_RETRY_AGAIN) {
+        pf_timer_start(g->timers, &j->timer, now + delay);
+        return;
+    }
+    if (token) {
+        /* The token endpoint stayed away: not the event's fault. */
+        j->last.status = PF_GRAPH_SYSTEMIC;
+    } else {
+        j->last.status = PF_GRAPH_FAILED;
+        j->last.error_code = "retries_exhausted";
+    }
+    finish(j, &j->last);
+}
+
+static void on_response(void *arg, const pf_http_response *resp);
+
+/* Sends the try's next request; the job holds a slot and a token. */
+static void send_step(pf_graph_job *j, const char *bearer)
+{
+    pf_graph *g = j->g;
+    pf_http_request req = {
+        .url = j->url,
+        .bearer = bearer,
+        .client_request_id = j->crid,
+    };
+    char why[256];
+
+    if (j->step == STEP_POST) {
+        req.method = "POST";
+        req.content_type = "application/json";
+        req.body = j->body;
+        req.body_len = j->body_len;
+    } else {
+        req.method = "GET";
+    }
+    j->xfer = pf_http_submit(g->http, &req, on_response, j, why, sizeof(why));
+    if (j->xfer == NULL) {
+        /* A URL the client refuses (plain http): configuration. */
+        memset(&j->last, 0, sizeof(j->last));
+        j->last.status = PF_GRAPH_SYSTEMIC;
+        snprintf(j->last.message, sizeof(j->last.message), "%s", why);
+        finish(j, &j->last);
+        return;
+    }
+    g->requests++;
+}
+
+static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
+                     const pf_token_failure *f)
+{
+    pf_graph_job *j =
+        (pf_graph_job *)((char *)w - offsetof(pf_graph_job, waiter));
+
+    (void)gen;
+    if (bearer != NULL) {
+        proceed(j);
+        return;
+    }
+    memset(&j->last, 0, sizeof(j->last));
+    j->last.token_failure = f;
+    j->last.unreachable = f->unreachable;
+    snprintf(j->last.message, sizeof(j->last.message),
+             "token endpoint: %s: %.200s", f->error, f->description);
+    if (f->cls == PF_CLASS_SYSTEMIC) {
+        j->last.status = PF_GRAPH_SYSTEMIC;
+        finish(j, &j->last);
+        return;
+    }
+    backoff(j, NULL, true);
+}
+
+/* Moves the try on: a token first, then a request slot, then the send. */
+static void proceed(pf_graph_job *j)
+{
+    pf_graph *g = j->g;
+    const char *bearer = pf_token_get(j->tokens, &j->token_gen);
+
+    if (bearer == NULL) {
+        pf_token_wait(j->tokens, &j->waiter, on_token);
+        return;
+    }
+    if (g->requests >= (size_t)g->cfg.max_in_flight) {
+        j->queued = true;
+        j->qnext = NULL;
+        if (g->queue_tail != NULL)
+            g->queue_tail->qnext = j;
+        else
+            g->queue_head = j;
+        g->queue_tail = j;
+        return;
+    }
+    send_step(j, bearer);
+}
+
+static void next_in_queue(pf_graph *g)
+{
+    while (g->queue_head != NULL &&
+           g->requests < (size_t)g->cfg.max_in_flight) {
+        pf_graph_job *j = g->queue_head;
+
+        unqueue(g, j);
+        proceed(j); /* the token may have changed while it queued */
+    }
+}
+
+/* The owner's view of a Graph error body: its "error" object. */
+static void graph_error(pf_graph_result *r, const json_t *doc)
+{
+    const json_t *e = json_object_get(doc, "error");
+    const char *code, *msg;
+
+    if (!json_is_object(e))
+        return;
+    r->graph_error = e;
+    code = json_string_value(json_object_get(e, "code"));
+    msg = json_string_value(json_object_get(e, "message"));
+    snprintf(r->message, sizeof(r->message), "%s: %s", code ? code : "error",
+             msg ? msg : "");
+}
+
+/* Finds a flow of the job's type among the listed flows. */
+static const json_t *existing_flow(const pf_graph_job *j, const json_t *doc)
+{
+    const json_t *flows = json_object_get(doc, "value"), *flow;
+    size_t i;
+
+    json_array_foreach(flows, i, flow)
+    {
+        const char *t = json_string_value(json_object_get(flow, "@odata.type"));
+
+        if (t != NULL && pf_flow_kind_by_odata_type(t) == j->kind)
+            return flow;
+    }
+    return NULL;
+}
+
+static void on_response(void *arg, const pf_http_response *resp)
+{
+    pf_graph_job *j = arg;
+    pf_graph *g = j->g;
+    pf_graph_result *r = &j->last;
+    json_t *doc = NULL;
+    pf_class cls;
+
+    j->xfer = NULL;
+    g->requests--;
+    memset(r, 0, sizeof(*r));
+    r->http_status = resp->status;
+    memcpy(r->request_id, resp->request_id, sizeof(r->request_id));
+    if (resp->transport == PF_TRANSPORT_OK) {
+        doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+        snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
+        graph_error(r, doc);
+    } else {
+        r->unreachable = true;
+        snprintf(r->message, sizeof(r->message), "%s: %s",
+                 pf_classify_transport_name(resp->transport), resp->detail);
+    }
+    if (j->step == STEP_POST &&
+        pf_classify_may_have_reached(resp->transport, resp->status,
+                                     resp->request_sent))
+        j->may_exist = true;
+
+    if (j->step == STEP_LIST && resp->status == 200) {
+        r->flow = existing_flow(j, doc);
+        if (r->flow != NULL) {
+            r->status = PF_GRAPH_EXISTS;
+            finish(j, r);
+        } else {
+            j->may_exist = false;
+            j->step = STEP_POST; /* same try */
+            proceed(j);
+        }
+        goto out;
+    }
+
+    cls = pf_classify_graph(resp->transport, resp->status, j->reauthed);
+    if (cls == PF_CLASS_CREATED && j->step == STEP_LIST)
+        cls = PF_CLASS_SYSTEMIC; /* a 201 to a GET: outside the contract */
+    switch (cls) {
+    case PF_CLASS_CREATED:
+        r->status = PF_GRAPH_CREATED;
+        r->flow = json_is_object(doc) ? doc : NULL;
+        finish(j, r);
+        break;
+    case PF_CLASS_SYSTEMIC:
+        r->status = PF_GRAPH_SYSTEMIC;
+        finish(j, r);
+        break;
+    case PF_CLASS_REJECTED:
+        r->status = PF_GRAPH_FAILED;
+        r->error_code = "rejected";
+        finish(j, r);
+        break;
+    case PF_CLASS_REAUTH:
+        /* One refresh and one retry, within the same try. */
+        j->reauthed = true;
+        pf_token_invalidate(j->tokens, j->token_gen);
+        proceed(j);
+        break;
+    case PF_CLASS_TRANSIENT:
+        backoff(j, resp->retry_after, false);
+        break;
+    }
+out:
+    json_decref(doc);
+    next_in_queue(g);
+}
+
+pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
+                              const char *tenant_id, bool check_existing,
+                              pf_graph_done_fn done, void *arg, char *errstr,
+                              size_t errstr_size)
+{
+    pf_token_source *tokens = pf_tokens_find(g->tokens, tenant_id);
+    pf_graph_job *j;
+
+    if (tokens == NULL) {
+        snprintf(errstr, errstr_size, "no credential for tenant %.64s",
+                 tenant_id != NULL ? tenant_id : "(default)");
+        return NULL;
+    }
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        goto oom;
+    j->g = g;
+    j->done = done;
+    j->arg = arg;
+    j->kind = req->flow;
+    j->tokens = tokens;
+    j->may_exist = check_existing;
+    j->started_ms = pf_now_ms();
+    memcpy(j->crid, req->client_request_id, sizeof(j->crid));
+    j->url = strdup(req->url);
+    j->body = json_dumps(req->body, JSON_COMPACT);
+    if (j->url == NULL || j->body == NULL) {
+        free(j->url);
+        free(j->body);
+        free(j);
+        goto oom;
+    }
+    j->body_len = strlen(j->body);
+    pf_timer_init(&j->timer, on_timer, j);
+    j->next = g->jobs;
+    if (j->next != NULL)
+        j->next->prev = j;
+    g->jobs = j;
+    g->job_count++;
+    /* Start from the loop, so that done is never called from here. */
+    pf_timer_start(g->timers, &j->timer, pf_now_ms());
+    return j;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
+}

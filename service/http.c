@@ -1,0 +1,480 @@
+/*
+ * http.c - libcurl multi interface behind a small callback API (http.h).
+ *
+ * Easy handles are pooled: a finished transfer's handle is reset and kept
+ * for the next request, and the multi handle's connection cache keeps
+ * connections alive between them, so a steady stream of requests reuses
+ * both. Failures are mapped onto pf_transport here, where they enter.
+ */
+#include "provflow/http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "provflow/timers.h"
+
+struct pf_http_xfer {
+    pf_http *h;
+    CURL *easy;
+    struct curl_slist *headers;
+    pf_http_done_fn done;
+    void *arg;
+    size_t body_sent_len; /* the request body's length */
+    char *resp;           /* response body, NUL-terminated */
+    size_t resp_len, resp_cap;
+    bool too_large;
+    char request_id[PF_HTTP_HEADER_VALUE_MAX];
+    char retry_after[PF_HTTP_HEADER_VALUE_MAX];
+    char errbuf[CURL_ERROR_SIZE];
+    int64_t started_ms;
+    pf_http_xfer *prev, *next; /* in the active list, or next in the pool */
+};
+
+struct pf_http {
+    CURLM *multi;
+    pf_http_config cfg;
+    char *ca_file;
+    size_t active;
+    pf_http_xfer *active_list; /* transfers running, doubly linked */
+    pf_http_xfer *free_list;   /* finished transfers, handles reusable */
+};
+
+void pf_http_config_default(pf_http_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->connect_timeout_ms = PF_HTTP_CONNECT_TIMEOUT_MS_DEFAULT;
+    cfg->timeout_ms = PF_HTTP_TIMEOUT_MS_DEFAULT;
+    cfg->max_response_bytes = PF_HTTP_MAX_RESPONSE_DEFAULT;
+}
+
+pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
+                     size_t errstr_size)
+{
+    static int global_done; /* curl_global_init: once, loop thread */
+    pf_http *h;
+    FILE *probe;
+
+    if (!global_done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            snprintf(errstr, errstr_size, "libcurl initialisation failed");
+            return NULL;
+        }
+        global_done = 1;
+    }
+    if (cfg->ca_file != NULL) {
+        probe = fopen(cfg->ca_file, "r");
+        if (probe == NULL) {
+            snprintf(errstr, errstr_size, "CA file %s cannot be read",
+                     cfg->ca_file);
+            return NULL;
+        }
+        fclose(probe);
+    }
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        goto oom;
+    h->cfg = *cfg;
+    if (cfg->ca_file != NULL) {
+        h->ca_file = strdup(cfg->ca_file);
+        if (h->ca_file == NULL)
+            goto oom;
+        h->cfg.ca_file = h->ca_file;
+    }
+    h->multi = curl_multi_init();
+    if (h->multi == NULL)
+        goto oom;
+    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    if (cfg->max_connections > 0)
+        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->max_connections);
+    return h;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    pf_http_destroy(h);
+    return NULL;
+}
+
+static void xfer_free(pf_http_xfer *x)
+{
+    curl_slist_free_all(x->headers);
+    if (x->easy != NULL)
+        curl_easy_cleanup(x->easy);
+    free(x->resp);
+    free(x);
+}
+
+void pf_http_destroy(pf_http *h)
+{
+    pf_http_xfer *x;
+
+    if (h == NULL)
+        return;
+    while ((x = h->active_list) != NULL) {
+        h->active_list = x->next;
+        curl_multi_remove_handle(h->multi, x->easy);
+        xfer_free(x);
+    }
+    while ((x = h->free_list) != NULL) {
+        h->free_list = x->next;
+        xfer_free(x);
+    }
+    curl_multi_cleanup(h->multi);
+    free(h->ca_file);
+    free(h);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    pf_http_xfer *x = arg;
+    size_t len = size * n;
+
+    if (x->resp_len + len > x->h->cfg.max_response_bytes) {
+        x->too_large = true;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (x->resp_len + len + 1 > x->resp_cap) {
+        size_t cap = x->resp_cap ? x->resp_cap : 1024;
+        char *grown;
+
+        while (cap < x->resp_len + len + 1)
+            cap *= 2;
+        grown = realloc(x->resp, cap);
+        if (grown == NULL)
+            return 0;
+        x->resp = grown;
+        x->resp_cap = cap;
+    }
+    memcpy(x->resp + x->resp_len, data, len);
+    x->resp_len += len;
+    x->resp[x->resp_len] = '\0';
+    return len;
+}
+
+/* Copies a header's value if line is "<name>: value". */
+static void header_value(const char *line, size_t len, const char *name,
+                         char *out, size_t out_size)
+{
+    size_t nl = strlen(name), vl;
+
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    line += nl + 1;
+    len -= nl + 1;
+    while (len > 0 && (*line == ' ' || *line == '\t')) {
+        line++;
+        len--;
+    }
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+                       line[len - 1] == ' '))
+        len--;
+    vl = len < out_size - 1 ? len : out_size - 1;
+    memcpy(out, line, vl);
+    out[vl] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    pf_http_xfer *x = arg;
+    size_t len = size * n;
+
+    /* A new status line (after a 100 Continue, say) starts afresh. */
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        x->request_id[0] = '\0';
+        x->retry_after[0] = '\0';
+    }
+    header_value(data, len, "request-id", x->request_id, sizeof(x->request_id));
+    header_value(data, len, "retry-after", x->retry_after,
+                 sizeof(x->retry_after));
+    return len;
+}
+
+static pf_transport transport_of(CURLcode rc, const pf_http_xfer *x)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return PF_TRANSPORT_OK;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return PF_TRANSPORT_DNS;
+    case CURLE_COULDNT_CONNECT:
+        return PF_TRANSPORT_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return PF_TRANSPORT_TIMEOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+        return PF_TRANSPORT_TLS_HANDSHAKE;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return PF_TRANSPORT_TLS_VERIFY;
+    case CURLE_WRITE_ERROR:
+        return x->too_large ? PF_TRANSPORT_BROKEN : PF_TRANSPORT_OTHER;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP3:
+        return PF_TRANSPORT_BROKEN;
+    default:
+        return PF_TRANSPORT_OTHER;
+    }
+}
+
+static bool is_https(const char *url)
+{
+    return strncasecmp(url, "https://", 8) == 0;
+}
+
+static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
+{
+    CURL *e = x->easy;
+    char line[PF_HTTP_HEADER_VALUE_MAX + 64];
+    struct curl_slist *hs = NULL;
+
+#define ADD(text)                                                              \
+    do {                                                                       \
+        struct curl_slist *next = curl_slist_append(hs, text);                 \
+        if (next == NULL)                                                      \
+            goto fail;                                                         \
+        hs = next;                                                             \
+    } while (0)
+
+    ADD("Accept: application/json");
+    ADD("Expect:"); /* no 100-continue round trip for small bodies */
+    if (r->content_type != NULL) {
+        snprintf(line, sizeof(line), "Content-Type: %s", r->content_type);
+        ADD(line);
+    }
+    if (r->client_request_id != NULL) {
+        snprintf(line, sizeof(line), "client-request-id: %s",
+                 r->client_request_id);
+        ADD(line);
+    }
+    if (r->bearer != NULL) {
+        /* The token can be long; build the line on the heap. */
+        size_t n = strlen(r->bearer) + sizeof("Authorization: Bearer ");
+        char *auth = malloc(n);
+        struct curl_slist *next;
+
+        if (auth == NULL)
+            goto fail;
+        snprintf(auth, n, "Authorization: Bearer %s", r->bearer);
+        next = curl_slist_append(hs, auth);
+        explicit_bzero(auth, n);
+        free(auth);
+        if (next == NULL)
+            goto fail;
+        hs = next;
+    }
+#undef ADD
+    x->headers = hs;
+
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    if (strcmp(r->method, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (r->body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->body_len);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                     h->cfg.allow_http ? "http,https" : "https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (h->cfg.ca_file != NULL) {
+        /* Added to the system store, not instead of it. */
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->cfg.ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, "/etc/ssl/certs");
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "provflow/" PROVFLOW_VERSION);
+    return 0;
+fail:
+    curl_slist_free_all(hs);
+    return -1;
+}
+
+static void unlink_active(pf_http *h, pf_http_xfer *x)
+{
+    curl_multi_remove_handle(h->multi, x->easy);
+    if (x->prev != NULL)
+        x->prev->next = x->next;
+    else
+        h->active_list = x->next;
+    if (x->next != NULL)
+        x->next->prev = x->prev;
+    x->prev = x->next = NULL;
+    h->active--;
+}
+
+/* Back to the pool once out of the multi handle; the easy handle is kept. */
+static void recycle(pf_http *h, pf_http_xfer *x)
+{
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    /* Keep small buffers; drop big ones so one large reply is not kept. */
+    if (x->resp_cap > 64 * 1024) {
+        free(x->resp);
+        x->resp = NULL;
+        x->resp_cap = 0;
+    }
+    x->next = h->free_list;
+    h->free_list = x;
+}
+
+pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
+                             pf_http_done_fn done, void *arg, char *errstr,
+                             size_t errstr_size)
+{
+    pf_http_xfer *x;
+
+    if (!is_https(req->url) && !h->cfg.allow_http) {
+        snprintf(errstr, errstr_size,
+                 "plain http:// is refused (allow it explicitly): %.128s",
+                 req->url);
+        return NULL;
+    }
+    x = h->free_list;
+    if (x != NULL) {
+        h->free_list = x->next;
+        curl_easy_reset(x->easy);
+    } else {
+        x = calloc(1, sizeof(*x));
+        if (x == NULL || (x->easy = curl_easy_init()) == NULL) {
+            free(x);
+            snprintf(errstr, errstr_size, "out of memory");
+            return NULL;
+        }
+    }
+    x->h = h;
+    x->done = done;
+    x->arg = arg;
+    x->body_sent_len = req->body != NULL ? req->body_len : 0;
+    x->resp_len = 0;
+    if (x->resp != NULL)
+        x->resp[0] = '\0';
+    x->too_large = false;
+    x->request_id[0] = '\0';
+    x->retry_after[0] = '\0';
+    x->errbuf[0] = '\0';
+    x->prev = x->next = NULL;
+    x->started_ms = pf_now_ms();
+    if (set_options(h, x, req) != 0 ||
+        curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        snprintf(errstr, errstr_size, "cannot start the request");
+        recycle(h, x);
+        return NULL;
+    }
+    x->prev = NULL;
+    x->next = h->active_list;
+    if (x->next != NULL)
+        x->next->prev = x;
+    h->active_list = x;
+    h->active++;
+    return x;
+}
+
+void pf_http_cancel(pf_http *h, pf_http_xfer *x)
+{
+    unlink_active(h, x);
+    recycle(h, x);
+}
+
+static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
+{
+    pf_http_response resp;
+    curl_off_t uploaded = 0;
+    long request_size = 0;
+
+    memset(&resp, 0, sizeof(resp));
+    resp.transport = transport_of(rc, x);
+    if (resp.transport == PF_TRANSPORT_OK)
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+    else if (x->too_large)
+        snprintf(resp.detail, sizeof(resp.detail),
+                 "response larger than %zu bytes", h->cfg.max_response_bytes);
+    else
+        snprintf(resp.detail, sizeof(resp.detail), "%s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
+    curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    resp.request_sent =
+        request_size > 0 && (curl_off_t)x->body_sent_len <= uploaded;
+    resp.body = x->resp != NULL ? x->resp : "";
+    resp.body_len = x->resp_len;
+    memcpy(resp.request_id, x->request_id, sizeof(resp.request_id));
+    memcpy(resp.retry_after, x->retry_after, sizeof(resp.retry_after));
+    resp.elapsed_ms = pf_now_ms() - x->started_ms;
+
+    /*
+     * x goes back to the pool only after the callback: requests that the
+     * callback submits must not take x while resp.body still points
+     * into it.
+     */
+    unlink_active(h, x);
+    x->done(x->arg, &resp);
+    recycle(h, x);
+}
+
+int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
+                 int timeout_ms)
+{
+    struct curl_waitfd waits[8];
+    size_t i, n = extra_count < 8 ? extra_count : 8;
+    int running, ready = 0, msgs;
+    CURLMsg *m;
+
+    for (i = 0; i < n; i++) {
+        waits[i].fd = extra_fds[i];
+        waits[i].events = CURL_WAIT_POLLIN;
+        waits[i].revents = 0;
+    }
+    if (curl_multi_poll(h->multi, n ? waits : NULL, (unsigned)n, timeout_ms,
+                        NULL) != CURLM_OK)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (waits[i].revents != 0)
+            ready++;
+    }
+    if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+        return -1;
+    while ((m = curl_multi_info_read(h->multi, &msgs)) != NULL) {
+        pf_http_xfer *x;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
+        finish(h, x, m->data.result);
+    }
+    return ready;
+}
+
+void pf_http_wakeup(pf_http *h)
+{
+    curl_multi_wakeup(h->multi);
+}
+
+size_t pf_http_active(const pf_http *h)
+{
+    return h->active;
+}

@@ -1,0 +1,639 @@
+/*
+ * token.c - client-credentials tokens, fetched and refreshed through the
+ * loop's pf_http (token.h).
+ */
+#include "provflow/token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "provflow/retry.h"
+
+#define FEDERATED_MAX  (16 * 1024) /* a projected service-account token */
+#define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+struct pf_token_source {
+    pf_tokens *set;
+    char *tenant_id, *client_id;
+    pf_credential_kind kind;
+    char *secret;
+    pf_jwt_signer *signer;
+    pf_jwt_alg alg;
+    char *federated_file;
+    char *endpoint; /* <authority>/<tenant>/oauth2/v2.0/token */
+
+    char *token; /* current access token, or NULL */
+    uint64_t generation;
+    int64_t serve_until_ms;
+
+    pf_http_xfer *xfer; /* the fetch in flight */
+    char *body;         /* its form body: holds a credential */
+    int failures;       /* consecutive failed fetches */
+    bool has_failure;
+    pf_token_failure failure;
+    pf_timer timer; /* the next refresh or retry */
+    pf_token_waiter *waiters;
+    uint64_t fetched, failed;
+};
+
+struct pf_tokens {
+    pf_http *http;
+    pf_timers *timers;
+    pf_token_config cfg;
+    char *authority_host, *scope;
+    pf_token_source **sources;
+    size_t count;
+};
+
+void pf_token_config_default(pf_token_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->expiry_margin_ms = PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT;
+    cfg->retry_base_ms = PF_TOKEN_RETRY_BASE_MS_DEFAULT;
+    cfg->retry_max_ms = PF_TOKEN_RETRY_MAX_MS_DEFAULT;
+    cfg->systemic_retry_ms = PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT;
+}
+
+pf_tokens *pf_tokens_new(pf_http *http, pf_timers *timers,
+                         const pf_token_config *cfg, char *errstr,
+                         size_t errstr_size)
+{
+    pf_tokens *t;
+
+    if (cfg->authority_host == NULL || cfg->scope == NULL) {
+        snprintf(errstr, errstr_size, "authority host and scope are needed");
+        return NULL;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        goto oom;
+    t->http = http;
+    t->timers = timers;
+    t->cfg = *cfg;
+    t->authority_host = strdup(cfg->authority_host);
+    t->scope = strdup(cfg->scope);
+    if (t->authority_host == NULL || t->scope == NULL)
+        goto oom;
+    /* Without its trailing slashes, to append "/<tenant>/...". */
+    for (size_t n = strlen(t->authority_host);
+         n > 0 && t->authority_host[n - 1] == '/'; n--)
+        t->authority_host[n - 1] = '\0';
+    t->cfg.authority_host = t->authority_host;
+    t->cfg.scope = t->scope;
+    return t;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    pf_tokens_destroy(t);
+    return NULL;
+}
+
+static void wipe_free(char *s)
+{
+    if (s == NULL)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static void source_destroy(pf_token_source *s)
+{
+    if (s->xfer != NULL)
+        pf_http_cancel(s->set->http, s->xfer);
+    pf_timer_stop(s->set->timers, &s->timer);
+    wipe_free(s->body);
+    wipe_free(s->token);
+    wipe_free(s->secret);
+    pf_jwt_signer_destroy(s->signer);
+    free(s->tenant_id);
+    free(s->client_id);
+    free(s->federated_file);
+    free(s->endpoint);
+    free(s);
+}
+
+void pf_tokens_destroy(pf_tokens *t)
+{
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->count; i++)
+        source_destroy(t->sources[i]);
+    free(t->sources);
+    free(t->authority_host);
+    free(t->scope);
+    free(t);
+}
+
+static void on_timer(pf_timer *timer, void *arg);
+
+pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
+                               char *errstr, size_t errstr_size)
+{
+    pf_token_source *s, **grown;
+    char endpoint[512];
+
+    if (cred->tenant_id == NULL || cred->tenant_id[0] == '\0' ||
+        cred->client_id == NULL || cred->client_id[0] == '\0') {
+        snprintf(errstr, errstr_size, "a tenant id and a client id are needed");
+        return NULL;
+    }
+    if (t->count > 0 && pf_tokens_find(t, cred->tenant_id) != NULL) {
+        snprintf(errstr, errstr_size, "tenant %s is configured twice",
+                 cred->tenant_id);
+        return NULL;
+    }
+    if ((size_t)snprintf(endpoint, sizeof(endpoint), "%s/%s/oauth2/v2.0/token",
+                         t->authority_host,
+                         cred->tenant_id) >= sizeof(endpoint)) {
+        snprintf(errstr, errstr_size, "authority host too long");
+        return NULL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        goto oom;
+    s->set = t;
+    s->kind = cred->kind;
+    s->alg = cred->alg;
+    pf_timer_init(&s->timer, on_timer, s);
+    s->tenant_id = strdup(cred->tenant_id);
+    s->client_id = strdup(cred->client_id);
+    s->endpoint = strdup(endpoint);
+    if (s->tenant_id == NULL || s->client_id == NULL || s->endpoint == NULL)
+        goto oom;
+    switch (cred->kind) {
+    case PF_CRED_SECRET:
+        if (cred->secret == NULL || cred->secret[0] == '\0') {
+            snprintf(errstr, errstr_size, "the client secret is empty");
+            goto fail;
+        }
+        if ((s->secret = strdup(cred->secret)) == NULL)
+            goto oom;
+        break;
+    case PF_CRED_CERTIFICATE:
+        if (cred->certificate_path == NULL) {
+            snprintf(errstr, errstr_size, "no certificate path");
+            goto fail;
+        }
+        s->signer =
+            pf_jwt_signer_new(cred->certificate_path, errstr, errstr_size);
+        if (s->signer == NULL)
+            goto fail;
+        break;
+    case PF_CRED_FEDERATED:
+        if (cred->federated_token_file == NULL) {
+            snprintf(errstr, errstr_size, "no federated token file");
+            goto fail;
+        }
+        if ((s->federated_file = strdup(cred->federated_token_file)) == NULL)
+            goto oom;
+        break;
+    default:
+        snprintf(errstr, errstr_size, "unknown credential kind");
+        goto fail;
+    }
+    grown = realloc(t->sources, (t->count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        goto oom;
+    t->sources = grown;
+    t->sources[t->count++] = s;
+    return s;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+fail:
+    if (s != NULL)
+        source_destroy(s);
+    return NULL;
+}
+
+pf_token_source *pf_tokens_find(pf_tokens *t, const char *tenant_id)
+{
+    size_t i;
+
+    if (t->count == 0)
+        return NULL;
+    if (tenant_id == NULL || tenant_id[0] == '\0')
+        return t->sources[0];
+    for (i = 0; i < t->count; i++) {
+        if (strcasecmp(t->sources[i]->tenant_id, tenant_id) == 0)
+            return t->sources[i];
+    }
+    return NULL;
+}
+
+/* Percent-encodes src onto the end of buf (RFC 3986 unreserved kept). */
+static int form_append(char **buf, size_t *len, size_t *cap, const char *name,
+                       const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t need = *len + strlen(name) + 3 * strlen(value) + 3;
+    const unsigned char *p;
+
+    if (need > *cap) {
+        size_t ncap = need * 2;
+        char *grown = malloc(ncap);
+
+        if (grown == NULL)
+            return -1;
+        if (*buf != NULL) {
+            memcpy(grown, *buf, *len);
+            explicit_bzero(*buf, *cap); /* it may hold a credential */
+            free(*buf);
+        }
+        *buf = grown;
+        *cap = ncap;
+    }
+    if (*len > 0)
+        (*buf)[(*len)++] = '&';
+    memcpy(*buf + *len, name, strlen(name));
+    *len += strlen(name);
+    (*buf)[(*len)++] = '=';
+    for (p = (const unsigned char *)value; *p != '\0'; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+            *p == '~') {
+            (*buf)[(*len)++] = (char)*p;
+        } else {
+            (*buf)[(*len)++] = '%';
+            (*buf)[(*len)++] = hex[*p >> 4];
+            (*buf)[(*len)++] = hex[*p & 15];
+        }
+    }
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+/* Reads the federated token; the kubelet rotates it, so every time. */
+static char *read_federated(const char *path, char *why, size_t why_size)
+{
+    char *buf = malloc(FEDERATED_MAX + 1);
+    size_t len = 0;
+    ssize_t n;
+    int fd;
+
+    if (buf == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_size, "federated token file %s: %s", path,
+                 strerror(errno));
+        free(buf);
+        return NULL;
+    }
+    while (len < FEDERATED_MAX &&
+           (n = read(fd, buf + len, FEDERATED_MAX - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+                       buf[len - 1] == ' '))
+        len--;
+    buf[len] = '\0';
+    if (len == 0 || len >= FEDERATED_MAX) {
+        snprintf(why, why_size, "federated token file %s is %s", path,
+                 len == 0 ? "empty" : "too large");
+        wipe_free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The form body of a token request; NULL with a reason in why. */
+static char *token_body(pf_token_source *s, char *why, size_t why_size)
+{
+    char *body = NULL, *assertion = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+
+    rc |= form_append(&body, &len, &cap, "client_id", s->client_id);
+    rc |= form_append(&body, &len, &cap, "scope", s->set->scope);
+    rc |= form_append(&body, &len, &cap, "grant_type", "client_credentials");
+    if (s->kind == PF_CRED_SECRET) {
+        rc |= form_append(&body, &len, &cap, "client_secret", s->secret);
+    } else {
+        if (s->kind == PF_CRED_CERTIFICATE) {
+            uuid_t u;
+            char jti[37];
+
+            uuid_generate_random(u);
+            uuid_unparse_lower(u, jti);
+            if (pf_jwt_sign(s->signer, s->endpoint, s->client_id, jti,
+                            pf_wall_ms() / 1000, PF_JWT_LIFETIME_DEFAULT_S,
+                            s->alg, &assertion, why, why_size) != 0)
+                goto fail;
+        } else {
+            assertion = read_federated(s->federated_file, why, why_size);
+            if (assertion == NULL)
+                goto fail;
+        }
+        rc |= form_append(&body, &len, &cap, "client_assertion_type",
+                          ASSERTION_TYPE);
+        rc |= form_append(&body, &len, &cap, "client_assertion", assertion);
+        wipe_free(assertion);
+    }
+    if (rc != 0) {
+        snprintf(why, why_size, "out of memory");
+        goto fail;
+    }
+    return body;
+fail:
+    if (body != NULL)
+        explicit_bzero(body, cap);
+    free(body);
+    return NULL;
+}
+
+static void notify(pf_token_source *s)
+{
+    /* Waiters are detached first: a callback may wait again. */
+    pf_token_waiter *w = s->waiters;
+
+    s->waiters = NULL;
+    while (w != NULL) {
+        pf_token_waiter *next = w->next;
+
+        w->waiting = false;
+        w->prev = w->next = NULL;
+        if (s->has_failure)
+            w->fn(w, NULL, 0, &s->failure);
+        else
+            w->fn(w, s->token, s->generation, NULL);
+        w = next;
+    }
+}
+
+/* Removes every occurrence of secret from text (a server may echo it). */
+static void scrub(char *text, const char *secret)
+{
+    size_t n = secret != NULL ? strlen(secret) : 0;
+    char *hit;
+
+    if (n < 4)
+        return;
+    while ((hit = strstr(text, secret)) != NULL) {
+        memcpy(hit, "***", 3);
+        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+    }
+}
+
+static void fail(pf_token_source *s, pf_class cls, bool unreachable,
+                 long status, const char *error, const char *description)
+{
+    int64_t delay;
+
+    s->failed++;
+    s->failures++;
+    s->has_failure = true;
+    s->failure.cls = cls;
+    s->failure.unreachable = unreachable;
+    s->failure.http_status = status;
+    snprintf(s->failure.error, sizeof(s->failure.error), "%s", error);
+    snprintf(s->failure.description, sizeof(s->failure.description), "%s",
+             description);
+    scrub(s->failure.description, s->secret);
+    scrub(s->failure.description, s->token);
+
+    if (cls == PF_CLASS_SYSTEMIC) {
+        delay = s->set->cfg.systemic_retry_ms;
+    } else {
+        /* The Graph policy's backoff, without its limits: never give up. */
+        pf_retry_policy p = pf_retry_policy_default();
+        int64_t now = pf_now_ms();
+
+        p.max_attempts = INT32_MAX;
+        p.max_elapsed_ms = INT64_MAX / 4;
+        p.base_delay_ms = s->set->cfg.retry_base_ms;
+        p.max_backoff_ms = s->set->cfg.retry_max_ms;
+        pf_retry_decide(&p, s->failures, now, now, -1,
+                        ((uint64_t)arc4random() << 32) | arc4random(), &delay);
+        if (delay < 1)
+            delay = 1;
+    }
+    pf_timer_start(s->set->timers, &s->timer, pf_now_ms() + delay);
+    notify(s);
+}
+
+static void on_response(void *arg, const pf_http_response *resp);
+
+/* Starts a fetch unless one is in flight. */
+static void fetch(pf_token_source *s)
+{
+    pf_http_request req = {
+        .method = "POST",
+        .url = s->endpoint,
+        .content_type = "application/x-www-form-urlencoded",
+    };
+    char why[256];
+
+    if (s->xfer != NULL)
+        return;
+    pf_timer_stop(s->set->timers, &s->timer);
+    s->body = token_body(s, why, sizeof(why));
+    if (s->body == NULL) {
+        /* A certificate or token file problem: configuration. */
+        fail(s, PF_CLASS_SYSTEMIC, false, 0, "credential", why);
+        return;
+    }
+    req.body = s->body;
+    req.body_len = strlen(s->body);
+    s->xfer =
+        pf_http_submit(s->set->http, &req, on_response, s, why, sizeof(why));
+    if (s->xfer == NULL) {
+        wipe_free(s->body);
+        s->body = NULL;
+        fail(s, PF_CLASS_SYSTEMIC, false, 0, "request", why);
+    }
+}
+
+/* A JSON number, or a string of digits (some servers quote it). */
+static int64_t seconds_of(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (int64_t)json_real_value(v);
+    if (json_is_string(v)) {
+        char *end;
+        long long n = strtoll(json_string_value(v), &end, 10);
+
+        if (end != json_string_value(v) && *end == '\0')
+            return n;
+    }
+    return -1;
+}
+
+/* Takes a new token: serving window and refresh time (token.h). */
+static void accept_token(pf_token_source *s, const char *token,
+                         int64_t expires_in_s, int64_t refresh_in_s)
+{
+    int64_t now = pf_now_ms(), life = expires_in_s * 1000;
+    int64_t margin = s->set->cfg.expiry_margin_ms;
+    int64_t refresh;
+    char *copy = strdup(token);
+
+    if (copy == NULL) {
+        fail(s, PF_CLASS_TRANSIENT, false, 200, "memory", "out of memory");
+        return;
+    }
+    if (margin > life / 4)
+        margin = life / 4;
+    wipe_free(s->token);
+    s->token = copy;
+    s->generation++;
+    s->serve_until_ms = now + life - margin;
+    refresh = refresh_in_s > 0 ? now + refresh_in_s * 1000 : now + life / 2;
+    if (refresh > s->serve_until_ms - margin)
+        refresh = s->serve_until_ms - margin;
+    s->fetched++;
+    s->failures = 0;
+    s->has_failure = false;
+    pf_timer_start(s->set->timers, &s->timer, refresh);
+    notify(s);
+}
+
+static void on_response(void *arg, const pf_http_response *resp)
+{
+    pf_token_source *s = arg;
+    json_t *doc = NULL, *tok;
+    const char *error = NULL, *desc = "";
+    int64_t expires_in;
+    char detail[256];
+
+    s->xfer = NULL;
+    wipe_free(s->body);
+    s->body = NULL;
+
+    if (resp->transport != PF_TRANSPORT_OK) {
+        fail(s, pf_classify_token(resp->transport, 0, NULL), true, 0,
+             pf_classify_transport_name(resp->transport), resp->detail);
+        return;
+    }
+    doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+    tok = json_object_get(doc, "access_token");
+    expires_in = seconds_of(json_object_get(doc, "expires_in"));
+    if (resp->status == 200 && json_is_string(tok) &&
+        json_string_length(tok) > 0 && expires_in > 0) {
+        accept_token(s, json_string_value(tok), expires_in,
+                     seconds_of(json_object_get(doc, "refresh_in")));
+        goto out;
+    }
+    error = json_string_value(json_object_get(doc, "error"));
+    if (json_is_string(json_object_get(doc, "error_description")))
+        desc = json_string_value(json_object_get(doc, "error_description"));
+    if (resp->status == 200) {
+        error = "invalid_response";
+        desc = "HTTP 200 without access_token and expires_in";
+    } else if (desc[0] == '\0') {
+        snprintf(detail, sizeof(detail), "HTTP %ld from the token endpoint",
+                 resp->status);
+        desc = detail;
+    }
+    fail(s,
+         resp->status == 200
+             ? PF_CLASS_TRANSIENT
+             : pf_classify_token(PF_TRANSPORT_OK, resp->status, error),
+         false, resp->status, error != NULL ? error : "http_error", desc);
+out:
+    json_decref(doc);
+}
+
+static void on_timer(pf_timer *timer, void *arg)
+{
+    (void)timer;
+    fetch(arg);
+}
+
+void pf_tokens_prefetch(pf_tokens *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->count; i++) {
+        if (t->sources[i]->token == NULL)
+            fetch(t->sources[i]);
+    }
+}
+
+bool pf_tokens_ready(const pf_tokens *t)
+{
+    int64_t now = pf_now_ms();
+    size_t i;
+
+    for (i = 0; i < t->count; i++) {
+        const pf_token_source *s = t->sources[i];
+
+        if (s->token == NULL || now >= s->serve_until_ms ||
+            (s->has_failure && s->failure.cls == PF_CLASS_SYSTEMIC))
+            return false;
+    }
+    return t->count > 0;
+}
+
+const char *pf_token_get(pf_token_source *s, uint64_t *generation)
+{
+    if (s->token != NULL && pf_now_ms() < s->serve_until_ms) {
+        *generation = s->generation;
+        return s->token;
+    }
+    fetch(s);
+    return NULL;
+}
+
+void pf_token_wait(pf_token_source *s, pf_token_waiter *w, pf_token_fn fn)
+{
+    w->fn = fn;
+    w->waiting = true;
+    w->prev = NULL;
+    w->next = s->waiters;
+    if (w->next != NULL)
+        w->next->prev = w;
+    s->waiters = w;
+    fetch(s); /* no-op when one is in flight */
+}
+
+void pf_token_cancel(pf_token_source *s, pf_token_waiter *w)
+{
+    if (!w->waiting)
+        return;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->waiting = false;
+}
+
+void pf_token_invalidate(pf_token_source *s, uint64_t generation)
+{
+    if (s->token == NULL || generation != s->generation)
+        return; /* already replaced */
+    wipe_free(s->token);
+    s->token = NULL;
+    fetch(s);
+}
+
+const pf_token_failure *pf_token_last_failure(const pf_token_source *s)
+{
+    return s->has_failure ? &s->failure : NULL;
+}
+
+void pf_token_counts(const pf_token_source *s, uint64_t *fetched,
+                     uint64_t *failed)
+{
+    *fetched = s->fetched;
+    *failed = s->failed;
+}
