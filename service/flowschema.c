@@ -256,19 +256,24 @@ const pf_flow_kind *pf_flow_kind_by_name(const char *flow_type)
     return NULL;
 }
 
+bool pf_odata_type_is(const char *value, const char *name)
+{
+    const char *ns = PF_ODATA_NS;
+    size_t ns_len;
+
+    if (value[0] != '#')
+        ns++; /* the '#' is optional */
+    ns_len = strlen(ns);
+    return strncasecmp(value, ns, ns_len) == 0 &&
+           strcasecmp(value + ns_len, name) == 0;
+}
+
 const pf_flow_kind *pf_flow_kind_by_odata_type(const char *odata_type)
 {
-    size_t ns_len = strlen(PF_ODATA_NS);
     size_t i;
 
-    /* The namespace prefix with or without its leading '#'. */
-    if (odata_type[0] != '#')
-        ns_len--;
-    if (strncasecmp(odata_type, PF_ODATA_NS + (odata_type[0] != '#'), ns_len) !=
-        0)
-        return NULL;
     for (i = 0; i < COUNT(kinds); i++) {
-        if (strcasecmp(odata_type + ns_len, kinds[i].type->name) == 0)
+        if (pf_odata_type_is(odata_type, kinds[i].type->name))
             return &kinds[i];
     }
     return NULL;

@@ -14,6 +14,7 @@ static const char usage[] =
     "provisioning request events.\n"
     "\n"
     "Commands:\n"
+    "  send        events (NDJSON) in, flows created in Graph, outcomes out\n"
     "  transform   events (NDJSON) in, Graph requests out; no network\n"
     "  version     print the version\n"
     "\n"
@@ -24,6 +25,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"transform", pf_cmd_transform},
+    {"send", pf_cmd_send},
 };
 
 int main(int argc, char **argv)

@@ -123,19 +123,6 @@ static void join(char *buf, size_t size, const char *const *list)
     }
 }
 
-/* "#microsoft.graph.industryData.<name>", '#' optional, case ignored. */
-static bool odata_type_is(const char *value, const char *name)
-{
-    const char *ns = PF_ODATA_NS;
-    size_t ns_len;
-
-    if (value[0] != '#')
-        ns++;
-    ns_len = strlen(ns);
-    return strncasecmp(value, ns, ns_len) == 0 &&
-           strcasecmp(value + ns_len, name) == 0;
-}
-
 /* 1..ID_MAX URL-unreserved characters: safe as one URL path segment. */
 static bool valid_id(const char *s, size_t len)
 {
@@ -361,7 +348,7 @@ static int check_odata_type(ctx *c, const pf_type *t, const char *key,
 {
     if (!json_is_string(v))
         return fail(c, key, "expected a string, got %s", json_kind(v));
-    if (!odata_type_is(json_string_value(v), t->name))
+    if (!pf_odata_type_is(json_string_value(v), t->name))
         return fail(c, key, "\"%.96s\" is not " PF_ODATA_NS "%s",
                     json_string_value(v), t->name);
     return 0;

@@ -20,4 +20,7 @@ enum {
 /* `provflow transform`: events (NDJSON) in, Graph requests out. */
 int pf_cmd_transform(int argc, char **argv);
 
+/* `provflow send`: events (NDJSON) in, created flows, outcomes out. */
+int pf_cmd_send(int argc, char **argv);
+
 #endif /* PROVFLOW_CLI_H */

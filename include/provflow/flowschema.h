@@ -86,6 +86,12 @@ const pf_flow_kind *pf_flow_kind_by_name(const char *flow_type);
 const pf_flow_kind *pf_flow_kind_by_odata_type(const char *odata_type);
 
 /*
+ * 1 if value is the "@odata.type" of the type called name:
+ * "#microsoft.graph.industryData.<name>", letter case ignored, '#' optional.
+ */
+bool pf_odata_type_is(const char *value, const char *name);
+
+/*
  * Properties that Graph sets on every provisioning flow and that a create
  * request must not carry: dropped from input by the transform.
  * NULL-terminated.

@@ -1,0 +1,79 @@
+/*
+ * config.h - provflow's settings: one table, three sources.
+ *
+ * Every setting is a row (config.c): its flag, its environment variable,
+ * its type, default and help. Values come from command-line flags, then
+ * the environment, then a config file, then the default (PRODUCT.md
+ * section 6: flags > environment > file). Secrets have no flag (a command
+ * line is visible to every user of the host): they come from the
+ * environment, directly or as NAME_FILE naming a file that holds them.
+ *
+ * The config file (--config FILE or PROVFLOW_CONFIG) has one "key = value"
+ * per line, keys named like the flags; '#' starts a comment. Lines
+ * "kafka.<property> = value" pass librdkafka properties through, as do
+ * -X property=value flags and PROVFLOW_KAFKA_<PROPERTY> variables (with
+ * '.' written '_').
+ */
+#ifndef PROVFLOW_CONFIG_H
+#define PROVFLOW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Which subcommands a setting belongs to. */
+enum {
+    PF_CMD_SEND = 1 << 0,
+    PF_CMD_RUN = 1 << 1,
+    PF_CMD_REPLAY = 1 << 2,
+};
+
+#define PF_KAFKA_PROPS_MAX 64
+
+/* A librdkafka property passed through. */
+typedef struct pf_kafka_prop {
+    char *name, *value;
+} pf_kafka_prop;
+
+/* The values. Strings are owned (NULL when unset); see config.c's table. */
+typedef struct pf_config {
+    /* Graph and identity */
+    char *cloud, *graph_root, *authority_host;
+    char *tenant_id, *client_id, *client_secret, *certificate_path;
+    char *federated_token_file, *credentials_file, *ca_file;
+    bool allow_http;
+    long http_timeout_ms, connect_timeout_ms;
+    long token_expiry_margin_ms, token_systemic_retry_ms;
+    /* Work */
+    char *secrets_dir;
+    long max_in_flight, max_attempts, max_elapsed_ms;
+    long retry_base_ms, max_backoff_ms, max_retry_after_ms;
+    /* Kafka (provflow run, replay) */
+    char *brokers, *group_id, *input_topic, *results_topic, *dead_letter_topic;
+    char *delivery, *instance, *admin_listen, *log_level;
+    long shutdown_grace_ms, max_buffered;
+    bool dry_run;
+    pf_kafka_prop kafka[PF_KAFKA_PROPS_MAX];
+    size_t kafka_count;
+    /* The config file, if one was read. */
+    char *config_file;
+} pf_config;
+
+/*
+ * Loads the settings of `command` (one PF_CMD_*) from argv (argv[0] is the
+ * subcommand's name), the environment and the config file, into cfg (which
+ * the caller releases with pf_config_release()). On success returns the
+ * index in argv of the first operand (like optind). Returns -1 with a
+ * message naming the setting in errstr for a bad value or an unreadable
+ * file (exit 78), -2 for a command-line usage error (exit 64), and -3
+ * after printing --help to stdout (exit 0).
+ */
+int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
+                   char *errstr, size_t errstr_size);
+
+void pf_config_release(pf_config *cfg);
+
+/* Prints the options of `command`, their variables and defaults. */
+void pf_config_usage(FILE *out, unsigned command);
+
+#endif /* PROVFLOW_CONFIG_H */

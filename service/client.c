@@ -1,0 +1,242 @@
+/* client.c - the Graph side assembled from the settings (client.h). */
+#include "provflow/client.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const pf_cloud clouds[] = {
+    {"global", "https://login.microsoftonline.com",
+     "https://graph.microsoft.com"},
+    {"usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us"},
+    {"usgov-dod", "https://login.microsoftonline.us",
+     "https://dod-graph.microsoft.us"},
+    {"china", "https://login.chinacloudapi.cn",
+     "https://microsoftgraph.chinacloudapi.cn"},
+};
+
+const pf_cloud *pf_cloud_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(clouds) / sizeof(clouds[0]); i++) {
+        if (strcmp(clouds[i].name, name) == 0)
+            return &clouds[i];
+    }
+    return NULL;
+}
+
+/* The default credential's kind: the Azure SDKs' order. */
+static int default_credential(const pf_config *cfg, pf_credential *cred,
+                              char *errstr, size_t n)
+{
+    memset(cred, 0, sizeof(*cred));
+    cred->tenant_id = cfg->tenant_id;
+    cred->client_id = cfg->client_id;
+    if (cfg->client_secret != NULL) {
+        cred->kind = PF_CRED_SECRET;
+        cred->secret = cfg->client_secret;
+    } else if (cfg->certificate_path != NULL) {
+        cred->kind = PF_CRED_CERTIFICATE;
+        cred->certificate_path = cfg->certificate_path;
+    } else if (cfg->federated_token_file != NULL) {
+        cred->kind = PF_CRED_FEDERATED;
+        cred->federated_token_file = cfg->federated_token_file;
+    } else {
+        snprintf(errstr, n,
+                 "no credential: set AZURE_CLIENT_SECRET (or _FILE), "
+                 "AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE");
+        return -1;
+    }
+    if (cfg->tenant_id == NULL || cfg->client_id == NULL) {
+        snprintf(errstr, n,
+                 "tenant-id (AZURE_TENANT_ID) and client-id "
+                 "(AZURE_CLIENT_ID) are required");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * credentials-file: [{"tenantId", "clientId", and one of "clientSecretFile",
+ * "certificatePath", "federatedTokenFile"}, ...]
+ */
+static int more_credentials(pf_client *c, const char *path, char *errstr,
+                            size_t n)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *e;
+    size_t i;
+    int rc = -1;
+
+    if (!json_is_array(doc)) {
+        snprintf(errstr, n, "credentials-file %s: %s", path,
+                 doc == NULL ? jerr.text : "expected a JSON array");
+        goto out;
+    }
+    json_array_foreach(doc, i, e)
+    {
+        const char *secret_file =
+            json_string_value(json_object_get(e, "clientSecretFile"));
+        pf_credential cred = {
+            .tenant_id = json_string_value(json_object_get(e, "tenantId")),
+            .client_id = json_string_value(json_object_get(e, "clientId")),
+            .certificate_path =
+                json_string_value(json_object_get(e, "certificatePath")),
+            .federated_token_file =
+                json_string_value(json_object_get(e, "federatedTokenFile")),
+        };
+        char why[256], secret[4097] = "";
+        FILE *f;
+
+        if (secret_file != NULL) {
+            size_t len;
+
+            f = fopen(secret_file, "r");
+            if (f == NULL) {
+                snprintf(errstr, n,
+                         "credentials-file %s [%zu]: cannot read "
+                         "clientSecretFile %s",
+                         path, i, secret_file);
+                goto out;
+            }
+            len = fread(secret, 1, sizeof(secret) - 1, f);
+            fclose(f);
+            secret[len] = '\0';
+            while (len > 0 &&
+                   (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
+                secret[--len] = '\0';
+            cred.kind = PF_CRED_SECRET;
+            cred.secret = secret;
+        } else if (cred.certificate_path != NULL) {
+            cred.kind = PF_CRED_CERTIFICATE;
+        } else {
+            cred.kind = PF_CRED_FEDERATED;
+        }
+        if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
+            explicit_bzero(secret, sizeof(secret));
+            snprintf(errstr, n, "credentials-file %s [%zu]: %s", path, i, why);
+            goto out;
+        }
+        explicit_bzero(secret, sizeof(secret));
+    }
+    rc = 0;
+out:
+    json_decref(doc);
+    return rc;
+}
+
+int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
+                   size_t errstr_size)
+{
+    const pf_cloud *cloud = pf_cloud_find(cfg->cloud ? cfg->cloud : "global");
+    pf_http_config hc;
+    pf_token_config tc;
+    pf_graph_config gc;
+    pf_credential cred;
+    char scope[PF_GRAPH_ROOT_MAX + 16], why[256];
+    size_t len;
+
+    memset(c, 0, sizeof(*c));
+    if (cloud == NULL) {
+        snprintf(errstr, errstr_size,
+                 "cloud: \"%s\" is not global, usgov, usgov-dod or china",
+                 cfg->cloud);
+        return -1;
+    }
+    snprintf(c->graph_root, sizeof(c->graph_root), "%s",
+             cfg->graph_root ? cfg->graph_root : cloud->graph_root);
+    snprintf(c->authority_host, sizeof(c->authority_host), "%s",
+             cfg->authority_host ? cfg->authority_host : cloud->authority_host);
+    for (len = strlen(c->graph_root); len > 0 && c->graph_root[len - 1] == '/';
+         len--)
+        c->graph_root[len - 1] = '\0';
+    if (!pf_graph_root_valid(c->graph_root, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "graph-root: %s", why);
+        return -1;
+    }
+    if (!pf_graph_root_valid(c->authority_host, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "authority-host: %s", why);
+        return -1;
+    }
+    if (!cfg->allow_http && (strncmp(c->graph_root, "http://", 7) == 0 ||
+                             strncmp(c->authority_host, "http://", 7) == 0)) {
+        snprintf(errstr, errstr_size,
+                 "graph-root and authority-host must be https:// unless "
+                 "allow-http is set");
+        return -1;
+    }
+    c->transform.graph_root = c->graph_root;
+    if (cfg->secrets_dir != NULL) {
+        c->secrets = pf_secrets_new(cfg->secrets_dir, why, sizeof(why));
+        if (c->secrets == NULL) {
+            snprintf(errstr, errstr_size, "secrets-dir: %s", why);
+            goto fail;
+        }
+        c->transform.secrets = c->secrets;
+    }
+
+    pf_http_config_default(&hc);
+    hc.ca_file = cfg->ca_file;
+    hc.allow_http = cfg->allow_http;
+    hc.timeout_ms = cfg->http_timeout_ms;
+    hc.connect_timeout_ms = cfg->connect_timeout_ms;
+    hc.max_connections = cfg->max_in_flight + 8;
+    c->timers = pf_timers_new();
+    c->http = pf_http_new(&hc, why, sizeof(why));
+    if (c->timers == NULL || c->http == NULL) {
+        snprintf(errstr, errstr_size, "ca-file: %s", why);
+        goto fail;
+    }
+
+    /* The scope is the Graph root's: "<root>/.default". */
+    snprintf(scope, sizeof(scope), "%s/.default", c->graph_root);
+    pf_token_config_default(&tc);
+    tc.authority_host = c->authority_host;
+    tc.scope = scope;
+    tc.expiry_margin_ms = cfg->token_expiry_margin_ms;
+    tc.systemic_retry_ms = cfg->token_systemic_retry_ms;
+    c->tokens = pf_tokens_new(c->http, c->timers, &tc, why, sizeof(why));
+    if (c->tokens == NULL) {
+        snprintf(errstr, errstr_size, "tokens: %s", why);
+        goto fail;
+    }
+    if (default_credential(cfg, &cred, errstr, errstr_size) != 0)
+        goto fail;
+    if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
+        snprintf(errstr, errstr_size, "credential of tenant %s: %s",
+                 cfg->tenant_id, why);
+        goto fail;
+    }
+    if (cfg->credentials_file != NULL &&
+        more_credentials(c, cfg->credentials_file, errstr, errstr_size) != 0)
+        goto fail;
+
+    pf_graph_config_default(&gc);
+    gc.max_in_flight = (int)cfg->max_in_flight;
+    gc.retry.max_attempts = (int)cfg->max_attempts;
+    gc.retry.max_elapsed_ms = cfg->max_elapsed_ms;
+    gc.retry.base_delay_ms = cfg->retry_base_ms;
+    gc.retry.max_backoff_ms = cfg->max_backoff_ms;
+    gc.retry.max_retry_after_ms = cfg->max_retry_after_ms;
+    c->graph =
+        pf_graph_new(c->http, c->timers, c->tokens, &gc, why, sizeof(why));
+    if (c->graph == NULL) {
+        snprintf(errstr, errstr_size, "retry settings: %s", why);
+        goto fail;
+    }
+    return 0;
+fail:
+    pf_client_release(c);
+    return -1;
+}
+
+void pf_client_release(pf_client *c)
+{
+    pf_graph_destroy(c->graph);
+    pf_tokens_destroy(c->tokens);
+    pf_http_destroy(c->http);
+    pf_timers_destroy(c->timers);
+    pf_secrets_destroy(c->secrets);
+    memset(c, 0, sizeof(*c));
+}

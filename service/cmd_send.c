@@ -1,0 +1,369 @@
+/*
+ * cmd_send.c - `provflow send`: events (NDJSON) in, outcome records
+ * (NDJSON) out, through Graph, no Kafka. The operator's tool for one-off
+ * creates, and the pipeline's building blocks driven by a small loop:
+ * read -> decode -> transform -> keyq (per-flowSetId order) -> graph job ->
+ * outcome.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provflow/cli.h"
+#include "provflow/client.h"
+#include "provflow/config.h"
+#include "provflow/event.h"
+#include "provflow/keyq.h"
+#include "provflow/outcome.h"
+
+#define SOURCE     "urn:provflow:send"
+#define READ_AHEAD 4 /* events held per in-flight slot: bounds memory */
+
+typedef struct sender sender;
+
+/* One valid event on its way through Graph. */
+typedef struct item {
+    pf_keyq_item node;
+    sender *s;
+    pf_request req;
+    char *id, *tenant;
+    int64_t line;
+} item;
+
+struct sender {
+    pf_client client;
+    pf_keyq *q;
+    FILE *in;
+    const char *in_name;
+    char *buf;
+    int64_t line;
+    bool eof;
+    int failed;
+    bool unreachable; /* some event failed because Graph was away */
+    bool systemic;    /* stop: not the events' fault */
+    bool systemic_unreachable;
+    char systemic_msg[PF_ERROR_MESSAGE_MAX];
+};
+
+static void print_outcome(sender *s, const pf_outcome *o)
+{
+    char err[256];
+    size_t len;
+    char *text = pf_outcome_dump(o, &len, err, sizeof(err));
+
+    if (text == NULL) {
+        fprintf(stderr, "provflow send: outcome: %s\n", err);
+        return;
+    }
+    fwrite(text, 1, len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    free(text);
+    (void)s;
+}
+
+static void invalid(sender *s, const char *id, const pf_error *e, int64_t line)
+{
+    pf_outcome_error oe = {
+        .code = PF_OUTCOME_INVALID_EVENT,
+        .message = e->message,
+        .path = e->path,
+    };
+    pf_outcome o = {
+        .status = PF_OUTCOME_FAILED,
+        .source = SOURCE,
+        .time_ms = pf_wall_ms(),
+        .request_id = id,
+        .error = &oe,
+        .input = {s->in_name, 0, line},
+    };
+
+    s->failed++;
+    print_outcome(s, &o);
+}
+
+static void item_free(item *it)
+{
+    pf_request_release(&it->req);
+    free(it->id);
+    free(it->tenant);
+    free(it);
+}
+
+static void on_done(void *arg, const pf_graph_result *r)
+{
+    item *it = arg;
+    sender *s = it->s;
+    pf_outcome_graph og = {
+        .http_status = r->http_status,
+        .request_id = r->request_id,
+        .client_request_id = it->req.client_request_id,
+        .attempts = r->attempts,
+        .elapsed_ms = r->elapsed_ms,
+    };
+    pf_outcome_error oe = {.message = r->message,
+                           .graph_error = r->graph_error};
+    pf_outcome o = {
+        .source = SOURCE,
+        .time_ms = pf_wall_ms(),
+        .request_id = it->id,
+        .flow_set_id = it->req.flow_set_id,
+        .flow_type = it->req.flow->flow_type,
+        .flow = r->flow,
+        .graph = &og,
+        .input = {s->in_name, 0, it->line},
+    };
+
+    switch (r->status) {
+    case PF_GRAPH_CREATED:
+    case PF_GRAPH_EXISTS:
+        o.status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
+                                                 : PF_OUTCOME_EXISTS;
+        print_outcome(s, &o);
+        break;
+    case PF_GRAPH_FAILED:
+        o.status = PF_OUTCOME_FAILED;
+        o.flow = NULL;
+        oe.code = strcmp(r->error_code, "rejected") == 0
+                      ? PF_OUTCOME_REJECTED
+                      : PF_OUTCOME_RETRIES_EXHAUSTED;
+        o.error = &oe;
+        s->failed++;
+        s->unreachable = s->unreachable || r->unreachable;
+        print_outcome(s, &o);
+        break;
+    case PF_GRAPH_SYSTEMIC:
+        /* Not the event's fault: no outcome; everything stops. */
+        if (!s->systemic) {
+            s->systemic = true;
+            s->systemic_unreachable = r->unreachable;
+            snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s",
+                     r->message);
+        }
+        break;
+    }
+    pf_keyq_done(s->q, &it->node);
+    item_free(it);
+}
+
+/* Reads, decodes and transforms one line; queues it if valid. */
+static void read_one(sender *s)
+{
+    size_t cap = PF_EVENT_MAX_BYTES, len = 0;
+    pf_record rec = {0};
+    pf_event ev;
+    pf_error err;
+    item *it;
+    int ch = EOF;
+    bool too_long = false;
+
+    while ((ch = getc_unlocked(s->in)) != EOF && ch != '\n') {
+        if (len < cap)
+            s->buf[len++] = (char)ch;
+        else
+            too_long = true;
+    }
+    if (ch == EOF && len == 0 && !too_long) {
+        s->eof = true;
+        return;
+    }
+    if (len > 0 && s->buf[len - 1] == '\r')
+        len--;
+    s->line++;
+    if (too_long) {
+        pf_error_set(&err, "invalid_event", "$",
+                     "event is longer than %d bytes", PF_EVENT_MAX_BYTES);
+        invalid(s, NULL, &err, s->line - 1);
+        return;
+    }
+    rec.value = s->buf;
+    rec.value_len = len;
+    if (pf_event_decode(&rec, &ev, &err) != 0) {
+        invalid(s, ev.id, &err, s->line - 1);
+        pf_event_release(&ev);
+        return;
+    }
+    if (pf_tokens_find(s->client.tokens, ev.tenantid) == NULL) {
+        pf_error_set(&err, "invalid_event", "tenantid",
+                     "no credential is configured for tenant \"%.64s\"",
+                     ev.tenantid);
+        invalid(s, ev.id, &err, s->line - 1);
+        pf_event_release(&ev);
+        return;
+    }
+    it = calloc(1, sizeof(*it));
+    if (it == NULL ||
+        pf_transform(&ev, &s->client.transform, &it->req, &err) != 0) {
+        if (it == NULL)
+            pf_error_set(&err, "internal", "$", "out of memory");
+        invalid(s, ev.id, &err, s->line - 1);
+        pf_event_release(&ev);
+        free(it);
+        return;
+    }
+    it->s = s;
+    it->line = s->line - 1;
+    it->id = ev.id;
+    it->tenant = ev.tenantid;
+    ev.id = ev.tenantid = NULL; /* now owned by it */
+    pf_event_release(&ev);
+    pf_keyq_item_init(&it->node);
+    if (pf_keyq_push(s->q, it->req.flow_set_id, strlen(it->req.flow_set_id),
+                     &it->node) != 0) {
+        pf_error_set(&err, "internal", "$", "out of memory");
+        invalid(s, it->id, &err, it->line);
+        item_free(it);
+    }
+}
+
+static void start_ready(sender *s)
+{
+    pf_keyq_item *n;
+    char why[256];
+
+    while (!s->systemic && (n = pf_keyq_pop_ready(s->q)) != NULL) {
+        item *it = PF_KEYQ_ENTRY(n, item, node);
+
+        if (pf_graph_submit(s->client.graph, &it->req, it->tenant, false,
+                            on_done, it, why, sizeof(why)) == NULL) {
+            fprintf(stderr, "provflow send: %s\n", why);
+            s->systemic = true;
+            snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s", why);
+            pf_keyq_done(s->q, n);
+            item_free(it);
+        }
+    }
+}
+
+static void drop(pf_keyq_item *n, void *arg)
+{
+    (void)arg;
+    item_free(PF_KEYQ_ENTRY(n, item, node));
+}
+
+/* The loop: read ahead, start what may start, move HTTP and timers on. */
+static int run(sender *s, size_t window)
+{
+    while (!s->systemic) {
+        int64_t now, due;
+        int timeout;
+
+        while (!s->eof && pf_keyq_queued(s->q) + pf_keyq_running(s->q) < window)
+            read_one(s);
+        start_ready(s);
+        if (s->eof && pf_keyq_queued(s->q) + pf_keyq_running(s->q) == 0)
+            break;
+        now = pf_now_ms();
+        pf_timers_run(s->client.timers, now);
+        due = pf_timers_next_due(s->client.timers);
+        timeout = due <= now ? 0 : due - now > 1000 ? 1000 : (int)(due - now);
+        if (pf_http_poll(s->client.http, NULL, 0, timeout) < 0) {
+            fputs("provflow send: libcurl failed\n", stderr);
+            return PF_EXIT_SOFTWARE;
+        }
+    }
+    if (s->systemic) {
+        /* Jobs still running are abandoned; their events get no outcome. */
+        pf_graph_destroy(s->client.graph);
+        s->client.graph = NULL;
+        pf_keyq_clear(s->q, drop, NULL);
+        fprintf(stderr,
+                "provflow send: stopped: %s (not the events' fault: nothing "
+                "was marked failed)\n",
+                s->systemic_msg);
+        return s->systemic_unreachable ? PF_EXIT_UNAVAIL : PF_EXIT_CONFIG;
+    }
+    if (ferror(s->in)) {
+        fprintf(stderr, "provflow send: read error: %s\n", strerror(errno));
+        return PF_EXIT_NOINPUT;
+    }
+    if (s->failed > 0)
+        return s->unreachable ? PF_EXIT_UNAVAIL : PF_EXIT_DATAERR;
+    return PF_EXIT_OK;
+}
+
+static void usage(FILE *out)
+{
+    fputs("Usage: provflow send [options] [FILE]\n"
+          "\n"
+          "Creates the provisioning flows that events ask for, one Graph\n"
+          "request per event, and prints one outcome record per event\n"
+          "(PRODUCT.md section 4) as a JSON line. Events are structured-mode\n"
+          "CloudEvents, one per line, from FILE or standard input. Events\n"
+          "of one flowSetId are sent in order; others run concurrently.\n"
+          "\n"
+          "Options (flags > environment > config file > default):\n",
+          out);
+    pf_config_usage(out, PF_CMD_SEND);
+    fputs("\n"
+          "Exit status: 0 every event was created or existed; 65 some event\n"
+          "failed (invalid or rejected); 69 Graph or the token endpoint\n"
+          "stayed unreachable; 78 configuration or authorisation error\n"
+          "(e.g. a wrong client secret: nothing is marked failed); 64 usage.\n",
+          out);
+}
+
+int pf_cmd_send(int argc, char **argv)
+{
+    pf_config cfg;
+    sender s;
+    char err[512];
+    int first, rc;
+
+    memset(&s, 0, sizeof(s));
+    first = pf_config_load(&cfg, PF_CMD_SEND, argc, argv, err, sizeof(err));
+    if (first == -3) {
+        usage(stdout);
+        return PF_EXIT_OK;
+    }
+    if (first == -2) {
+        fputs("Run 'provflow send --help' for usage.\n", stderr);
+        return PF_EXIT_USAGE;
+    }
+    if (first < 0) {
+        fprintf(stderr, "provflow send: %s\n", err);
+        return PF_EXIT_CONFIG;
+    }
+    if (argc - first > 1) {
+        fprintf(stderr, "provflow send: at most one FILE\n");
+        pf_config_release(&cfg);
+        return PF_EXIT_USAGE;
+    }
+    if (pf_client_init(&s.client, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "provflow send: %s\n", err);
+        pf_config_release(&cfg);
+        return PF_EXIT_CONFIG;
+    }
+    s.in = stdin;
+    s.in_name = "stdin";
+    if (first < argc && strcmp(argv[first], "-") != 0) {
+        s.in_name = argv[first];
+        s.in = fopen(argv[first], "r");
+        if (s.in == NULL) {
+            fprintf(stderr, "provflow send: %s: %s\n", argv[first],
+                    strerror(errno));
+            rc = PF_EXIT_NOINPUT;
+            goto out;
+        }
+    }
+    s.buf = malloc(PF_EVENT_MAX_BYTES + 1);
+    s.q = pf_keyq_new((size_t)cfg.max_in_flight * READ_AHEAD);
+    if (s.buf == NULL || s.q == NULL) {
+        rc = PF_EXIT_SOFTWARE;
+        goto out;
+    }
+    pf_tokens_prefetch(s.client.tokens);
+    rc = run(&s, (size_t)cfg.max_in_flight * READ_AHEAD);
+out:
+    if (s.q != NULL)
+        pf_keyq_clear(s.q, drop, NULL);
+    pf_keyq_destroy(s.q);
+    pf_client_release(&s.client);
+    if (s.in != NULL && s.in != stdin)
+        fclose(s.in);
+    free(s.buf);
+    pf_config_release(&cfg);
+    return rc;
+}

@@ -1,0 +1,581 @@
+/*
+ * config.c - the settings table and its three sources (config.h).
+ */
+#include "provflow/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+typedef enum kind { STR, INT, BOOL } kind;
+
+enum {
+    SECRET = 1 << 0, /* no value flag: --NAME-file, ENV, ENV_FILE */
+};
+
+#define GRAPH     (PF_CMD_SEND | PF_CMD_RUN)
+#define KAFKA     (PF_CMD_RUN | PF_CMD_REPLAY)
+#define AT(field) offsetof(pf_config, field)
+
+typedef struct setting {
+    const char *name; /* long flag and config-file key */
+    const char *env;
+    kind kind;
+    unsigned flags, commands;
+    size_t offset;
+    const char *def; /* default, as text; NULL: unset */
+    long min, max;   /* INT */
+    const char *arg, *help;
+} setting;
+
+/* clang-format off */
+static const setting settings[] = {
+    {"cloud", "PROVFLOW_CLOUD", STR, 0, GRAPH, AT(cloud), "global", 0, 0,
+     "NAME", "national cloud: global, usgov, usgov-dod or china; sets the "
+     "authority host, Graph root and token scope"},
+    {"graph-root", "PROVFLOW_GRAPH_ROOT", STR, 0, GRAPH, AT(graph_root), NULL,
+     0, 0, "URL", "Graph root URL (default: the cloud's)"},
+    {"authority-host", "AZURE_AUTHORITY_HOST", STR, 0, GRAPH,
+     AT(authority_host), NULL, 0, 0, "URL",
+     "token authority URL (default: the cloud's)"},
+    {"tenant-id", "AZURE_TENANT_ID", STR, 0, GRAPH, AT(tenant_id), NULL, 0, 0,
+     "ID", "Entra tenant of the default credential"},
+    {"client-id", "AZURE_CLIENT_ID", STR, 0, GRAPH, AT(client_id), NULL, 0, 0,
+     "ID", "application (client) id"},
+    {"client-secret", "AZURE_CLIENT_SECRET", STR, SECRET, GRAPH,
+     AT(client_secret), NULL, 0, 0, "FILE",
+     "client secret, read from FILE (or the variable)"},
+    {"client-certificate-path", "AZURE_CLIENT_CERTIFICATE_PATH", STR, 0, GRAPH,
+     AT(certificate_path), NULL, 0, 0, "PEM",
+     "certificate and key (one PEM) for a JWT client assertion"},
+    {"federated-token-file", "AZURE_FEDERATED_TOKEN_FILE", STR, 0, GRAPH,
+     AT(federated_token_file), NULL, 0, 0, "FILE",
+     "federated token (workload identity), re-read for every token"},
+    {"credentials-file", "PROVFLOW_CREDENTIALS_FILE", STR, 0, GRAPH,
+     AT(credentials_file), NULL, 0, 0, "FILE",
+     "JSON list of further tenants' credentials (docs/configuration.md)"},
+    {"ca-file", "PROVFLOW_CA_FILE", STR, 0, GRAPH, AT(ca_file), NULL, 0, 0,
+     "PEM", "extra CA certificate to trust, added to the system's"},
+    {"allow-http", "PROVFLOW_ALLOW_HTTP", BOOL, 0, GRAPH, AT(allow_http),
+     "false", 0, 0, NULL, "permit plain http:// Graph and authority URLs"},
+    {"http-timeout-ms", "PROVFLOW_HTTP_TIMEOUT_MS", INT, 0, GRAPH,
+     AT(http_timeout_ms), "30000", 100, 600000, "MS",
+     "whole-request timeout"},
+    {"connect-timeout-ms", "PROVFLOW_CONNECT_TIMEOUT_MS", INT, 0, GRAPH,
+     AT(connect_timeout_ms), "10000", 100, 600000, "MS", "connect timeout"},
+    {"token-expiry-margin-ms", "PROVFLOW_TOKEN_EXPIRY_MARGIN_MS", INT, 0,
+     GRAPH, AT(token_expiry_margin_ms), "300000", 0, 3600000, "MS",
+     "a token with less left is not used (capped at a quarter of its life)"},
+    {"token-systemic-retry-ms", "PROVFLOW_TOKEN_SYSTEMIC_RETRY_MS", INT, 0,
+     GRAPH, AT(token_systemic_retry_ms), "30000", 100, 3600000, "MS",
+     "retry interval after invalid_client and similar token errors"},
+    {"secrets-dir", "PROVFLOW_SECRETS_DIR", STR, 0, GRAPH | PF_CMD_RUN,
+     AT(secrets_dir), NULL, 0, 0, "DIR",
+     "directory of named secrets for \"defaultPasswordSecret\""},
+    {"max-in-flight", "PROVFLOW_MAX_IN_FLIGHT", INT, 0, GRAPH,
+     AT(max_in_flight), "32", 1, 4096, "N", "Graph requests at once"},
+    {"max-attempts", "PROVFLOW_MAX_ATTEMPTS", INT, 0, GRAPH, AT(max_attempts),
+     "10", 1, 1000, "N", "tries per event, the first included"},
+    {"max-elapsed-ms", "PROVFLOW_MAX_ELAPSED_MS", INT, 0, GRAPH,
+     AT(max_elapsed_ms), "1800000", 0, 86400000, "MS",
+     "no retry starts later than this after the first try"},
+    {"retry-base-ms", "PROVFLOW_RETRY_BASE_MS", INT, 0, GRAPH,
+     AT(retry_base_ms), "500", 1, 600000, "MS",
+     "first backoff window (doubles per try, full jitter)"},
+    {"max-backoff-ms", "PROVFLOW_MAX_BACKOFF_MS", INT, 0, GRAPH,
+     AT(max_backoff_ms), "60000", 1, 3600000, "MS", "largest backoff window"},
+    {"max-retry-after-ms", "PROVFLOW_MAX_RETRY_AFTER_MS", INT, 0, GRAPH,
+     AT(max_retry_after_ms), "120000", 0, 3600000, "MS",
+     "cap on a server's Retry-After"},
+    {"brokers", "PROVFLOW_BROKERS", STR, 0, KAFKA, AT(brokers),
+     "127.0.0.1:9092", 0, 0, "LIST", "Kafka bootstrap servers"},
+    {"group-id", "PROVFLOW_GROUP_ID", STR, 0, KAFKA, AT(group_id), "provflow",
+     0, 0, "ID", "consumer group"},
+    {"input-topic", "PROVFLOW_INPUT_TOPIC", STR, 0, KAFKA, AT(input_topic),
+     "provisioning-requests", 0, 0, "TOPIC", "topic of request events"},
+    {"results-topic", "PROVFLOW_RESULTS_TOPIC", STR, 0, PF_CMD_RUN,
+     AT(results_topic), "provisioning-results", 0, 0, "TOPIC",
+     "topic of outcome records"},
+    {"dead-letter-topic", "PROVFLOW_DEAD_LETTER_TOPIC", STR, 0, PF_CMD_RUN,
+     AT(dead_letter_topic), "provisioning-dead-letters", 0, 0, "TOPIC",
+     "topic of failed requests' original records"},
+    {"delivery", "PROVFLOW_DELIVERY", STR, 0, PF_CMD_RUN, AT(delivery),
+     "at-least-once", 0, 0, "MODE", "at-least-once or exactly-once"},
+    {"instance", "PROVFLOW_INSTANCE", STR, 0, PF_CMD_RUN, AT(instance), NULL,
+     0, 0, "NAME", "this instance's name in outcome records (default: "
+     "the host name)"},
+    {"admin-listen", "PROVFLOW_ADMIN_LISTEN", STR, 0, PF_CMD_RUN,
+     AT(admin_listen), "0.0.0.0:8080", 0, 0, "ADDR:PORT",
+     "health and metrics endpoint"},
+    {"log-level", "PROVFLOW_LOG_LEVEL", STR, 0, PF_CMD_RUN | PF_CMD_SEND,
+     AT(log_level), "info", 0, 0, "LEVEL", "debug, info, warn or error"},
+    {"shutdown-grace-ms", "PROVFLOW_SHUTDOWN_GRACE_MS", INT, 0, PF_CMD_RUN,
+     AT(shutdown_grace_ms), "30000", 0, 3600000, "MS",
+     "time to finish in-flight work after SIGTERM"},
+    {"max-buffered", "PROVFLOW_MAX_BUFFERED", INT, 0, PF_CMD_RUN,
+     AT(max_buffered), "2000", 1, 1000000, "N",
+     "records held in memory before partitions are paused"},
+    {"dry-run", "PROVFLOW_DRY_RUN", BOOL, 0, PF_CMD_RUN, AT(dry_run), "false",
+     0, 0, NULL, "validate and publish \"validated\" outcomes; call nothing"},
+};
+/* clang-format on */
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+#define OPT_BASE  256
+
+/* A value and where it came from, for messages. */
+typedef struct source {
+    const char *value;
+    const char *from; /* "--x", "$X", "file:line" */
+    bool is_path;     /* a secret given as a file to read */
+} source;
+
+static int failf(char *errstr, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int failf(char *errstr, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(errstr, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *read_secret_file(const char *path, char *errstr, size_t n)
+{
+    char buf[4097];
+    size_t len;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        failf(errstr, n, "%s", strerror(errno));
+        return NULL;
+    }
+    len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (len == 0) {
+        failf(errstr, n, "the file is empty");
+        return NULL;
+    }
+    return strdup(buf);
+}
+
+static int set_value(pf_config *cfg, const setting *s, const source *src,
+                     char *errstr, size_t n)
+{
+    void *field = (char *)cfg + s->offset;
+    char why[256];
+    char *end;
+    long v;
+
+    switch (s->kind) {
+    case STR: {
+        char *copy = src->is_path
+                         ? read_secret_file(src->value, why, sizeof(why))
+                         : strdup(src->value);
+
+        if (copy == NULL)
+            return failf(errstr, n, "%s (%s): cannot read %s: %s", s->name,
+                         src->from, src->value, why);
+        if (*(char **)field != NULL) {
+            explicit_bzero(*(char **)field, strlen(*(char **)field));
+            free(*(char **)field);
+        }
+        *(char **)field = copy;
+        return 0;
+    }
+    case INT:
+        errno = 0;
+        v = strtol(src->value, &end, 10);
+        if (errno != 0 || end == src->value || *end != '\0' || v < s->min ||
+            v > s->max)
+            return failf(errstr, n,
+                         "%s (%s): \"%.32s\" is not a whole number in "
+                         "%ld..%ld",
+                         s->name, src->from, src->value, s->min, s->max);
+        *(long *)field = v;
+        return 0;
+    case BOOL:
+        if (!strcasecmp(src->value, "true") || !strcmp(src->value, "1") ||
+            !strcasecmp(src->value, "yes") || !strcasecmp(src->value, "on"))
+            *(bool *)field = true;
+        else if (!strcasecmp(src->value, "false") || !strcmp(src->value, "0") ||
+                 !strcasecmp(src->value, "no") ||
+                 !strcasecmp(src->value, "off"))
+            *(bool *)field = false;
+        else
+            return failf(errstr, n, "%s (%s): \"%.32s\" is not true or false",
+                         s->name, src->from, src->value);
+        return 0;
+    }
+    return -1;
+}
+
+/* Adds or replaces a librdkafka property. */
+static int kafka_prop(pf_config *cfg, const char *name, size_t name_len,
+                      const char *value, char *errstr, size_t n)
+{
+    size_t i;
+    char *k, *v;
+
+    for (i = 0; i < cfg->kafka_count; i++) {
+        if (strlen(cfg->kafka[i].name) == name_len &&
+            strncmp(cfg->kafka[i].name, name, name_len) == 0)
+            break;
+    }
+    if (i == PF_KAFKA_PROPS_MAX)
+        return failf(errstr, n, "more than %d Kafka properties",
+                     PF_KAFKA_PROPS_MAX);
+    k = strndup(name, name_len);
+    v = strdup(value);
+    if (k == NULL || v == NULL || name_len == 0) {
+        free(k);
+        free(v);
+        return failf(errstr, n, "bad Kafka property \"%.64s\"", name);
+    }
+    if (i == cfg->kafka_count) {
+        cfg->kafka_count++;
+    } else {
+        free(cfg->kafka[i].name);
+        free(cfg->kafka[i].value);
+    }
+    cfg->kafka[i].name = k;
+    cfg->kafka[i].value = v;
+    return 0;
+}
+
+/* "name=value" from -X. */
+static int kafka_flag(pf_config *cfg, const char *arg, char *errstr, size_t n)
+{
+    const char *eq = strchr(arg, '=');
+
+    if (eq == NULL)
+        return failf(errstr, n, "-X %.64s: expected property=value", arg);
+    return kafka_prop(cfg, arg, (size_t)(eq - arg), eq + 1, errstr, n);
+}
+
+/* PROVFLOW_KAFKA_<PROPERTY>: lower case, '_' for '.'. */
+static int kafka_env(pf_config *cfg, char *errstr, size_t n)
+{
+    static const char prefix[] = "PROVFLOW_KAFKA_";
+    char **e;
+
+    for (e = environ; *e != NULL; e++) {
+        char name[128];
+        const char *eq = strchr(*e, '=');
+        size_t i, len;
+
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
+            continue;
+        len = (size_t)(eq - *e) - (sizeof(prefix) - 1);
+        if (len == 0 || len >= sizeof(name))
+            continue;
+        for (i = 0; i < len; i++) {
+            char c = (*e)[sizeof(prefix) - 1 + i];
+
+            name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+        }
+        if (kafka_prop(cfg, name, len, eq + 1, errstr, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The config file's lines, kept for the merge. */
+typedef struct file_entry {
+    char *key, *value;
+    int line;
+} file_entry;
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static const setting *find_setting(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++) {
+        if (strlen(settings[i].name) == len &&
+            strncmp(settings[i].name, name, len) == 0)
+            return &settings[i];
+    }
+    return NULL;
+}
+
+static int read_file(pf_config *cfg, const char *path, file_entry **out,
+                     size_t *count, char *errstr, size_t n)
+{
+    char line[4096];
+    int lineno = 0;
+    FILE *f = fopen(path, "r");
+
+    *out = NULL;
+    *count = 0;
+    if (f == NULL)
+        return failf(errstr, n, "config file %s: %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *key, *value, *eq, *hash;
+        file_entry *grown;
+
+        lineno++;
+        hash = strchr(line, '#');
+        if (hash != NULL)
+            *hash = '\0';
+        key = trim(line);
+        if (*key == '\0')
+            continue;
+        eq = strchr(key, '=');
+        if (eq == NULL) {
+            fclose(f);
+            return failf(errstr, n,
+                         "config file %s line %d: expected "
+                         "key = value",
+                         path, lineno);
+        }
+        *eq = '\0';
+        key = trim(key);
+        value = trim(eq + 1);
+        if (strncmp(key, "kafka.", 6) == 0) {
+            if (kafka_prop(cfg, key + 6, strlen(key + 6), value, errstr, n)) {
+                fclose(f);
+                return -1;
+            }
+            continue;
+        }
+        if (find_setting(key, strlen(key)) == NULL &&
+            !(strlen(key) > 5 && strcmp(key + strlen(key) - 5, "-file") == 0 &&
+              find_setting(key, strlen(key) - 5) != NULL &&
+              (find_setting(key, strlen(key) - 5)->flags & SECRET))) {
+            fclose(f);
+            return failf(errstr, n,
+                         "config file %s line %d: unknown "
+                         "setting \"%.64s\"",
+                         path, lineno, key);
+        }
+        grown = realloc(*out, (*count + 1) * sizeof(**out));
+        if (grown == NULL) {
+            fclose(f);
+            return failf(errstr, n, "out of memory");
+        }
+        *out = grown;
+        (*out)[*count].key = strdup(key);
+        (*out)[*count].value = strdup(value);
+        (*out)[*count].line = lineno;
+        (*count)++;
+    }
+    fclose(f);
+    return 0;
+}
+
+static void free_file(file_entry *e, size_t count)
+{
+    size_t i;
+
+    for (i = 0; i < count; i++) {
+        free(e[i].key);
+        free(e[i].value);
+    }
+    free(e);
+}
+
+void pf_config_usage(FILE *out, unsigned command)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        char flag[96];
+
+        if (!(s->commands & command))
+            continue;
+        if (s->flags & SECRET)
+            snprintf(flag, sizeof(flag), "--%s-file %s", s->name, s->arg);
+        else if (s->kind == BOOL)
+            snprintf(flag, sizeof(flag), "--%s", s->name);
+        else
+            snprintf(flag, sizeof(flag), "--%s %s", s->name, s->arg);
+        fprintf(out, "  %-34s %s\n", flag, s->help);
+        fprintf(out, "  %-34s env %s%s", "", s->env,
+                (s->flags & SECRET) ? " or " : "");
+        if (s->flags & SECRET)
+            fprintf(out, "%s_FILE", s->env);
+        if (s->def != NULL)
+            fprintf(out, "; default %s", s->def);
+        fputc('\n', out);
+    }
+    fprintf(out, "  %-34s %s\n", "--config FILE",
+            "key = value settings file (env PROVFLOW_CONFIG)");
+    if (command & (PF_CMD_RUN | PF_CMD_REPLAY))
+        fprintf(out, "  %-34s %s\n", "-X PROPERTY=VALUE",
+                "librdkafka property (env PROVFLOW_KAFKA_<PROPERTY>)");
+    fprintf(out, "  %-34s %s\n", "-h, --help", "show this help");
+}
+
+int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
+                   char *errstr, size_t errstr_size)
+{
+    struct option opts[NSETTINGS + 4];
+    source flags[NSETTINGS];
+    const char *config_path = getenv("PROVFLOW_CONFIG");
+    const char *xflags[PF_KAFKA_PROPS_MAX];
+    size_t nopts = 0, nx = 0, i, fcount = 0;
+    file_entry *fentries = NULL;
+    char fromtext[NSETTINGS][48];
+    int opt, rc = -1;
+
+    memset(cfg, 0, sizeof(*cfg));
+    memset(flags, 0, sizeof(flags));
+    for (i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        static char names[NSETTINGS][64];
+
+        if (!(s->commands & command))
+            continue;
+        if (s->flags & SECRET) {
+            snprintf(names[i], sizeof(names[i]), "%s-file", s->name);
+            opts[nopts].name = names[i];
+        } else {
+            opts[nopts].name = s->name;
+        }
+        opts[nopts].has_arg =
+            s->kind == BOOL ? optional_argument : required_argument;
+        opts[nopts].flag = NULL;
+        opts[nopts].val = OPT_BASE + (int)i;
+        nopts++;
+    }
+    opts[nopts++] = (struct option){"config", required_argument, NULL, 'c'};
+    opts[nopts++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[nopts] = (struct option){NULL, 0, NULL, 0};
+
+    optind = 1;
+    opterr = 1;
+    while ((opt = getopt_long(argc, argv, "hX:", opts, NULL)) != -1) {
+        if (opt >= OPT_BASE) {
+            const setting *s = &settings[opt - OPT_BASE];
+
+            flags[opt - OPT_BASE].value =
+                s->kind == BOOL && optarg == NULL ? "true" : optarg;
+            flags[opt - OPT_BASE].is_path = (s->flags & SECRET) != 0;
+            snprintf(fromtext[opt - OPT_BASE], sizeof(fromtext[0]), "--%s%s",
+                     s->name, (s->flags & SECRET) ? "-file" : "");
+            flags[opt - OPT_BASE].from = fromtext[opt - OPT_BASE];
+        } else if (opt == 'c') {
+            config_path = optarg;
+        } else if (opt == 'X' && (command & (PF_CMD_RUN | PF_CMD_REPLAY)) &&
+                   nx < PF_KAFKA_PROPS_MAX) {
+            xflags[nx++] = optarg;
+        } else if (opt == 'h') {
+            return -3;
+        } else {
+            return -2;
+        }
+    }
+
+    /* Lowest precedence first: file, then environment, then flags. */
+    if (config_path != NULL) {
+        cfg->config_file = strdup(config_path);
+        if (read_file(cfg, config_path, &fentries, &fcount, errstr,
+                      errstr_size) != 0)
+            goto out;
+    }
+    if ((command & (PF_CMD_RUN | PF_CMD_REPLAY)) &&
+        kafka_env(cfg, errstr, errstr_size) != 0)
+        goto out;
+    for (i = 0; i < nx; i++) {
+        if (kafka_flag(cfg, xflags[i], errstr, errstr_size) != 0)
+            goto out;
+    }
+
+    for (i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        source src = {NULL, NULL, false};
+        char envfile[80], fileline[64];
+        size_t k;
+
+        if (!(s->commands & command))
+            continue;
+        if (s->def != NULL)
+            src = (source){s->def, "default", false};
+        for (k = 0; k < fcount; k++) {
+            bool plain = strcmp(fentries[k].key, s->name) == 0;
+            bool as_file =
+                (s->flags & SECRET) &&
+                strncmp(fentries[k].key, s->name, strlen(s->name)) == 0 &&
+                strcmp(fentries[k].key + strlen(s->name), "-file") == 0;
+
+            if (plain && (s->flags & SECRET)) {
+                snprintf(errstr, errstr_size,
+                         "%s: secrets do not belong in the config file; use "
+                         "%s-file or the environment",
+                         s->name, s->name);
+                goto out;
+            }
+            if (plain || as_file) {
+                snprintf(fileline, sizeof(fileline), "config line %d",
+                         fentries[k].line);
+                src = (source){fentries[k].value, fileline, as_file};
+            }
+        }
+        if (s->env != NULL) {
+            snprintf(envfile, sizeof(envfile), "%s_FILE", s->env);
+            if ((s->flags & SECRET) && getenv(envfile) != NULL)
+                src = (source){getenv(envfile), envfile, true};
+            if (getenv(s->env) != NULL)
+                src = (source){getenv(s->env), s->env, false};
+        }
+        if (flags[i].value != NULL)
+            src = flags[i];
+        if (src.value != NULL &&
+            set_value(cfg, s, &src, errstr, errstr_size) != 0)
+            goto out;
+    }
+    rc = optind;
+out:
+    free_file(fentries, fcount);
+    if (rc < 0)
+        pf_config_release(cfg);
+    return rc;
+}
+
+void pf_config_release(pf_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++) {
+        char **field = (char **)((char *)cfg + settings[i].offset);
+
+        if (settings[i].kind != STR || *field == NULL)
+            continue;
+        explicit_bzero(*field, strlen(*field));
+        free(*field);
+        *field = NULL;
+    }
+    for (i = 0; i < cfg->kafka_count; i++) {
+        free(cfg->kafka[i].name);
+        explicit_bzero(cfg->kafka[i].value, strlen(cfg->kafka[i].value));
+        free(cfg->kafka[i].value);
+    }
+    cfg->kafka_count = 0;
+    free(cfg->config_file);
+    cfg->config_file = NULL;
+}
