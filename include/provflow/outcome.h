@@ -1,0 +1,231 @@
+/*
+ * outcome.h - the outcome record of one request, and its dead-letter
+ * headers (PRODUCT.md section 4).
+ *
+ * Pure: the caller passes everything, the wall-clock time included; no
+ * clock, no randomness, no I/O, no librdkafka or curl types. The same
+ * pf_outcome always gives byte-identical output. Safe from any thread as
+ * long as the inputs are not changed meanwhile.
+ *
+ * The record is a CloudEvent (structured mode), members in this order:
+ *
+ *   specversion  "1.0"
+ *   id           pf_outcome_id(): a version 5 UUID, see there
+ *   source       the service instance, e.g. "urn:provflow:<hostname>"
+ *   type         "provflow.provisioningFlow." + created | exists | failed |
+ *                validated
+ *   subject      the flow's Graph `id`; left out when there is none
+ *   time         RFC 3339, UTC, milliseconds: "2024-03-22T21:38:02.716Z"
+ *   datacontenttype "application/json"
+ *   data:
+ *     requestId  the input event's id, or null when it was unreadable
+ *     flowSetId  or null (an invalid event may have none)
+ *     flowType   or null
+ *     status     "created" | "exists" | "failed" | "validated"
+ *     flow       Graph's flow object, passwords masked; left out when none
+ *     graph      {httpStatus, requestId, clientRequestId, attempts,
+ *                elapsedMs}; left out for a request that never reached
+ *                Graph (an invalid event, a dry run)
+ *     error      failed only: {code, message, path?, graphError?}
+ *     input      {topic, partition, offset}
+ *
+ * Secrets: the only inputs that can carry a password are the flow object
+ * and Graph's error object. Both are deep-copied and every property named
+ * "password" (any letter case) in the copy is masked with "***"
+ * (pf_json_mask_secrets()); the caller's values are never modified. Plain
+ * strings (error messages included) are not rewritten: the caller must not
+ * put secrets into them. Strings are made valid UTF-8 (an invalid sequence
+ * becomes U+FFFD), and text that comes from Graph or from error reasons is
+ * cut at PF_OUTCOME_TEXT_MAX bytes, on a character boundary.
+ */
+#ifndef PROVFLOW_OUTCOME_H
+#define PROVFLOW_OUTCOME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "provflow/record.h"
+#include "provflow/reqid.h"
+
+#define PF_OUTCOME_TYPE_PREFIX "provflow.provisioningFlow."
+
+/* Name-space of outcome ids: uuid5(NAMESPACE_URL, "urn:provflow:outcome"). */
+#define PF_OUTCOME_NAMESPACE "3c4c3972-af6b-57fb-b536-0bea775b9e15"
+
+/* Longest error message and Graph error text kept, in bytes. */
+#define PF_OUTCOME_TEXT_MAX 1024
+
+/* "YYYY-MM-DDThh:mm:ss.mmmZ" */
+#define PF_OUTCOME_TIME_LEN 24
+
+/* The last millisecond that PF_OUTCOME_TIME_LEN can show: 9999-12-31. */
+#define PF_OUTCOME_TIME_MAX_MS 253402300799999LL
+
+typedef enum pf_outcome_status {
+    PF_OUTCOME_CREATED = 0, /* Graph answered 201 */
+    PF_OUTCOME_EXISTS,      /* the set already had a flow of this type */
+    PF_OUTCOME_FAILED,      /* see pf_outcome_error */
+    PF_OUTCOME_VALIDATED,   /* dry run: the event is valid, nothing sent */
+} pf_outcome_status;
+
+typedef enum pf_outcome_code {
+    PF_OUTCOME_INVALID_EVENT = 0, /* decoding or the transform refused it */
+    PF_OUTCOME_REJECTED,          /* Graph refused it (PF_CLASS_REJECTED) */
+    PF_OUTCOME_RETRIES_EXHAUSTED, /* transient failures until the limits */
+} pf_outcome_code;
+
+/* What the Graph exchange looked like (data.graph). Strings borrowed. */
+typedef struct pf_outcome_graph {
+    long http_status;              /* of the last attempt; 0 (written null)
+                                    * when it got no HTTP response */
+    const char *request_id;        /* Graph's `request-id` response header
+                                    * of the last attempt; NULL or "" is
+                                    * written null */
+    const char *client_request_id; /* the id sent; NULL or "" is null */
+    int attempts;                  /* attempts made, >= 0 */
+    int64_t elapsed_ms;            /* first attempt's start to the end */
+} pf_outcome_graph;
+
+/* Why a request failed (data.error). Borrowed. */
+typedef struct pf_outcome_error {
+    pf_outcome_code code;
+    /*
+     * The reason, not NULL; for `rejected`, Graph's message is the usual
+     * choice. Written as given (made valid UTF-8, cut at
+     * PF_OUTCOME_TEXT_MAX): it must hold no secret.
+     */
+    const char *message;
+    /* The JSON path of an invalid event's bad value; NULL or "": left out. */
+    const char *path;
+    /*
+     * Graph's error object (the `error` member of its error body), or NULL.
+     * Only the strings `code`, `message`, `target` and, under `innerError`
+     * (or OData's `innererror`), `date`, `request-id` and
+     * `client-request-id` are copied, in that order, under "innerError";
+     * the rest (and a value that is not an object) is dropped, so that an
+     * echoed request body cannot leak. The copy is then masked as well.
+     */
+    const json_t *graph_error;
+} pf_outcome_error;
+
+/* Where the input record was (data.input; the dead-letter headers). */
+typedef struct pf_outcome_input {
+    const char *topic; /* not NULL; `provflow send` passes its file name */
+    int32_t partition;
+    int64_t offset;
+} pf_outcome_input;
+
+/*
+ * Everything an outcome record says. Plain, borrowed inputs: nothing here
+ * is owned or modified by this module.
+ */
+typedef struct pf_outcome {
+    pf_outcome_status status;
+    const char *source;      /* the service instance; not NULL, not "" */
+    int64_t time_ms;         /* wall clock, ms since the epoch (pf_wall_ms()),
+                              * 0 .. PF_OUTCOME_TIME_MAX_MS */
+    const char *request_id;  /* the event id; NULL when unreadable */
+    const char *flow_set_id; /* NULL when unknown */
+    const char *flow_type;   /* NULL when unknown */
+    /*
+     * Graph's flow object (the 201 body, or the existing flow): required
+     * for created and exists, optional for validated (the request body),
+     * NULL for failed. Must be a JSON object.
+     */
+    const json_t *flow;
+    const pf_outcome_graph *graph; /* NULL: data.graph left out */
+    const pf_outcome_error *error; /* required for failed, else NULL */
+    pf_outcome_input input;
+} pf_outcome;
+
+/*
+ * Builds the outcome CloudEvent. Returns 0 and a new object in *out (the
+ * caller owns the reference), or -1 with a reason in errstr (errstr may be
+ * NULL when errstr_size is 0) and *out NULL when o breaks a rule stated
+ * above (wrong combination of status, flow and error; NULL source or topic;
+ * a time out of range) or memory runs out.
+ */
+int pf_outcome_build(const pf_outcome *o, json_t **out, char *errstr,
+                     size_t errstr_size);
+
+/*
+ * The record value: pf_outcome_build() serialised compactly, members in
+ * the order documented above. Returns a NUL-terminated string that the
+ * caller frees with free(), its length in *len (len may be NULL), or NULL
+ * with a reason in errstr.
+ */
+char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
+                      size_t errstr_size);
+
+/*
+ * The CloudEvent id: the version 5 UUID, in PF_OUTCOME_NAMESPACE, of the
+ * name "outcome:" + status + ":" + the event id, or, when the event id is
+ * NULL, "outcome-at:" + status + ":" + topic + ":" + partition + ":" +
+ * offset (decimal). So redelivering or replaying a request gives its
+ * outcome the same id (consumers can deduplicate on it), different
+ * outcomes of one request (created, then exists on replay) differ, and the
+ * two name forms cannot collide. In Python:
+ *   ns = uuid.uuid5(uuid.NAMESPACE_URL, "urn:provflow:outcome")
+ *   uuid.uuid5(ns, "outcome:created:" + event_id)
+ * Returns 0, or -1 if status is out of range, topic is needed and NULL, or
+ * memory runs out.
+ */
+int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1]);
+
+/*
+ * Formats wall-clock milliseconds as RFC 3339 UTC with milliseconds:
+ * 1711143482716 gives "2024-03-22T21:38:02.716Z". Returns 0, or -1 (out
+ * set to "") if ms is outside 0 .. PF_OUTCOME_TIME_MAX_MS.
+ */
+int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1]);
+
+/*
+ * "created", "exists", "failed", "validated"; NULL outside the enum.
+ * Static strings.
+ */
+const char *pf_outcome_status_name(pf_outcome_status s);
+
+/*
+ * "invalid_event", "rejected", "retries_exhausted"; NULL outside the enum.
+ * Static strings.
+ */
+const char *pf_outcome_code_name(pf_outcome_code c);
+
+#define PF_OUTCOME_DLQ_HEADERS     6
+#define PF_OUTCOME_DLQ_MESSAGE_MAX 512
+#define PF_OUTCOME_TOPIC_MAX       249 /* Kafka's limit on topic names */
+
+/*
+ * The headers a dead letter gets on top of the original record's (PRODUCT.md
+ * section 4), in this order: provflow-error-code, provflow-error-message,
+ * provflow-attempts, provflow-source-topic, provflow-source-partition,
+ * provflow-source-offset. Numbers are decimal text; the message is
+ * "<path>: <message>" when a path is given, made valid UTF-8 and cut on a
+ * character boundary to fit its buffer; attempts is 0 without graph.
+ *
+ * headers[i].name are static strings; headers[i].value point into the
+ * buffers below (NUL-terminated, value_len without the NUL). Because of
+ * those inner pointers, a filled pf_outcome_dlq must not be copied or
+ * moved; it owns nothing and needs no release.
+ */
+typedef struct pf_outcome_dlq {
+    pf_header headers[PF_OUTCOME_DLQ_HEADERS];
+    char code[32];
+    char message[PF_OUTCOME_DLQ_MESSAGE_MAX];
+    char attempts[16];
+    char topic[PF_OUTCOME_TOPIC_MAX + 1];
+    char partition[16];
+    char offset[24];
+} pf_outcome_dlq;
+
+/*
+ * Fills dlq for a failed outcome. Returns 0, or -1 with a reason in errstr
+ * (dlq then zeroed) if o is not failed, has no error or topic, or the topic
+ * is longer than PF_OUTCOME_TOPIC_MAX.
+ */
+int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
+                           char *errstr, size_t errstr_size);
+
+#endif /* PROVFLOW_OUTCOME_H */

@@ -1,0 +1,578 @@
+/* outcome.c - the outcome record and its dead-letter headers (outcome.h). */
+#include "provflow/outcome.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "provflow/transform.h"
+
+static const char *const status_names[] = {
+    [PF_OUTCOME_CREATED] = "created",
+    [PF_OUTCOME_EXISTS] = "exists",
+    [PF_OUTCOME_FAILED] = "failed",
+    [PF_OUTCOME_VALIDATED] = "validated",
+};
+
+static const char *const type_names[] = {
+    [PF_OUTCOME_CREATED] = PF_OUTCOME_TYPE_PREFIX "created",
+    [PF_OUTCOME_EXISTS] = PF_OUTCOME_TYPE_PREFIX "exists",
+    [PF_OUTCOME_FAILED] = PF_OUTCOME_TYPE_PREFIX "failed",
+    [PF_OUTCOME_VALIDATED] = PF_OUTCOME_TYPE_PREFIX "validated",
+};
+
+static const char *const code_names[] = {
+    [PF_OUTCOME_INVALID_EVENT] = "invalid_event",
+    [PF_OUTCOME_REJECTED] = "rejected",
+    [PF_OUTCOME_RETRIES_EXHAUSTED] = "retries_exhausted",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *pf_outcome_status_name(pf_outcome_status s)
+{
+    return (unsigned)s < COUNT(status_names) ? status_names[s] : NULL;
+}
+
+const char *pf_outcome_code_name(pf_outcome_code c)
+{
+    return (unsigned)c < COUNT(code_names) ? code_names[c] : NULL;
+}
+
+static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errstr != NULL && errstr_size > 0) {
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at p (n > 0 bytes left), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629).
+ */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    uint32_t cp;
+    size_t len, i;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        return 0;
+    return len;
+}
+
+/*
+ * Copies src (src_len bytes) into dst as valid UTF-8: each byte that does
+ * not start a well-formed sequence becomes U+FFFD, and the copy stops
+ * before a character that would not fit in dst_size - 1 bytes. dst is
+ * NUL-terminated (dst_size >= 1). Returns the bytes written.
+ */
+static size_t utf8_copy(char *dst, size_t dst_size, const char *src,
+                        size_t src_len)
+{
+    static const char replacement[] = "\xef\xbf\xbd";
+    const unsigned char *s = (const unsigned char *)src;
+    const char *from;
+    size_t i = 0, o = 0, n, take;
+
+    while (i < src_len) {
+        n = utf8_seq(s + i, src_len - i);
+        if (n > 0) {
+            from = src + i;
+            take = n;
+            i += n;
+        } else {
+            from = replacement;
+            take = 3;
+            i++;
+        }
+        if (take > dst_size - 1 - o)
+            break;
+        memcpy(dst + o, from, take);
+        o += take;
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+    size_t i = 0, n;
+
+    while (i < len) {
+        n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+/*
+ * A JSON string of s (len bytes), made valid UTF-8 and cut at max bytes.
+ * NULL only when memory runs out.
+ */
+static json_t *text_n(const char *s, size_t len, size_t max)
+{
+    size_t size;
+    json_t *v;
+    char *buf;
+
+    if (len <= max && utf8_valid(s, len))
+        return json_stringn(s, len);
+    /* Each input byte grows to at most 3 output bytes (U+FFFD). */
+    size = (len > max / 3 ? max : len * 3) + 1;
+    buf = malloc(size);
+    if (buf == NULL)
+        return NULL;
+    v = json_stringn(buf, utf8_copy(buf, size, s, len));
+    free(buf);
+    return v;
+}
+
+/* A JSON string of s without a length cap, or null for NULL. */
+static json_t *text_or_null(const char *s)
+{
+    return s == NULL ? json_null() : text_n(s, strlen(s), SIZE_MAX - 1);
+}
+
+/* As text_or_null(), but "" is null too. */
+static json_t *nonempty_or_null(const char *s)
+{
+    return s == NULL || s[0] == '\0' ? json_null() : text_or_null(s);
+}
+
+int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1])
+{
+    struct tm tm;
+    time_t secs;
+    int n;
+
+    out[0] = '\0';
+    if (ms < 0 || ms > PF_OUTCOME_TIME_MAX_MS)
+        return -1;
+    secs = (time_t)(ms / 1000);
+    if (gmtime_r(&secs, &tm) == NULL)
+        return -1;
+    n = snprintf(out, PF_OUTCOME_TIME_LEN + 1,
+                 "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms % 1000));
+    if (n != PF_OUTCOME_TIME_LEN) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
+{
+    const char *status = pf_outcome_status_name(o->status);
+    uuid_t ns, u;
+    char *name;
+    size_t size;
+    int n;
+
+    out[0] = '\0';
+    if (status == NULL)
+        return -1;
+    if (o->request_id != NULL) {
+        size = sizeof("outcome::") + strlen(status) + strlen(o->request_id);
+        name = malloc(size);
+        if (name == NULL)
+            return -1;
+        n = snprintf(name, size, "outcome:%s:%s", status, o->request_id);
+    } else {
+        if (o->input.topic == NULL)
+            return -1;
+        /* Two decimal numbers of at most 20 characters each. */
+        size = sizeof("outcome-at::::") + strlen(status) +
+               strlen(o->input.topic) + 2 * 20;
+        name = malloc(size);
+        if (name == NULL)
+            return -1;
+        n = snprintf(name, size, "outcome-at:%s:%s:%" PRId32 ":%" PRId64,
+                     status, o->input.topic, o->input.partition,
+                     o->input.offset);
+    }
+    if (n < 0 || (size_t)n >= size) {
+        free(name);
+        return -1;
+    }
+    /* The namespace is a constant; uuid_parse cannot fail on it. */
+    uuid_parse(PF_OUTCOME_NAMESPACE, ns);
+    uuid_generate_sha1(u, ns, name, (size_t)n);
+    uuid_unparse_lower(u, out);
+    free(name);
+    return 0;
+}
+
+/* The copied, masked flow object; NULL when memory runs out. */
+static json_t *flow_copy(const json_t *flow)
+{
+    json_t *copy = json_deep_copy(flow);
+
+    if (copy != NULL)
+        pf_json_mask_secrets(copy);
+    return copy;
+}
+
+/* Copies the string member `name` of from into to, if it is a string. */
+static int copy_text(json_t *to, const json_t *from, const char *name)
+{
+    const json_t *v = json_object_get(from, name);
+
+    if (!json_is_string(v))
+        return 0;
+    /* json_object_set_new steals the new string, also on failure. */
+    return json_object_set_new(to, name,
+                               text_n(json_string_value(v),
+                                      json_string_length(v),
+                                      PF_OUTCOME_TEXT_MAX));
+}
+
+/*
+ * Graph's error object, reduced to the members listed in outcome.h and
+ * masked. *out is NULL (and 0 returned) when ge is not an object; -1 when
+ * memory runs out.
+ */
+static int graph_error_copy(const json_t *ge, json_t **out)
+{
+    static const char *const top[] = {"code", "message", "target"};
+    static const char *const inner_names[] = {"date", "request-id",
+                                              "client-request-id"};
+    json_t *copy = NULL, *inner = NULL;
+    const json_t *from;
+    size_t i;
+    int rc = -1;
+
+    *out = NULL;
+    if (!json_is_object(ge))
+        return 0;
+    copy = json_object();
+    if (copy == NULL)
+        goto out;
+    for (i = 0; i < COUNT(top); i++) {
+        if (copy_text(copy, ge, top[i]) != 0)
+            goto out;
+    }
+    from = json_object_get(ge, "innerError");
+    if (from == NULL)
+        from = json_object_get(ge, "innererror");
+    if (json_is_object(from)) {
+        inner = json_object();
+        if (inner == NULL)
+            goto out;
+        for (i = 0; i < COUNT(inner_names); i++) {
+            if (copy_text(inner, from, inner_names[i]) != 0)
+                goto out;
+        }
+        if (json_object_size(inner) > 0) {
+            /* Steals inner, also on failure. */
+            rc = json_object_set_new(copy, "innerError", inner);
+            inner = NULL;
+            if (rc != 0)
+                goto out;
+        }
+    }
+    /* Nothing above can copy a password; masking keeps it so if it grows. */
+    pf_json_mask_secrets(copy);
+    *out = copy;
+    copy = NULL; /* now the caller's */
+    rc = 0;
+out:
+    json_decref(inner);
+    json_decref(copy);
+    return rc;
+}
+
+static json_t *graph_object(const pf_outcome_graph *g)
+{
+    json_t *v = json_object();
+
+    if (v == NULL)
+        return NULL;
+    /* Each json_object_set_new steals its value, also on failure. */
+    if (json_object_set_new(v, "httpStatus",
+                            g->http_status > 0 ? json_integer(g->http_status)
+                                               : json_null()) != 0 ||
+        json_object_set_new(v, "requestId", nonempty_or_null(g->request_id)) !=
+            0 ||
+        json_object_set_new(v, "clientRequestId",
+                            nonempty_or_null(g->client_request_id)) != 0 ||
+        json_object_set_new(v, "attempts", json_integer(g->attempts)) != 0 ||
+        json_object_set_new(v, "elapsedMs", json_integer(g->elapsed_ms)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* data.error; NULL when memory runs out. */
+static json_t *error_object(const pf_outcome_error *e)
+{
+    json_t *v = json_object(), *ge = NULL;
+    const char *msg = e->message;
+
+    if (v == NULL)
+        return NULL;
+    /* Each json_object_set_new steals its value, also on failure. */
+    if (json_object_set_new(v, "code",
+                            json_string(pf_outcome_code_name(e->code))) != 0 ||
+        json_object_set_new(v, "message",
+                            text_n(msg, strlen(msg), PF_OUTCOME_TEXT_MAX)) != 0)
+        goto fail;
+    if (e->path != NULL && e->path[0] != '\0' &&
+        json_object_set_new(v, "path", text_or_null(e->path)) != 0)
+        goto fail;
+    if (graph_error_copy(e->graph_error, &ge) != 0)
+        goto fail;
+    if (ge != NULL && json_object_set_new(v, "graphError", ge) != 0)
+        goto fail;
+    return v;
+fail:
+    json_decref(v);
+    return NULL;
+}
+
+static json_t *input_object(const pf_outcome_input *in)
+{
+    json_t *v = json_object();
+
+    if (v == NULL)
+        return NULL;
+    /* Each json_object_set_new steals its value, also on failure. */
+    if (json_object_set_new(v, "topic", text_or_null(in->topic)) != 0 ||
+        json_object_set_new(v, "partition", json_integer(in->partition)) != 0 ||
+        json_object_set_new(v, "offset", json_integer(in->offset)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* The rules of pf_outcome's fields (outcome.h). */
+static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
+{
+    if (pf_outcome_status_name(o->status) == NULL)
+        return fail(errstr, errstr_size, "outcome: status %d out of range",
+                    (int)o->status);
+    if (o->source == NULL || o->source[0] == '\0')
+        return fail(errstr, errstr_size, "outcome: source is required");
+    if (o->input.topic == NULL)
+        return fail(errstr, errstr_size, "outcome: input topic is required");
+    if (o->time_ms < 0 || o->time_ms > PF_OUTCOME_TIME_MAX_MS)
+        return fail(errstr, errstr_size,
+                    "outcome: time %" PRId64 " ms out of range", o->time_ms);
+    if (o->flow != NULL && !json_is_object(o->flow))
+        return fail(errstr, errstr_size, "outcome: flow must be an object");
+    switch (o->status) {
+    case PF_OUTCOME_CREATED:
+    case PF_OUTCOME_EXISTS:
+        if (o->flow == NULL)
+            return fail(errstr, errstr_size, "outcome: %s needs the flow",
+                        pf_outcome_status_name(o->status));
+        /* fall through */
+    case PF_OUTCOME_VALIDATED:
+        if (o->error != NULL)
+            return fail(errstr, errstr_size, "outcome: %s takes no error",
+                        pf_outcome_status_name(o->status));
+        break;
+    case PF_OUTCOME_FAILED:
+        if (o->flow != NULL)
+            return fail(errstr, errstr_size, "outcome: failed takes no flow");
+        if (o->error == NULL || o->error->message == NULL ||
+            pf_outcome_code_name(o->error->code) == NULL)
+            return fail(errstr, errstr_size,
+                        "outcome: failed needs an error code and message");
+        break;
+    }
+    return 0;
+}
+
+/* data; NULL when memory runs out. */
+static json_t *data_object(const pf_outcome *o)
+{
+    json_t *d = json_object();
+
+    if (d == NULL)
+        return NULL;
+    /* Each json_object_set_new steals its value, also on failure. */
+    if (json_object_set_new(d, "requestId", text_or_null(o->request_id)) != 0 ||
+        json_object_set_new(d, "flowSetId", text_or_null(o->flow_set_id)) !=
+            0 ||
+        json_object_set_new(d, "flowType", text_or_null(o->flow_type)) != 0 ||
+        json_object_set_new(
+            d, "status", json_string(pf_outcome_status_name(o->status))) != 0)
+        goto fail;
+    if (o->flow != NULL &&
+        json_object_set_new(d, "flow", flow_copy(o->flow)) != 0)
+        goto fail;
+    if (o->graph != NULL &&
+        json_object_set_new(d, "graph", graph_object(o->graph)) != 0)
+        goto fail;
+    if (o->error != NULL &&
+        json_object_set_new(d, "error", error_object(o->error)) != 0)
+        goto fail;
+    if (json_object_set_new(d, "input", input_object(&o->input)) != 0)
+        goto fail;
+    return d;
+fail:
+    json_decref(d);
+    return NULL;
+}
+
+int pf_outcome_build(const pf_outcome *o, json_t **out, char *errstr,
+                     size_t errstr_size)
+{
+    char id[PF_UUID_STR_LEN + 1];
+    char when[PF_OUTCOME_TIME_LEN + 1];
+    const json_t *flow_id;
+    json_t *ev = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    if (check(o, errstr, errstr_size) != 0)
+        return -1;
+    if (pf_outcome_id(o, id) != 0 ||
+        pf_outcome_format_time(o->time_ms, when) != 0)
+        goto oom; /* the inputs were checked: only memory can be missing */
+    ev = json_object();
+    if (ev == NULL)
+        goto oom;
+    /* Each json_object_set_new steals its value, also on failure. */
+    if (json_object_set_new(ev, "specversion", json_string("1.0")) != 0 ||
+        json_object_set_new(ev, "id", json_string(id)) != 0 ||
+        json_object_set_new(ev, "source", text_or_null(o->source)) != 0 ||
+        json_object_set_new(ev, "type", json_string(type_names[o->status])) !=
+            0)
+        goto oom;
+    flow_id = o->flow != NULL ? json_object_get(o->flow, "id") : NULL;
+    if (json_is_string(flow_id) && json_string_length(flow_id) > 0 &&
+        json_object_set_new(ev, "subject",
+                            text_n(json_string_value(flow_id),
+                                   json_string_length(flow_id),
+                                   PF_OUTCOME_TEXT_MAX)) != 0)
+        goto oom;
+    if (json_object_set_new(ev, "time", json_string(when)) != 0 ||
+        json_object_set_new(ev, "datacontenttype",
+                            json_string("application/json")) != 0 ||
+        json_object_set_new(ev, "data", data_object(o)) != 0)
+        goto oom;
+    *out = ev;
+    ev = NULL; /* now the caller's */
+    rc = 0;
+    goto out;
+oom:
+    fail(errstr, errstr_size, "outcome: out of memory");
+out:
+    json_decref(ev);
+    return rc;
+}
+
+char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
+                      size_t errstr_size)
+{
+    json_t *ev = NULL;
+    char *s = NULL;
+
+    if (len != NULL)
+        *len = 0;
+    if (pf_outcome_build(o, &ev, errstr, errstr_size) != 0)
+        return NULL;
+    /* Insertion order is kept by jansson >= 2.8: the documented order. */
+    s = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    if (s == NULL) {
+        fail(errstr, errstr_size, "outcome: out of memory");
+        return NULL;
+    }
+    if (len != NULL)
+        *len = strlen(s);
+    return s;
+}
+
+static void dlq_set(pf_outcome_dlq *dlq, size_t i, const char *name,
+                    const char *value)
+{
+    dlq->headers[i].name = name;
+    dlq->headers[i].value = value;
+    dlq->headers[i].value_len = strlen(value);
+}
+
+int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
+                           char *errstr, size_t errstr_size)
+{
+    const pf_outcome_error *e = o->error;
+    size_t n = 0;
+
+    memset(dlq, 0, sizeof(*dlq));
+    if (o->status != PF_OUTCOME_FAILED || e == NULL || e->message == NULL ||
+        pf_outcome_code_name(e->code) == NULL)
+        return fail(errstr, errstr_size,
+                    "outcome: dead-letter headers need a failed outcome "
+                    "with an error");
+    if (o->input.topic == NULL || strlen(o->input.topic) > PF_OUTCOME_TOPIC_MAX)
+        return fail(errstr, errstr_size,
+                    "outcome: input topic missing or too long");
+
+    /* Fixed text and numbers: the buffers are sized to fit them. */
+    snprintf(dlq->code, sizeof(dlq->code), "%s", pf_outcome_code_name(e->code));
+    snprintf(dlq->attempts, sizeof(dlq->attempts), "%d",
+             o->graph != NULL ? o->graph->attempts : 0);
+    snprintf(dlq->topic, sizeof(dlq->topic), "%s", o->input.topic);
+    snprintf(dlq->partition, sizeof(dlq->partition), "%" PRId32,
+             o->input.partition);
+    snprintf(dlq->offset, sizeof(dlq->offset), "%" PRId64, o->input.offset);
+
+    if (e->path != NULL && e->path[0] != '\0') {
+        n = utf8_copy(dlq->message, sizeof(dlq->message), e->path,
+                      strlen(e->path));
+        n += utf8_copy(dlq->message + n, sizeof(dlq->message) - n, ": ", 2);
+    }
+    utf8_copy(dlq->message + n, sizeof(dlq->message) - n, e->message,
+              strlen(e->message));
+
+    dlq_set(dlq, 0, "provflow-error-code", dlq->code);
+    dlq_set(dlq, 1, "provflow-error-message", dlq->message);
+    dlq_set(dlq, 2, "provflow-attempts", dlq->attempts);
+    dlq_set(dlq, 3, "provflow-source-topic", dlq->topic);
+    dlq_set(dlq, 4, "provflow-source-partition", dlq->partition);
+    dlq_set(dlq, 5, "provflow-source-offset", dlq->offset);
+    return 0;
+}

@@ -1,0 +1,581 @@
+/* test_outcome.c - outcome CloudEvents and dead-letter headers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "provflow/outcome.h"
+
+#define FLOW_ID "6f1a2c3d-0000-4000-8000-000000000001"
+#define FLOW                                                                   \
+    "{\"@odata.type\":\"#microsoft.graph.industryData."                        \
+    "classGroupProvisioningFlow\",\"id\":\"" FLOW_ID "\","                     \
+    "\"readinessStatus\":\"notReady\"}"
+#define CRID "c0ffee00-0000-5000-8000-000000000001"
+#define SET  "9ab41255-5364-4c53-e15c-08dc4ab6ee03"
+
+/* The envelope up to "data", for an id, a type and an optional subject. */
+#define HEAD(id, type, subject)                                                \
+    "{\"specversion\":\"1.0\",\"id\":\"" id "\","                              \
+    "\"source\":\"urn:provflow:host-1\","                                      \
+    "\"type\":\"provflow.provisioningFlow." type "\"" subject                  \
+    ",\"time\":\"2024-03-22T21:38:02.716Z\","                                  \
+    "\"datacontenttype\":\"application/json\",\"data\":"
+#define SUBJECT ",\"subject\":\"" FLOW_ID "\""
+#define INPUT                                                                  \
+    "\"input\":{\"topic\":\"provisioning.requests\",\"partition\":3,"          \
+    "\"offset\":42}"
+
+static json_t *parse(const char *text)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, 0, &jerr);
+
+    assert_non_null(v);
+    return v;
+}
+
+/* A created outcome for "req-1"; tests change what they need. */
+static pf_outcome base(const json_t *flow, const pf_outcome_graph *g)
+{
+    pf_outcome o;
+
+    memset(&o, 0, sizeof(o));
+    o.status = PF_OUTCOME_CREATED;
+    o.source = "urn:provflow:host-1";
+    o.time_ms = 1711143482716LL;
+    o.request_id = "req-1";
+    o.flow_set_id = SET;
+    o.flow_type = "classGroup";
+    o.flow = flow;
+    o.graph = g;
+    o.input.topic = "provisioning.requests";
+    o.input.partition = 3;
+    o.input.offset = 42;
+    return o;
+}
+
+static const pf_outcome_graph graph_201 = {201, "rid-1", CRID, 1, 120};
+
+/* Dumps o and compares with expect; also checks the reported length. */
+static void assert_dump(const pf_outcome *o, const char *expect)
+{
+    char err[128] = "";
+    size_t len = 0;
+    char *s = pf_outcome_dump(o, &len, err, sizeof(err));
+
+    if (s == NULL)
+        fail_msg("dump failed: %s", err);
+    assert_string_equal(s, expect);
+    assert_int_equal(len, strlen(expect));
+    free(s);
+}
+
+static void created_outcome_is_exact(void **state)
+{
+    json_t *flow = parse(FLOW);
+    pf_outcome o = base(flow, &graph_201);
+
+    (void)state;
+    assert_dump(&o,
+                HEAD("655271b6-4a6e-55cb-b78a-04c6e45d9adf", "created",
+                     SUBJECT) "{\"requestId\":\"req-1\",\"flowSetId\":\"" SET
+                              "\",\"flowType\":\"classGroup\","
+                              "\"status\":\"created\",\"flow\":" FLOW
+                              ",\"graph\":{\"httpStatus\":201,"
+                              "\"requestId\":\"rid-1\","
+                              "\"clientRequestId\":\"" CRID "\","
+                              "\"attempts\":1,\"elapsedMs\":120}," INPUT "}}");
+    json_decref(flow);
+}
+
+static void exists_outcome_is_exact(void **state)
+{
+    static const pf_outcome_graph g = {200, "rid-2", CRID, 2, 3456};
+    json_t *flow = parse(FLOW);
+    pf_outcome o = base(flow, &g);
+
+    (void)state;
+    o.status = PF_OUTCOME_EXISTS;
+    assert_dump(&o,
+                HEAD("f6fb4390-02de-5dc6-a508-6b0de88e3f71", "exists",
+                     SUBJECT) "{\"requestId\":\"req-1\",\"flowSetId\":\"" SET
+                              "\",\"flowType\":\"classGroup\","
+                              "\"status\":\"exists\",\"flow\":" FLOW
+                              ",\"graph\":{\"httpStatus\":200,"
+                              "\"requestId\":\"rid-2\","
+                              "\"clientRequestId\":\"" CRID "\","
+                              "\"attempts\":2,\"elapsedMs\":3456}," INPUT "}}");
+    json_decref(flow);
+}
+
+static void rejected_outcome_keeps_graph_error_essentials(void **state)
+{
+    static const pf_outcome_graph g = {400, "rid-3", CRID, 1, 80};
+    /* Graph's error object with members that must not be copied. */
+    json_t *ge =
+        parse("{\"code\":\"BadRequest\",\"message\":\"Invalid enum value.\","
+              "\"details\":[{\"password\":\"hunter2\"}],"
+              "\"body\":{\"password\":\"hunter2\"},"
+              "\"innerError\":{\"date\":\"2024-03-22T21:38:02\","
+              "\"request-id\":\"rid-3\",\"client-request-id\":\"" CRID "\","
+              "\"password\":\"hunter2\"}}");
+    pf_outcome_error e = {PF_OUTCOME_REJECTED, "Invalid enum value.", NULL, ge};
+    pf_outcome o = base(NULL, &g);
+    char *before = json_dumps(ge, JSON_COMPACT);
+
+    (void)state;
+    o.status = PF_OUTCOME_FAILED;
+    o.error = &e;
+    assert_dump(
+        &o, HEAD("881fa2c4-be31-5db7-8bcf-8fc3e90405ed", "failed",
+                 "") "{\"requestId\":\"req-1\",\"flowSetId\":\"" SET "\","
+                     "\"flowType\":\"classGroup\",\"status\":\"failed\","
+                     "\"graph\":{\"httpStatus\":400,\"requestId\":\"rid-3\","
+                     "\"clientRequestId\":\"" CRID "\",\"attempts\":1,"
+                     "\"elapsedMs\":80},"
+                     "\"error\":{\"code\":\"rejected\","
+                     "\"message\":\"Invalid enum value.\","
+                     "\"graphError\":{\"code\":\"BadRequest\","
+                     "\"message\":\"Invalid enum value.\","
+                     "\"innerError\":{\"date\":\"2024-03-22T21:38:02\","
+                     "\"request-id\":\"rid-3\","
+                     "\"client-request-id\":\"" CRID "\"}}}," INPUT "}}");
+    {
+        char *after = json_dumps(ge, JSON_COMPACT);
+
+        assert_string_equal(after, before);
+        free(after);
+    }
+    free(before);
+    json_decref(ge);
+}
+
+static void retries_exhausted_without_response_has_null_status(void **state)
+{
+    /* The last attempt timed out: no status, no request-id header. */
+    static const pf_outcome_graph g = {0, "", CRID, 10, 1800000};
+    pf_outcome_error e = {PF_OUTCOME_RETRIES_EXHAUSTED,
+                          "timeout after 30000 ms", NULL, NULL};
+    pf_outcome o = base(NULL, &g);
+
+    (void)state;
+    o.status = PF_OUTCOME_FAILED;
+    o.error = &e;
+    assert_dump(&o,
+                HEAD("881fa2c4-be31-5db7-8bcf-8fc3e90405ed", "failed",
+                     "") "{\"requestId\":\"req-1\",\"flowSetId\":\"" SET "\","
+                         "\"flowType\":\"classGroup\",\"status\":\"failed\","
+                         "\"graph\":{\"httpStatus\":null,\"requestId\":null,"
+                         "\"clientRequestId\":\"" CRID "\",\"attempts\":10,"
+                         "\"elapsedMs\":1800000},"
+                         "\"error\":{\"code\":\"retries_exhausted\","
+                         "\"message\":\"timeout after 30000 ms\"}," INPUT "}}");
+}
+
+static void invalid_event_without_id_has_null_request_id(void **state)
+{
+    pf_outcome_error e = {PF_OUTCOME_INVALID_EVENT, "not a JSON object", "$",
+                          NULL};
+    pf_outcome o = base(NULL, NULL);
+
+    (void)state;
+    o.status = PF_OUTCOME_FAILED;
+    o.request_id = NULL;
+    o.flow_set_id = NULL;
+    o.flow_type = NULL;
+    o.error = &e;
+    /* The id comes from the input coordinates; no graph member. */
+    assert_dump(&o, HEAD("4dd1073f-3a17-564b-b350-591b4896f6c8", "failed",
+                         "") "{\"requestId\":null,\"flowSetId\":null,"
+                             "\"flowType\":null,\"status\":\"failed\","
+                             "\"error\":{\"code\":\"invalid_event\","
+                             "\"message\":\"not a JSON object\","
+                             "\"path\":\"$\"}," INPUT "}}");
+}
+
+static void validated_outcome_has_no_graph(void **state)
+{
+    json_t *body = parse("{\"a\":1}");
+    pf_outcome o = base(body, NULL);
+
+    (void)state;
+    o.status = PF_OUTCOME_VALIDATED;
+    assert_dump(
+        &o, HEAD("93a97b29-aacf-5dca-a893-880bcaabc2d2", "validated",
+                 "") "{\"requestId\":\"req-1\",\"flowSetId\":\"" SET
+                     "\",\"flowType\":\"classGroup\","
+                     "\"status\":\"validated\",\"flow\":{\"a\":1}," INPUT "}}");
+    /* A dry run may also leave the flow out. */
+    o.flow = NULL;
+    assert_dump(&o, HEAD("93a97b29-aacf-5dca-a893-880bcaabc2d2", "validated",
+                         "") "{\"requestId\":\"req-1\",\"flowSetId\":\"" SET
+                             "\",\"flowType\":\"classGroup\","
+                             "\"status\":\"validated\"," INPUT "}}");
+    json_decref(body);
+}
+
+static void passwords_are_masked_in_a_copy(void **state)
+{
+    const char *text =
+        "{\"id\":\"u1\",\"creationOptions\":{\"configurations\":[{"
+        "\"defaultPasswordSettings\":{\"@odata.type\":\"#microsoft.graph."
+        "industryData.simplePasswordSettings\",\"Password\":\"hunter2\"}},"
+        "{\"password\":{\"nested\":\"hunter3\"}}]}}";
+    json_t *flow = parse(text);
+    pf_outcome o = base(flow, &graph_201);
+    char *before = json_dumps(flow, JSON_COMPACT);
+    char *s, *after;
+
+    (void)state;
+    s = pf_outcome_dump(&o, NULL, NULL, 0);
+    assert_non_null(s);
+    assert_null(strstr(s, "hunter"));
+    assert_non_null(strstr(s, "\"Password\":\"***\""));
+    assert_non_null(strstr(s, "\"password\":\"***\""));
+    assert_non_null(strstr(s, "\"subject\":\"u1\""));
+    /* The caller's object is unchanged. */
+    after = json_dumps(flow, JSON_COMPACT);
+    assert_string_equal(after, before);
+    assert_non_null(strstr(after, "hunter2"));
+    free(after);
+    free(before);
+    free(s);
+    json_decref(flow);
+}
+
+static void same_input_gives_same_bytes(void **state)
+{
+    json_t *flow = parse(FLOW);
+    json_t *flow2 = parse(FLOW);
+    pf_outcome o = base(flow, &graph_201);
+    pf_outcome o2 = base(flow2, &graph_201);
+    char *a = pf_outcome_dump(&o, NULL, NULL, 0);
+    char *b = pf_outcome_dump(&o, NULL, NULL, 0);
+    char *c = pf_outcome_dump(&o2, NULL, NULL, 0);
+    json_t *built = NULL;
+    char *d;
+
+    (void)state;
+    assert_non_null(a);
+    assert_string_equal(a, b);
+    assert_string_equal(a, c);
+    /* pf_outcome_build() is the same record. */
+    assert_int_equal(pf_outcome_build(&o, &built, NULL, 0), 0);
+    d = json_dumps(built, JSON_COMPACT);
+    assert_string_equal(a, d);
+    free(d);
+    json_decref(built);
+    free(a);
+    free(b);
+    free(c);
+    json_decref(flow2);
+    json_decref(flow);
+}
+
+static void time_is_rfc3339_utc_with_milliseconds(void **state)
+{
+    static const struct {
+        int64_t ms;
+        const char *text; /* NULL: refused */
+    } cases[] = {
+        {1711143482716LL, "2024-03-22T21:38:02.716Z"},
+        {0, "1970-01-01T00:00:00.000Z"},
+        {951782400001LL, "2000-02-29T00:00:00.001Z"},
+        {1709294399999LL, "2024-03-01T11:59:59.999Z"},
+        {PF_OUTCOME_TIME_MAX_MS, "9999-12-31T23:59:59.999Z"},
+        {PF_OUTCOME_TIME_MAX_MS + 1, NULL},
+        {-1, NULL},
+        {INT64_MIN, NULL},
+    };
+    char out[PF_OUTCOME_TIME_LEN + 1];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].text == NULL) {
+            assert_int_equal(pf_outcome_format_time(cases[i].ms, out), -1);
+            assert_string_equal(out, "");
+        } else {
+            assert_int_equal(pf_outcome_format_time(cases[i].ms, out), 0);
+            assert_string_equal(out, cases[i].text);
+        }
+    }
+}
+
+static void id_is_uuid5_of_status_and_request(void **state)
+{
+    pf_outcome o = base(NULL, NULL);
+    char id[PF_UUID_STR_LEN + 1];
+
+    (void)state;
+    /* Values from Python's uuid.uuid5 (outcome.h). */
+    assert_int_equal(pf_outcome_id(&o, id), 0);
+    assert_string_equal(id, "655271b6-4a6e-55cb-b78a-04c6e45d9adf");
+    /* The coordinates do not matter while the id is known. */
+    o.input.offset = 43;
+    assert_int_equal(pf_outcome_id(&o, id), 0);
+    assert_string_equal(id, "655271b6-4a6e-55cb-b78a-04c6e45d9adf");
+    o.status = PF_OUTCOME_EXISTS;
+    assert_int_equal(pf_outcome_id(&o, id), 0);
+    assert_string_equal(id, "f6fb4390-02de-5dc6-a508-6b0de88e3f71");
+    o.status = PF_OUTCOME_FAILED;
+    o.request_id = NULL;
+    o.input.offset = 42;
+    assert_int_equal(pf_outcome_id(&o, id), 0);
+    assert_string_equal(id, "4dd1073f-3a17-564b-b350-591b4896f6c8");
+    o.input.topic = NULL;
+    assert_int_equal(pf_outcome_id(&o, id), -1);
+    o.status = (pf_outcome_status)99;
+    assert_int_equal(pf_outcome_id(&o, id), -1);
+}
+
+static void wrong_combinations_are_refused(void **state)
+{
+    json_t *flow = parse(FLOW);
+    json_t *array = parse("[1]");
+    pf_outcome_error e = {PF_OUTCOME_REJECTED, "m", NULL, NULL};
+    pf_outcome_error no_msg = {PF_OUTCOME_REJECTED, NULL, NULL, NULL};
+    pf_outcome_error bad_code = {(pf_outcome_code)7, "m", NULL, NULL};
+    struct {
+        const char *what; /* a word the reason must contain */
+        pf_outcome o;
+    } cases[12];
+    json_t *out = (json_t *)1;
+    char err[128];
+    size_t i, n = 0;
+
+    (void)state;
+    cases[n].what = "flow";
+    cases[n].o = base(NULL, &graph_201); /* created without flow */
+    n++;
+    cases[n].what = "flow";
+    cases[n].o = base(NULL, &graph_201);
+    cases[n].o.status = PF_OUTCOME_EXISTS;
+    n++;
+    cases[n].what = "error";
+    cases[n].o = base(flow, &graph_201);
+    cases[n].o.error = &e; /* created with an error */
+    n++;
+    cases[n].what = "error";
+    cases[n].o = base(NULL, NULL);
+    cases[n].o.status = PF_OUTCOME_FAILED; /* failed without error */
+    n++;
+    cases[n].what = "flow";
+    cases[n].o = base(flow, NULL);
+    cases[n].o.status = PF_OUTCOME_FAILED;
+    cases[n].o.error = &e; /* failed with a flow */
+    n++;
+    cases[n].what = "message";
+    cases[n].o = base(NULL, NULL);
+    cases[n].o.status = PF_OUTCOME_FAILED;
+    cases[n].o.error = &no_msg;
+    n++;
+    cases[n].what = "code";
+    cases[n].o = base(NULL, NULL);
+    cases[n].o.status = PF_OUTCOME_FAILED;
+    cases[n].o.error = &bad_code;
+    n++;
+    cases[n].what = "source";
+    cases[n].o = base(flow, &graph_201);
+    cases[n].o.source = NULL;
+    n++;
+    cases[n].what = "source";
+    cases[n].o = base(flow, &graph_201);
+    cases[n].o.source = "";
+    n++;
+    cases[n].what = "topic";
+    cases[n].o = base(flow, &graph_201);
+    cases[n].o.input.topic = NULL;
+    n++;
+    cases[n].what = "object";
+    cases[n].o = base(array, &graph_201);
+    n++;
+    cases[n].what = "time";
+    cases[n].o = base(flow, &graph_201);
+    cases[n].o.time_ms = -5;
+    n++;
+    for (i = 0; i < n; i++) {
+        err[0] = '\0';
+        assert_int_equal(pf_outcome_build(&cases[i].o, &out, err, sizeof(err)),
+                         -1);
+        assert_null(out);
+        if (strstr(err, cases[i].what) == NULL)
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].what);
+        assert_null(pf_outcome_dump(&cases[i].o, NULL, NULL, 0));
+    }
+    json_decref(array);
+    json_decref(flow);
+}
+
+static void text_is_made_valid_utf8_and_bounded(void **state)
+{
+    static const pf_outcome_graph g = {400, "rid", CRID, 1, 1};
+    char msg[2000];
+    pf_outcome_error e = {PF_OUTCOME_REJECTED, msg, NULL, NULL};
+    pf_outcome o = base(NULL, &g);
+    json_t *ev = NULL;
+    const char *m;
+
+    (void)state;
+    o.status = PF_OUTCOME_FAILED;
+    o.error = &e;
+    /* An invalid byte, a truncated sequence, a surrogate, an overlong. */
+    snprintf(msg, sizeof(msg),
+             "a\xff"
+             "b\xc3"
+             "c\xed\xa0\x80"
+             "d\xc0\xaf"
+             "e\xc3\xa9");
+    assert_int_equal(pf_outcome_build(&o, &ev, NULL, 0), 0);
+    m = json_string_value(json_object_get(
+        json_object_get(json_object_get(ev, "data"), "error"), "message"));
+    assert_string_equal(m, "a\xef\xbf\xbd"
+                           "b\xef\xbf\xbd"
+                           "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                           "d\xef\xbf\xbd\xef\xbf\xbd"
+                           "e\xc3\xa9");
+    json_decref(ev);
+
+    /* 1023 ASCII bytes then "é": the two-byte character does not fit. */
+    memset(msg, 'x', 1023);
+    memcpy(msg + 1023, "\xc3\xa9tail", 7);
+    assert_int_equal(pf_outcome_build(&o, &ev, NULL, 0), 0);
+    m = json_string_value(json_object_get(
+        json_object_get(json_object_get(ev, "data"), "error"), "message"));
+    assert_int_equal(strlen(m), 1023);
+    json_decref(ev);
+}
+
+static void dead_letter_headers_are_decimal_text(void **state)
+{
+    static const pf_outcome_graph g = {409, "rid", CRID, 3, 10};
+    pf_outcome_error e = {PF_OUTCOME_REJECTED, "Conflict.", NULL, NULL};
+    static const char *const names[] = {
+        "provflow-error-code",       "provflow-error-message",
+        "provflow-attempts",         "provflow-source-topic",
+        "provflow-source-partition", "provflow-source-offset",
+    };
+    const char *values[] = {
+        "rejected", "Conflict.", "3", "provisioning.requests", "3", "42"};
+    pf_outcome o = base(NULL, &g);
+    pf_outcome_dlq dlq;
+    char err[128];
+    size_t i;
+
+    (void)state;
+    o.status = PF_OUTCOME_FAILED;
+    o.error = &e;
+    o.input.offset = 42;
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, err, sizeof(err)), 0);
+    for (i = 0; i < PF_OUTCOME_DLQ_HEADERS; i++) {
+        assert_string_equal(dlq.headers[i].name, names[i]);
+        assert_int_equal(dlq.headers[i].value_len, strlen(values[i]));
+        assert_memory_equal(dlq.headers[i].value, values[i], strlen(values[i]));
+    }
+
+    /* An invalid event: no graph, a path; big coordinates. */
+    e.code = PF_OUTCOME_INVALID_EVENT;
+    e.message = "required boolean is missing";
+    e.path = "data.flow.configuration.additionalOptions.createTeam";
+    o.graph = NULL;
+    o.input.partition = INT32_MAX;
+    o.input.offset = INT64_MAX;
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, err, sizeof(err)), 0);
+    assert_string_equal(dlq.headers[0].value, "invalid_event");
+    assert_string_equal(dlq.headers[1].value,
+                        "data.flow.configuration.additionalOptions."
+                        "createTeam: required boolean is missing");
+    assert_string_equal(dlq.headers[2].value, "0");
+    assert_string_equal(dlq.headers[4].value, "2147483647");
+    assert_string_equal(dlq.headers[5].value, "9223372036854775807");
+}
+
+static void dead_letter_message_is_bounded(void **state)
+{
+    char msg[2000];
+    pf_outcome_error e = {PF_OUTCOME_RETRIES_EXHAUSTED, msg, NULL, NULL};
+    pf_outcome o = base(NULL, NULL);
+    pf_outcome_dlq dlq;
+
+    (void)state;
+    memset(msg, 'y', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    o.status = PF_OUTCOME_FAILED;
+    o.error = &e;
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, NULL, 0), 0);
+    assert_int_equal(dlq.headers[1].value_len, PF_OUTCOME_DLQ_MESSAGE_MAX - 1);
+}
+
+static void dead_letter_headers_need_a_failed_outcome(void **state)
+{
+    char topic[PF_OUTCOME_TOPIC_MAX + 2];
+    json_t *flow = parse(FLOW);
+    pf_outcome_error e = {PF_OUTCOME_REJECTED, "m", NULL, NULL};
+    pf_outcome o = base(flow, &graph_201);
+    pf_outcome_dlq dlq;
+    char err[128] = "";
+
+    (void)state;
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "failed"));
+    assert_null(dlq.headers[0].name);
+    o.flow = NULL;
+    o.status = PF_OUTCOME_FAILED;
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, NULL, 0), -1);
+    o.error = &e;
+    memset(topic, 't', sizeof(topic) - 1);
+    topic[sizeof(topic) - 1] = '\0';
+    o.input.topic = topic; /* 250 characters: one too many */
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "topic"));
+    topic[PF_OUTCOME_TOPIC_MAX] = '\0';
+    assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, NULL, 0), 0);
+    assert_int_equal(dlq.headers[3].value_len, PF_OUTCOME_TOPIC_MAX);
+    json_decref(flow);
+}
+
+static void names_cover_the_enums(void **state)
+{
+    (void)state;
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_CREATED), "created");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_EXISTS), "exists");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_FAILED), "failed");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_VALIDATED),
+                        "validated");
+    assert_null(pf_outcome_status_name((pf_outcome_status)4));
+    assert_null(pf_outcome_status_name((pf_outcome_status)-1));
+    assert_string_equal(pf_outcome_code_name(PF_OUTCOME_INVALID_EVENT),
+                        "invalid_event");
+    assert_string_equal(pf_outcome_code_name(PF_OUTCOME_REJECTED), "rejected");
+    assert_string_equal(pf_outcome_code_name(PF_OUTCOME_RETRIES_EXHAUSTED),
+                        "retries_exhausted");
+    assert_null(pf_outcome_code_name((pf_outcome_code)3));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(created_outcome_is_exact),
+        cmocka_unit_test(exists_outcome_is_exact),
+        cmocka_unit_test(rejected_outcome_keeps_graph_error_essentials),
+        cmocka_unit_test(retries_exhausted_without_response_has_null_status),
+        cmocka_unit_test(invalid_event_without_id_has_null_request_id),
+        cmocka_unit_test(validated_outcome_has_no_graph),
+        cmocka_unit_test(passwords_are_masked_in_a_copy),
+        cmocka_unit_test(same_input_gives_same_bytes),
+        cmocka_unit_test(time_is_rfc3339_utc_with_milliseconds),
+        cmocka_unit_test(id_is_uuid5_of_status_and_request),
+        cmocka_unit_test(wrong_combinations_are_refused),
+        cmocka_unit_test(text_is_made_valid_utf8_and_bounded),
+        cmocka_unit_test(dead_letter_headers_are_decimal_text),
+        cmocka_unit_test(dead_letter_message_is_bounded),
+        cmocka_unit_test(dead_letter_headers_need_a_failed_outcome),
+        cmocka_unit_test(names_cover_the_enums),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
