@@ -101,18 +101,23 @@ static int digits(const char *s, int n)
 static int check_time(const char *v, char *why, size_t why_size)
 {
     const char *p = v;
-    int mon, day, hour, min, sec;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year, mon, day, hour, min, sec;
 
     if (strlen(v) < 20 || digits(p, 4) < 0 || p[4] != '-' || p[7] != '-' ||
         (p[10] != 'T' && p[10] != 't') || p[13] != ':' || p[16] != ':')
         goto bad;
+    year = digits(p, 4);
     mon = digits(p + 5, 2);
     day = digits(p + 8, 2);
     hour = digits(p + 11, 2);
     min = digits(p + 14, 2);
     sec = digits(p + 17, 2);
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
-        min < 0 || min > 59 || sec < 0 || sec > 60)
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hour < 0 ||
+        hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
+        goto bad;
+    if (mon == 2 && day == 29 &&
+        (year % 4 != 0 || (year % 100 == 0 && year % 400 != 0)))
         goto bad;
     p += 19;
     if (*p == '.') {
@@ -374,10 +379,15 @@ int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err)
     memset(ev, 0, sizeof(*ev));
     pf_error_clear(err);
     if (ct != NULL && ct->value != NULL) {
-        size_t n = ct->value_len < sizeof(ctbuf) - 1 ? ct->value_len
-                                                     : sizeof(ctbuf) - 1;
-        memcpy(ctbuf, ct->value, n);
-        ctbuf[n] = '\0';
+        /* Longer than any media type provflow accepts: refused whole. */
+        if (ct->value_len >= sizeof(ctbuf) ||
+            memchr(ct->value, '\0', ct->value_len) != NULL)
+            return pf_error_set(err, INVALID, "content-type",
+                                "unsupported content type (expected "
+                                "application/cloudevents+json or "
+                                "application/json)");
+        memcpy(ctbuf, ct->value, ct->value_len);
+        ctbuf[ct->value_len] = '\0';
     }
 
     /*

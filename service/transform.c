@@ -175,7 +175,7 @@ static json_t *convert_bind(ctx *c, const pf_prop *p, const json_t *v,
         id = strcasestr(s, marker);
         if ((strncasecmp(s, "https://", 8) != 0 &&
              strncasecmp(s, "http://", 7) != 0) ||
-            id == NULL) {
+            strpbrk(s, "?#") != NULL || id == NULL) {
             fail(c, NULL, "expected a URL ending in /beta/%s/{id}",
                  p->bind_path);
             return NULL;
@@ -391,6 +391,11 @@ static int match_members(ctx *c, const pf_type *t, const json_t *in,
         i = match_prop(t, key, &alias);
         if (i < 0)
             return unknown_property(c, t, key);
+        if (slots[i].key != NULL && (alias || slots[i].alias))
+            /* Name the convenience: that is the one to drop. */
+            return fail(c, alias ? key : slots[i].key,
+                        "cannot be given together with \"%s\"",
+                        alias ? slots[i].key : key);
         if (slots[i].key != NULL)
             return fail(c, key, "repeats property \"%s\" (given as \"%s\")",
                         t->props[i].name, slots[i].key);
