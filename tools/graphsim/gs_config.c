@@ -1,0 +1,700 @@
+/* gs_config.c - defaults, the JSON config file and its shapes (see
+ * gs_config.h). */
+#include "gs_config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const endpoint_names[GS_EP_COUNT] = {
+    "token",      "createFlow",    "listFlows",    "getFlow",
+    "deleteFlow", "createFlowSet", "listFlowSets", "getFlowSet"};
+
+static const char *const fault_names[GS_FAULT_COUNT] = {
+    "ok", "429", "500", "503", "504", "drop", "dropAfterApply"};
+
+/* JSON keys of the probabilities, indexed by enum gs_fault. */
+static const char *const fault_keys[GS_FAULT_COUNT] = {
+    NULL, "p429", "p500", "p503", "p504", "pDrop", "pDropAfterApply"};
+
+const char *gs_endpoint_name(enum gs_endpoint ep)
+{
+    return (int)ep >= 0 && ep < GS_EP_COUNT ? endpoint_names[ep] : "?";
+}
+
+const char *gs_fault_name(enum gs_fault f)
+{
+    return (int)f >= 0 && f < GS_FAULT_COUNT ? fault_names[f] : "?";
+}
+
+static void profile_clear(struct gs_fault_profile *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->retry_after = 1;
+    p->retry_after_503 = -1;
+}
+
+static void client_release(struct gs_client *cl)
+{
+    size_t i;
+
+    free(cl->id);
+    free(cl->secret);
+    for (i = 0; i < cl->ncerts; i++)
+        gs_cert_free(cl->certs[i]);
+    free(cl->certs);
+}
+
+static void tenants_free(struct gs_tenant *t, size_t n)
+{
+    size_t i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < t[i].nclients; j++)
+            client_release(&t[i].clients[j]);
+        free(t[i].clients);
+        free(t[i].id);
+    }
+    free(t);
+}
+
+int gs_config_init(struct gs_config *c)
+{
+    int i;
+
+    memset(c, 0, sizeof(*c));
+    c->token.expires_in = 3599;
+    c->token.ext_expires_in = 3599;
+    c->token.refresh_in = -1;
+    c->token.lifetime = -1;
+    c->token.clock_skew = 300;
+    for (i = 0; i < GS_EP_COUNT; i++)
+        profile_clear(&c->faults[i]);
+    c->threads = 2;
+    c->request_log = 1000;
+    c->max_flows = 1000000;
+    c->listen = strdup("127.0.0.1:0");
+    c->tenants = calloc(1, sizeof(*c->tenants));
+    if (!c->listen || !c->tenants)
+        goto fail;
+    c->ntenants = 1;
+    c->tenants[0].id = strdup("test-tenant");
+    c->tenants[0].rate.rate = -1;
+    c->tenants[0].clients = calloc(1, sizeof(struct gs_client));
+    if (!c->tenants[0].id || !c->tenants[0].clients)
+        goto fail;
+    c->tenants[0].nclients = 1;
+    c->tenants[0].clients[0].id = strdup("test-client");
+    c->tenants[0].clients[0].secret = strdup("test-secret");
+    c->tenants[0].clients[0].granted = true;
+    if (!c->tenants[0].clients[0].id || !c->tenants[0].clients[0].secret)
+        goto fail;
+    return 0;
+fail:
+    gs_config_release(c);
+    return -1;
+}
+
+void gs_config_release(struct gs_config *c)
+{
+    tenants_free(c->tenants, c->ntenants);
+    free(c->listen);
+    free(c->port_file);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->base_url);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Reads an optional integer in [lo, hi]; null maps to null_value. */
+static int get_long(const json_t *obj, const char *key, long lo, long hi,
+                    long null_value, long *out, char *errstr, size_t errsz)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return 0;
+    if (json_is_null(v) && null_value != LONG_MIN) {
+        *out = null_value;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo ||
+        json_integer_value(v) > hi) {
+        snprintf(errstr, errsz, "'%s' must be an integer in [%ld, %ld]", key,
+                 lo, hi);
+        return -1;
+    }
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+static int get_number(const json_t *obj, const char *key, double lo, double hi,
+                      double *out, char *errstr, size_t errsz)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_number(v) || json_number_value(v) < lo ||
+        json_number_value(v) > hi) {
+        snprintf(errstr, errsz, "'%s' must be a number in [%g, %g]", key, lo,
+                 hi);
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+static int get_bool(const json_t *obj, const char *key, bool *out, char *errstr,
+                    size_t errsz)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        snprintf(errstr, errsz, "'%s' must be true or false", key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_string(const json_t *obj, const char *key, char **out,
+                      char *errstr, size_t errsz)
+{
+    const json_t *v = json_object_get(obj, key);
+    char *s;
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v)) {
+        snprintf(errstr, errsz, "'%s' must be a string", key);
+        return -1;
+    }
+    s = strdup(json_string_value(v));
+    if (!s) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+/* Rejects keys of obj not in the NULL-terminated list. */
+static int only_keys(const json_t *obj, const char *const *keys,
+                     const char *what, char *errstr, size_t errsz)
+{
+    const char *key;
+    const json_t *v;
+    size_t i;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        (void)v;
+        for (i = 0; keys[i] && strcmp(keys[i], key) != 0; i++)
+            ;
+        if (!keys[i]) {
+            snprintf(errstr, errsz, "unknown key '%.64s' in %s", key, what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int fault_from_name(const json_t *v)
+{
+    char buf[16];
+    int i;
+
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+    } else if (json_is_string(v)) {
+        snprintf(buf, sizeof(buf), "%s", json_string_value(v));
+    } else {
+        return -1;
+    }
+    for (i = 0; i < GS_FAULT_COUNT; i++) {
+        if (strcmp(buf, fault_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int profile_from_json(struct gs_fault_profile *p, const json_t *j,
+                             const char *ep, char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {
+        "p429",       "p500",          "p503",
+        "p504",       "pDrop",         "pDropAfterApply",
+        "retryAfter", "retryAfter503", "latencyMs",
+        "jitterMs",   "sequence",      NULL};
+    double sum = 0;
+    const json_t *seq, *v;
+    size_t i;
+    int f;
+
+    profile_clear(p);
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "faults.%s must be an object", ep);
+        return -1;
+    }
+    if (only_keys(j, keys, "a fault profile", errstr, errsz))
+        return -1;
+    for (i = 1; i < GS_FAULT_COUNT; i++) {
+        if (get_number(j, fault_keys[i], 0, 1, &p->p[i], errstr, errsz))
+            return -1;
+        sum += p->p[i];
+    }
+    if (sum > 1.0 + 1e-9) {
+        snprintf(errstr, errsz, "faults.%s: probabilities add up to %g > 1", ep,
+                 sum);
+        return -1;
+    }
+    if (get_long(j, "retryAfter", 0, 86400, LONG_MIN, &p->retry_after, errstr,
+                 errsz) ||
+        get_long(j, "retryAfter503", 0, 86400, -1, &p->retry_after_503, errstr,
+                 errsz) ||
+        get_long(j, "latencyMs", 0, 600000, LONG_MIN, &p->latency_ms, errstr,
+                 errsz) ||
+        get_long(j, "jitterMs", 0, 600000, LONG_MIN, &p->jitter_ms, errstr,
+                 errsz))
+        return -1;
+    seq = json_object_get(j, "sequence");
+    if (!seq)
+        return 0;
+    if (!json_is_array(seq) || json_array_size(seq) > GS_FAULT_SEQUENCE_MAX) {
+        snprintf(errstr, errsz,
+                 "faults.%s.sequence must be an array of at most %d outcomes",
+                 ep, GS_FAULT_SEQUENCE_MAX);
+        return -1;
+    }
+    json_array_foreach(seq, i, v)
+    {
+        f = fault_from_name(v);
+        if (f < 0) {
+            snprintf(errstr, errsz,
+                     "faults.%s.sequence[%zu]: one of ok, 429, 500, 503, "
+                     "504, drop, dropAfterApply expected",
+                     ep, i);
+            return -1;
+        }
+        p->sequence[i] = (unsigned char)f;
+    }
+    p->sequence_len = json_array_size(seq);
+    return 0;
+}
+
+int gs_faults_from_json(struct gs_fault_profile faults[GS_EP_COUNT],
+                        const json_t *j, bool merge, char *errstr, size_t errsz)
+{
+    struct gs_fault_profile tmp[GS_EP_COUNT], p;
+    const char *key;
+    const json_t *v;
+    int i, pass;
+    bool graph, all;
+
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "faults must be an object");
+        return -1;
+    }
+    for (i = 0; i < GS_EP_COUNT; i++) {
+        if (merge)
+            tmp[i] = faults[i];
+        else
+            profile_clear(&tmp[i]);
+    }
+    /* "all" and "graph" first, so that a named endpoint overrides them. */
+    for (pass = 0; pass < 2; pass++) {
+        json_object_foreach((json_t *)j, key, v)
+        {
+            all = strcmp(key, "all") == 0;
+            graph = strcmp(key, "graph") == 0;
+            if ((all || graph) != (pass == 0))
+                continue;
+            if (profile_from_json(&p, v, key, errstr, errsz))
+                return -1;
+            for (i = 0; i < GS_EP_COUNT; i++) {
+                if (all || (graph && i != GS_EP_TOKEN) ||
+                    strcmp(key, endpoint_names[i]) == 0)
+                    tmp[i] = p;
+            }
+            if (!all && !graph) {
+                for (i = 0; i < GS_EP_COUNT; i++) {
+                    if (strcmp(key, endpoint_names[i]) == 0)
+                        break;
+                }
+                if (i == GS_EP_COUNT) {
+                    snprintf(errstr, errsz,
+                             "unknown endpoint '%.64s' in faults (token, "
+                             "createFlow, listFlows, getFlow, deleteFlow, "
+                             "createFlowSet, listFlowSets, getFlowSet, "
+                             "graph, all)",
+                             key);
+                    return -1;
+                }
+            }
+        }
+    }
+    memcpy(faults, tmp, sizeof(tmp));
+    return 0;
+}
+
+json_t *gs_faults_to_json(const struct gs_fault_profile faults[GS_EP_COUNT])
+{
+    json_t *obj = json_object(), *p, *seq;
+    const struct gs_fault_profile *f;
+    size_t i, k;
+
+    for (i = 0; i < GS_EP_COUNT; i++) {
+        f = &faults[i];
+        p = json_object();
+        for (k = 1; k < GS_FAULT_COUNT; k++)
+            json_object_set_new(p, fault_keys[k], json_real(f->p[k]));
+        json_object_set_new(p, "retryAfter", json_integer(f->retry_after));
+        json_object_set_new(p, "retryAfter503",
+                            f->retry_after_503 < 0
+                                ? json_null()
+                                : json_integer(f->retry_after_503));
+        json_object_set_new(p, "latencyMs", json_integer(f->latency_ms));
+        json_object_set_new(p, "jitterMs", json_integer(f->jitter_ms));
+        seq = json_array();
+        for (k = f->sequence_pos; k < f->sequence_len; k++)
+            json_array_append_new(seq,
+                                  json_string(fault_names[f->sequence[k]]));
+        json_object_set_new(p, "sequence", seq);
+        /* json_object_set_new steals p. */
+        json_object_set_new(obj, endpoint_names[i], p);
+    }
+    return obj;
+}
+
+int gs_token_conf_from_json(struct gs_token_conf *t, const json_t *j,
+                            char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {"expiresIn", "extExpiresIn", "refreshIn",
+                                       "lifetime",  "clockSkew",    NULL};
+    struct gs_token_conf n = *t;
+    bool ext_given;
+
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "token must be an object");
+        return -1;
+    }
+    if (only_keys(j, keys, "token", errstr, errsz))
+        return -1;
+    ext_given = json_object_get(j, "extExpiresIn") != NULL;
+    if (get_long(j, "expiresIn", 1, 86400 * 7, LONG_MIN, &n.expires_in, errstr,
+                 errsz) ||
+        get_long(j, "extExpiresIn", 1, 86400 * 7, LONG_MIN, &n.ext_expires_in,
+                 errstr, errsz) ||
+        get_long(j, "refreshIn", 1, 86400 * 7, -1, &n.refresh_in, errstr,
+                 errsz) ||
+        get_long(j, "lifetime", 0, 86400 * 7, -1, &n.lifetime, errstr, errsz) ||
+        get_long(j, "clockSkew", 0, 3600, LONG_MIN, &n.clock_skew, errstr,
+                 errsz))
+        return -1;
+    if (!ext_given && json_object_get(j, "expiresIn"))
+        n.ext_expires_in = n.expires_in;
+    *t = n;
+    return 0;
+}
+
+json_t *gs_token_conf_to_json(const struct gs_token_conf *t)
+{
+    return json_pack(
+        "{s:I, s:I, s:o, s:o, s:I}", "expiresIn", (json_int_t)t->expires_in,
+        "extExpiresIn", (json_int_t)t->ext_expires_in, "refreshIn",
+        t->refresh_in < 0 ? json_null() : json_integer(t->refresh_in),
+        "lifetime", t->lifetime < 0 ? json_null() : json_integer(t->lifetime),
+        "clockSkew", (json_int_t)t->clock_skew);
+}
+
+static int rate_from_json(struct gs_rate *r, const json_t *j,
+                          const char *const *keys, char *errstr, size_t errsz)
+{
+    struct gs_rate n = {0, 0};
+
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "a rate limit must be an object");
+        return -1;
+    }
+    if (only_keys(j, keys, "rateLimit", errstr, errsz) ||
+        get_number(j, "requestsPerSecond", 0, 1e9, &n.rate, errstr, errsz) ||
+        get_number(j, "burst", 0, 1e9, &n.burst, errstr, errsz))
+        return -1;
+    if (!json_object_get(j, "burst"))
+        n.burst = n.rate;
+    if (n.rate > 0 && n.burst < 1) {
+        snprintf(errstr, errsz, "rateLimit: burst must be at least 1");
+        return -1;
+    }
+    *r = n;
+    return 0;
+}
+
+int gs_rate_from_json(struct gs_config *c, const json_t *j, char *errstr,
+                      size_t errsz)
+{
+    static const char *const top_keys[] = {"requestsPerSecond", "burst",
+                                           "tenants", NULL};
+    static const char *const keys[] = {"requestsPerSecond", "burst", NULL};
+    struct gs_rate def, *per = NULL;
+    const json_t *tenants, *v;
+    const char *key;
+    struct gs_tenant *t;
+    size_t i;
+    int rc = -1;
+
+    if (rate_from_json(&def, j, top_keys, errstr, errsz))
+        return -1;
+    per = calloc(c->ntenants ? c->ntenants : 1, sizeof(*per));
+    if (!per) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < c->ntenants; i++)
+        per[i].rate = -1;
+    tenants = json_object_get(j, "tenants");
+    if (tenants && !json_is_object(tenants)) {
+        snprintf(errstr, errsz, "rateLimit.tenants must be an object");
+        goto out;
+    }
+    json_object_foreach((json_t *)tenants, key, v)
+    {
+        t = gs_config_tenant(c, key);
+        if (!t) {
+            snprintf(errstr, errsz, "rateLimit.tenants: unknown tenant '%.64s'",
+                     key);
+            goto out;
+        }
+        if (rate_from_json(&per[t - c->tenants], v, keys, errstr, errsz))
+            goto out;
+    }
+    c->rate = def;
+    for (i = 0; i < c->ntenants; i++)
+        c->tenants[i].rate = per[i];
+    rc = 0;
+out:
+    free(per);
+    return rc;
+}
+
+json_t *gs_rate_to_json(const struct gs_config *c)
+{
+    json_t *tenants = json_object();
+    size_t i;
+
+    for (i = 0; i < c->ntenants; i++) {
+        if (c->tenants[i].rate.rate < 0)
+            continue;
+        json_object_set_new(tenants, c->tenants[i].id,
+                            json_pack("{s:f, s:f}", "requestsPerSecond",
+                                      c->tenants[i].rate.rate, "burst",
+                                      c->tenants[i].rate.burst));
+    }
+    return json_pack("{s:f, s:f, s:o}", "requestsPerSecond", c->rate.rate,
+                     "burst", c->rate.burst, "tenants", tenants);
+}
+
+/* Tenant ids are GUIDs or domain names: both compare case-insensitively. */
+struct gs_tenant *gs_config_tenant(const struct gs_config *c, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < c->ntenants; i++) {
+        if (strcasecmp(c->tenants[i].id, id) == 0)
+            return &c->tenants[i];
+    }
+    return NULL;
+}
+
+struct gs_client *gs_tenant_client(const struct gs_tenant *t, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < t->nclients; i++) {
+        if (strcmp(t->clients[i].id, id) == 0)
+            return &t->clients[i];
+    }
+    return NULL;
+}
+
+static int load_certs(struct gs_client *cl, const json_t *j, char *errstr,
+                      size_t errsz)
+{
+    const json_t *one = json_object_get(j, "certificate");
+    const json_t *many = json_object_get(j, "certificates");
+    const json_t *v;
+    json_t *list = json_array();
+    size_t i;
+    int rc = -1;
+
+    if (!list)
+        return -1;
+    if (one)
+        json_array_append(list, (json_t *)one);
+    if (many && json_is_array(many))
+        json_array_extend(list, (json_t *)many);
+    else if (many)
+        json_array_append(list, (json_t *)many);
+    cl->certs = calloc(json_array_size(list) + 1, sizeof(*cl->certs));
+    if (!cl->certs)
+        goto out;
+    json_array_foreach(list, i, v)
+    {
+        if (!json_is_string(v)) {
+            snprintf(errstr, errsz,
+                     "client '%.64s': a certificate is a PEM path or text",
+                     cl->id);
+            goto out;
+        }
+        cl->certs[cl->ncerts] =
+            gs_cert_load(json_string_value(v), errstr, errsz);
+        if (!cl->certs[cl->ncerts])
+            goto out;
+        cl->ncerts++;
+    }
+    rc = 0;
+out:
+    json_decref(list);
+    return rc;
+}
+
+static int load_tenants(struct gs_config *c, const json_t *j, char *errstr,
+                        size_t errsz)
+{
+    static const char *const tkeys[] = {"clients", NULL};
+    static const char *const ckeys[] = {"secret", "certificate", "certificates",
+                                        "granted", NULL};
+    struct gs_tenant *ts = NULL, *t;
+    struct gs_client *cl;
+    const json_t *tv, *clients, *cv;
+    const char *tid, *cid;
+    size_t n = 0;
+
+    if (!json_is_object(j) || json_object_size(j) == 0) {
+        snprintf(errstr, errsz, "tenants must be a non-empty object");
+        return -1;
+    }
+    ts = calloc(json_object_size(j), sizeof(*ts));
+    if (!ts)
+        goto fail;
+    json_object_foreach((json_t *)j, tid, tv)
+    {
+        t = &ts[n++];
+        t->id = strdup(tid);
+        t->rate.rate = -1;
+        clients = json_object_get(tv, "clients");
+        if (!t->id || !json_is_object(tv) ||
+            only_keys(tv, tkeys, "a tenant", errstr, errsz) ||
+            !json_is_object(clients)) {
+            if (!errstr[0])
+                snprintf(errstr, errsz,
+                         "tenant '%.64s' needs a \"clients\" object", tid);
+            goto fail;
+        }
+        t->clients = calloc(json_object_size(clients) + 1, sizeof(*cl));
+        if (!t->clients)
+            goto fail;
+        json_object_foreach((json_t *)clients, cid, cv)
+        {
+            cl = &t->clients[t->nclients++];
+            cl->id = strdup(cid);
+            cl->granted = true;
+            if (!cl->id || !json_is_object(cv) ||
+                only_keys(cv, ckeys, "a client", errstr, errsz) ||
+                get_string(cv, "secret", &cl->secret, errstr, errsz) ||
+                get_bool(cv, "granted", &cl->granted, errstr, errsz) ||
+                load_certs(cl, cv, errstr, errsz)) {
+                if (!errstr[0])
+                    snprintf(errstr, errsz, "client '%.64s' is malformed", cid);
+                goto fail;
+            }
+        }
+    }
+    tenants_free(c->tenants, c->ntenants);
+    c->tenants = ts;
+    c->ntenants = n;
+    return 0;
+fail:
+    if (!errstr[0])
+        snprintf(errstr, errsz, "out of memory");
+    tenants_free(ts, n);
+    return -1;
+}
+
+int gs_config_load(struct gs_config *c, const char *path, char *errstr,
+                   size_t errsz)
+{
+    static const char *const keys[] = {
+        "tenants",          "token",      "faults",        "rateLimit",
+        "explicitFlowSets", "duplicates", "lenientCasing", "seed",
+        "listen",           "baseUrl",    "tlsCert",       "tlsKey",
+        "threads",          "requestLog", "maxFlows",      NULL};
+    json_error_t jerr;
+    json_t *j;
+    const json_t *v;
+    int rc = -1;
+    long seed = -1;
+
+    errstr[0] = '\0';
+    j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        snprintf(errstr, errsz, "%s:%d: %s", path, jerr.line, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "%s: the config must be a JSON object", path);
+        goto out;
+    }
+    if (only_keys(j, keys, "the config", errstr, errsz))
+        goto out;
+    v = json_object_get(j, "tenants");
+    if (v && load_tenants(c, v, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "token");
+    if (v && gs_token_conf_from_json(&c->token, v, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "faults");
+    if (v && gs_faults_from_json(c->faults, v, false, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "rateLimit");
+    if (v && gs_rate_from_json(c, v, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "duplicates");
+    if (v) {
+        if (!json_is_string(v) ||
+            (strcmp(json_string_value(v), "accept") != 0 &&
+             strcmp(json_string_value(v), "reject") != 0)) {
+            snprintf(errstr, errsz, "'duplicates' is \"accept\" or \"reject\"");
+            goto out;
+        }
+        c->reject_duplicates = strcmp(json_string_value(v), "reject") == 0;
+    }
+    if (get_bool(j, "explicitFlowSets", &c->explicit_flow_sets, errstr,
+                 errsz) ||
+        get_bool(j, "lenientCasing", &c->lenient_case, errstr, errsz) ||
+        get_long(j, "seed", 0, LONG_MAX, LONG_MIN, &seed, errstr, errsz) ||
+        get_string(j, "listen", &c->listen, errstr, errsz) ||
+        get_string(j, "baseUrl", &c->base_url, errstr, errsz) ||
+        get_string(j, "tlsCert", &c->tls_cert, errstr, errsz) ||
+        get_string(j, "tlsKey", &c->tls_key, errstr, errsz) ||
+        get_long(j, "threads", 1, 64, LONG_MIN, &c->threads, errstr, errsz) ||
+        get_long(j, "requestLog", 1, 1000000, LONG_MIN, &c->request_log, errstr,
+                 errsz) ||
+        get_long(j, "maxFlows", 1, 100000000, LONG_MIN, &c->max_flows, errstr,
+                 errsz))
+        goto out;
+    if (seed >= 0) {
+        c->seeded = true;
+        c->seed = (uint64_t)seed;
+    }
+    rc = 0;
+out:
+    json_decref(j);
+    return rc;
+}

@@ -1,0 +1,148 @@
+/*
+ * gs_config.h - the simulator's configuration: tenants and their clients,
+ * token lifetimes, faults per endpoint, rate limits and run options.
+ * Built from defaults, then a JSON file (--config), then command-line flags;
+ * the same JSON shapes are what the control API (/_sim/) reads and writes.
+ */
+#ifndef GRAPHSIM_CONFIG_H
+#define GRAPHSIM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gs_jwt.h"
+
+/* Endpoints that faults can target. */
+enum gs_endpoint {
+    GS_EP_TOKEN,
+    GS_EP_CREATE_FLOW,
+    GS_EP_LIST_FLOWS,
+    GS_EP_GET_FLOW,
+    GS_EP_DELETE_FLOW,
+    GS_EP_CREATE_FLOW_SET,
+    GS_EP_LIST_FLOW_SETS,
+    GS_EP_GET_FLOW_SET,
+    GS_EP_COUNT
+};
+
+/* "token", "createFlow", ... (the JSON keys of "faults"). */
+const char *gs_endpoint_name(enum gs_endpoint ep);
+
+/* What happens to a request instead of (or after) normal handling. */
+enum gs_fault {
+    GS_FAULT_NONE,
+    GS_FAULT_429,
+    GS_FAULT_500,
+    GS_FAULT_503,
+    GS_FAULT_504,
+    GS_FAULT_DROP,         /* close after reading; nothing applied */
+    GS_FAULT_DROP_APPLIED, /* apply, then close without answering */
+    GS_FAULT_COUNT
+};
+
+/* "ok", "429", "500", "503", "504", "drop", "dropAfterApply". */
+const char *gs_fault_name(enum gs_fault f);
+
+#define GS_FAULT_SEQUENCE_MAX 256
+
+struct gs_fault_profile {
+    double p[GS_FAULT_COUNT]; /* probability of each fault; p[NONE] unused */
+    long retry_after;         /* Retry-After of injected 429s, seconds */
+    long retry_after_503;     /* Retry-After of injected 503s; -1: none */
+    long latency_ms;          /* added to every request */
+    long jitter_ms;           /* plus uniform [0, jitter_ms] */
+    /* Scripted outcomes for the next requests, consumed in order before
+     * the probabilities apply. */
+    unsigned char sequence[GS_FAULT_SEQUENCE_MAX];
+    size_t sequence_len;
+    size_t sequence_pos;
+};
+
+/* Token lifetimes, seconds. */
+struct gs_token_conf {
+    long expires_in;     /* advertised `expires_in` */
+    long ext_expires_in; /* advertised `ext_expires_in` */
+    long refresh_in;     /* advertised `refresh_in`; -1: not sent */
+    long lifetime;       /* real validity; -1: expires_in */
+    long clock_skew;     /* tolerated on assertion exp/nbf */
+};
+
+/* A token bucket: `rate` requests per second, `burst` deep; rate <= 0
+ * disables it. */
+struct gs_rate {
+    double rate;
+    double burst;
+};
+
+struct gs_client {
+    char *id;
+    char *secret; /* NULL: no secret credential */
+    struct gs_cert **certs;
+    size_t ncerts;
+    bool granted; /* holds IndustryData-OutboundFlow.ReadWrite.All */
+};
+
+struct gs_tenant {
+    char *id;
+    struct gs_client *clients;
+    size_t nclients;
+    struct gs_rate rate; /* this tenant's limit; rate < 0: the default */
+};
+
+struct gs_config {
+    struct gs_tenant *tenants;
+    size_t ntenants;
+    struct gs_token_conf token;
+    struct gs_fault_profile faults[GS_EP_COUNT];
+    struct gs_rate rate; /* default per-tenant limit */
+    bool explicit_flow_sets;
+    bool reject_duplicates;
+    bool lenient_case;
+    bool seeded;
+    uint64_t seed;
+    char *listen;    /* "host:port" */
+    char *port_file; /* NULL: none */
+    char *tls_cert;  /* PEM paths; NULL: plain HTTP */
+    char *tls_key;
+    char *base_url; /* advertised base URL; NULL: derived from listen */
+    long threads;
+    long request_log; /* entries kept for /_sim/requests */
+    long max_flows;   /* flows stored before creates answer 507 */
+};
+
+/* The built-in defaults: tenant "test-tenant" with client "test-client",
+ * secret "test-secret"; expires_in 3599; no faults. Returns 0 or -1. */
+int gs_config_init(struct gs_config *c);
+void gs_config_release(struct gs_config *c);
+
+/* Reads a JSON config file over the current values. Tenants in the file
+ * replace the default tenant. Returns 0, or -1 with a reason. */
+int gs_config_load(struct gs_config *c, const char *path, char *errstr,
+                   size_t errsz);
+
+/* Reads a "faults" object: keys are endpoint names, "graph" (every Graph
+ * endpoint) or "all"; each value replaces that endpoint's profile. With
+ * merge false, endpoints not named are cleared. */
+int gs_faults_from_json(struct gs_fault_profile faults[GS_EP_COUNT],
+                        const json_t *j, bool merge, char *errstr,
+                        size_t errsz);
+json_t *gs_faults_to_json(const struct gs_fault_profile faults[GS_EP_COUNT]);
+
+/* Reads a "token" object over t (keys omitted keep their value). */
+int gs_token_conf_from_json(struct gs_token_conf *t, const json_t *j,
+                            char *errstr, size_t errsz);
+json_t *gs_token_conf_to_json(const struct gs_token_conf *t);
+
+/* Reads a "rateLimit" object: requestsPerSecond, burst and an optional
+ * "tenants" object of per-tenant overrides. */
+int gs_rate_from_json(struct gs_config *c, const json_t *j, char *errstr,
+                      size_t errsz);
+json_t *gs_rate_to_json(const struct gs_config *c);
+
+struct gs_tenant *gs_config_tenant(const struct gs_config *c, const char *id);
+struct gs_client *gs_tenant_client(const struct gs_tenant *t, const char *id);
+
+#endif /* GRAPHSIM_CONFIG_H */

@@ -1,0 +1,701 @@
+/*
+ * gs_schema.c - Graph's industryData schema as tables, and the validator
+ * that walks them (see gs_schema.h). Adding a property is one table row.
+ */
+#include "gs_schema.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define NS "microsoft.graph.industryData."
+
+enum kind {
+    K_BOOL,
+    K_STRING,
+    K_ENUM,
+    K_OBJECT,
+    K_BIND,      /* an `@odata.bind` URL to a roleGroup */
+    K_ANY_OBJECT /* any JSON object, echoed as sent */
+};
+
+#define P_REQUIRED   0x01u /* non-nullable: must be present, not null */
+#define P_COLLECTION 0x02u /* a JSON array of the kind */
+#define P_READONLY   0x04u /* set by Graph: 400 when sent */
+#define P_MASKED     0x08u /* echoed as GS_SCHEMA_PASSWORD_MASK */
+#define P_ROLE_CODE  0x10u /* well-known section-role codes normalised */
+#define P_NOT_ECHOED 0x20u /* accepted, never in the response */
+#define P_NONEMPTY   0x40u /* a string that must not be "" */
+
+struct enum_def {
+    const char *name;
+    const char *const *values; /* NULL-terminated */
+};
+
+struct type_def;
+
+struct prop_def {
+    const char *name;
+    enum kind kind;
+    unsigned flags;
+    const struct type_def *type; /* K_OBJECT */
+    const struct enum_def *en;   /* K_ENUM */
+};
+
+struct type_def {
+    const char *name; /* without the namespace */
+    /* Non-NULL when the declared type is abstract (this is its only
+     * concrete subtype): `@odata.type` is then required and echoed. */
+    const char *abstract_base;
+    const struct prop_def *props; /* terminated by a NULL name */
+};
+
+#define MAX_PROPS 16
+
+static const char *const class_attrs[] = {"courseTitle",
+                                          "courseCode",
+                                          "courseSubject",
+                                          "courseGradeLevel",
+                                          "courseExternalId",
+                                          "academicSessionTitle",
+                                          "academicSessionExternalId",
+                                          "classCode",
+                                          NULL};
+static const struct enum_def class_attrs_enum = {
+    "additionalClassGroupAttributes", class_attrs};
+
+static const char *const user_attrs[] = {"userGradeLevel", "userNumber", NULL};
+static const struct enum_def user_attrs_enum = {"additionalUserAttributes",
+                                                user_attrs};
+
+static const char *const age_groups[] = {"minor", "notAdult", "adult", NULL};
+static const struct enum_def age_group_enum = {"studentAgeGroup", age_groups};
+
+/* Section-role codes Graph defines, in its casing (GRAPH.md). */
+static const char *const role_codes[] = {"student",
+                                         "teacher",
+                                         "proctor",
+                                         "teacherAssistant",
+                                         "paraprofessional",
+                                         "physicalTherapist",
+                                         "speechTherapist",
+                                         "visionTherapist",
+                                         "occupationalTherapist",
+                                         "staff",
+                                         "substitute",
+                                         "aide",
+                                         "adjunct",
+                                         "administrator",
+                                         "advisor",
+                                         "affiliate",
+                                         "alumni",
+                                         "assistant",
+                                         "chair",
+                                         "coach",
+                                         "faculty",
+                                         "instructor",
+                                         "itAdmin",
+                                         "lecturer",
+                                         "nurse",
+                                         "officeStaff",
+                                         "principal",
+                                         "professor",
+                                         "researcher",
+                                         "specialServices",
+                                         "other",
+                                         NULL};
+
+/* Read-only properties of every provisioningFlow (the entity's keys and
+ * server-set state); listed in each flow type so that sending one is named
+ * as read-only rather than unknown. */
+#define FLOW_READONLY_PROPS                                                    \
+    {"id", K_STRING, P_READONLY, NULL, NULL},                                  \
+        {"createdDateTime", K_STRING, P_READONLY, NULL, NULL},                 \
+        {"lastModifiedDateTime", K_STRING, P_READONLY, NULL, NULL},            \
+    {                                                                          \
+        "readinessStatus", K_STRING, P_READONLY, NULL, NULL                    \
+    }
+
+/* administrativeUnitProvisioningFlow */
+static const struct prop_def admin_unit_options_props[] = {
+    {"createBasedOnOrg", K_BOOL, P_REQUIRED, NULL, NULL},
+    {"createBasedOnOrgPlusRoleGroup", K_BOOL, P_REQUIRED, NULL, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def admin_unit_options = {
+    "adminUnitCreationOptions", NULL, admin_unit_options_props};
+static const struct prop_def admin_unit_flow_props[] = {
+    FLOW_READONLY_PROPS,
+    {"creationOptions", K_OBJECT, P_REQUIRED, &admin_unit_options, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def admin_unit_flow = {
+    "administrativeUnitProvisioningFlow", "provisioningFlow",
+    admin_unit_flow_props};
+
+/* securityGroupProvisioningFlow */
+static const struct prop_def security_group_options_props[] = {
+    {"createBasedOnRoleGroup", K_BOOL, P_REQUIRED, NULL, NULL},
+    {"createBasedOnOrgPlusRoleGroup", K_BOOL, P_REQUIRED, NULL, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def security_group_options = {
+    "securityGroupCreationOptions", NULL, security_group_options_props};
+static const struct prop_def security_group_flow_props[] = {
+    FLOW_READONLY_PROPS,
+    {"creationOptions", K_OBJECT, P_REQUIRED, &security_group_options, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def security_group_flow = {
+    "securityGroupProvisioningFlow", "provisioningFlow",
+    security_group_flow_props};
+
+/* classGroupProvisioningFlow */
+static const struct prop_def role_ref_props[] = {
+    {"code", K_STRING, P_REQUIRED | P_NONEMPTY | P_ROLE_CODE, NULL, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def role_ref = {"sectionRoleReferenceValue", NULL,
+                                         role_ref_props};
+static const struct prop_def enrollment_props[] = {
+    {"ownerEnrollmentMappings", K_OBJECT, P_COLLECTION, &role_ref, NULL},
+    {"memberEnrollmentMappings", K_OBJECT, P_COLLECTION, &role_ref, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def enrollment = {"enrollmentMappings", NULL,
+                                           enrollment_props};
+static const struct prop_def class_options_props[] = {
+    {"createTeam", K_BOOL, P_REQUIRED, NULL, NULL},
+    {"writeDisplayNameOnCreateOnly", K_BOOL, P_REQUIRED, NULL, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def class_options = {"additionalClassGroupOptions",
+                                              NULL, class_options_props};
+static const struct prop_def class_config_props[] = {
+    {"additionalAttributes", K_ENUM, P_COLLECTION, NULL, &class_attrs_enum},
+    {"additionalOptions", K_OBJECT, P_REQUIRED, &class_options, NULL},
+    {"enrollmentMappings", K_OBJECT, P_REQUIRED, &enrollment, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def class_config = {"classGroupConfiguration", NULL,
+                                             class_config_props};
+static const struct prop_def class_group_flow_props[] = {
+    FLOW_READONLY_PROPS,
+    {"configuration", K_OBJECT, P_REQUIRED, &class_config, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def class_group_flow = {
+    "classGroupProvisioningFlow", "provisioningFlow", class_group_flow_props};
+
+/* userProvisioningFlow */
+static const struct prop_def user_options_props[] = {
+    {"markAllStudentsAsMinors", K_BOOL, 0, NULL, NULL}, /* deprecated */
+    {"allowStudentContactAssociation", K_BOOL, 0, NULL, NULL},
+    {"studentAgeGroup", K_ENUM, 0, NULL, &age_group_enum},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def user_options = {"additionalUserOptions", NULL,
+                                             user_options_props};
+static const struct prop_def user_mgmt_props[] = {
+    {"additionalAttributes", K_ENUM, P_COLLECTION, NULL, &user_attrs_enum},
+    {"additionalOptions", K_OBJECT, P_REQUIRED, &user_options, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def user_mgmt = {"userManagementOptions", NULL,
+                                          user_mgmt_props};
+static const struct prop_def password_props[] = {
+    {"password", K_STRING, P_MASKED, NULL, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def password = {
+    "simplePasswordSettings", "passwordSettingsBase", password_props};
+/* Echo order follows Graph's response: licenseSkus, then the password. */
+static const struct prop_def user_config_props[] = {
+    {"roleGroup@odata.bind", K_BIND, P_NOT_ECHOED, NULL, NULL},
+    {"licenseSkus", K_STRING, P_COLLECTION, NULL, NULL},
+    {"defaultPasswordSettings", K_OBJECT, 0, &password, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def user_config = {"userConfiguration", NULL,
+                                            user_config_props};
+static const struct prop_def user_creation_props[] = {
+    {"configurations", K_OBJECT, P_COLLECTION, &user_config, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def user_creation = {"userCreationOptions", NULL,
+                                              user_creation_props};
+static const struct prop_def user_flow_props[] = {
+    FLOW_READONLY_PROPS,
+    {"createUnmatchedUsers", K_BOOL, 0, NULL, NULL},
+    {"managementOptions", K_OBJECT, P_REQUIRED, &user_mgmt, NULL},
+    {"creationOptions", K_OBJECT, 0, &user_creation, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def user_flow = {"userProvisioningFlow",
+                                          "provisioningFlow", user_flow_props};
+
+/* Indexed by enum gs_flow_type. */
+static const struct type_def *const flow_types[GS_FLOW_TYPE_COUNT] = {
+    &admin_unit_flow, &class_group_flow, &security_group_flow, &user_flow};
+
+static const char *const flow_odata_types[GS_FLOW_TYPE_COUNT] = {
+    "#" NS "administrativeUnitProvisioningFlow",
+    "#" NS "classGroupProvisioningFlow", "#" NS "securityGroupProvisioningFlow",
+    "#" NS "userProvisioningFlow"};
+
+/* outboundProvisioningFlowSet: `filter` is kept as sent (the simulator does
+ * not model industryData filters). */
+static const struct prop_def flow_set_props[] = {
+    {"id", K_STRING, P_READONLY, NULL, NULL},
+    {"createdDateTime", K_STRING, P_READONLY, NULL, NULL},
+    {"lastModifiedDateTime", K_STRING, P_READONLY, NULL, NULL},
+    {"provisioningFlows", K_OBJECT, P_READONLY, NULL, NULL},
+    {"displayName", K_STRING, P_REQUIRED, NULL, NULL},
+    {"filter", K_ANY_OBJECT, 0, NULL, NULL},
+    {NULL, K_BOOL, 0, NULL, NULL}};
+static const struct type_def flow_set = {"outboundProvisioningFlowSet", NULL,
+                                         flow_set_props};
+
+struct walk {
+    unsigned flags;
+    pf_path path;
+    pf_error *err;
+};
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "a JSON object";
+    case JSON_ARRAY:
+        return "a JSON array";
+    case JSON_STRING:
+        return "a JSON string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a JSON number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a JSON boolean";
+    default:
+        return "null";
+    }
+}
+
+/* The CSDL type name of a property's values, for messages. */
+static void edm_name(const struct prop_def *p, char *out, size_t outsz)
+{
+    switch (p->kind) {
+    case K_BOOL:
+        snprintf(out, outsz, "Edm.Boolean");
+        break;
+    case K_STRING:
+    case K_BIND:
+        snprintf(out, outsz, "Edm.String");
+        break;
+    case K_ENUM:
+        snprintf(out, outsz, NS "%s", p->en->name);
+        break;
+    case K_OBJECT:
+        snprintf(out, outsz, NS "%s",
+                 p->type->abstract_base ? p->type->abstract_base
+                                        : p->type->name);
+        break;
+    default:
+        snprintf(out, outsz, "Edm.Untyped");
+    }
+}
+
+static int fail(struct walk *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct walk *w, const char *fmt, ...)
+{
+    va_list ap;
+    char msg[PF_ERROR_MESSAGE_MAX];
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return pf_error_set(w->err, GS_SCHEMA_ERROR_CODE, pf_path_str(&w->path),
+                        "%s", msg);
+}
+
+static const char *canonical_role_code(const char *code)
+{
+    size_t i;
+
+    for (i = 0; role_codes[i]; i++) {
+        if (strcasecmp(role_codes[i], code) == 0)
+            return role_codes[i];
+    }
+    return code;
+}
+
+/* `{graphRoot}/beta/external/industryData/roleGroups/{id}`, any host. */
+static bool bind_url_ok(const char *url)
+{
+    static const char suffix[] = "/beta/external/industryData/roleGroups/";
+    const char *host, *path, *id;
+    size_t i;
+
+    if (strncmp(url, "https://", 8) == 0)
+        host = url + 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        host = url + 7;
+    else
+        return false;
+    path = strchr(host, '/');
+    if (!path || path == host)
+        return false;
+    id = strstr(path, suffix);
+    if (!id)
+        return false;
+    id += sizeof(suffix) - 1;
+    if (*id == '\0')
+        return false;
+    for (i = 0; id[i]; i++) {
+        if (id[i] == '/' || id[i] == '?' || id[i] == '#' || id[i] == ' ')
+            return false;
+    }
+    return strstr(id, suffix) == NULL;
+}
+
+static int check_object(struct walk *w, const json_t *obj,
+                        const struct type_def *t, json_t **out);
+
+/* Checks one non-null value of p's kind; *out gets the echoed value. */
+static int check_scalar(struct walk *w, const json_t *v,
+                        const struct prop_def *p, json_t **out)
+{
+    char edm[128];
+    const char *s;
+    size_t i;
+
+    *out = NULL;
+    edm_name(p, edm, sizeof(edm));
+    switch (p->kind) {
+    case K_BOOL:
+        if (!json_is_boolean(v))
+            break;
+        *out = json_boolean(json_is_true(v));
+        return 0;
+    case K_STRING:
+        if (!json_is_string(v))
+            break;
+        s = json_string_value(v);
+        if ((p->flags & P_NONEMPTY) && *s == '\0')
+            return fail(w, "The property '%s' must not be an empty string.",
+                        p->name);
+        if (p->flags & P_MASKED)
+            s = GS_SCHEMA_PASSWORD_MASK;
+        else if (p->flags & P_ROLE_CODE)
+            s = canonical_role_code(s);
+        *out = json_string(s);
+        return 0;
+    case K_ENUM:
+        if (!json_is_string(v))
+            break;
+        s = json_string_value(v);
+        for (i = 0; p->en->values[i]; i++) {
+            if (strcmp(p->en->values[i], s) == 0) {
+                *out = json_string(s);
+                return 0;
+            }
+        }
+        return fail(w,
+                    "Cannot convert the literal '%.64s' to the expected "
+                    "type '%s' of property '%s'.",
+                    s, edm, p->name);
+    case K_BIND:
+        if (!json_is_string(v))
+            break;
+        if (!bind_url_ok(json_string_value(v)))
+            return fail(w,
+                        "The value of '%s' must be a URL of the form "
+                        "{graphRoot}/beta/external/industryData/roleGroups/"
+                        "{id}; found '%.96s'.",
+                        p->name, json_string_value(v));
+        return 0;
+    case K_OBJECT:
+        if (!json_is_object(v))
+            break;
+        return check_object(w, v, p->type, out);
+    case K_ANY_OBJECT:
+        if (!json_is_object(v))
+            break;
+        *out = json_deep_copy(v);
+        return 0;
+    }
+    return fail(w,
+                "Cannot convert the value of property '%s' to the expected "
+                "type '%s': found %s.",
+                p->name, edm, json_kind(v));
+}
+
+static int check_value(struct walk *w, const json_t *v,
+                       const struct prop_def *p, json_t **out)
+{
+    char edm[128];
+    json_t *arr, *item_out;
+    size_t i, mark;
+    const json_t *item;
+
+    *out = NULL;
+    edm_name(p, edm, sizeof(edm));
+    if (json_is_null(v)) {
+        /* OData: collections are never null; required means non-null. */
+        if (p->flags & (P_REQUIRED | P_COLLECTION))
+            return fail(w,
+                        "A null value was found for the property named "
+                        "'%s', which has the expected type '%s%s%s"
+                        "[Nullable=False]'. The expected type does not allow "
+                        "null values.",
+                        p->name, (p->flags & P_COLLECTION) ? "Collection(" : "",
+                        edm, (p->flags & P_COLLECTION) ? ")" : "");
+        *out = json_null();
+        return 0;
+    }
+    if (!(p->flags & P_COLLECTION))
+        return check_scalar(w, v, p, out);
+    if (!json_is_array(v))
+        return fail(w,
+                    "The property '%s' expects a collection of '%s': found "
+                    "%s.",
+                    p->name, edm, json_kind(v));
+    arr = json_array();
+    json_array_foreach(v, i, item)
+    {
+        mark = pf_path_push_index(&w->path, i);
+        if (json_is_null(item)) {
+            json_decref(arr);
+            return fail(w,
+                        "A null value was found in the collection '%s', "
+                        "whose items have the non-nullable type '%s'.",
+                        p->name, edm);
+        }
+        if (check_scalar(w, item, p, &item_out) != 0) {
+            json_decref(arr);
+            return -1;
+        }
+        pf_path_pop(&w->path, mark);
+        /* json_array_append_new steals item_out's reference. */
+        if (item_out)
+            json_array_append_new(arr, item_out);
+    }
+    *out = arr;
+    return 0;
+}
+
+static const struct prop_def *find_prop(const struct type_def *t,
+                                        const char *name, unsigned flags,
+                                        size_t *index)
+{
+    size_t i;
+
+    for (i = 0; t->props[i].name; i++) {
+        if (strcmp(t->props[i].name, name) == 0)
+            goto found;
+    }
+    if (!(flags & GS_SCHEMA_LENIENT_CASE))
+        return NULL;
+    for (i = 0; t->props[i].name; i++) {
+        if (strcasecmp(t->props[i].name, name) == 0)
+            goto found;
+    }
+    return NULL;
+found:
+    *index = i;
+    return &t->props[i];
+}
+
+static int check_odata_type(struct walk *w, const json_t *v,
+                            const struct type_def *t, const char *prop)
+{
+    const char *s;
+
+    if (!json_is_string(v))
+        return fail(w,
+                    "The '@odata.type' annotation of '%s' must be a JSON "
+                    "string: found %s.",
+                    prop, json_kind(v));
+    s = json_string_value(v);
+    if (s[0] == '#' && strncmp(s + 1, NS, strlen(NS)) == 0 &&
+        strcmp(s + 1 + strlen(NS), t->name) == 0)
+        return 0;
+    return fail(w,
+                "A resource with type '%.96s' was found, but it is not "
+                "assignable to the expected type '" NS
+                "%s' of '%s'. The type specified in the resource must be "
+                "equal to either the expected type or a derived type.",
+                s, t->abstract_base ? t->abstract_base : t->name, prop);
+}
+
+static int check_object(struct walk *w, const json_t *obj,
+                        const struct type_def *t, json_t **out)
+{
+    json_t *vals[MAX_PROPS] = {NULL};
+    bool seen[MAX_PROPS] = {false};
+    bool typed = false;
+    const char *key, *prop_name;
+    const json_t *v;
+    const struct prop_def *p;
+    size_t idx = 0, mark, i;
+    int rc = -1;
+    json_t *res = NULL;
+    char odata[160];
+
+    /* The name of the property holding this object, for messages. */
+    prop_name = strrchr(pf_path_str(&w->path), '.');
+    prop_name = prop_name ? prop_name + 1 : pf_path_str(&w->path);
+    if (w->path.len == 0)
+        prop_name = "the request body";
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        mark = pf_path_push_key(&w->path, key);
+        if (strcmp(key, "@odata.type") == 0) {
+            if (check_odata_type(w, v, t, prop_name) != 0)
+                goto out;
+            typed = true;
+            pf_path_pop(&w->path, mark);
+            continue;
+        }
+        p = find_prop(t, key, w->flags, &idx);
+        if (!p) {
+            fail(w,
+                 "The property '%.96s' does not exist on type '" NS
+                 "%s'. Make sure to only use property names that are "
+                 "defined by the type or mark the type as open type.",
+                 key, t->name);
+            goto out;
+        }
+        if (seen[idx]) {
+            fail(w, "The property '%s' is given more than once.", p->name);
+            goto out;
+        }
+        seen[idx] = true;
+        if (p->flags & P_READONLY) {
+            fail(w,
+                 "The property '%s' is read-only and cannot be set: Graph "
+                 "sets it.",
+                 p->name);
+            goto out;
+        }
+        if (check_value(w, v, p, &vals[idx]) != 0)
+            goto out;
+        pf_path_pop(&w->path, mark);
+    }
+    if (t->abstract_base && !typed) {
+        mark = pf_path_push_key(&w->path, "@odata.type");
+        fail(w,
+             "The '@odata.type' annotation is required: '%s' has the "
+             "abstract type '" NS "%s' and cannot be created without naming "
+             "a derived type.",
+             prop_name, t->abstract_base);
+        goto out;
+    }
+    for (i = 0; t->props[i].name; i++) {
+        if ((t->props[i].flags & P_REQUIRED) && !seen[i]) {
+            mark = pf_path_push_key(&w->path, t->props[i].name);
+            fail(w,
+                 "The required property '%s' of type '" NS
+                 "%s' is missing from the payload.",
+                 t->props[i].name, t->name);
+            goto out;
+        }
+    }
+    res = json_object();
+    if (!res)
+        goto out;
+    /* A polymorphic nested value keeps its type in Graph's response (the
+     * seed's password settings); the flow's own type is added by the
+     * caller, ahead of the metadata. */
+    if (t->abstract_base && strcmp(t->abstract_base, "provisioningFlow")) {
+        snprintf(odata, sizeof(odata), "#" NS "%s", t->name);
+        json_object_set_new(res, "@odata.type", json_string(odata));
+    }
+    for (i = 0; t->props[i].name; i++) {
+        if (!seen[i] || (t->props[i].flags & P_NOT_ECHOED) || !vals[i])
+            continue;
+        /* json_object_set_new steals vals[i]'s reference. */
+        json_object_set_new(res, t->props[i].name, vals[i]);
+        vals[i] = NULL;
+    }
+    *out = res;
+    res = NULL;
+    rc = 0;
+out:
+    for (i = 0; i < MAX_PROPS; i++)
+        json_decref(vals[i]);
+    json_decref(res);
+    return rc;
+}
+
+static int check_root(const json_t *body, const struct type_def *t,
+                      unsigned flags, json_t **out, pf_error *err)
+{
+    struct walk w;
+
+    w.flags = flags;
+    w.err = err;
+    pf_path_init(&w.path);
+    *out = NULL;
+    if (!json_is_object(body))
+        return fail(&w, "The request body must be a JSON object: found %s.",
+                    json_kind(body));
+    return check_object(&w, body, t, out);
+}
+
+int gs_schema_check_flow(const json_t *body, unsigned flags,
+                         enum gs_flow_type *type, json_t **out, pf_error *err)
+{
+    const json_t *ot;
+    const char *s;
+    struct walk w;
+    size_t mark;
+    int i;
+
+    *out = NULL;
+    w.flags = flags;
+    w.err = err;
+    pf_path_init(&w.path);
+    if (!json_is_object(body))
+        return fail(&w, "The request body must be a JSON object: found %s.",
+                    json_kind(body));
+    mark = pf_path_push_key(&w.path, "@odata.type");
+    ot = json_object_get(body, "@odata.type");
+    if (!ot)
+        return fail(&w, "The '@odata.type' annotation is required: "
+                        "'" NS "provisioningFlow' is abstract; name one of its "
+                        "derived types, e.g. '#" NS "userProvisioningFlow'.");
+    if (!json_is_string(ot))
+        return fail(&w,
+                    "The '@odata.type' annotation must be a JSON string: "
+                    "found %s.",
+                    json_kind(ot));
+    s = json_string_value(ot);
+    for (i = 0; i < GS_FLOW_TYPE_COUNT; i++) {
+        if (strcmp(s, flow_odata_types[i]) == 0)
+            break;
+    }
+    if (i == GS_FLOW_TYPE_COUNT)
+        return fail(&w,
+                    "A type named '%.96s' could not be resolved by the "
+                    "model as a derived type of '" NS "provisioningFlow'. "
+                    "When a model is available, each type name must resolve "
+                    "to a valid type.",
+                    s);
+    pf_path_pop(&w.path, mark);
+    if (check_root(body, flow_types[i], flags, out, err) != 0)
+        return -1;
+    *type = (enum gs_flow_type)i;
+    return 0;
+}
+
+int gs_schema_check_flow_set(const json_t *body, unsigned flags, json_t **out,
+                             pf_error *err)
+{
+    return check_root(body, &flow_set, flags, out, err);
+}
+
+const char *gs_schema_flow_type_name(enum gs_flow_type type)
+{
+    if ((int)type < 0 || type >= GS_FLOW_TYPE_COUNT)
+        return NULL;
+    return flow_types[type]->name;
+}
+
+const char *gs_schema_flow_odata_type(enum gs_flow_type type)
+{
+    if ((int)type < 0 || type >= GS_FLOW_TYPE_COUNT)
+        return NULL;
+    return flow_odata_types[type];
+}

@@ -1,0 +1,640 @@
+/*
+ * gs_sim.c - the simulator's core: state, routing, fault decisions, the
+ * request log and counters, response builders and the control API (see
+ * gs_sim.h; locking in gs_sim_int.h).
+ */
+#include "gs_sim_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char GS_GRAPH_JSON[] =
+    "application/json;odata.metadata=minimal;odata.streaming=true;"
+    "IEEE754Compatible=false;charset=utf-8";
+
+static const char PLAIN_JSON[] = "application/json";
+
+struct gs_sim *gs_sim_new(struct gs_config *cfg, const char *base_url, bool tls)
+{
+    struct gs_sim *sim = calloc(1, sizeof(*sim));
+    uint64_t seed;
+    size_t i;
+
+    if (!sim)
+        return NULL;
+    sim->cfg = cfg;
+    sim->tls = tls;
+    snprintf(sim->base_url, sizeof(sim->base_url), "%s", base_url);
+    memcpy(sim->faults0, cfg->faults, sizeof(sim->faults0));
+    sim->token0 = cfg->token;
+    sim->rate0 = cfg->rate;
+    sim->tenant_rate0 = calloc(cfg->ntenants + 1, sizeof(struct gs_rate));
+    sim->buckets = calloc(cfg->ntenants + 1, sizeof(struct gs_bucket));
+    sim->log = calloc((size_t)cfg->request_log, sizeof(*sim->log));
+    sim->sets = gs_map_new();
+    sim->tokens = gs_map_new();
+    if (!sim->tenant_rate0 || !sim->buckets || !sim->log || !sim->sets ||
+        !sim->tokens) {
+        gs_sim_destroy(sim);
+        return NULL;
+    }
+    for (i = 0; i < cfg->ntenants; i++)
+        sim->tenant_rate0[i] = cfg->tenants[i].rate;
+    seed = cfg->seeded ? cfg->seed : gs_rng_entropy();
+    gs_rng_seed(&sim->rng_fault, seed);
+    gs_rng_seed(&sim->rng_id, seed ^ 0x5eed1d5ULL);
+    pthread_mutex_init(&sim->lock, NULL);
+    return sim;
+}
+
+void gs_sim_destroy(struct gs_sim *sim)
+{
+    if (!sim)
+        return;
+    if (sim->sets) {
+        gs_graph_clear(sim);
+        gs_map_free(sim->sets, NULL);
+        pthread_mutex_destroy(&sim->lock);
+    }
+    gs_map_free(sim->tokens, free);
+    free(sim->set_list);
+    free(sim->log);
+    free(sim->buckets);
+    free(sim->tenant_rate0);
+    free(sim);
+}
+
+void gs_response_release(struct gs_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}
+
+/* Case-insensitive segment match; notes a spelling that differs. */
+static bool seg_is(struct gs_call *c, const char *seg, const char *name)
+{
+    if (strcasecmp(seg, name) != 0)
+        return false;
+    if (strcmp(seg, name) != 0)
+        c->non_canonical = true;
+    return true;
+}
+
+static void route(struct gs_call *c)
+{
+    char buf[512], *segs[8], *p;
+    size_t n = 0;
+    bool post = strcmp(c->method, "POST") == 0;
+    bool get = strcmp(c->method, "GET") == 0;
+
+    c->route = GS_ROUTE_NONE;
+    c->endpoint = -1;
+    if (strncmp(c->path, "/_sim/", 6) == 0) {
+        c->route = GS_ROUTE_CONTROL;
+        snprintf(c->control, sizeof(c->control), "%s", c->path + 6);
+        return;
+    }
+    if (snprintf(buf, sizeof(buf), "%s", c->path) >= (int)sizeof(buf) ||
+        buf[0] != '/')
+        return;
+    /* Split on '/', tolerating one trailing slash. */
+    for (p = buf + 1; n < 8;) {
+        segs[n++] = p;
+        p = strchr(p, '/');
+        if (!p)
+            break;
+        *p++ = '\0';
+        if (*p == '\0')
+            break;
+    }
+    if (p && *p)
+        return; /* more than 8 segments */
+    if (n == 4 && seg_is(c, segs[1], "oauth2") && seg_is(c, segs[2], "v2.0") &&
+        seg_is(c, segs[3], "token")) {
+        c->route = GS_ROUTE_TOKEN;
+        c->endpoint = GS_EP_TOKEN;
+        snprintf(c->tenant, sizeof(c->tenant), "%s", segs[0]);
+        return;
+    }
+    if (n < 4 || !seg_is(c, segs[0], "beta") ||
+        !seg_is(c, segs[1], "external") ||
+        !seg_is(c, segs[2], "industryData") ||
+        !seg_is(c, segs[3], "outboundProvisioningFlowSets"))
+        return;
+    if (n >= 5)
+        snprintf(c->set_id, sizeof(c->set_id), "%s", segs[4]);
+    if (n == 4) {
+        c->route = GS_ROUTE_FLOW_SETS;
+        c->endpoint = post  ? GS_EP_CREATE_FLOW_SET
+                      : get ? GS_EP_LIST_FLOW_SETS
+                            : -1;
+    } else if (n == 5) {
+        c->route = GS_ROUTE_FLOW_SET;
+        c->endpoint = get ? GS_EP_GET_FLOW_SET : -1;
+    } else if (seg_is(c, segs[5], "provisioningFlows") && n == 6) {
+        c->route = GS_ROUTE_FLOWS;
+        c->endpoint = post ? GS_EP_CREATE_FLOW : get ? GS_EP_LIST_FLOWS : -1;
+    } else if (seg_is(c, segs[5], "provisioningFlows") && n == 7) {
+        c->route = GS_ROUTE_FLOW;
+        snprintf(c->flow_id, sizeof(c->flow_id), "%s", segs[6]);
+        c->endpoint = get                                ? GS_EP_GET_FLOW
+                      : strcmp(c->method, "DELETE") == 0 ? GS_EP_DELETE_FLOW
+                                                         : -1;
+    }
+}
+
+/* The client's id if it sent a sane one, else the request id (Graph
+ * echoes the client's and otherwise repeats its own). */
+static void pick_crid(struct gs_call *c)
+{
+    const char *s = c->client_request_id;
+    size_t i;
+
+    if (s && *s && strlen(s) < sizeof(c->crid)) {
+        for (i = 0; s[i]; i++) {
+            if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+                break;
+        }
+        if (!s[i]) {
+            snprintf(c->crid, sizeof(c->crid), "%s", s);
+            return;
+        }
+    }
+    snprintf(c->crid, sizeof(c->crid), "%s", c->request_id);
+}
+
+void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
+{
+    struct gs_fault_profile *p;
+    double u, j, acc = 0;
+    int f;
+
+    call->start_ns = gs_mono_ns();
+    call->fault = GS_FAULT_NONE;
+    call->delay_ms = 0;
+    call->token_id[0] = '\0';
+    route(call);
+    if (call->route == GS_ROUTE_CONTROL)
+        return;
+    pthread_mutex_lock(&sim->lock);
+    gs_rng_guid(&sim->rng_id, call->request_id);
+    if (call->endpoint >= 0) {
+        /* Two draws per request whatever the outcome, so that a seeded
+         * sequence of requests always meets the same faults. */
+        p = &sim->cfg->faults[call->endpoint];
+        u = gs_rng_double(&sim->rng_fault);
+        j = gs_rng_double(&sim->rng_fault);
+        if (p->sequence_pos < p->sequence_len) {
+            call->fault = (enum gs_fault)p->sequence[p->sequence_pos++];
+        } else {
+            for (f = 1; f < GS_FAULT_COUNT; f++) {
+                acc += p->p[f];
+                if (u < acc) {
+                    call->fault = (enum gs_fault)f;
+                    break;
+                }
+            }
+        }
+        call->delay_ms = p->latency_ms + (long)(j * (double)(p->jitter_ms + 1));
+        if (call->delay_ms > p->latency_ms + p->jitter_ms)
+            call->delay_ms = p->latency_ms + p->jitter_ms;
+    }
+    pthread_mutex_unlock(&sim->lock);
+    pick_crid(call);
+}
+
+void gs_sim_json_body(struct gs_response *r, int status, char *text, size_t len,
+                      const char *content_type)
+{
+    free(r->body);
+    r->status = status;
+    r->body = text;
+    r->body_len = len;
+    r->content_type = content_type;
+    if (!text)
+        r->status = 500; /* out of memory: answer without a body */
+}
+
+void gs_sim_graph_error(const struct gs_call *call, struct gs_response *r,
+                        int status, const char *code, const char *target,
+                        const char *fmt, ...)
+{
+    char msg[512], date[40];
+    struct gs_buf b;
+    va_list ap;
+    size_t len;
+    char *text;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gs_fmt_graph_time(gs_now_ns(), date, sizeof(date));
+    date[19] = '\0'; /* innerError.date has whole seconds */
+    gs_buf_init(&b);
+    gs_buf_adds(&b, "{\"error\":{\"code\":");
+    gs_buf_add_json_str(&b, code);
+    gs_buf_adds(&b, ",\"message\":");
+    gs_buf_add_json_str(&b, msg);
+    if (target) {
+        gs_buf_adds(&b, ",\"target\":");
+        gs_buf_add_json_str(&b, target);
+    }
+    gs_buf_addf(&b, ",\"innerError\":{\"date\":\"%s\",\"request-id\":\"%s\"",
+                date, call->request_id);
+    gs_buf_adds(&b, ",\"client-request-id\":");
+    gs_buf_add_json_str(&b, call->crid);
+    gs_buf_adds(&b, "}}}");
+    text = gs_buf_detach(&b, &len);
+    gs_sim_json_body(r, status, text, len, GS_GRAPH_JSON);
+}
+
+/* A plain JSON answer of the control API; j is consumed. */
+static void control_json(struct gs_response *r, int status, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    gs_sim_json_body(r, status, text, text ? strlen(text) : 0, PLAIN_JSON);
+}
+
+static void control_error(struct gs_response *r, int status, const char *msg)
+{
+    control_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+static void injected_fault(struct gs_sim *sim, struct gs_call *call,
+                           struct gs_response *r)
+{
+    const struct gs_fault_profile *p = &sim->cfg->faults[call->endpoint];
+    static const int status[GS_FAULT_COUNT] = {0, 429, 500, 503, 504, 0, 0};
+    static const char *const code[GS_FAULT_COUNT] = {NULL,
+                                                     "TooManyRequests",
+                                                     "InternalServerError",
+                                                     "ServiceUnavailable",
+                                                     "GatewayTimeout",
+                                                     NULL,
+                                                     NULL};
+    int s = status[call->fault];
+
+    if (call->fault == GS_FAULT_429)
+        r->retry_after = p->retry_after;
+    else if (call->fault == GS_FAULT_503)
+        r->retry_after = p->retry_after_503;
+    if (call->route == GS_ROUTE_TOKEN) {
+        gs_token_fault(sim, call, r, s);
+        return;
+    }
+    if (r->retry_after >= 0)
+        gs_sim_graph_error(call, r, s, code[call->fault], NULL,
+                           "Injected by the simulator: %d. Please retry "
+                           "after %ld seconds.",
+                           s, r->retry_after);
+    else
+        gs_sim_graph_error(call, r, s, code[call->fault], NULL,
+                           "Injected by the simulator: %d.", s);
+}
+
+/* Takes one request from the tenant's bucket; false with the wait in
+ * seconds when it is empty. The lock is held. */
+static bool rate_take(struct gs_sim *sim, size_t tenant, long *retry_after)
+{
+    const struct gs_rate *rt = &sim->cfg->tenants[tenant].rate;
+    struct gs_bucket *b = &sim->buckets[tenant];
+    int64_t now = gs_mono_ns();
+    double wait;
+
+    if (rt->rate < 0)
+        rt = &sim->cfg->rate;
+    if (rt->rate <= 0)
+        return true;
+    if (b->last_ns == 0) {
+        b->tokens = rt->burst;
+    } else {
+        b->tokens += (double)(now - b->last_ns) * rt->rate / 1e9;
+        if (b->tokens > rt->burst)
+            b->tokens = rt->burst;
+    }
+    b->last_ns = now;
+    if (b->tokens >= 1.0) {
+        b->tokens -= 1.0;
+        return true;
+    }
+    wait = ceil((1.0 - b->tokens) / rt->rate);
+    *retry_after = wait < 1 ? 1 : (long)wait;
+    return false;
+}
+
+static void record(struct gs_sim *sim, const struct gs_call *call,
+                   const struct gs_response *r)
+{
+    struct gs_log_entry *e;
+    const char *fault = call->fault ? gs_fault_name(call->fault) : "";
+
+    pthread_mutex_lock(&sim->lock);
+    sim->st.requests++;
+    if (r->status >= 0 && r->status < 600)
+        sim->st.by_status[r->status]++;
+    if (call->fault)
+        sim->st.faults[call->fault]++;
+    if (call->non_canonical)
+        sim->st.non_canonical_paths++;
+    e = &sim->log[sim->log_next];
+    sim->log_next = (sim->log_next + 1) % (size_t)sim->cfg->request_log;
+    if (sim->log_count < (size_t)sim->cfg->request_log)
+        sim->log_count++;
+    e->seq = ++sim->log_seq;
+    e->time_ns = gs_now_ns();
+    snprintf(e->method, sizeof(e->method), "%s", call->method);
+    snprintf(e->path, sizeof(e->path), "%s", call->path);
+    e->status = r->status;
+    snprintf(e->fault, sizeof(e->fault), "%s", fault);
+    memcpy(e->request_id, call->request_id, sizeof(e->request_id));
+    memcpy(e->crid, call->crid, sizeof(e->crid));
+    memcpy(e->token_id, call->token_id, sizeof(e->token_id));
+    e->duration_us = (gs_mono_ns() - call->start_ns) / 1000;
+    pthread_mutex_unlock(&sim->lock);
+}
+
+static void not_routed(struct gs_call *call, struct gs_response *r)
+{
+    const char *seg;
+
+    if (call->route != GS_ROUTE_NONE) {
+        gs_sim_graph_error(call, r, 405, "MethodNotAllowed", NULL,
+                           "The HTTP method '%s' is not allowed for the "
+                           "request URI '%.200s'.",
+                           call->method, call->path);
+        return;
+    }
+    if (strncmp(call->path, "/beta/", 6) == 0 ||
+        strncmp(call->path, "/v1.0/", 6) == 0) {
+        seg = strrchr(call->path, '/');
+        gs_sim_graph_error(call, r, 400, "BadRequest", NULL,
+                           "Resource not found for the segment '%.100s'.",
+                           seg && seg[1] ? seg + 1 : call->path);
+        return;
+    }
+    gs_sim_graph_error(call, r, 404, "ResourceNotFound", NULL,
+                       "No resource at '%.200s'.", call->path);
+}
+
+static void control(struct gs_sim *sim, struct gs_call *call,
+                    struct gs_response *r);
+
+void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
+                   struct gs_response *r)
+{
+    struct gs_token tok;
+    long wait = 0;
+    bool limited;
+
+    memset(r, 0, sizeof(*r));
+    r->retry_after = -1;
+    if (call->route == GS_ROUTE_CONTROL) {
+        control(sim, call, r);
+        return;
+    }
+    if (call->fault == GS_FAULT_DROP) {
+        r->status = 0;
+        goto out;
+    }
+    if (call->fault != GS_FAULT_NONE && call->fault != GS_FAULT_DROP_APPLIED) {
+        injected_fault(sim, call, r);
+        goto out;
+    }
+    if (call->route == GS_ROUTE_TOKEN) {
+        gs_token_handle(sim, call, r);
+    } else if (call->endpoint < 0) {
+        not_routed(call, r);
+    } else if (gs_token_check(sim, call, &tok, r) == 0) {
+        snprintf(call->token_id, sizeof(call->token_id), "%s", tok.id);
+        pthread_mutex_lock(&sim->lock);
+        limited = !rate_take(sim, tok.tenant, &wait);
+        if (limited)
+            sim->st.rate_limited++;
+        pthread_mutex_unlock(&sim->lock);
+        if (limited) {
+            r->retry_after = wait;
+            gs_sim_graph_error(call, r, 429, "TooManyRequests", NULL,
+                               "Too many requests for this tenant. Please "
+                               "retry after %ld seconds.",
+                               wait);
+        } else {
+            gs_graph_handle(sim, call, r);
+        }
+    }
+    if (call->fault == GS_FAULT_DROP_APPLIED) {
+        gs_response_release(r);
+        r->status = 0;
+    }
+out:
+    record(sim, call, r);
+}
+
+/* --- the control API ---------------------------------------------------- */
+
+static json_t *requests_json(struct gs_sim *sim, size_t limit)
+{
+    json_t *arr = json_array();
+    const struct gs_log_entry *e;
+    char when[40];
+    size_t n, i, cap = (size_t)sim->cfg->request_log;
+
+    n = sim->log_count < limit ? sim->log_count : limit;
+    for (i = 0; i < n; i++) {
+        e = &sim->log[(sim->log_next + cap - n + i) % cap];
+        gs_fmt_graph_time(e->time_ns, when, sizeof(when));
+        json_array_append_new(
+            arr,
+            json_pack("{s:I, s:s, s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:f}",
+                      "seq", (json_int_t)e->seq, "time", when, "method",
+                      e->method, "path", e->path, "status", e->status, "fault",
+                      e->fault[0] ? e->fault : NULL, "requestId", e->request_id,
+                      "clientRequestId", e->crid, "tokenId",
+                      e->token_id[0] ? e->token_id : NULL, "durationMs",
+                      (double)e->duration_us / 1000.0));
+    }
+    return json_pack("{s:I, s:o}", "total", (json_int_t)sim->log_seq,
+                     "requests", arr);
+}
+
+static json_t *stats_json(struct gs_sim *sim)
+{
+    json_t *by = json_object(), *faults = json_object();
+    char key[8];
+    int i;
+
+    for (i = 0; i < 600; i++) {
+        if (!sim->st.by_status[i])
+            continue;
+        if (i == 0)
+            snprintf(key, sizeof(key), "dropped");
+        else
+            snprintf(key, sizeof(key), "%d", i);
+        json_object_set_new(by, key,
+                            json_integer((json_int_t)sim->st.by_status[i]));
+    }
+    for (i = 1; i < GS_FAULT_COUNT; i++)
+        json_object_set_new(faults, gs_fault_name((enum gs_fault)i),
+                            json_integer((json_int_t)sim->st.faults[i]));
+    return json_pack(
+        "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, "
+        "s:I, s:I, s:I}",
+        "requests", (json_int_t)sim->st.requests, "byStatus", by,
+        "flowsCreated", (json_int_t)sim->st.flows_created, "flowsDeleted",
+        (json_int_t)sim->st.flows_deleted, "duplicatesCreated",
+        (json_int_t)sim->st.duplicates_created, "duplicatesRejected",
+        (json_int_t)sim->st.duplicates_rejected, "flowSetsCreated",
+        (json_int_t)sim->st.flow_sets_created, "tokensIssued",
+        (json_int_t)sim->st.tokens_issued, "tokenErrors",
+        (json_int_t)sim->st.token_errors, "rateLimited",
+        (json_int_t)sim->st.rate_limited, "faultsInjected", faults,
+        "nonCanonicalPaths", (json_int_t)sim->st.non_canonical_paths,
+        "flowSets", (json_int_t)sim->nsets, "flows", (json_int_t)sim->nflows,
+        "tokensActive", (json_int_t)gs_map_count(sim->tokens), "seed",
+        sim->cfg->seeded ? (json_int_t)sim->cfg->seed : (json_int_t)-1);
+}
+
+static bool expire_token(void *val, void *arg)
+{
+    struct gs_token *t = val;
+
+    t->expires_ns = *(const int64_t *)arg;
+    return false;
+}
+
+static bool revoke_token(void *val, void *arg)
+{
+    (void)arg;
+    free(val);
+    return true;
+}
+
+static void reset(struct gs_sim *sim)
+{
+    size_t i;
+    uint64_t seed;
+
+    gs_graph_clear(sim);
+    memset(&sim->st, 0, sizeof(sim->st));
+    sim->log_next = sim->log_count = 0;
+    sim->log_seq = 0;
+    memcpy(sim->cfg->faults, sim->faults0, sizeof(sim->faults0));
+    sim->cfg->token = sim->token0;
+    sim->cfg->rate = sim->rate0;
+    for (i = 0; i < sim->cfg->ntenants; i++) {
+        sim->cfg->tenants[i].rate = sim->tenant_rate0[i];
+        sim->buckets[i].last_ns = 0;
+    }
+    if (sim->cfg->seeded) {
+        seed = sim->cfg->seed;
+        gs_rng_seed(&sim->rng_fault, seed);
+        gs_rng_seed(&sim->rng_id, seed ^ 0x5eed1d5ULL);
+    }
+}
+
+/* The JSON body of a control request; NULL with r set on error. */
+static json_t *control_body(const struct gs_call *call, struct gs_response *r)
+{
+    json_error_t jerr;
+    json_t *j;
+    char msg[200];
+
+    if (call->body_too_large) {
+        control_error(r, 413, "body too large");
+        return NULL;
+    }
+    j = json_loadb(call->body ? call->body : "", call->body_len,
+                   JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        snprintf(msg, sizeof(msg), "invalid JSON: %s", jerr.text);
+        control_error(r, 400, msg);
+    }
+    return j;
+}
+
+static void control(struct gs_sim *sim, struct gs_call *call,
+                    struct gs_response *r)
+{
+    const char *m = call->method, *what = call->control;
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+    bool put = strcmp(m, "PUT") == 0, patch = strcmp(m, "PATCH") == 0;
+    char err[256] = "";
+    json_t *body = NULL, *out = NULL;
+    struct gs_buf b;
+    long limit;
+    int64_t now;
+    int rc = 0;
+    char *text;
+    size_t len;
+
+    if (strcmp(what, "flows") == 0 && get) {
+        gs_buf_init(&b);
+        pthread_mutex_lock(&sim->lock);
+        gs_graph_dump(sim, &b);
+        pthread_mutex_unlock(&sim->lock);
+        text = gs_buf_detach(&b, &len);
+        gs_sim_json_body(r, 200, text, len, PLAIN_JSON);
+        return;
+    }
+    if ((put || patch) &&
+        (strcmp(what, "faults") == 0 || strcmp(what, "token") == 0 ||
+         strcmp(what, "rateLimit") == 0)) {
+        body = control_body(call, r);
+        if (!body)
+            return;
+    }
+    pthread_mutex_lock(&sim->lock);
+    if (strcmp(what, "requests") == 0 && get) {
+        limit = call->query_limit ? gs_parse_ulong(call->query_limit, 1000000)
+                                  : 1000000;
+        if (limit < 0)
+            limit = 1000000;
+        out = requests_json(sim, (size_t)limit);
+    } else if (strcmp(what, "stats") == 0 && get) {
+        out = stats_json(sim);
+    } else if (strcmp(what, "reset") == 0 && post) {
+        reset(sim);
+        out = json_pack("{s:b}", "reset", 1);
+    } else if (strcmp(what, "faults") == 0 && (get || put || patch)) {
+        if (body)
+            rc = gs_faults_from_json(sim->cfg->faults, body, patch, err,
+                                     sizeof(err));
+        out = rc ? NULL : gs_faults_to_json(sim->cfg->faults);
+    } else if (strcmp(what, "token") == 0 && (get || put)) {
+        if (body)
+            rc = gs_token_conf_from_json(&sim->cfg->token, body, err,
+                                         sizeof(err));
+        out = rc ? NULL : gs_token_conf_to_json(&sim->cfg->token);
+    } else if (strcmp(what, "rateLimit") == 0 && (get || put)) {
+        if (body) {
+            rc = gs_rate_from_json(sim->cfg, body, err, sizeof(err));
+            memset(sim->buckets, 0, sim->cfg->ntenants * sizeof(*sim->buckets));
+        }
+        out = rc ? NULL : gs_rate_to_json(sim->cfg);
+    } else if (strcmp(what, "tokens/expire") == 0 && post) {
+        now = gs_now_ns() - 1;
+        gs_map_sweep(sim->tokens, expire_token, &now);
+        out = json_pack("{s:I}", "expired",
+                        (json_int_t)gs_map_count(sim->tokens));
+    } else if (strcmp(what, "tokens/revoke") == 0 && post) {
+        out = json_pack("{s:I}", "revoked",
+                        (json_int_t)gs_map_count(sim->tokens));
+        gs_map_sweep(sim->tokens, revoke_token, NULL);
+    } else {
+        snprintf(err, sizeof(err), "no control endpoint %s /_sim/%.64s", m,
+                 what);
+        rc = 404;
+    }
+    pthread_mutex_unlock(&sim->lock);
+    json_decref(body);
+    if (rc)
+        control_error(r, rc == 404 ? 404 : 400, err);
+    else
+        control_json(r, 200, out);
+}
