@@ -117,6 +117,7 @@ static const char OVERSIZED[] = "<oversized>";
         "content-type", "application/json"                                     \
     }
 
+#define SP16 "                "
 #define X16  "xxxxxxxxxxxxxxxx"
 #define X64  X16 X16 X16 X16
 #define X256 X64 X64 X64 X64
@@ -194,6 +195,8 @@ static const invalid_case cases[] = {
      {{0}}, 0, "type"},
     {"time that is not RFC 3339",
      ATTR_EVENT(ATTRS ",'time':'22/03/2024 21:28'"), {{0}}, 0, "time"},
+    {"time with a day the month does not have",
+     ATTR_EVENT(ATTRS ",'time':'2024-02-30T10:00:00Z'"), {{0}}, 0, "time"},
     {"time as a number",
      ATTR_EVENT(ATTRS ",'time':1711142882"), {{0}}, 0, "time"},
     {"empty tenantid", ATTR_EVENT(ATTRS ",'tenantid':''"), {{0}}, 0, "tenantid"},
@@ -222,6 +225,12 @@ static const invalid_case cases[] = {
      0, "content-type"},
     {"binary event with an application/xml content-type", BIN_VALUE,
      {H_SPEC, H_ID, H_SOURCE, H_TYPE, {"Content-Type", "application/xml"}},
+     0, "content-type"},
+
+    {"binary content-type with junk after 120 spaces", BIN_VALUE,
+     {H_SPEC, H_ID, H_SOURCE, H_TYPE,
+      {"content-type", "application/json" SP16 SP16 SP16 SP16 SP16 SP16 SP16
+                       "        xyz"}},
      0, "content-type"},
 
     /* Binary mode headers. */
@@ -531,6 +540,17 @@ static const invalid_case cases[] = {
      USER("{'licenseSkus':['Sku1',2]}"), {{0}}, 0, CONFIG0 ".licenseSkus[1]"},
     {"user licenseSkus as a string",
      USER("{'licenseSkus':'Sku1'}"), {{0}}, 0, CONFIG0 ".licenseSkus"},
+    {"user defaultPasswordSecret given before defaultPasswordSettings",
+     USER("{'defaultPasswordSecret':'staff-initial',"
+          "'defaultPasswordSettings':{'password':'x'}}"),
+     {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
+    {"user roleGroupId given before the bind URL",
+     USER("{'roleGroupId':'staff','roleGroup@odata.bind':'" BIND_BASE "staff'}"),
+     {{0}}, 0, CONFIG0 ".roleGroupId"},
+    {"user bind URL with the role group path only in its query",
+     USER("{'roleGroup@odata.bind':'https://example.org/x?u="
+          "/beta/external/industryData/roleGroups/staff'}"),
+     {{0}}, 0, CONFIG0 ".roleGroup@odata.bind"},
     {"user error in the second configuration names its index",
      USER("{'roleGroupId':'staff'},{'roleGroupId':'students','extra':1}"),
      {{0}}, 0, "data.flow.creationOptions.configurations[1].extra"},
