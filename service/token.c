@@ -225,7 +225,12 @@ pf_token_source *pf_tokens_find(pf_tokens *t, const char *tenant_id)
         if (strcasecmp(t->sources[i]->tenant_id, tenant_id) == 0)
             return t->sources[i];
     }
-    return NULL;
+    /*
+     * tenantid selects among several credentials (PRODUCT.md section 1);
+     * with one, it may name the same tenant differently (a domain for a
+     * GUID), so the one credential serves.
+     */
+    return t->count == 1 ? t->sources[0] : NULL;
 }
 
 /* Percent-encodes src onto the end of buf (RFC 3986 unreserved kept). */
@@ -403,6 +408,10 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
     snprintf(s->failure.error, sizeof(s->failure.error), "%s", error);
     snprintf(s->failure.description, sizeof(s->failure.description), "%s",
              description);
+    for (char *c = s->failure.description; *c != '\0'; c++) {
+        if (*c == '\r' || *c == '\n' || *c == '\t')
+            *c = ' '; /* one line in logs and messages */
+    }
     scrub(s->failure.description, s->secret);
     scrub(s->failure.description, s->token);
 

@@ -117,8 +117,10 @@ pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
 
 /*
  * The source for a tenant id (an event's `tenantid`), compared
- * case-insensitively; NULL or "" gives the default source. Returns NULL for
- * an unknown tenant.
+ * case-insensitively; NULL or "" gives the default source. An unknown
+ * tenant gives NULL when several sources are configured, and the only one
+ * when one is (the event may name the tenant by domain, the credential by
+ * GUID).
  */
 pf_token_source *pf_tokens_find(pf_tokens *t, const char *tenant_id);
 
