@@ -233,8 +233,8 @@ static int attr_text(const struct attr *a, const json_t *root,
     if (root != NULL) {
         const json_t *v = json_object_get(root, a->name);
 
-        if (v == NULL)
-            return 0;
+        if (v == NULL || json_is_null(v))
+            return 0; /* null is absent */
         if (!json_is_string(v))
             return pf_error_set(err, INVALID, a->name,
                                 "expected a string, got %s", json_kind(v));

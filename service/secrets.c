@@ -112,10 +112,11 @@ int pf_secrets_read(const pf_secrets *s, const char *name, char **value,
                  name, PF_SECRET_MAX);
         goto out;
     }
-    if (len > 0 && buf[len - 1] == '\n')
+    if (len > 0 && buf[len - 1] == '\n') {
         len--;
-    if (len > 0 && buf[len - 1] == '\r')
-        len--;
+        if (len > 0 && buf[len - 1] == '\r')
+            len--;
+    }
     if (len == 0 || memchr(buf, '\0', len) != NULL) {
         snprintf(errstr, errstr_size, "secret '%s' is %s", name,
                  len == 0 ? "empty" : "not text");

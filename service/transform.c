@@ -408,8 +408,15 @@ static int match_members(ctx *c, const pf_type *t, const json_t *in,
 static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in)
 {
     slot slots[MAX_PROPS] = {{0}};
-    json_t *out = json_object();
+    json_t *out;
     size_t i;
+
+    if (t->prop_count > MAX_PROPS) {
+        fail(c, NULL, "internal: %s has more than %d properties", t->name,
+             MAX_PROPS);
+        return NULL;
+    }
+    out = json_object();
 
     if (t->annotate) {
         char odata[128];
