@@ -234,8 +234,8 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
 {
     char key[GS_GUID_LEN + 1], when[40], ctx[512];
     enum gs_flow_type type = GS_FLOW_ADMIN_UNIT;
-    json_t *body, *props = NULL;
-    char *props_text = NULL;
+    json_t *body;
+    struct gs_buf props;
     struct gs_flow_set *s;
     struct gs_flow *f;
     struct gs_buf b;
@@ -247,14 +247,14 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
     body = read_body(call, r);
     if (!body)
         return;
+    gs_buf_init(&props);
     if (gs_schema_check_flow(
             body, sim->cfg->lenient_case ? GS_SCHEMA_LENIENT_CASE : 0, &type,
             &props, &err) != 0) {
         gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
         goto out;
     }
-    props_text = json_dumps(props, JSON_COMPACT);
-    if (!props_text) {
+    if (props.oom || !props.data) {
         gs_sim_graph_error(call, r, 500, "InternalServerError", NULL,
                            "Out of memory.");
         goto out;
@@ -287,7 +287,7 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
         }
     }
     if (status == 201) {
-        f = store_flow(sim, s, type, props_text, when);
+        f = store_flow(sim, s, type, props.data, when);
         if (f)
             add_with_context(&b, ctx, f->body, f->len);
         else
@@ -313,8 +313,7 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
                            "Out of memory.");
     gs_buf_release(&b);
 out:
-    free(props_text);
-    json_decref(props);
+    gs_buf_release(&props);
     json_decref(body);
 }
 
@@ -405,17 +404,19 @@ static void create_set(struct gs_sim *sim, struct gs_call *call,
                        struct gs_response *r)
 {
     char id[GS_GUID_LEN + 1], when[40], ctx[512];
-    json_t *body, *out = NULL, *set = NULL;
     struct gs_flow_set *s = NULL;
-    struct gs_buf b;
+    struct gs_buf props, b;
+    json_t *body;
     pf_error err;
     int rc = -1;
 
     body = read_body(call, r);
     if (!body)
         return;
+    gs_buf_init(&props);
+    gs_buf_init(&b);
     if (gs_schema_check_flow_set(
-            body, sim->cfg->lenient_case ? GS_SCHEMA_LENIENT_CASE : 0, &out,
+            body, sim->cfg->lenient_case ? GS_SCHEMA_LENIENT_CASE : 0, &props,
             &err) != 0) {
         gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
         goto out;
@@ -424,30 +425,26 @@ static void create_set(struct gs_sim *sim, struct gs_call *call,
     gs_rng_guid(&sim->rng_id, id);
     pthread_mutex_unlock(&sim->lock);
     gs_fmt_graph_time(gs_now_ns(), when, sizeof(when));
-    set = json_pack("{s:s, s:O, s:s, s:s}", "id", id, "displayName",
-                    json_object_get(out, "displayName"), "createdDateTime",
-                    when, "lastModifiedDateTime", when);
     s = calloc(1, sizeof(*s));
-    if (!set || !s)
+    if (!s || props.oom || !props.data)
         goto fail;
-    if (json_object_get(out, "filter"))
-        json_object_set(set, "filter", json_object_get(out, "filter"));
     memcpy(s->id, id, sizeof(s->id));
-    s->body = json_dumps(set, JSON_COMPACT);
+    /* The set's body: its id and dates, then the validated properties. */
+    gs_buf_addf(&b,
+                "{\"id\":\"%s\",\"createdDateTime\":\"%s\","
+                "\"lastModifiedDateTime\":\"%s\",%s",
+                id, when, when, props.data + 1);
+    s->body = gs_buf_detach(&b, &s->len);
     if (!s->body)
         goto fail;
-    s->len = strlen(s->body);
     snprintf(ctx, sizeof(ctx), "%s/beta/$metadata#" SETS_PATH "/$entity",
              sim->base_url);
-    gs_buf_init(&b);
     add_with_context(&b, ctx, s->body, s->len);
     pthread_mutex_lock(&sim->lock);
     rc = add_set(sim, s);
     pthread_mutex_unlock(&sim->lock);
-    if (rc != 0) {
-        gs_buf_release(&b);
+    if (rc != 0)
         goto fail;
-    }
     s = NULL; /* now owned by the store */
     reply(r, 201, &b);
     goto out;
@@ -457,8 +454,8 @@ fail:
 out:
     if (s)
         free_set(s);
-    json_decref(set);
-    json_decref(out);
+    gs_buf_release(&b);
+    gs_buf_release(&props);
     json_decref(body);
 }
 

@@ -4,6 +4,8 @@
  */
 #include "gs_schema.h"
 
+#include <stdlib.h>
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -345,50 +347,62 @@ static bool bind_url_ok(const char *url)
         if (id[i] == '/' || id[i] == '?' || id[i] == '#' || id[i] == ' ')
             return false;
     }
-    return strstr(id, suffix) == NULL;
+    return true;
 }
 
-static int check_object(struct walk *w, const json_t *obj,
-                        const struct type_def *t, json_t **out);
+/* The value of property p in obj: its exact CSDL name, or with lenient
+ * casing any spelling (validation has ruled out two spellings). */
+static const json_t *prop_value(const json_t *obj, const struct prop_def *p,
+                                unsigned flags)
+{
+    const json_t *v = json_object_get(obj, p->name);
+    const char *key;
 
-/* Checks one non-null value of p's kind; *out gets the echoed value. */
+    if (v || !(flags & GS_SCHEMA_LENIENT_CASE))
+        return v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        if (strcasecmp(key, p->name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/*
+ * Validation: a read-only walk that stops at the first problem, in payload
+ * order (as Graph's reader does), then reports missing required properties.
+ */
+static int check_object(struct walk *w, const json_t *obj,
+                        const struct type_def *t);
+
+/* Checks one non-null value of p's kind. */
 static int check_scalar(struct walk *w, const json_t *v,
-                        const struct prop_def *p, json_t **out)
+                        const struct prop_def *p)
 {
     char edm[128];
     const char *s;
     size_t i;
 
-    *out = NULL;
     edm_name(p, edm, sizeof(edm));
     switch (p->kind) {
     case K_BOOL:
         if (!json_is_boolean(v))
             break;
-        *out = json_boolean(json_is_true(v));
         return 0;
     case K_STRING:
         if (!json_is_string(v))
             break;
-        s = json_string_value(v);
-        if ((p->flags & P_NONEMPTY) && *s == '\0')
+        if ((p->flags & P_NONEMPTY) && json_string_length(v) == 0)
             return fail(w, "The property '%s' must not be an empty string.",
                         p->name);
-        if (p->flags & P_MASKED)
-            s = GS_SCHEMA_PASSWORD_MASK;
-        else if (p->flags & P_ROLE_CODE)
-            s = canonical_role_code(s);
-        *out = json_string(s);
         return 0;
     case K_ENUM:
         if (!json_is_string(v))
             break;
         s = json_string_value(v);
         for (i = 0; p->en->values[i]; i++) {
-            if (strcmp(p->en->values[i], s) == 0) {
-                *out = json_string(s);
+            if (strcmp(p->en->values[i], s) == 0)
                 return 0;
-            }
         }
         return fail(w,
                     "Cannot convert the literal '%.64s' to the expected "
@@ -407,11 +421,10 @@ static int check_scalar(struct walk *w, const json_t *v,
     case K_OBJECT:
         if (!json_is_object(v))
             break;
-        return check_object(w, v, p->type, out);
+        return check_object(w, v, p->type);
     case K_ANY_OBJECT:
         if (!json_is_object(v))
             break;
-        *out = json_deep_copy(v);
         return 0;
     }
     return fail(w,
@@ -421,14 +434,12 @@ static int check_scalar(struct walk *w, const json_t *v,
 }
 
 static int check_value(struct walk *w, const json_t *v,
-                       const struct prop_def *p, json_t **out)
+                       const struct prop_def *p)
 {
     char edm[128];
-    json_t *arr, *item_out;
     size_t i, mark;
     const json_t *item;
 
-    *out = NULL;
     edm_name(p, edm, sizeof(edm));
     if (json_is_null(v)) {
         /* OData: collections are never null; required means non-null. */
@@ -440,37 +451,27 @@ static int check_value(struct walk *w, const json_t *v,
                         "null values.",
                         p->name, (p->flags & P_COLLECTION) ? "Collection(" : "",
                         edm, (p->flags & P_COLLECTION) ? ")" : "");
-        *out = json_null();
         return 0;
     }
     if (!(p->flags & P_COLLECTION))
-        return check_scalar(w, v, p, out);
+        return check_scalar(w, v, p);
     if (!json_is_array(v))
         return fail(w,
                     "The property '%s' expects a collection of '%s': found "
                     "%s.",
                     p->name, edm, json_kind(v));
-    arr = json_array();
     json_array_foreach(v, i, item)
     {
         mark = pf_path_push_index(&w->path, i);
-        if (json_is_null(item)) {
-            json_decref(arr);
+        if (json_is_null(item))
             return fail(w,
                         "A null value was found in the collection '%s', "
                         "whose items have the non-nullable type '%s'.",
                         p->name, edm);
-        }
-        if (check_scalar(w, item, p, &item_out) != 0) {
-            json_decref(arr);
+        if (check_scalar(w, item, p) != 0)
             return -1;
-        }
         pf_path_pop(&w->path, mark);
-        /* json_array_append_new steals item_out's reference. */
-        if (item_out)
-            json_array_append_new(arr, item_out);
     }
-    *out = arr;
     return 0;
 }
 
@@ -519,18 +520,14 @@ static int check_odata_type(struct walk *w, const json_t *v,
 }
 
 static int check_object(struct walk *w, const json_t *obj,
-                        const struct type_def *t, json_t **out)
+                        const struct type_def *t)
 {
-    json_t *vals[MAX_PROPS] = {NULL};
     bool seen[MAX_PROPS] = {false};
     bool typed = false;
     const char *key, *prop_name;
     const json_t *v;
     const struct prop_def *p;
     size_t idx = 0, mark, i;
-    int rc = -1;
-    json_t *res = NULL;
-    char odata[160];
 
     /* The name of the property holding this object, for messages. */
     prop_name = strrchr(pf_path_str(&w->path), '.');
@@ -543,114 +540,184 @@ static int check_object(struct walk *w, const json_t *obj,
         mark = pf_path_push_key(&w->path, key);
         if (strcmp(key, "@odata.type") == 0) {
             if (check_odata_type(w, v, t, prop_name) != 0)
-                goto out;
+                return -1;
             typed = true;
             pf_path_pop(&w->path, mark);
             continue;
         }
         p = find_prop(t, key, w->flags, &idx);
-        if (!p) {
-            fail(w,
-                 "The property '%.96s' does not exist on type '" NS
-                 "%s'. Make sure to only use property names that are "
-                 "defined by the type or mark the type as open type.",
-                 key, t->name);
-            goto out;
-        }
-        if (seen[idx]) {
-            fail(w, "The property '%s' is given more than once.", p->name);
-            goto out;
-        }
+        if (!p)
+            return fail(w,
+                        "The property '%.96s' does not exist on type '" NS
+                        "%s'. Make sure to only use property names that are "
+                        "defined by the type or mark the type as open type.",
+                        key, t->name);
+        if (seen[idx])
+            return fail(w, "The property '%s' is given more than once.",
+                        p->name);
         seen[idx] = true;
-        if (p->flags & P_READONLY) {
-            fail(w,
-                 "The property '%s' is read-only and cannot be set: Graph "
-                 "sets it.",
-                 p->name);
-            goto out;
-        }
-        if (check_value(w, v, p, &vals[idx]) != 0)
-            goto out;
+        if (p->flags & P_READONLY)
+            return fail(w,
+                        "The property '%s' is read-only and cannot be set: "
+                        "Graph sets it.",
+                        p->name);
+        if (check_value(w, v, p) != 0)
+            return -1;
         pf_path_pop(&w->path, mark);
     }
     if (t->abstract_base && !typed) {
-        mark = pf_path_push_key(&w->path, "@odata.type");
-        fail(w,
-             "The '@odata.type' annotation is required: '%s' has the "
-             "abstract type '" NS "%s' and cannot be created without naming "
-             "a derived type.",
-             prop_name, t->abstract_base);
-        goto out;
+        pf_path_push_key(&w->path, "@odata.type");
+        return fail(w,
+                    "The '@odata.type' annotation is required: '%s' has the "
+                    "abstract type '" NS "%s' and cannot be created without "
+                    "naming a derived type.",
+                    prop_name, t->abstract_base);
     }
     for (i = 0; t->props[i].name; i++) {
         if ((t->props[i].flags & P_REQUIRED) && !seen[i]) {
-            mark = pf_path_push_key(&w->path, t->props[i].name);
-            fail(w,
-                 "The required property '%s' of type '" NS
-                 "%s' is missing from the payload.",
-                 t->props[i].name, t->name);
-            goto out;
+            pf_path_push_key(&w->path, t->props[i].name);
+            return fail(w,
+                        "The required property '%s' of type '" NS
+                        "%s' is missing from the payload.",
+                        t->props[i].name, t->name);
         }
     }
-    res = json_object();
-    if (!res)
-        goto out;
+    return 0;
+}
+
+/*
+ * Rendering: a second walk, over a validated value only, that writes the
+ * response's JSON text straight into a buffer (no second tree): properties
+ * in table order under their CSDL names.
+ */
+static void emit_object(struct gs_buf *b, const json_t *obj,
+                        const struct type_def *t, unsigned flags);
+
+static void emit_scalar(struct gs_buf *b, const json_t *v,
+                        const struct prop_def *p, unsigned flags)
+{
+    char *text;
+
+    switch (p->kind) {
+    case K_BOOL:
+        gs_buf_adds(b, json_is_true(v) ? "true" : "false");
+        break;
+    case K_STRING:
+        if (p->flags & P_MASKED)
+            gs_buf_add_json_str(b, GS_SCHEMA_PASSWORD_MASK);
+        else if (p->flags & P_ROLE_CODE)
+            gs_buf_add_json_str(b, canonical_role_code(json_string_value(v)));
+        else
+            gs_buf_add_json_str(b, json_string_value(v));
+        break;
+    case K_ENUM:
+    case K_BIND:
+        gs_buf_add_json_str(b, json_string_value(v));
+        break;
+    case K_OBJECT:
+        emit_object(b, v, p->type, flags);
+        break;
+    case K_ANY_OBJECT:
+        text = json_dumps(v, JSON_COMPACT);
+        if (text)
+            gs_buf_adds(b, text);
+        else
+            b->oom = true;
+        free(text);
+        break;
+    }
+}
+
+static void emit_value(struct gs_buf *b, const json_t *v,
+                       const struct prop_def *p, unsigned flags)
+{
+    const json_t *item;
+    size_t i;
+
+    if (json_is_null(v)) {
+        gs_buf_adds(b, "null");
+        return;
+    }
+    if (!(p->flags & P_COLLECTION)) {
+        emit_scalar(b, v, p, flags);
+        return;
+    }
+    gs_buf_add(b, "[", 1);
+    json_array_foreach(v, i, item)
+    {
+        if (i)
+            gs_buf_add(b, ",", 1);
+        emit_scalar(b, item, p, flags);
+    }
+    gs_buf_add(b, "]", 1);
+}
+
+static void emit_object(struct gs_buf *b, const json_t *obj,
+                        const struct type_def *t, unsigned flags)
+{
+    const struct prop_def *p;
+    const json_t *v;
+    bool first = true;
+
+    gs_buf_add(b, "{", 1);
     /* A polymorphic nested value keeps its type in Graph's response (the
-     * seed's password settings); the flow's own type is added by the
+     * seed's password settings); the flow's own type is written by the
      * caller, ahead of the metadata. */
     if (t->abstract_base && strcmp(t->abstract_base, "provisioningFlow")) {
-        snprintf(odata, sizeof(odata), "#" NS "%s", t->name);
-        json_object_set_new(res, "@odata.type", json_string(odata));
+        gs_buf_adds(b, "\"@odata.type\":\"#" NS);
+        gs_buf_adds(b, t->name);
+        gs_buf_add(b, "\"", 1);
+        first = false;
     }
-    for (i = 0; t->props[i].name; i++) {
-        if (!seen[i] || (t->props[i].flags & P_NOT_ECHOED) || !vals[i])
+    for (p = t->props; p->name; p++) {
+        if (p->flags & (P_NOT_ECHOED | P_READONLY))
             continue;
-        /* json_object_set_new steals vals[i]'s reference. */
-        json_object_set_new(res, t->props[i].name, vals[i]);
-        vals[i] = NULL;
+        v = prop_value(obj, p, flags);
+        if (!v)
+            continue;
+        if (!first)
+            gs_buf_add(b, ",", 1);
+        first = false;
+        gs_buf_add_json_str(b, p->name);
+        gs_buf_add(b, ":", 1);
+        emit_value(b, v, p, flags);
     }
-    *out = res;
-    res = NULL;
-    rc = 0;
-out:
-    for (i = 0; i < MAX_PROPS; i++)
-        json_decref(vals[i]);
-    json_decref(res);
-    return rc;
+    gs_buf_add(b, "}", 1);
 }
 
 static int check_root(const json_t *body, const struct type_def *t,
-                      unsigned flags, json_t **out, pf_error *err)
+                      unsigned flags, struct gs_buf *out, pf_error *err)
 {
     struct walk w;
 
     w.flags = flags;
     w.err = err;
     pf_path_init(&w.path);
-    *out = NULL;
     if (!json_is_object(body))
         return fail(&w, "The request body must be a JSON object: found %s.",
                     json_kind(body));
-    return check_object(&w, body, t, out);
+    if (check_object(&w, body, t) != 0)
+        return -1;
+    emit_object(out, body, t, flags);
+    return 0;
 }
 
 int gs_schema_check_flow(const json_t *body, unsigned flags,
-                         enum gs_flow_type *type, json_t **out, pf_error *err)
+                         enum gs_flow_type *type, struct gs_buf *out,
+                         pf_error *err)
 {
     const json_t *ot;
     const char *s;
     struct walk w;
-    size_t mark;
     int i;
 
-    *out = NULL;
     w.flags = flags;
     w.err = err;
     pf_path_init(&w.path);
     if (!json_is_object(body))
         return fail(&w, "The request body must be a JSON object: found %s.",
                     json_kind(body));
-    mark = pf_path_push_key(&w.path, "@odata.type");
+    pf_path_push_key(&w.path, "@odata.type");
     ot = json_object_get(body, "@odata.type");
     if (!ot)
         return fail(&w, "The '@odata.type' annotation is required: "
@@ -673,15 +740,14 @@ int gs_schema_check_flow(const json_t *body, unsigned flags,
                     "When a model is available, each type name must resolve "
                     "to a valid type.",
                     s);
-    pf_path_pop(&w.path, mark);
     if (check_root(body, flow_types[i], flags, out, err) != 0)
         return -1;
     *type = (enum gs_flow_type)i;
     return 0;
 }
 
-int gs_schema_check_flow_set(const json_t *body, unsigned flags, json_t **out,
-                             pf_error *err)
+int gs_schema_check_flow_set(const json_t *body, unsigned flags,
+                             struct gs_buf *out, pf_error *err)
 {
     return check_root(body, &flow_set, flags, out, err);
 }

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "gs_util.h"
+#include "gs_util.h"
 #include "provflow/error.h"
 
 enum gs_flow_type {
@@ -32,11 +34,11 @@ enum gs_flow_type {
 
 /*
  * Checks a provisioningFlow create body. On success returns 0, sets *type
- * and *out to a new object (caller owns it) holding the flow's properties as
+ * and appends to out a JSON object text holding the flow's properties as
  * Graph echoes them: CSDL names in table order, nested `@odata.type`
  * dropped except on polymorphic values, passwords masked, well-known
  * section-role codes in Graph's casing, `roleGroup@odata.bind` not echoed.
- * The flow's own `@odata.type` and metadata are not in *out.
+ * The flow's own `@odata.type` and metadata are not in it.
  *
  * On failure returns -1 with err->path the offending property's JSON path
  * (e.g. `configuration.additionalOptions.createTeam`; "$" for the body
@@ -44,11 +46,12 @@ enum gs_flow_type {
  * body is only read.
  */
 int gs_schema_check_flow(const json_t *body, unsigned flags,
-                         enum gs_flow_type *type, json_t **out, pf_error *err);
+                         enum gs_flow_type *type, struct gs_buf *out,
+                         pf_error *err);
 
 /* Same contract for an outboundProvisioningFlowSet create body. */
-int gs_schema_check_flow_set(const json_t *body, unsigned flags, json_t **out,
-                             pf_error *err);
+int gs_schema_check_flow_set(const json_t *body, unsigned flags,
+                             struct gs_buf *out, pf_error *err);
 
 /* "administrativeUnitProvisioningFlow", ...; NULL for a bad value. */
 const char *gs_schema_flow_type_name(enum gs_flow_type type);

@@ -413,7 +413,7 @@ struct gs_server *gs_server_start(struct gs_config *cfg, char *errstr,
     struct gs_server *srv = calloc(1, sizeof(*srv));
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     bool tls = cfg->tls_cert != NULL;
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[10];
     size_t n = 0;
 
     if (!srv) {
@@ -460,6 +460,10 @@ struct gs_server *gs_server_start(struct gs_config *cfg, char *errstr,
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL};
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 4096, NULL};
+    /* MHD zeroes a connection's pool between requests: 16 KiB (half the
+     * default) still holds any sane request head. */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        16384, NULL};
     if (tls) {
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
                                             srv->cert_pem};

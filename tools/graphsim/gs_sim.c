@@ -96,11 +96,10 @@ static void route(struct gs_call *c)
     c->endpoint = -1;
     if (strncmp(c->path, "/_sim/", 6) == 0) {
         c->route = GS_ROUTE_CONTROL;
-        snprintf(c->control, sizeof(c->control), "%s", c->path + 6);
+        gs_copy(c->control, sizeof(c->control), c->path + 6);
         return;
     }
-    if (snprintf(buf, sizeof(buf), "%s", c->path) >= (int)sizeof(buf) ||
-        buf[0] != '/')
+    if (!gs_copy(buf, sizeof(buf), c->path) || buf[0] != '/')
         return;
     /* Split on '/', tolerating one trailing slash. */
     for (p = buf + 1; n < 8;) {
@@ -118,7 +117,7 @@ static void route(struct gs_call *c)
         seg_is(c, segs[3], "token")) {
         c->route = GS_ROUTE_TOKEN;
         c->endpoint = GS_EP_TOKEN;
-        snprintf(c->tenant, sizeof(c->tenant), "%s", segs[0]);
+        gs_copy(c->tenant, sizeof(c->tenant), segs[0]);
         return;
     }
     if (n < 4 || !seg_is(c, segs[0], "beta") ||
@@ -127,7 +126,7 @@ static void route(struct gs_call *c)
         !seg_is(c, segs[3], "outboundProvisioningFlowSets"))
         return;
     if (n >= 5)
-        snprintf(c->set_id, sizeof(c->set_id), "%s", segs[4]);
+        gs_copy(c->set_id, sizeof(c->set_id), segs[4]);
     if (n == 4) {
         c->route = GS_ROUTE_FLOW_SETS;
         c->endpoint = post  ? GS_EP_CREATE_FLOW_SET
@@ -141,7 +140,7 @@ static void route(struct gs_call *c)
         c->endpoint = post ? GS_EP_CREATE_FLOW : get ? GS_EP_LIST_FLOWS : -1;
     } else if (seg_is(c, segs[5], "provisioningFlows") && n == 7) {
         c->route = GS_ROUTE_FLOW;
-        snprintf(c->flow_id, sizeof(c->flow_id), "%s", segs[6]);
+        gs_copy(c->flow_id, sizeof(c->flow_id), segs[6]);
         c->endpoint = get                                ? GS_EP_GET_FLOW
                       : strcmp(c->method, "DELETE") == 0 ? GS_EP_DELETE_FLOW
                                                          : -1;
@@ -161,11 +160,11 @@ static void pick_crid(struct gs_call *c)
                 break;
         }
         if (!s[i]) {
-            snprintf(c->crid, sizeof(c->crid), "%s", s);
+            gs_copy(c->crid, sizeof(c->crid), s);
             return;
         }
     }
-    snprintf(c->crid, sizeof(c->crid), "%s", c->request_id);
+    gs_copy(c->crid, sizeof(c->crid), c->request_id);
 }
 
 void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
@@ -349,10 +348,10 @@ static void record(struct gs_sim *sim, const struct gs_call *call,
         sim->log_count++;
     e->seq = ++sim->log_seq;
     e->time_ns = gs_now_ns();
-    snprintf(e->method, sizeof(e->method), "%s", call->method);
-    snprintf(e->path, sizeof(e->path), "%s", call->path);
+    gs_copy(e->method, sizeof(e->method), call->method);
+    gs_copy(e->path, sizeof(e->path), call->path);
     e->status = r->status;
-    snprintf(e->fault, sizeof(e->fault), "%s", fault);
+    gs_copy(e->fault, sizeof(e->fault), fault);
     memcpy(e->request_id, call->request_id, sizeof(e->request_id));
     memcpy(e->crid, call->crid, sizeof(e->crid));
     memcpy(e->token_id, call->token_id, sizeof(e->token_id));
@@ -412,7 +411,7 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
     } else if (call->endpoint < 0) {
         not_routed(call, r);
     } else if (gs_token_check(sim, call, &tok, r) == 0) {
-        snprintf(call->token_id, sizeof(call->token_id), "%s", tok.id);
+        gs_copy(call->token_id, sizeof(call->token_id), tok.id);
         pthread_mutex_lock(&sim->lock);
         limited = !rate_take(sim, tok.tenant, &wait);
         if (limited)

@@ -458,13 +458,30 @@ int64_t gs_mono_ns(void)
 
 void gs_fmt_graph_time(int64_t ns, char *out, size_t outsz)
 {
+    /* The seconds part is formatted once per second per thread. */
+    static __thread time_t cached_sec = -1;
+    static __thread char cached[64];
     time_t sec = (time_t)(ns / 1000000000);
+    int frac = (int)(ns % 1000000000 / 100), i;
     struct tm tm;
+    char full[32];
 
-    gmtime_r(&sec, &tm);
-    snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%07dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)(ns % 1000000000 / 100));
+    if (sec != cached_sec) {
+        gmtime_r(&sec, &tm);
+        snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        cached_sec = sec;
+    }
+    memcpy(full, cached, 19);
+    full[19] = '.';
+    for (i = 7; i >= 1; i--) {
+        full[19 + i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    full[27] = 'Z';
+    full[28] = '\0';
+    gs_copy(out, outsz, full);
 }
 
 void gs_fmt_aad_time(int64_t ns, char *out, size_t outsz)
@@ -611,6 +628,21 @@ int gs_json_depth(const char *text, size_t len, int limit)
         }
     }
     return max;
+}
+
+bool gs_copy(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (dstsz == 0)
+        return n == 0;
+    if (n >= dstsz) {
+        memcpy(dst, src, dstsz - 1);
+        dst[dstsz - 1] = '\0';
+        return false;
+    }
+    memcpy(dst, src, n + 1);
+    return true;
 }
 
 bool gs_prefix_ci(const char *s, const char *prefix)

@@ -99,6 +99,10 @@ json_t *gs_form_parse(const char *body, size_t len, size_t max_fields,
  * limit is exceeded (returns limit + 1 then). Strings are skipped. */
 int gs_json_depth(const char *text, size_t len, int limit);
 
+/* Copies src into dst (dstsz bytes), truncating; returns true when all of
+ * it fit. */
+bool gs_copy(char *dst, size_t dstsz, const char *src);
+
 /* Case-insensitive ASCII prefix test. */
 bool gs_prefix_ci(const char *s, const char *prefix);
 
