@@ -23,4 +23,7 @@ int pf_cmd_transform(int argc, char **argv);
 /* `provflow send`: events (NDJSON) in, created flows, outcomes out. */
 int pf_cmd_send(int argc, char **argv);
 
+/* `provflow run`: the Kafka service. */
+int pf_cmd_run(int argc, char **argv);
+
 #endif /* PROVFLOW_CLI_H */

@@ -1,0 +1,117 @@
+/*
+ * cmd_run.c - `provflow run`: the service. Settings, signals, the
+ * pipeline; everything else is in pipeline.c.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "provflow/cli.h"
+#include "provflow/config.h"
+#include "provflow/log.h"
+#include "provflow/pipeline.h"
+
+static pf_pipeline *running; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running != NULL)
+        pf_pipeline_stop(running);
+}
+
+static void usage(FILE *out)
+{
+    fputs("Usage: provflow run [options]\n"
+          "\n"
+          "The service: consumes provisioning request events from Kafka,\n"
+          "creates the flows in Microsoft Graph, and publishes one outcome\n"
+          "record per event (and a dead letter per failure). SIGTERM or\n"
+          "SIGINT drains and exits 0; a second signal exits at once.\n"
+          "\n"
+          "Options (flags > environment > config file > default):\n",
+          out);
+    pf_config_usage(out, PF_CMD_RUN);
+    fputs("\n"
+          "Exit status: 0 clean stop; 64 usage; 69 Kafka unreachable at\n"
+          "start; 70 internal error; 78 bad configuration.\n"
+          "See docs/configuration.md and docs/operations.md.\n",
+          out);
+}
+
+/* Every secret the settings hold is registered for redaction first. */
+static void register_secrets(const pf_config *cfg)
+{
+    size_t i;
+
+    pf_log_secret(cfg->client_secret);
+    for (i = 0; i < cfg->kafka_count; i++) {
+        if (strstr(cfg->kafka[i].name, "password") != NULL ||
+            strstr(cfg->kafka[i].name, "secret") != NULL)
+            pf_log_secret(cfg->kafka[i].value);
+    }
+}
+
+int pf_cmd_run(int argc, char **argv)
+{
+    struct sigaction sa;
+    pf_config cfg;
+    pf_pipeline *p;
+    char err[512];
+    int first, level, status;
+
+    first = pf_config_load(&cfg, PF_CMD_RUN, argc, argv, err, sizeof(err));
+    if (first == -3) {
+        usage(stdout);
+        return PF_EXIT_OK;
+    }
+    if (first == -2) {
+        fputs("Run 'provflow run --help' for usage.\n", stderr);
+        return PF_EXIT_USAGE;
+    }
+    if (first < 0) {
+        pf_log(PF_LOG_ERROR, NULL, "configuration: %s", err);
+        return PF_EXIT_CONFIG;
+    }
+    if (first < argc) {
+        fprintf(stderr, "provflow run: unexpected argument %s\n", argv[first]);
+        pf_config_release(&cfg);
+        return PF_EXIT_USAGE;
+    }
+    register_secrets(&cfg);
+    level = pf_log_level_parse(cfg.log_level);
+    if (level < 0) {
+        pf_log(PF_LOG_ERROR, NULL,
+               "configuration: log-level: \"%s\" is not debug, info, warn "
+               "or error",
+               cfg.log_level);
+        pf_config_release(&cfg);
+        return PF_EXIT_CONFIG;
+    }
+    pf_log_set_level((pf_log_level)level);
+
+    p = pf_pipeline_new(&cfg, err, sizeof(err), &status);
+    if (p == NULL) {
+        pf_log(PF_LOG_ERROR, NULL, "%s: %s",
+               status == PF_EXIT_CONFIG ? "configuration" : "start", err);
+        pf_config_release(&cfg);
+        return status;
+    }
+    running = p;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    status = pf_pipeline_run(p);
+
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    running = NULL;
+    pf_pipeline_destroy(p);
+    pf_config_release(&cfg);
+    pf_log_forget_secrets();
+    return status;
+}

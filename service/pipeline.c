@@ -1,0 +1,1298 @@
+/*
+ * pipeline.c - the service loop (pipeline.h).
+ *
+ * A record becomes a `work`: decoded and transformed at once; invalid ones
+ * go straight to their outputs, valid ones wait in the keyq for their
+ * key's turn, then for their partition's intent to be committed, then run
+ * as a Graph job. The result is published (outcome, and dead letter for a
+ * failure); when Kafka acknowledges the outputs the offset is done in its
+ * partition's tracker, and the next checkpoint commits it.
+ */
+#include "provflow/pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provflow/client.h"
+#include "provflow/event.h"
+#include "provflow/kafka.h"
+#include "provflow/keyq.h"
+#include "provflow/log.h"
+#include "provflow/offsets.h"
+#include "provflow/outcome.h"
+
+#define METADATA_MAX    4000 /* Kafka's offset.metadata.max.bytes is 4096 */
+#define CHECKPOINT_MS   500  /* commit completed offsets at least this often */
+#define POLL_BATCH      500  /* records taken per loop turn */
+#define SYSTEMIC_MIN_MS 1000
+#define SYSTEMIC_MAX_MS 30000
+#define TXN_TIMEOUT_MS  30000
+
+typedef struct pf_pipeline pipeline;
+typedef struct part part;
+typedef struct work work;
+
+/* One produced record awaiting its delivery report. */
+typedef struct output {
+    work *w;
+    bool dlq;
+} output;
+
+struct work {
+    pf_keyq_item node;
+    pipeline *p;
+    part *part; /* NULL once the partition is gone */
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms; /* the record's */
+    /* The original record, copied: outcome key, dead letter. */
+    char *key, *value;
+    size_t key_len, value_len;
+    rd_kafka_headers_t *headers;
+    /* A valid event. */
+    pf_request req;
+    char *id, *tenant;
+    bool valid, check_existing;
+    pf_graph_job *job;
+    pf_timer retry; /* after a systemic failure */
+    int64_t systemic_delay_ms;
+    /* Outputs. */
+    char *outcome;
+    size_t outcome_len;
+    pf_outcome_dlq dlq;
+    bool has_dlq;
+    int pending; /* delivery reports awaited */
+    output out_result, out_dlq;
+    work *next_wait;   /* the partition's intent wait list, or txn list */
+    bool in_txn;       /* EOS: its outputs are in the open transaction */
+    bool settled;      /* EOS: committed or aborted; freed at its last DR */
+    work *prev, *next; /* every live work */
+};
+
+struct part {
+    int32_t id;
+    pf_ptrack *track;
+    int64_t hw_prev;      /* offsets up to this may have been sent before */
+    int64_t received_max; /* highest offset received, -1 none */
+    int64_t intent_acked; /* highest offset covered by a committed intent */
+    int64_t intent_sent;  /* ... by the commit in flight */
+    work *wait_head, *wait_tail; /* waiting for the intent */
+    size_t live;                 /* works of this partition alive */
+};
+
+struct pf_pipeline {
+    pf_config cfg; /* borrowed strings: the caller's config outlives us */
+    const pf_config *conf;
+    pf_client client;
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *cq;
+    bool eos;
+    char instance[256], source[300];
+    pf_keyq *q;
+    part **parts; /* by partition id; NULL when not assigned */
+    size_t nparts;
+    size_t live; /* works alive */
+    work *works; /* every live work */
+    bool paused;
+    bool commit_in_flight;
+    int64_t last_checkpoint_ms;
+    bool txn_open;
+    work *txn_head; /* EOS: works whose outputs are in the open txn */
+    bool systemic;
+    char systemic_reason[PF_ERROR_MESSAGE_MAX];
+    int wake[2]; /* self-pipe: signals and queue events */
+    volatile sig_atomic_t stops;
+    bool draining;
+    int64_t drain_deadline_ms;
+    bool fatal;
+    bool ready_logged, was_ready;
+};
+
+/* Partitions. */
+
+static part *part_get(pipeline *p, int32_t id)
+{
+    return id >= 0 && (size_t)id < p->nparts ? p->parts[id] : NULL;
+}
+
+/* metadata = "hw=<n>;" + the tracker's own; either part may be absent. */
+static part *part_new(pipeline *p, int32_t id, int64_t committed,
+                      const char *metadata)
+{
+    part *pt = calloc(1, sizeof(*pt));
+    const char *rest = metadata;
+
+    if (pt == NULL)
+        return NULL;
+    pt->id = id;
+    pt->hw_prev = -1;
+    pt->received_max = -1;
+    pt->intent_acked = -1;
+    pt->intent_sent = -1;
+    if (metadata != NULL && strncmp(metadata, "hw=", 3) == 0) {
+        char *end;
+        long long hw = strtoll(metadata + 3, &end, 10);
+
+        if (end != metadata + 3 && *end == ';' && hw >= 0) {
+            pt->hw_prev = hw;
+            rest = end + 1;
+        }
+    }
+    /* What may have been sent before is already covered by an intent. */
+    pt->intent_acked = pt->hw_prev;
+    pt->track = pf_ptrack_new(committed, rest, rest != NULL ? strlen(rest) : 0);
+    if (pt->track == NULL) {
+        free(pt);
+        return NULL;
+    }
+    if ((size_t)id >= p->nparts) {
+        size_t n = (size_t)id + 16;
+        part **grown = realloc(p->parts, n * sizeof(*grown));
+
+        if (grown == NULL) {
+            pf_ptrack_destroy(pt->track);
+            free(pt);
+            return NULL;
+        }
+        memset(grown + p->nparts, 0, (n - p->nparts) * sizeof(*grown));
+        p->parts = grown;
+        p->nparts = n;
+    }
+    p->parts[id] = pt;
+    return pt;
+}
+
+/* Works. */
+
+static void work_free(work *w)
+{
+    pipeline *p = w->p;
+
+    pf_timer_stop(p->client.timers, &w->retry);
+    if (w->job != NULL)
+        pf_graph_cancel(p->client.graph, w->job);
+    pf_request_release(&w->req);
+    if (w->headers != NULL)
+        rd_kafka_headers_destroy(w->headers);
+    free(w->key);
+    free(w->value);
+    free(w->id);
+    free(w->tenant);
+    free(w->outcome);
+    if (w->part != NULL)
+        w->part->live--;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        p->works = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    p->live--;
+    free(w);
+}
+
+static void on_retry(pf_timer *t, void *arg);
+
+static work *work_new(pipeline *p, part *pt, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_timestamp_type_t tstype;
+    work *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    w->p = p;
+    w->part = pt;
+    w->partition = m->partition;
+    w->offset = m->offset;
+    w->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+    pf_keyq_item_init(&w->node);
+    pf_timer_init(&w->retry, on_retry, w);
+    w->out_result = (output){w, false};
+    w->out_dlq = (output){w, true};
+    p->live++;
+    pt->live++;
+    w->next = p->works;
+    if (w->next != NULL)
+        w->next->prev = w;
+    p->works = w;
+    if (m->key_len > 0) {
+        w->key = malloc(m->key_len);
+        if (w->key == NULL)
+            goto oom;
+        memcpy(w->key, m->key, m->key_len);
+        w->key_len = m->key_len;
+    }
+    if (m->len > 0) {
+        w->value = malloc(m->len);
+        if (w->value == NULL)
+            goto oom;
+        memcpy(w->value, m->payload, m->len);
+        w->value_len = m->len;
+    }
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        w->headers = rd_kafka_headers_copy(hdrs);
+    return w;
+oom:
+    work_free(w);
+    return NULL;
+}
+
+/* Outputs. */
+
+static void produce_output(pipeline *p, output *o);
+
+static void ctx_of(const work *w, pf_log_ctx *ctx, const char *topic)
+{
+    *ctx = PF_LOG_CTX_NONE;
+    ctx->topic = topic;
+    ctx->partition = w->partition;
+    ctx->offset = w->offset;
+    ctx->request_id = w->id;
+    ctx->client_request_id = w->valid ? w->req.client_request_id : NULL;
+}
+
+/* Publishes the outcome (and the dead letter of a failure). */
+static void publish(pipeline *p, work *w, const pf_outcome *o)
+{
+    char err[256];
+    pf_log_ctx ctx;
+
+    ctx_of(w, &ctx, p->cfg.input_topic);
+    w->outcome = pf_outcome_dump(o, &w->outcome_len, err, sizeof(err));
+    if (w->outcome == NULL) {
+        pf_log(PF_LOG_ERROR, &ctx, "outcome not built: %s", err);
+        p->fatal = true;
+        return;
+    }
+    if (o->status == PF_OUTCOME_FAILED) {
+        if (pf_outcome_dlq_headers(o, &w->dlq, err, sizeof(err)) != 0) {
+            pf_log(PF_LOG_ERROR, &ctx, "dead letter not built: %s", err);
+            p->fatal = true;
+            return;
+        }
+        w->has_dlq = true;
+        pf_log(PF_LOG_INFO, &ctx, "failed: %s: %s", w->dlq.code,
+               w->dlq.message);
+    }
+    if (p->eos && !p->txn_open) {
+        rd_kafka_error_t *e = rd_kafka_begin_transaction(p->producer);
+
+        if (e != NULL) {
+            pf_log(PF_LOG_ERROR, NULL, "begin transaction: %s",
+                   rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            p->fatal = true;
+            return;
+        }
+        p->txn_open = true;
+    }
+    if (p->eos) {
+        w->in_txn = true;
+        w->next_wait = p->txn_head;
+        p->txn_head = w;
+    }
+    produce_output(p, &w->out_result);
+    if (w->has_dlq)
+        produce_output(p, &w->out_dlq);
+}
+
+static void produce_output(pipeline *p, output *o)
+{
+    work *w = o->w;
+    rd_kafka_headers_t *hdrs;
+    rd_kafka_resp_err_t err;
+    size_t i;
+
+    if (o->dlq) {
+        hdrs = w->headers != NULL ? rd_kafka_headers_copy(w->headers)
+                                  : rd_kafka_headers_new(8);
+        for (i = 0; i < PF_OUTCOME_DLQ_HEADERS; i++)
+            rd_kafka_header_add(hdrs, w->dlq.headers[i].name, -1,
+                                w->dlq.headers[i].value,
+                                (ssize_t)w->dlq.headers[i].value_len);
+    } else {
+        hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, "content-type", -1,
+                            "application/cloudevents+json", -1);
+    }
+    for (;;) {
+        err = rd_kafka_producev(
+            p->producer,
+            RD_KAFKA_V_TOPIC(o->dlq ? p->cfg.dead_letter_topic
+                                    : p->cfg.results_topic),
+            RD_KAFKA_V_KEY(w->key, w->key_len),
+            RD_KAFKA_V_VALUE(o->dlq ? w->value : w->outcome,
+                             o->dlq ? w->value_len : w->outcome_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(p->producer, 100); /* let deliveries drain */
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(hdrs); /* not taken on failure */
+        pf_log(PF_LOG_ERROR, NULL, "produce: %s", rd_kafka_err2str(err));
+        p->fatal = true;
+        return;
+    }
+    w->pending++;
+}
+
+/* The work's outputs are acknowledged: its offset is done. */
+static void work_done(pipeline *p, work *w)
+{
+    (void)p;
+    if (w->part != NULL)
+        pf_ptrack_done(w->part->track, w->offset);
+    work_free(w);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque)
+{
+    pipeline *p = opaque;
+    output *o = m->_private;
+    work *w = o->w;
+
+    (void)rk;
+    w->pending--;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        pf_log(PF_LOG_WARN, NULL, "delivery to %s failed: %s; producing again",
+               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        if (!p->eos) {
+            produce_output(p, o);
+            return;
+        }
+        /* In a transaction the commit fails and rewinds. */
+    }
+    if (p->eos) {
+        if (w->settled && w->pending == 0)
+            work_free(w);
+        return;
+    }
+    if (w->pending == 0)
+        work_done(p, w);
+}
+
+/* Outcome building. */
+
+static void publish_invalid(pipeline *p, work *w, const char *id,
+                            const pf_error *e)
+{
+    pf_outcome_error oe = {
+        .code = PF_OUTCOME_INVALID_EVENT,
+        .message = e->message,
+        .path = e->path,
+    };
+    pf_outcome o = {
+        .status = PF_OUTCOME_FAILED,
+        .source = p->source,
+        .time_ms = pf_wall_ms(),
+        .request_id = id,
+        .error = &oe,
+        .input = {p->cfg.input_topic, w->partition, w->offset},
+    };
+
+    publish(p, w, &o);
+}
+
+static void start_job(pipeline *p, work *w);
+
+static void set_systemic(pipeline *p, bool on, const char *reason)
+{
+    if (on && !p->systemic)
+        pf_log(PF_LOG_ERROR, NULL,
+               "Graph is failing systemically, pausing consumption: %s",
+               reason);
+    if (!on && p->systemic)
+        pf_log(PF_LOG_INFO, NULL, "Graph works again, resuming");
+    p->systemic = on;
+    if (on)
+        snprintf(p->systemic_reason, sizeof(p->systemic_reason), "%s", reason);
+}
+
+static void on_job_done(void *arg, const pf_graph_result *r)
+{
+    work *w = arg;
+    pipeline *p = w->p;
+    pf_outcome_graph og = {
+        .http_status = r->http_status,
+        .request_id = r->request_id,
+        .client_request_id = w->req.client_request_id,
+        .attempts = r->attempts,
+        .elapsed_ms = r->elapsed_ms,
+    };
+    pf_outcome_error oe = {.message = r->message,
+                           .graph_error = r->graph_error};
+    pf_outcome o = {
+        .source = p->source,
+        .time_ms = pf_wall_ms(),
+        .request_id = w->id,
+        .flow_set_id = w->req.flow_set_id,
+        .flow_type = w->req.flow->flow_type,
+        .flow = r->flow,
+        .graph = &og,
+        .input = {p->cfg.input_topic, w->partition, w->offset},
+    };
+
+    w->job = NULL;
+    if (r->status == PF_GRAPH_SYSTEMIC) {
+        /* Not the event's fault: it keeps its key's turn and waits. */
+        set_systemic(p, true, r->message);
+        w->systemic_delay_ms = w->systemic_delay_ms == 0
+                                   ? SYSTEMIC_MIN_MS
+                                   : w->systemic_delay_ms * 2;
+        if (w->systemic_delay_ms > SYSTEMIC_MAX_MS)
+            w->systemic_delay_ms = SYSTEMIC_MAX_MS;
+        w->check_existing = true; /* an earlier try may have reached it */
+        pf_timer_start(p->client.timers, &w->retry,
+                       pf_now_ms() + w->systemic_delay_ms);
+        return;
+    }
+    set_systemic(p, false, NULL);
+    if (r->status == PF_GRAPH_FAILED) {
+        o.status = PF_OUTCOME_FAILED;
+        o.flow = NULL;
+        oe.code = strcmp(r->error_code, "rejected") == 0
+                      ? PF_OUTCOME_REJECTED
+                      : PF_OUTCOME_RETRIES_EXHAUSTED;
+        o.error = &oe;
+    } else {
+        o.status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
+                                                 : PF_OUTCOME_EXISTS;
+    }
+    pf_keyq_done(p->q, &w->node); /* the key's next record may start */
+    publish(p, w, &o);
+}
+
+static void start_job(pipeline *p, work *w)
+{
+    char why[256];
+
+    w->job =
+        pf_graph_submit(p->client.graph, &w->req, w->tenant, w->check_existing,
+                        on_job_done, w, why, sizeof(why));
+    if (w->job == NULL) {
+        pf_log(PF_LOG_ERROR, NULL, "cannot start a Graph job: %s", why);
+        p->fatal = true;
+    }
+}
+
+static void on_retry(pf_timer *t, void *arg)
+{
+    work *w = arg;
+
+    (void)t;
+    start_job(w->p, w);
+}
+
+/* Intent: a record may reach Graph once its offset is covered. */
+static void start_or_wait(pipeline *p, work *w)
+{
+    part *pt = w->part;
+
+    if (w->offset <= pt->intent_acked) {
+        start_job(p, w);
+        return;
+    }
+    w->next_wait = NULL;
+    if (pt->wait_tail != NULL)
+        pt->wait_tail->next_wait = w;
+    else
+        pt->wait_head = w;
+    pt->wait_tail = w;
+}
+
+static void release_waiting(pipeline *p, part *pt)
+{
+    while (pt->wait_head != NULL && pt->wait_head->offset <= pt->intent_acked) {
+        work *w = pt->wait_head;
+
+        pt->wait_head = w->next_wait;
+        if (pt->wait_head == NULL)
+            pt->wait_tail = NULL;
+        w->next_wait = NULL;
+        start_job(p, w);
+    }
+}
+
+static void start_ready(pipeline *p)
+{
+    pf_keyq_item *n;
+
+    if (p->draining)
+        return;
+    while ((n = pf_keyq_pop_ready(p->q)) != NULL)
+        start_or_wait(p, PF_KEYQ_ENTRY(n, work, node));
+}
+
+/* Records. */
+
+static void on_record(pipeline *p, const rd_kafka_message_t *m)
+{
+    pf_header hbuf[PF_KAFKA_HEADERS_MAX];
+    part *pt = part_get(p, m->partition);
+    pf_record rec;
+    pf_event ev;
+    pf_error err;
+    work *w;
+    int skip;
+
+    if (pt == NULL)
+        return; /* not (or no longer) ours */
+    skip = pf_ptrack_received(pt->track, m->offset);
+    if (skip == PF_PTRACK_ERR_NOMEM) {
+        p->fatal = true;
+        return;
+    }
+    if (skip < 0)
+        return; /* at or below one seen: a redelivery after a seek */
+    if (m->offset > pt->received_max)
+        pt->received_max = m->offset;
+    if (skip > 0)
+        return; /* completed before a restart: outcome already out */
+    w = work_new(p, pt, m);
+    if (w == NULL) {
+        p->fatal = true;
+        return;
+    }
+    pf_kafka_record(m, &rec, hbuf);
+    if (pf_event_decode(&rec, &ev, &err) != 0) {
+        publish_invalid(p, w, ev.id, &err);
+        pf_event_release(&ev);
+        return;
+    }
+    if (pf_tokens_find(p->client.tokens, ev.tenantid) == NULL) {
+        pf_error_set(&err, "invalid_event", "tenantid",
+                     "no credential is configured for tenant \"%.64s\"",
+                     ev.tenantid);
+        publish_invalid(p, w, ev.id, &err);
+        pf_event_release(&ev);
+        return;
+    }
+    if (pf_transform(&ev, &p->client.transform, &w->req, &err) != 0) {
+        publish_invalid(p, w, ev.id, &err);
+        pf_event_release(&ev);
+        return;
+    }
+    w->valid = true;
+    w->id = ev.id;
+    w->tenant = ev.tenantid;
+    ev.id = ev.tenantid = NULL; /* now owned by w */
+    pf_event_release(&ev);
+    w->check_existing = m->offset <= pt->hw_prev;
+    if (p->cfg.dry_run) {
+        pf_outcome o = {
+            .status = PF_OUTCOME_VALIDATED,
+            .source = p->source,
+            .time_ms = pf_wall_ms(),
+            .request_id = w->id,
+            .flow_set_id = w->req.flow_set_id,
+            .flow_type = w->req.flow->flow_type,
+            .flow = w->req.body,
+            .input = {p->cfg.input_topic, w->partition, w->offset},
+        };
+
+        publish(p, w, &o);
+        return;
+    }
+    /* Order by the record key, else by the flow set. */
+    if (pf_keyq_push(p->q, w->key_len ? w->key : w->req.flow_set_id,
+                     w->key_len ? w->key_len : strlen(w->req.flow_set_id),
+                     &w->node) != 0)
+        p->fatal = true;
+}
+
+/* Checkpoints: offsets, done-above lists and intents, per partition. */
+
+static int64_t intent_of(const part *pt)
+{
+    return pt->received_max > pt->hw_prev ? pt->received_max : pt->hw_prev;
+}
+
+/*
+ * The offsets to commit, with "hw=<intent>;<tracker metadata>" each, for
+ * the partitions `only` (NULL: all assigned). Marks the intents as sent.
+ */
+static rd_kafka_topic_partition_list_t *
+checkpoint_list(pipeline *p, const rd_kafka_topic_partition_list_t *only)
+{
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)p->nparts);
+    size_t i;
+
+    for (i = 0; i < p->nparts; i++) {
+        part *pt = p->parts[i];
+        rd_kafka_topic_partition_t *e;
+        char meta[METADATA_MAX];
+        int64_t off;
+        int n;
+
+        if (pt == NULL ||
+            (only != NULL && rd_kafka_topic_partition_list_find(
+                                 only, p->cfg.input_topic, pt->id) == NULL))
+            continue;
+        off = pf_ptrack_commit_offset(pt->track);
+        if (off < 0)
+            continue;
+        n = snprintf(meta, sizeof(meta), "hw=%lld;", (long long)intent_of(pt));
+        pf_ptrack_commit_metadata(pt->track, meta + n, sizeof(meta) - n, NULL);
+        pf_ptrack_committed(pt->track);
+        e = rd_kafka_topic_partition_list_add(l, p->cfg.input_topic, pt->id);
+        e->offset = off;
+        e->metadata = strdup(meta); /* freed with the list */
+        e->metadata_size = e->metadata != NULL ? strlen(meta) : 0;
+        pt->intent_sent = intent_of(pt);
+    }
+    return l;
+}
+
+/* A checkpoint of these partitions is stored: intents are acked. */
+static void checkpoint_acked(pipeline *p,
+                             const rd_kafka_topic_partition_list_t *l)
+{
+    int i;
+
+    for (i = 0; i < l->cnt; i++) {
+        part *pt = part_get(p, l->elems[i].partition);
+
+        if (pt == NULL)
+            continue;
+        if (l->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            pf_ptrack_set_dirty(pt->track);
+            continue;
+        }
+        if (pt->intent_sent > pt->intent_acked)
+            pt->intent_acked = pt->intent_sent;
+        release_waiting(p, pt);
+    }
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    pipeline *p = opaque;
+
+    (void)rk;
+    p->commit_in_flight = false;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        size_t i;
+
+        pf_log(PF_LOG_WARN, NULL, "offset commit failed: %s (will retry)",
+               rd_kafka_err2str(err));
+        for (i = 0; i < p->nparts; i++) {
+            if (p->parts[i] != NULL)
+                pf_ptrack_set_dirty(p->parts[i]->track);
+        }
+        return;
+    }
+    if (offsets != NULL)
+        checkpoint_acked(p, offsets);
+}
+
+static void rewind_all(pipeline *p);
+
+/* Exactly-once: outputs, offsets and intents in one transaction. */
+static int checkpoint_txn(pipeline *p)
+{
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_consumer_group_metadata_t *cgmd;
+    rd_kafka_error_t *e;
+    work *w, *next;
+
+    if (!p->txn_open) {
+        e = rd_kafka_begin_transaction(p->producer);
+        if (e != NULL)
+            goto failed;
+        p->txn_open = true;
+    }
+    for (w = p->txn_head; w != NULL; w = w->next_wait) {
+        if (w->part != NULL)
+            pf_ptrack_done(w->part->track, w->offset);
+    }
+    l = checkpoint_list(p, NULL);
+    cgmd = rd_kafka_consumer_group_metadata(p->consumer);
+    e = rd_kafka_send_offsets_to_transaction(p->producer, l, cgmd,
+                                             TXN_TIMEOUT_MS);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    if (e == NULL)
+        e = rd_kafka_commit_transaction(p->producer, TXN_TIMEOUT_MS);
+    if (e != NULL) {
+        rd_kafka_topic_partition_list_destroy(l);
+        goto failed;
+    }
+    p->txn_open = false;
+    for (w = p->txn_head; w != NULL; w = next) {
+        next = w->next_wait;
+        w->settled = true;
+        w->in_txn = false;
+        if (w->pending == 0)
+            work_free(w);
+    }
+    p->txn_head = NULL;
+    checkpoint_acked(p, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return 0;
+failed:
+    pf_log(PF_LOG_WARN, NULL, "transaction: %s", rd_kafka_error_string(e));
+    if (rd_kafka_error_txn_requires_abort(e)) {
+        rd_kafka_error_destroy(e);
+        rewind_all(p);
+        return -1;
+    }
+    if (rd_kafka_error_is_fatal(e))
+        p->fatal = true;
+    rd_kafka_error_destroy(e);
+    return -1;
+}
+
+static bool checkpoint_due(pipeline *p, int64_t now)
+{
+    bool dirty = false, intent = false;
+    size_t i;
+
+    for (i = 0; i < p->nparts; i++) {
+        part *pt = p->parts[i];
+
+        if (pt == NULL)
+            continue;
+        dirty = dirty || pf_ptrack_dirty(pt->track);
+        intent = intent || (pt->wait_head != NULL &&
+                            pt->wait_head->offset > pt->intent_sent);
+    }
+    if (p->eos && p->txn_open)
+        dirty = true;
+    return intent || (dirty && now - p->last_checkpoint_ms >= CHECKPOINT_MS);
+}
+
+static void checkpoint(pipeline *p, int64_t now)
+{
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_resp_err_t err;
+
+    if (p->commit_in_flight || !checkpoint_due(p, now))
+        return;
+    p->last_checkpoint_ms = now;
+    if (p->eos) {
+        checkpoint_txn(p);
+        return;
+    }
+    l = checkpoint_list(p, NULL);
+    if (l->cnt > 0) {
+        err = rd_kafka_commit(p->consumer, l, 1 /* async: on_commit */);
+        p->commit_in_flight = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* A synchronous checkpoint of some partitions: before giving them up. */
+static void checkpoint_now(pipeline *p,
+                           const rd_kafka_topic_partition_list_t *only)
+{
+    rd_kafka_topic_partition_list_t *l;
+
+    if (p->eos) {
+        if (p->txn_open || p->txn_head != NULL)
+            checkpoint_txn(p);
+        return;
+    }
+    l = checkpoint_list(p, only);
+    if (l->cnt > 0 &&
+        rd_kafka_commit(p->consumer, l, 0) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        checkpoint_acked(p, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Partitions come and go. */
+
+static bool in_partitions(const pf_keyq_item *it, void *arg)
+{
+    const work *w = PF_KEYQ_ENTRY(it, work, node);
+
+    return arg == NULL || rd_kafka_topic_partition_list_find(
+                              arg, w->p->cfg.input_topic, w->partition) != NULL;
+}
+
+static void drop_work(pf_keyq_item *it, void *arg)
+{
+    (void)arg;
+    work_free(PF_KEYQ_ENTRY(it, work, node));
+}
+
+/*
+ * Forgets partitions (NULL: all): abandons their work not yet published,
+ * which the next owner redoes (checking Graph first, as the intent covers
+ * it), and detaches works whose outputs are still in flight.
+ */
+static void forget(pipeline *p, const rd_kafka_topic_partition_list_t *l)
+{
+    size_t i;
+    work *w;
+
+    for (i = 0; i < p->nparts; i++) {
+        part *pt = p->parts[i];
+
+        if (pt != NULL && (l == NULL || rd_kafka_topic_partition_list_find(
+                                            l, p->cfg.input_topic, pt->id)))
+            pt->wait_head = pt->wait_tail = NULL;
+    }
+    pf_keyq_remove_if(p->q, in_partitions, drop_work, (void *)l);
+    for (w = p->works; w != NULL; w = w->next) {
+        if (w->part != NULL &&
+            (l == NULL || rd_kafka_topic_partition_list_find(
+                              l, p->cfg.input_topic, w->partition))) {
+            w->part->live--;
+            w->part = NULL;
+        }
+    }
+    for (i = 0; i < p->nparts; i++) {
+        part *pt = p->parts[i];
+
+        if (pt != NULL && (l == NULL || rd_kafka_topic_partition_list_find(
+                                            l, p->cfg.input_topic, pt->id))) {
+            pf_ptrack_destroy(pt->track);
+            free(pt);
+            p->parts[i] = NULL;
+        }
+    }
+}
+
+/* Takes partitions on with their committed offsets and metadata. */
+static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_resp_err_t err;
+    int i;
+
+    err = rd_kafka_committed(p->consumer, l, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        pf_log(PF_LOG_WARN, NULL, "committed offsets: %s",
+               rd_kafka_err2str(err));
+    for (i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *e = &l->elems[i];
+        char meta[METADATA_MAX + 1] = "";
+
+        if (e->metadata != NULL && e->metadata_size < sizeof(meta)) {
+            memcpy(meta, e->metadata, e->metadata_size);
+            meta[e->metadata_size] = '\0';
+        }
+        if (part_get(p, e->partition) != NULL)
+            forget(p, NULL); /* cannot happen: assigned twice */
+        if (part_new(p, e->partition, e->offset >= 0 ? e->offset : -1, meta) ==
+            NULL)
+            p->fatal = true;
+        pf_log(PF_LOG_INFO,
+               &(pf_log_ctx){p->cfg.input_topic, e->partition, e->offset, NULL,
+                             NULL, NULL},
+               "partition assigned");
+    }
+}
+
+static void set_pause(pipeline *p, bool pause,
+                      rd_kafka_topic_partition_list_t *l)
+{
+    if (l == NULL || l->cnt == 0)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(p->consumer, l);
+    else
+        rd_kafka_resume_partitions(p->consumer, l);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    pipeline *p = opaque;
+    bool cooperative =
+        strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        adopt(p, l);
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, l);
+        else
+            rd_kafka_assign(rk, l);
+        if (p->paused)
+            set_pause(p, true, l);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        /* Commit what finished before giving the partitions up. */
+        rd_kafka_flush(p->producer, 10000);
+        checkpoint_now(p, l);
+        forget(p, l);
+        pf_log(PF_LOG_INFO, NULL, "%d partitions revoked", l->cnt);
+        if (cooperative)
+            e = rd_kafka_incremental_unassign(rk, l);
+        else
+            rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        pf_log(PF_LOG_ERROR, NULL, "rebalance: %s", rd_kafka_err2str(err));
+        forget(p, NULL);
+        rd_kafka_assign(rk, NULL);
+        break;
+    }
+    if (e != NULL) {
+        pf_log(PF_LOG_ERROR, NULL, "assignment: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* Exactly-once abort: drop all state, seek back to the committed offsets. */
+static void rewind_all(pipeline *p)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_error_t *e;
+    work *w, *next;
+
+    e = rd_kafka_abort_transaction(p->producer, TXN_TIMEOUT_MS);
+    if (e != NULL) {
+        pf_log(PF_LOG_ERROR, NULL, "abort transaction: %s",
+               rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        p->fatal = true;
+        return;
+    }
+    p->txn_open = false;
+    for (w = p->txn_head; w != NULL; w = next) {
+        next = w->next_wait;
+        w->settled = true;
+        if (w->pending == 0)
+            work_free(w);
+    }
+    p->txn_head = NULL;
+    if (rd_kafka_assignment(p->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    forget(p, NULL);
+    adopt(p, l);
+    rd_kafka_seek_partitions(p->consumer, l, 10000);
+    pf_log(PF_LOG_WARN, NULL, "transaction aborted: rewound %d partitions",
+           l->cnt);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Backpressure, systemic pause and draining all stop the fetching. */
+static void update_pause(pipeline *p)
+{
+    size_t max = (size_t)p->cfg.max_buffered;
+    bool want = p->systemic || p->draining || p->live >= max ||
+                (p->paused && p->live > max / 2);
+    rd_kafka_topic_partition_list_t *l = NULL;
+
+    if (want == p->paused)
+        return;
+    if (rd_kafka_assignment(p->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    set_pause(p, want, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    p->paused = want;
+    pf_log(PF_LOG_DEBUG, NULL, "%s consumption (%zu records held)",
+           want ? "paused" : "resumed", p->live);
+}
+
+/* Readiness (PRODUCT.md section 6), reason in words when not ready. */
+static bool readiness(pipeline *p, char *why, size_t n)
+{
+    const pf_token_failure *f;
+    size_t i;
+
+    if (p->systemic) {
+        snprintf(why, n, "Graph failing: %s", p->systemic_reason);
+        return false;
+    }
+    if (!pf_tokens_ready(p->client.tokens)) {
+        pf_token_source *s = pf_tokens_find(p->client.tokens, NULL);
+
+        f = s != NULL ? pf_token_last_failure(s) : NULL;
+        snprintf(why, n, "no valid token%s%s", f ? ": " : "",
+                 f ? f->description : "");
+        return false;
+    }
+    if (p->fatal || p->draining) {
+        snprintf(why, n, "%s",
+                 p->fatal ? "stopping after an error" : "shutting down");
+        return false;
+    }
+    for (i = 0; i < p->nparts && p->parts[i] == NULL; i++)
+        ;
+    snprintf(why, n, "%s",
+             i < p->nparts ? "consuming" : "waiting for an assignment");
+    return true;
+}
+
+static void log_readiness(pipeline *p)
+{
+    char why[512];
+    bool ready = readiness(p, why, sizeof(why));
+
+    if (p->ready_logged && ready == p->was_ready)
+        return;
+    p->ready_logged = true;
+    p->was_ready = ready;
+    pf_log(ready ? PF_LOG_INFO : PF_LOG_WARN, NULL, "%s: %s",
+           ready ? "ready" : "not ready", why);
+}
+
+/* The loop. */
+
+static void on_consumer_message(pipeline *p, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        on_record(p, m);
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        pf_log(PF_LOG_WARN, NULL, "consumer: %s", rd_kafka_message_errstr(m));
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+            p->fatal = true;
+    }
+}
+
+static void drain_pipe(int fd)
+{
+    char buf[64];
+
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+static bool drained(pipeline *p)
+{
+    return pf_keyq_running(p->q) == 0 && rd_kafka_outq_len(p->producer) == 0;
+}
+
+int pf_pipeline_run(pipeline *p)
+{
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t err;
+    int status = 0;
+
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, p->cfg.input_topic,
+                                      RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        pf_log(PF_LOG_ERROR, NULL, "subscribe: %s", rd_kafka_err2str(err));
+        return 69;
+    }
+    pf_tokens_prefetch(p->client.tokens);
+    pf_log(PF_LOG_INFO, NULL, "consuming %s as %s, delivery %s",
+           p->cfg.input_topic, p->instance, p->cfg.delivery);
+
+    for (;;) {
+        int64_t now = pf_now_ms(), due;
+        rd_kafka_message_t *m;
+        int n, timeout;
+
+        if (p->stops > 0 && !p->draining) {
+            p->draining = true;
+            p->drain_deadline_ms = now + p->cfg.shutdown_grace_ms;
+            pf_log(PF_LOG_INFO, NULL, "stopping: draining for up to %ld ms",
+                   p->cfg.shutdown_grace_ms);
+        }
+        pf_timers_run(p->client.timers, now);
+        for (n = 0; n < POLL_BATCH && !p->fatal; n++) {
+            m = rd_kafka_consumer_poll(p->consumer, 0);
+            if (m == NULL)
+                break;
+            on_consumer_message(p, m);
+            rd_kafka_message_destroy(m);
+        }
+        if (!p->systemic)
+            start_ready(p);
+        rd_kafka_poll(p->producer, 0);
+        checkpoint(p, now);
+        update_pause(p);
+        log_readiness(p);
+        if (p->fatal) {
+            status = 70;
+            break;
+        }
+        if (p->draining && (drained(p) || now >= p->drain_deadline_ms))
+            break;
+        due = pf_timers_next_due(p->client.timers);
+        timeout = n == POLL_BATCH ? 0 : 100;
+        if (due - now < timeout)
+            timeout = due <= now ? 0 : (int)(due - now);
+        if (pf_http_poll(p->client.http, &p->wake[0], 1, timeout) < 0) {
+            status = 70;
+            break;
+        }
+        drain_pipe(p->wake[0]);
+    }
+
+    /* Abandon what is not finished; publish and commit what is. */
+    pf_keyq_clear(p->q, drop_work, NULL);
+    if (rd_kafka_flush(p->producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        pf_log(PF_LOG_WARN, NULL, "%d outputs not delivered at exit",
+               rd_kafka_outq_len(p->producer));
+    rd_kafka_poll(p->producer, 0);
+    if (!p->fatal)
+        checkpoint_now(p, NULL);
+    rd_kafka_consumer_close(p->consumer);
+    pf_log(PF_LOG_INFO, NULL, "stopped");
+    return status;
+}
+
+void pf_pipeline_stop(pipeline *p)
+{
+    p->stops++;
+    if (p->stops > 1)
+        _exit(130); /* second signal: at once */
+    if (write(p->wake[1], "s", 1) < 0) {
+        /* the pipe is full: the loop wakes anyway */
+    }
+}
+
+static int check_topics(pipeline *p, char *errstr, size_t n)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    const char *need[3] = {p->cfg.input_topic, p->cfg.results_topic,
+                           p->cfg.dead_letter_topic};
+    rd_kafka_resp_err_t err;
+    int i, t, rc = 0;
+
+    err = rd_kafka_metadata(p->producer, 1, NULL, &md, 15000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, n, "Kafka at %s is unreachable: %s", p->cfg.brokers,
+                 rd_kafka_err2str(err));
+        return 69;
+    }
+    for (i = 0; i < 3 && rc == 0; i++) {
+        for (t = 0; t < md->topic_cnt; t++) {
+            if (strcmp(md->topics[t].topic, need[i]) == 0 &&
+                md->topics[t].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+        }
+        if (t == md->topic_cnt) {
+            snprintf(errstr, n, "topic %s does not exist", need[i]);
+            rc = 78;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+pipeline *pf_pipeline_new(const pf_config *cfg, char *errstr,
+                          size_t errstr_size, int *status)
+{
+    rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
+    pipeline *p = calloc(1, sizeof(*p));
+    char why[512];
+
+    *status = 78;
+    if (p == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->wake[0] = p->wake[1] = -1;
+    if (strcmp(cfg->delivery, "exactly-once") == 0)
+        p->eos = true;
+    else if (strcmp(cfg->delivery, "at-least-once") != 0) {
+        snprintf(errstr, errstr_size,
+                 "delivery: \"%s\" is not at-least-once or exactly-once",
+                 cfg->delivery);
+        goto fail;
+    }
+    if (cfg->instance != NULL)
+        snprintf(p->instance, sizeof(p->instance), "%s", cfg->instance);
+    else if (gethostname(p->instance, sizeof(p->instance)) != 0)
+        snprintf(p->instance, sizeof(p->instance), "provflow");
+    snprintf(p->source, sizeof(p->source), "urn:provflow:%s", p->instance);
+    if (pf_client_init(&p->client, cfg, errstr, errstr_size) != 0)
+        goto fail;
+    p->q = pf_keyq_new((size_t)cfg->max_buffered);
+    if (p->q == NULL || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+
+    cconf = pf_kafka_consumer_conf(cfg, p, errstr, errstr_size);
+    if (cconf == NULL)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(cconf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(cconf, on_commit);
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, why, sizeof(why));
+    if (p->consumer == NULL) {
+        snprintf(errstr, errstr_size, "consumer: %s", why);
+        goto fail;
+    }
+    cconf = NULL; /* now owned by the consumer */
+    rd_kafka_poll_set_consumer(p->consumer);
+    p->cq = rd_kafka_queue_get_consumer(p->consumer);
+    rd_kafka_queue_io_event_enable(p->cq, p->wake[1], "c", 1);
+
+    pconf = pf_kafka_producer_conf(cfg, p->instance, p, errstr, errstr_size);
+    if (pconf == NULL)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
+    p->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, why, sizeof(why));
+    if (p->producer == NULL) {
+        snprintf(errstr, errstr_size, "producer: %s", why);
+        goto fail;
+    }
+    pconf = NULL; /* now owned by the producer */
+    {
+        rd_kafka_queue_t *mq = rd_kafka_queue_get_main(p->producer);
+
+        rd_kafka_queue_io_event_enable(mq, p->wake[1], "p", 1);
+        rd_kafka_queue_destroy(mq);
+    }
+    *status = check_topics(p, errstr, errstr_size);
+    if (*status != 0)
+        goto fail;
+    if (p->eos) {
+        rd_kafka_error_t *e =
+            rd_kafka_init_transactions(p->producer, TXN_TIMEOUT_MS);
+
+        if (e != NULL) {
+            snprintf(errstr, errstr_size, "transactions: %s",
+                     rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            *status = 69;
+            goto fail;
+        }
+    }
+    return p;
+fail:
+    if (cconf != NULL)
+        rd_kafka_conf_destroy(cconf);
+    if (pconf != NULL)
+        rd_kafka_conf_destroy(pconf);
+    pf_pipeline_destroy(p);
+    return NULL;
+}
+
+void pf_pipeline_destroy(pipeline *p)
+{
+    if (p == NULL)
+        return;
+    forget(p, NULL);
+    if (p->q != NULL)
+        pf_keyq_clear(p->q, drop_work, NULL);
+    while (p->works != NULL)
+        work_free(p->works); /* outputs never acknowledged */
+    pf_keyq_destroy(p->q);
+    if (p->cq != NULL)
+        rd_kafka_queue_destroy(p->cq);
+    if (p->consumer != NULL)
+        rd_kafka_destroy(p->consumer);
+    if (p->producer != NULL)
+        rd_kafka_destroy(p->producer);
+    pf_client_release(&p->client);
+    free(p->parts);
+    if (p->wake[0] >= 0)
+        close(p->wake[0]);
+    if (p->wake[1] >= 0)
+        close(p->wake[1]);
+    free(p);
+}
