@@ -525,15 +525,17 @@ static int check_object(struct walk *w, const json_t *obj,
     bool seen[MAX_PROPS] = {false};
     bool typed = false;
     const char *key, *prop_name;
+    char holder[PF_PATH_MAX];
     const json_t *v;
     const struct prop_def *p;
     size_t idx = 0, mark, i;
 
-    /* The name of the property holding this object, for messages. */
+    /* The name of the property holding this object, for messages: a copy,
+     * as the path buffer changes below. */
     prop_name = strrchr(pf_path_str(&w->path), '.');
-    prop_name = prop_name ? prop_name + 1 : pf_path_str(&w->path);
-    if (w->path.len == 0)
-        prop_name = "the request body";
+    gs_copy(holder, sizeof(holder),
+            prop_name ? prop_name + 1 : pf_path_str(&w->path));
+    prop_name = w->path.len ? holder : "the request body";
 
     json_object_foreach((json_t *)obj, key, v)
     {
