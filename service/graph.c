@@ -57,6 +57,7 @@ struct pf_graph {
 
 void pf_graph_config_default(pf_graph_config *cfg)
 {
+    memset(cfg, 0, sizeof(*cfg));
     cfg->retry = pf_retry_policy_default();
     cfg->max_in_flight = PF_GRAPH_MAX_IN_FLIGHT_DEFAULT;
 }
@@ -83,6 +84,15 @@ pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
     g->tokens = tokens;
     g->cfg = *cfg;
     return g;
+}
+
+void pf_graph_observe(pf_graph *g,
+                      void (*on_attempt)(void *, const pf_graph_attempt *),
+                      void (*on_retry)(void *, int64_t, bool), void *arg)
+{
+    g->cfg.on_attempt = on_attempt;
+    g->cfg.on_retry = on_retry;
+    g->cfg.observer_arg = arg;
 }
 
 static void unqueue(pf_graph *g, pf_graph_job *j)
@@ -184,6 +194,8 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
     if (pf_retry_decide(&g->cfg.retry, j->attempts, j->started_ms, now, after,
                         ((uint64_t)arc4random() << 32) | arc4random(),
                         &delay) == PF_RETRY_AGAIN) {
+        if (g->cfg.on_retry != NULL)
+            g->cfg.on_retry(g->cfg.observer_arg, delay, after >= 0);
         pf_timer_start(g->timers, &j->timer, now + delay);
         return;
     }
@@ -329,6 +341,11 @@ static void on_response(void *arg, const pf_http_response *resp)
 
     j->xfer = NULL;
     g->requests--;
+    if (g->cfg.on_attempt != NULL) {
+        pf_graph_attempt a = {resp->transport, resp->status, resp->elapsed_ms};
+
+        g->cfg.on_attempt(g->cfg.observer_arg, &a);
+    }
     memset(r, 0, sizeof(*r));
     r->http_status = resp->status;
     memcpy(r->request_id, resp->request_id, sizeof(r->request_id));

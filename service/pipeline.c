@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "provflow/admin.h"
 #include "provflow/client.h"
 #include "provflow/event.h"
 #include "provflow/kafka.h"
@@ -26,6 +27,7 @@
 #include "provflow/log.h"
 #include "provflow/offsets.h"
 #include "provflow/outcome.h"
+#include "provflow/stats.h"
 
 #define METADATA_MAX    4000 /* Kafka's offset.metadata.max.bytes is 4096 */
 #define CHECKPOINT_MS   500  /* commit completed offsets at least this often */
@@ -33,6 +35,7 @@
 #define SYSTEMIC_MIN_MS 1000
 #define SYSTEMIC_MAX_MS 30000
 #define TXN_TIMEOUT_MS  30000
+#define STATS_MS        1000 /* gauges and per-partition metrics */
 
 typedef struct pf_pipeline pipeline;
 typedef struct part part;
@@ -112,6 +115,10 @@ struct pf_pipeline {
     int64_t drain_deadline_ms;
     bool fatal;
     bool ready_logged, was_ready;
+    pf_metrics *metrics;
+    pf_stats *stats;
+    pf_admin *admin;
+    pf_timer stats_timer;
 };
 
 /* Partitions. */
@@ -281,6 +288,10 @@ static void publish(pipeline *p, work *w, const pf_outcome *o)
         pf_log(PF_LOG_INFO, &ctx, "failed: %s: %s", w->dlq.code,
                w->dlq.message);
     }
+    pf_stats_outcome(
+        p->stats, pf_outcome_status_name(o->status), o->flow_type, w->has_dlq,
+        w->timestamp_ms > 0 ? (double)(o->time_ms - w->timestamp_ms) / 1000.0
+                            : -1);
     if (p->eos && !p->txn_open) {
         rd_kafka_error_t *e = rd_kafka_begin_transaction(p->producer);
 
@@ -558,6 +569,7 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
         pt->received_max = m->offset;
     if (skip > 0)
         return; /* completed before a restart: outcome already out */
+    pf_stats_consumed(p->stats);
     w = work_new(p, pt, m);
     if (w == NULL) {
         p->fatal = true;
@@ -999,33 +1011,46 @@ static void update_pause(pipeline *p)
            want ? "paused" : "resumed", p->live);
 }
 
-/* Readiness (PRODUCT.md section 6), reason in words when not ready. */
-static bool readiness(pipeline *p, char *why, size_t n)
+/* Readiness (PRODUCT.md section 6): one check per dependency. */
+static void ready_checks(void *arg, pf_admin_readiness *r)
 {
-    const pf_token_failure *f;
+    pipeline *p = arg;
+    pf_token_source *src = pf_tokens_find(p->client.tokens, NULL);
+    const pf_token_failure *f = src ? pf_token_last_failure(src) : NULL;
+    char why[PF_ADMIN_CHECK_REASON_MAX];
     size_t i;
 
-    if (p->systemic) {
-        snprintf(why, n, "Graph failing: %s", p->systemic_reason);
-        return false;
-    }
-    if (!pf_tokens_ready(p->client.tokens)) {
-        pf_token_source *s = pf_tokens_find(p->client.tokens, NULL);
-
-        f = s != NULL ? pf_token_last_failure(s) : NULL;
-        snprintf(why, n, "no valid token%s%s", f ? ": " : "",
-                 f ? f->description : "");
-        return false;
-    }
-    if (p->fatal || p->draining) {
-        snprintf(why, n, "%s",
-                 p->fatal ? "stopping after an error" : "shutting down");
-        return false;
-    }
     for (i = 0; i < p->nparts && p->parts[i] == NULL; i++)
         ;
-    snprintf(why, n, "%s",
-             i < p->nparts ? "consuming" : "waiting for an assignment");
+    pf_admin_readiness_add(r, "kafka", !p->fatal && !p->draining,
+                           p->fatal        ? "stopping after an error"
+                           : p->draining   ? "shutting down"
+                           : i < p->nparts ? "partitions assigned"
+                                           : "waiting for an assignment");
+    snprintf(why, sizeof(why), "%s%s%.180s", f != NULL ? f->error : "",
+             f != NULL ? ": " : "", f != NULL ? f->description : "");
+    pf_admin_readiness_add(r, "token", pf_tokens_ready(p->client.tokens),
+                           pf_tokens_ready(p->client.tokens) ? "valid" : why);
+    pf_admin_readiness_add(r, "graph", !p->systemic,
+                           p->systemic ? p->systemic_reason : "working");
+    pf_admin_readiness_add(r, "producer", !p->fatal,
+                           p->fatal ? "failed" : "working");
+}
+
+/* Ready when every check is; the first failing one says why. */
+static bool readiness(pipeline *p, char *why, size_t n)
+{
+    pf_admin_readiness r = {.count = 0};
+    size_t i;
+
+    ready_checks(p, &r);
+    for (i = 0; i < r.count; i++) {
+        if (!r.checks[i].ok) {
+            snprintf(why, n, "%s: %s", r.checks[i].name, r.checks[i].reason);
+            return false;
+        }
+    }
+    snprintf(why, n, "%s", r.checks[0].reason);
     return true;
 }
 
@@ -1040,6 +1065,36 @@ static void log_readiness(pipeline *p)
     p->was_ready = ready;
     pf_log(ready ? PF_LOG_INFO : PF_LOG_WARN, NULL, "%s: %s",
            ready ? "ready" : "not ready", why);
+}
+
+/* Metrics that are read rather than counted. */
+static void on_stats_timer(pf_timer *t, void *arg)
+{
+    pipeline *p = arg;
+    uint64_t fetched, failed;
+    size_t i, paused = 0;
+
+    pf_tokens_counts(p->client.tokens, &fetched, &failed);
+    pf_stats_tokens(p->stats, fetched, failed);
+    for (i = 0; i < p->nparts; i++) {
+        part *pt = p->parts[i];
+        int64_t lo = 0, hi = 0, committed;
+
+        if (pt == NULL)
+            continue;
+        paused += p->paused;
+        committed = pf_ptrack_commit_offset(pt->track);
+        if (rd_kafka_get_watermark_offsets(p->consumer, p->cfg.input_topic,
+                                           pt->id, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hi = committed;
+        pf_stats_partition(p->stats, pt->id, committed,
+                           hi > committed && committed >= 0 ? hi - committed
+                                                            : 0);
+    }
+    pf_stats_gauges(p->stats, pf_graph_requests(p->client.graph), p->live,
+                    paused, p->was_ready, p->systemic);
+    pf_timer_start(p->client.timers, t, pf_now_ms() + STATS_MS);
 }
 
 /* The loop. */
@@ -1072,7 +1127,7 @@ int pf_pipeline_run(pipeline *p)
 {
     rd_kafka_topic_partition_list_t *topics;
     rd_kafka_resp_err_t err;
-    int status = 0;
+    int status = 0, fds[2] = {p->wake[0], pf_admin_fd(p->admin)};
 
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, p->cfg.input_topic,
@@ -1084,8 +1139,12 @@ int pf_pipeline_run(pipeline *p)
         return 69;
     }
     pf_tokens_prefetch(p->client.tokens);
-    pf_log(PF_LOG_INFO, NULL, "consuming %s as %s, delivery %s",
-           p->cfg.input_topic, p->instance, p->cfg.delivery);
+    pf_timer_init(&p->stats_timer, on_stats_timer, p);
+    pf_timer_start(p->client.timers, &p->stats_timer, pf_now_ms());
+    pf_log(PF_LOG_INFO, NULL,
+           "consuming %s as %s, delivery %s, admin on port %u",
+           p->cfg.input_topic, p->instance, p->cfg.delivery,
+           pf_admin_port(p->admin));
 
     for (;;) {
         int64_t now = pf_now_ms(), due;
@@ -1122,11 +1181,16 @@ int pf_pipeline_run(pipeline *p)
         timeout = n == POLL_BATCH ? 0 : 100;
         if (due - now < timeout)
             timeout = due <= now ? 0 : (int)(due - now);
-        if (pf_http_poll(p->client.http, &p->wake[0], 1, timeout) < 0) {
+        if (pf_admin_timeout_ms(p->admin) >= 0 &&
+            pf_admin_timeout_ms(p->admin) < timeout)
+            timeout = pf_admin_timeout_ms(p->admin);
+        if (pf_http_poll(p->client.http, fds, 2, timeout) < 0) {
             status = 70;
             break;
         }
         drain_pipe(p->wake[0]);
+        pf_admin_heartbeat(p->admin, pf_now_ms());
+        pf_admin_run(p->admin);
     }
 
     /* Abandon what is not finished; publish and commit what is. */
@@ -1210,6 +1274,29 @@ pipeline *pf_pipeline_new(const pf_config *cfg, char *errstr,
     snprintf(p->source, sizeof(p->source), "urn:provflow:%s", p->instance);
     if (pf_client_init(&p->client, cfg, errstr, errstr_size) != 0)
         goto fail;
+    p->metrics = pf_metrics_new();
+    p->stats = p->metrics ? pf_stats_new(p->metrics, PROVFLOW_VERSION) : NULL;
+    if (p->stats == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    pf_graph_observe(p->client.graph, pf_stats_graph_attempt,
+                     pf_stats_graph_retry, p->stats);
+    {
+        pf_admin_config ac;
+
+        pf_admin_config_default(&ac);
+        ac.listen = cfg->admin_listen;
+        ac.metrics = p->metrics;
+        ac.ready = ready_checks;
+        ac.ready_arg = p;
+        p->admin = pf_admin_new(&ac, why, sizeof(why));
+        if (p->admin == NULL) {
+            snprintf(errstr, errstr_size, "admin-listen %s: %s",
+                     cfg->admin_listen, why);
+            goto fail;
+        }
+    }
     p->q = pf_keyq_new((size_t)cfg->max_buffered);
     if (p->q == NULL || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -1288,7 +1375,11 @@ void pf_pipeline_destroy(pipeline *p)
         rd_kafka_destroy(p->consumer);
     if (p->producer != NULL)
         rd_kafka_destroy(p->producer);
+    pf_admin_destroy(p->admin);
+    pf_timer_stop(p->client.timers, &p->stats_timer);
     pf_client_release(&p->client);
+    pf_stats_destroy(p->stats);
+    pf_metrics_destroy(p->metrics);
     free(p->parts);
     if (p->wake[0] >= 0)
         close(p->wake[0]);

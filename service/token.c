@@ -646,3 +646,14 @@ void pf_token_counts(const pf_token_source *s, uint64_t *fetched,
     *fetched = s->fetched;
     *failed = s->failed;
 }
+
+void pf_tokens_counts(const pf_tokens *t, uint64_t *fetched, uint64_t *failed)
+{
+    size_t i;
+
+    *fetched = *failed = 0;
+    for (i = 0; i < t->count; i++) {
+        *fetched += t->sources[i]->fetched;
+        *failed += t->sources[i]->failed;
+    }
+}

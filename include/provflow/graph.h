@@ -32,12 +32,28 @@
 
 #define PF_GRAPH_MAX_IN_FLIGHT_DEFAULT 32
 
+/* One HTTP exchange with Graph, for metrics. */
+typedef struct pf_graph_attempt {
+    pf_transport transport; /* PF_TRANSPORT_OK when status is valid */
+    long http_status;
+    int64_t elapsed_ms;
+} pf_graph_attempt;
+
 typedef struct pf_graph_config {
     pf_retry_policy retry;
     int max_in_flight; /* HTTP requests at once, >= 1 */
+    /*
+     * Optional observers, called on the loop thread: after every HTTP
+     * exchange, and when a job decides to retry after delay_ms
+     * (retry_after true when the server's Retry-After set it).
+     */
+    void (*on_attempt)(void *arg, const pf_graph_attempt *a);
+    void (*on_retry)(void *arg, int64_t delay_ms, bool retry_after);
+    void *observer_arg;
 } pf_graph_config;
 
-/* Defaults: pf_retry_policy_default(), PF_GRAPH_MAX_IN_FLIGHT_DEFAULT. */
+/* Defaults: pf_retry_policy_default(), PF_GRAPH_MAX_IN_FLIGHT_DEFAULT,
+ * no observers. */
 void pf_graph_config_default(pf_graph_config *cfg);
 
 typedef enum pf_graph_status {
@@ -74,6 +90,11 @@ typedef void (*pf_graph_done_fn)(void *arg, const pf_graph_result *r);
 pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
                        const pf_graph_config *cfg, char *errstr,
                        size_t errstr_size);
+
+/* Sets the observers of cfg (see pf_graph_config) after creation. */
+void pf_graph_observe(pf_graph *g,
+                      void (*on_attempt)(void *, const pf_graph_attempt *),
+                      void (*on_retry)(void *, int64_t, bool), void *arg);
 
 /* Cancels every job (no callbacks) and frees the client. */
 void pf_graph_destroy(pf_graph *g);

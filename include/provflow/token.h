@@ -158,4 +158,7 @@ const pf_token_failure *pf_token_last_failure(const pf_token_source *s);
 void pf_token_counts(const pf_token_source *s, uint64_t *fetched,
                      uint64_t *failed);
 
+/* The same, summed over every source. */
+void pf_tokens_counts(const pf_tokens *t, uint64_t *fetched, uint64_t *failed);
+
 #endif /* PROVFLOW_TOKEN_H */

@@ -36,11 +36,11 @@ free_port() {
     return 1
 }
 
-export PROVFLOW_KAFKA_HOME=$tmp/home
-PROVFLOW_KAFKA_PORT=$(free_port)
-PROVFLOW_KAFKA_CONTROLLER_PORT=$(free_port "$PROVFLOW_KAFKA_PORT")
-export PROVFLOW_KAFKA_PORT PROVFLOW_KAFKA_CONTROLLER_PORT
-bootstrap=127.0.0.1:$PROVFLOW_KAFKA_PORT
+export PROVFLOW_BROKER_HOME=$tmp/home
+PROVFLOW_BROKER_PORT=$(free_port)
+PROVFLOW_BROKER_CONTROLLER_PORT=$(free_port "$PROVFLOW_BROKER_PORT")
+export PROVFLOW_BROKER_PORT PROVFLOW_BROKER_CONTROLLER_PORT
+bootstrap=127.0.0.1:$PROVFLOW_BROKER_PORT
 topic=smoke
 
 ok() {
@@ -62,7 +62,7 @@ finish() {
 }
 abort() {
     fail "$*"
-    tail -n 40 "$PROVFLOW_KAFKA_HOME/logs/server.log" 2>/dev/null | sed 's/^/# /' || true
+    tail -n 40 "$PROVFLOW_BROKER_HOME/logs/server.log" 2>/dev/null | sed 's/^/# /' || true
     finish
 }
 
@@ -122,7 +122,7 @@ check "records survive a restart" diff "$tmp/got" "$tmp/got2"
 
 # 5. reset: stopped and wiped.
 "$kafka" reset || abort "reset"
-check "reset wipes the data dir" [ ! -e "$PROVFLOW_KAFKA_HOME/data" ]
+check "reset wipes the data dir" [ ! -e "$PROVFLOW_BROKER_HOME/data" ]
 check "reset leaves the broker stopped" [ "$(status_rc)" -eq 1 ]
 
 finish
