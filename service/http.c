@@ -23,7 +23,9 @@ struct pf_http_xfer {
     pf_http_done_fn done;
     void *arg;
     size_t body_sent_len; /* the request body's length */
-    char *resp;           /* response body, NUL-terminated */
+    const char *body;     /* borrowed request body, read by on_read */
+    size_t body_len, body_pos;
+    char *resp; /* response body, NUL-terminated */
     size_t resp_len, resp_cap;
     bool too_large;
     char request_id[PF_HTTP_HEADER_VALUE_MAX];
@@ -125,6 +127,27 @@ void pf_http_destroy(pf_http *h)
     free(h);
 }
 
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+    pf_http_xfer *x = arg;
+    size_t len = x->body_len - x->body_pos;
+
+    if (len > size * n)
+        len = size * n;
+    memcpy(buf, x->body + x->body_pos, len);
+    x->body_pos += len;
+    return len;
+}
+
+/* Rewinding is refused on purpose: see set_options(). */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    (void)arg;
+    (void)offset;
+    (void)origin;
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     pf_http_xfer *x = arg;
@@ -212,6 +235,7 @@ static pf_transport transport_of(CURLcode rc, const pf_http_xfer *x)
         return PF_TRANSPORT_TLS_VERIFY;
     case CURLE_WRITE_ERROR:
         return x->too_large ? PF_TRANSPORT_BROKEN : PF_TRANSPORT_OTHER;
+    case CURLE_SEND_FAIL_REWIND: /* a break after sending: see on_seek */
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -280,9 +304,24 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     if (strcmp(r->method, "GET") == 0)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     if (r->body != NULL) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        /*
+         * The body is read through a callback that cannot seek back: on a
+         * reused connection that breaks after the request went out, libcurl
+         * would otherwise resend a POST on its own, and a create that Graph
+         * applied before the break would be sent twice. Without a rewind
+         * the transfer fails instead (CURLE_SEND_FAIL_REWIND), and the
+         * caller decides, checking the set's flows first (graph.h).
+         */
+        x->body = r->body;
+        x->body_len = r->body_len;
+        x->body_pos = 0;
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)r->body_len);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, x);
+        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
@@ -418,8 +457,10 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
                  x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
     curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    /* A refused rewind means the body had gone out (see on_seek). */
     resp.request_sent =
-        request_size > 0 && (curl_off_t)x->body_sent_len <= uploaded;
+        rc == CURLE_SEND_FAIL_REWIND ||
+        (request_size > 0 && (curl_off_t)x->body_sent_len <= uploaded);
     resp.body = x->resp != NULL ? x->resp : "";
     resp.body_len = x->resp_len;
     memcpy(resp.request_id, x->request_id, sizeof(resp.request_id));

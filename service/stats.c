@@ -88,10 +88,10 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
         m, "provflow_end_to_end_latency_seconds",
         "From the input record's timestamp to its outcome's publication.", 0,
         NULL, pf_metrics_latency_buckets, PF_METRICS_LATENCY_BUCKETS_COUNT));
-    s->graph_latency = scalar(
-        pf_metrics_histogram(m, "provflow_graph_request_duration_seconds",
-                             "Duration of one HTTP exchange with Graph.", 0,
-                             NULL, pf_metrics_latency_buckets, PF_METRICS_LATENCY_BUCKETS_COUNT));
+    s->graph_latency = scalar(pf_metrics_histogram(
+        m, "provflow_graph_request_duration_seconds",
+        "Duration of one HTTP exchange with Graph.", 0, NULL,
+        pf_metrics_latency_buckets, PF_METRICS_LATENCY_BUCKETS_COUNT));
     return s;
 }
 

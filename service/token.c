@@ -145,10 +145,12 @@ pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
         snprintf(errstr, errstr_size, "a tenant id and a client id are needed");
         return NULL;
     }
-    if (t->count > 0 && pf_tokens_find(t, cred->tenant_id) != NULL) {
-        snprintf(errstr, errstr_size, "tenant %s is configured twice",
-                 cred->tenant_id);
-        return NULL;
+    for (size_t i = 0; i < t->count; i++) {
+        if (strcasecmp(t->sources[i]->tenant_id, cred->tenant_id) == 0) {
+            snprintf(errstr, errstr_size, "tenant %s is configured twice",
+                     cred->tenant_id);
+            return NULL;
+        }
     }
     if ((size_t)snprintf(endpoint, sizeof(endpoint), "%s/%s/oauth2/v2.0/token",
                          t->authority_host,
