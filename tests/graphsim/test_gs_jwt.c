@@ -54,7 +54,11 @@ static void make_keypair(struct keypair *k)
     assert_true(X509_sign(x, k->key, EVP_sha256()) > 0);
     assert_int_equal(PEM_write_bio_X509(bio, x), 1);
     n = BIO_get_mem_data(bio, &data);
-    k->cert_pem = strndup(data, (size_t)n);
+    /* BIO memory is not NUL-terminated: copy it by length. */
+    k->cert_pem = malloc((size_t)n + 1);
+    assert_non_null(k->cert_pem);
+    memcpy(k->cert_pem, data, (size_t)n);
+    k->cert_pem[n] = '\0';
     k->cert = gs_cert_load(k->cert_pem, err, sizeof(err));
     assert_non_null(k->cert);
     BIO_free(bio);
