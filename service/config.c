@@ -100,10 +100,10 @@ static const setting settings[] = {
      0, 0, "ID", "consumer group"},
     {"input-topic", "PROVFLOW_INPUT_TOPIC", STR, 0, KAFKA, AT(input_topic),
      "provisioning-requests", 0, 0, "TOPIC", "topic of request events"},
-    {"results-topic", "PROVFLOW_RESULTS_TOPIC", STR, 0, PF_CMD_RUN,
+    {"results-topic", "PROVFLOW_RESULTS_TOPIC", STR, 0, KAFKA,
      AT(results_topic), "provisioning-results", 0, 0, "TOPIC",
      "topic of outcome records"},
-    {"dead-letter-topic", "PROVFLOW_DEAD_LETTER_TOPIC", STR, 0, PF_CMD_RUN,
+    {"dead-letter-topic", "PROVFLOW_DEAD_LETTER_TOPIC", STR, 0, KAFKA,
      AT(dead_letter_topic), "provisioning-dead-letters", 0, 0, "TOPIC",
      "topic of failed requests' original records"},
     {"delivery", "PROVFLOW_DELIVERY", STR, 0, PF_CMD_RUN, AT(delivery),
@@ -124,6 +124,19 @@ static const setting settings[] = {
      "records held in memory before partitions are paused"},
     {"dry-run", "PROVFLOW_DRY_RUN", BOOL, 0, PF_CMD_RUN, AT(dry_run), "false",
      0, 0, NULL, "validate and publish \"validated\" outcomes; call nothing"},
+    {"to-datetime", NULL, STR, 0, PF_CMD_REPLAY, AT(to_datetime), NULL, 0, 0,
+     "TIME", "move to the first record at or after TIME (RFC 3339, e.g. "
+     "2026-11-01T00:00:00Z)"},
+    {"to-offset", NULL, STR, 0, PF_CMD_REPLAY, AT(to_offset), NULL, 0, 0, "N",
+     "move to offset N (clamped to what the partition holds)"},
+    {"to-earliest", NULL, BOOL, 0, PF_CMD_REPLAY, AT(to_earliest), "false", 0,
+     0, NULL, "move to the earliest offset held"},
+    {"to-latest", NULL, BOOL, 0, PF_CMD_REPLAY, AT(to_latest), "false", 0, 0,
+     NULL, "move to the end (skip everything not yet processed)"},
+    {"partitions", NULL, STR, 0, PF_CMD_REPLAY, AT(partitions), NULL, 0, 0,
+     "LIST", "only these partitions, e.g. 0,3,7 (default: all)"},
+    {"execute", NULL, BOOL, 0, PF_CMD_REPLAY, AT(execute), "false", 0, 0,
+     NULL, "apply the move (default: dry run, print it only)"},
 };
 /* clang-format on */
 
@@ -415,6 +428,11 @@ void pf_config_usage(FILE *out, unsigned command)
         else
             snprintf(flag, sizeof(flag), "--%s %s", s->name, s->arg);
         fprintf(out, "  %-34s %s\n", flag, s->help);
+        if (s->env == NULL) {
+            if (s->def != NULL && s->kind != BOOL)
+                fprintf(out, "  %-34s default %s\n", "", s->def);
+            continue;
+        }
         fprintf(out, "  %-34s env %s%s", "", s->env,
                 (s->flags & SECRET) ? " or " : "");
         if (s->flags & SECRET)

@@ -14,6 +14,7 @@ static const char usage[] =
     "provisioning request events.\n"
     "\n"
     "Commands:\n"
+    "  replay      move the service's offsets to replay events (dry run)\n"
     "  run         the service: Kafka in, Graph, outcomes out\n"
     "  send        events (NDJSON) in, flows created in Graph, outcomes out\n"
     "  transform   events (NDJSON) in, Graph requests out; no network\n"
@@ -25,6 +26,7 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
+    {"replay", pf_cmd_replay},
     {"run", pf_cmd_run},
     {"transform", pf_cmd_transform},
     {"send", pf_cmd_send},

@@ -26,4 +26,7 @@ int pf_cmd_send(int argc, char **argv);
 /* `provflow run`: the Kafka service. */
 int pf_cmd_run(int argc, char **argv);
 
+/* `provflow replay`: move the group's committed offsets. */
+int pf_cmd_replay(int argc, char **argv);
+
 #endif /* PROVFLOW_CLI_H */

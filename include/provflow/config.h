@@ -53,6 +53,9 @@ typedef struct pf_config {
     char *delivery, *instance, *admin_listen, *log_level;
     long shutdown_grace_ms, max_buffered;
     bool dry_run;
+    /* provflow replay */
+    char *to_datetime, *to_offset, *partitions;
+    bool to_earliest, to_latest, execute;
     pf_kafka_prop kafka[PF_KAFKA_PROPS_MAX];
     size_t kafka_count;
     /* The config file, if one was read. */
