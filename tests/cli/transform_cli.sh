@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# provflow transform as a user runs it: the seed's four examples, exit
+# statuses, masking, --help.
+set -uo pipefail
+pf=$1
+root=$2
+seed=$root/tests/data/seed
+here=$(dirname "$0")
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$pf" transform "$seed/events.ndjson" >"$tmp/out" 2>"$tmp/err"
+check "the seed's events transform with exit 0" 0 $?
+check "one line out per line in" "$(wc -l <"$seed/events.ndjson")" \
+    "$(wc -l <"$tmp/out")"
+check "every line is ok" "true" "$(jq -s 'all(.ok)' "$tmp/out")"
+for f in admin-unit class-group security-group user; do
+    t=$(jq -r '."@odata.type"' "$seed/$f.expected.json")
+    got=$(jq -c --arg t "$t" 'select(.body."@odata.type" == $t) | .body' \
+        "$tmp/out" | head -1)
+    # Passwords are printed masked unless --reveal-secrets.
+    want=$(jq -c '(.. | objects | select(has("password")) | .password) |= "***"' \
+        "$seed/$f.expected.json")
+    check "$f: body equals the seed's request after the casing rules" \
+        "$want" "$got"
+done
+check "url is the lower-case CSDL path under the default root" \
+    "https://graph.microsoft.com/beta/external/industryData/outboundProvisioningFlowSets/9ab41255-5364-4c53-e15c-08dc4ab6ee03/provisioningFlows" \
+    "$(jq -r '.url' "$tmp/out" | sort -u)"
+
+"$pf" transform --reveal-secrets "$seed/events.ndjson" >"$tmp/revealed"
+check "--reveal-secrets prints the inline passwords" "********" \
+    "$(jq -r '.. | objects | .password? // empty' "$tmp/revealed" | sort -u)"
+
+printf '%s\n' '{"specversion":"1.0"}' 'not json' \
+    "$(head -1 "$seed/events.ndjson")" | "$pf" transform >"$tmp/mixed"
+check "an invalid line gives exit 65" 65 $?
+check "all lines still processed" "false false true" \
+    "$(jq -r '.ok' "$tmp/mixed" | tr '\n' ' ' | sed 's/ $//')"
+check "errors carry code and path" '"invalid_event" "id"' \
+    "$(jq -c '.error.code, .error.path' "$tmp/mixed" | head -2 | tr '\n' ' ' | sed 's/ $//')"
+check "the unreadable id is null" "null" "$(jq -c '.requestId' "$tmp/mixed" | head -1)"
+
+"$pf" transform /nonexistent/file >/dev/null 2>&1
+check "an unreadable FILE gives exit 66" 66 $?
+"$pf" transform --no-such-option >/dev/null 2>&1
+check "a bad option gives exit 64" 64 $?
+"$pf" transform --secrets-dir /nonexistent </dev/null >/dev/null 2>&1
+check "a bad --secrets-dir gives exit 78" 78 $?
+"$pf" transform --graph-root ftp://x </dev/null >/dev/null 2>&1
+check "a bad --graph-root gives exit 78" 78 $?
+"$pf" transform --help | grep -q -- '--reveal-secrets'
+check "transform --help lists its options" 0 $?
+"$pf" --help | grep -q 'transform'
+check "provflow --help lists the commands" 0 $?
+"$pf" version | grep -qE '^provflow [0-9]+\.[0-9]+\.[0-9]+$'
+check "provflow version prints the version" 0 $?
+"$pf" frobnicate >/dev/null 2>&1
+check "an unknown command gives exit 64" 64 $?
+
+lib_finish
