@@ -69,6 +69,13 @@ assert_eq "per set, one create at a time" '[]' \
 peak=$(jq "$JQ_PEAK" <<<"$p") || peak=error
 assert_cmp "at most --max-in-flight creates at the simulator at once" \
     "$peak" -le 3
+if [ "$peak" != error ] && [ "$peak" -gt 3 ]; then
+    # For the diagnosis: the creates at the simulator when the 4th began.
+    jq -c '. as $all | [.[] | . as $r | select([$all[] | select(.start <=
+        $r.start and .end > $r.start)] | length > 3)][0] as $r
+        | [$all[] | select(.start <= $r.start and .end > $r.start)]
+        | sort_by(.start)[]' <<<"$p" | sed 's/^/       overlap: /'
+fi
 assert_cmp "sets ran concurrently" "$peak" -ge 2
 assert_jq "outcomes of each set printed in event order" "$PF_OUTCOMES" \
     '[.[].data.requestId | split("-") | {s: .[1], k: (.[2] | tonumber)}]
