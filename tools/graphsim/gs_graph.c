@@ -82,6 +82,7 @@ static json_t *read_body(const struct gs_call *call, struct gs_response *r)
 static void add_with_context(struct gs_buf *b, const char *ctx,
                              const char *body, size_t len)
 {
+    gs_buf_reserve(b, len + strlen(ctx) + 32);
     gs_buf_adds(b, "{\"@odata.context\":");
     gs_buf_add_json_str(b, ctx);
     if (len > 2)
@@ -208,6 +209,7 @@ static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
     gs_rng_guid(&sim->rng_id, f->id);
     f->type = type;
     gs_buf_init(&b);
+    gs_buf_reserve(&b, strlen(props) + 256);
     gs_buf_addf(&b,
                 "{\"@odata.type\":\"%s\",\"id\":\"%s\",\"createdDateTime\":"
                 "\"%s\",\"lastModifiedDateTime\":\"%s\",\"readinessStatus\":"
@@ -248,6 +250,7 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
     if (!body)
         return;
     gs_buf_init(&props);
+    gs_buf_reserve(&props, call->body_len + 64); /* the echo is rarely longer */
     if (gs_schema_check_flow(
             body, sim->cfg->lenient_case ? GS_SCHEMA_LENIENT_CASE : 0, &type,
             &props, &err) != 0) {

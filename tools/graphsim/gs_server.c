@@ -237,6 +237,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     c = &rq->call;
     if (*upload_data_size) {
+        if (!rq->body.data) {
+            long n =
+                gs_parse_ulong(header(conn, "Content-Length"), GS_MAX_BODY);
+
+            gs_buf_reserve(&rq->body, n > 0 ? (size_t)n : *upload_data_size);
+        }
         /* Past the cap the rest is read and dropped: the answer is 413. */
         if (rq->body.len + *upload_data_size > GS_MAX_BODY)
             c->body_too_large = true;

@@ -48,6 +48,28 @@ static bool buf_grow(struct gs_buf *b, size_t extra)
     return true;
 }
 
+void gs_buf_reserve(struct gs_buf *b, size_t n)
+{
+    size_t want, cap;
+    char *p;
+
+    if (b->oom || n > SIZE_MAX / 2 - b->len)
+        return;
+    want = b->len + n + 1;
+    if (want <= b->cap)
+        return;
+    cap = b->cap > want ? b->cap : want;
+    p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = true;
+        return;
+    }
+    if (!b->data)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = cap;
+}
+
 void gs_buf_add(struct gs_buf *b, const void *p, size_t n)
 {
     if (!buf_grow(b, n))

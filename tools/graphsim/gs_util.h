@@ -28,6 +28,8 @@ struct gs_buf {
 
 void gs_buf_init(struct gs_buf *b);
 void gs_buf_release(struct gs_buf *b);
+/* Makes room for n more bytes, so that known sizes take one allocation. */
+void gs_buf_reserve(struct gs_buf *b, size_t n);
 void gs_buf_add(struct gs_buf *b, const void *p, size_t n);
 void gs_buf_adds(struct gs_buf *b, const char *s);
 void gs_buf_addf(struct gs_buf *b, const char *fmt, ...)
