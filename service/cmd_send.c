@@ -16,6 +16,7 @@
 #include "provflow/config.h"
 #include "provflow/event.h"
 #include "provflow/keyq.h"
+#include "provflow/log.h"
 #include "provflow/outcome.h"
 
 #define SOURCE     "urn:provflow:send"
@@ -331,6 +332,16 @@ int pf_cmd_send(int argc, char **argv)
         pf_config_release(&cfg);
         return PF_EXIT_USAGE;
     }
+    if (pf_log_level_parse(cfg.log_level) < 0) {
+        fprintf(stderr,
+                "provflow send: log-level: \"%s\" is not debug, "
+                "info, warn or error\n",
+                cfg.log_level);
+        pf_config_release(&cfg);
+        return PF_EXIT_CONFIG;
+    }
+    pf_log_set_level((pf_log_level)pf_log_level_parse(cfg.log_level));
+    pf_log_secret(cfg.client_secret);
     if (pf_client_init(&s.client, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "provflow send: %s\n", err);
         pf_config_release(&cfg);
@@ -365,5 +376,6 @@ out:
         fclose(s.in);
     free(s.buf);
     pf_config_release(&cfg);
+    pf_log_forget_secrets();
     return rc;
 }

@@ -114,7 +114,7 @@ static const setting settings[] = {
     {"admin-listen", "PROVFLOW_ADMIN_LISTEN", STR, 0, PF_CMD_RUN,
      AT(admin_listen), "0.0.0.0:8080", 0, 0, "ADDR:PORT",
      "health and metrics endpoint"},
-    {"log-level", "PROVFLOW_LOG_LEVEL", STR, 0, PF_CMD_RUN,
+    {"log-level", "PROVFLOW_LOG_LEVEL", STR, 0, PF_CMD_RUN | PF_CMD_SEND,
      AT(log_level), "info", 0, 0, "LEVEL", "debug, info, warn or error"},
     {"shutdown-grace-ms", "PROVFLOW_SHUTDOWN_GRACE_MS", INT, 0, PF_CMD_RUN,
      AT(shutdown_grace_ms), "30000", 0, 3600000, "MS",
