@@ -1,0 +1,901 @@
+# shellcheck shell=bash disable=SC2034  # globals are read by the sourcing scripts
+#
+# run_lib.sh - shared helpers of the `provflow run` integration tests
+# (tests/integration/run_*.sh), on top of lib.sh (simulator, assertions).
+# They run against a real Kafka broker (scripts/kafka) that a CTest fixture
+# starts once for all of them (run_broker.sh); the broker is named by the
+# environment of scripts/kafka: PROVFLOW_BROKER_PORT (client listener on
+# 127.0.0.1) and PROVFLOW_BROKER_HOME.
+#
+#   . "$(dirname "$0")/run_lib.sh"
+#   run_init "$@"                  # PROVFLOW GRAPHSIM
+#   run_topics NAME PARTITIONS     # IN, OUT, DLQ, GROUP: unique per run
+#   sim_start --config "$(sim_config ...)"
+#   gen_workload N                 # produce N events, EXPECT describes them
+#   pf_run A [provflow run options...]   # instance A in the background
+#   wait_done A N 120              # its committed offsets cover N records
+#   pf_stop A TERM                 # PF_STOP_RC, PF_STOP_MS
+#   check_topics atleast|exact     # every event's outcome (and dead letter)
+#   lib_finish
+#
+# Each provflow instance logs to $TMP/NAME.N.log (N: its Nth start); the
+# EXIT trap kills every provflow this script started, then lib.sh's
+# cleanup stops the simulators and removes $TMP.
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RUN_BROKERS=
+RUN_ID=
+KAFKA=$SRC_DIR/scripts/kafka
+RUN_PIDS=()
+declare -A PF_PID=() PF_LOG=() PF_ADMIN=() PF_STARTS=()
+PF_STOP_RC=
+PF_STOP_MS=
+IN= OUT= DLQ= GROUP= NPARTS=
+EXPECT=
+# Retry settings of `provflow run` that keep a test short; pf_run puts them
+# before the caller's options, so a test may override any of them.
+RUN_FAST=(--retry-base-ms 20 --max-backoff-ms 300 --max-attempts 40
+    --max-elapsed-ms 120000 --max-retry-after-ms 2000
+    --http-timeout-ms 5000 --connect-timeout-ms 2000
+    --token-systemic-retry-ms 1000 --token-expiry-margin-ms 1000
+    --shutdown-grace-ms 10000)
+
+# run_init PROVFLOW GRAPHSIM: lib_init over http, checks kcat and the broker.
+run_init() {
+    lib_init "$1" "$2" http
+    trap run_cleanup EXIT
+    if ! command -v kcat >/dev/null; then
+        echo "SKIP: kcat is not installed (scripts/deps)" >&2
+        exit 77
+    fi
+    RUN_BROKERS=127.0.0.1:${PROVFLOW_BROKER_PORT:-9092}
+    # Topic and group names: unique per run, so a rerun on the same broker
+    # starts from nothing.
+    RUN_ID=$(basename "$0" .sh)-$(date +%s)-$$
+    RUN_ID=${RUN_ID//_/-}
+    if ! kcat -L -b "$RUN_BROKERS" -m 5 >/dev/null 2>"$TMP/kcat-L.err"; then
+        echo "no Kafka broker answers on $RUN_BROKERS: start one with" \
+            "PROVFLOW_BROKER_PORT=... scripts/kafka start (CTest's fixture" \
+            "integration.run_broker_start does)" >&2
+        cat "$TMP/kcat-L.err" >&2
+        exit 1
+    fi
+    write_helper
+    echo "# broker $RUN_BROKERS, names $RUN_ID"
+}
+
+run_cleanup() {
+    local pid
+    for pid in "${RUN_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    RUN_PIDS=()
+    lib_cleanup
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds (0) or
+# the deadline passes (1).
+wait_for() {
+    local deadline=$(($(now_ms) + $1 * 1000))
+    shift
+    until "$@"; do
+        [ "$(now_ms)" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+# pid_alive PID: running (a zombie is not).
+pid_alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# --- Kafka ------------------------------------------------------------------
+
+# run_topics NAME PARTITIONS: creates NAME's input (PARTITIONS), results
+# and dead-letter topics (3 each); sets IN, OUT, DLQ, GROUP and NPARTS.
+run_topics() {
+    local base=$RUN_ID-$1 pids=() rc=0 p
+    IN=$base.in OUT=$base.out DLQ=$base.dlq GROUP=$base NPARTS=$2
+    "$KAFKA" create-topic "$IN" --partitions "$2" 2>"$TMP/topic-in.err" &
+    pids+=($!)
+    "$KAFKA" create-topic "$OUT" --partitions 3 2>"$TMP/topic-out.err" &
+    pids+=($!)
+    "$KAFKA" create-topic "$DLQ" --partitions 3 2>"$TMP/topic-dlq.err" &
+    pids+=($!)
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    if [ "$rc" -ne 0 ]; then
+        cat "$TMP"/topic-*.err >&2
+        echo "could not create the topics" >&2
+        exit 1
+    fi
+}
+
+# topic_dump TOPIC FILE [kcat options...]: every record of TOPIC, from the
+# beginning to the end, binary safe: per record a line "PARTITION OFFSET
+# KEYLEN VALUELEN" (-1: null), the key and value bytes, the headers as
+# kcat prints them (name=value,...), and "\n@@END@@\n".
+topic_dump() {
+    local topic=$1 file=$2
+    shift 2
+    timeout 120 kcat -C -b "$RUN_BROKERS" -t "$topic" -o beginning -e -q \
+        -f '%p %o %K %S\n%k%s%h\n@@END@@\n' "$@" >"$file"
+}
+
+# group_describe FILE: the group's committed offsets on IN, per partition:
+# "PARTITION CURRENT END" lines (CURRENT "-" when none), sorted.
+group_describe() {
+    local file=$1 raw=$TMP/group.describe
+    "$KAFKA" run org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$RUN_BROKERS" --describe --group "$GROUP" \
+        >"$raw" 2>"$raw.err" || true
+    awk -v t="$IN" '$2 == t { print $3, $4, $5 }' "$raw" | sort -n >"$file"
+}
+
+# group_at_end: every partition of IN has a committed offset at its end
+# (an empty partition needs none).
+group_at_end() {
+    group_describe "$TMP/group.offsets"
+    [ "$(awk '$2 == $3 || ($2 == "-" && $3 == 0)' "$TMP/group.offsets" |
+        wc -l)" -eq "$NPARTS" ]
+}
+
+# assert_group_at_end [SECONDS]: polls (default 60 s) until the group's
+# committed offsets reach the end of every partition of IN.
+assert_group_at_end() {
+    local secs=${1:-60}
+    if wait_for "$secs" group_at_end; then
+        pass "committed offsets of group $GROUP at the end of all $NPARTS partitions"
+    else
+        fail "committed offsets of group $GROUP at the end of all $NPARTS partitions" \
+            "partition committed end:" "$(cat "$TMP/group.offsets")" \
+            "$(head -c 1000 "$TMP/group.describe.err")"
+    fi
+}
+
+# --- provflow run -----------------------------------------------------------
+
+# pf_run NAME [options...]: starts `provflow run` as instance NAME (its
+# --instance) on the current simulator, topics and group, with RUN_FAST
+# and an ephemeral admin port; waits until it logs its admin port. Sets
+# PF_PID[NAME], PF_LOG[NAME], PF_ADMIN[NAME].
+pf_run() {
+    local name=$1 n log port=
+    shift
+    n=$((${PF_STARTS[$name]:-0} + 1))
+    PF_STARTS[$name]=$n
+    log=$TMP/$name.$n.log
+    PF_LOG[$name]=$log
+    env "${PF_ENV[@]}" "$PF_BIN" run --brokers "$RUN_BROKERS" \
+        --graph-root "$SIM_URL" --authority-host "$SIM_URL" --allow-http \
+        --admin-listen 127.0.0.1:0 --instance "$name" --group-id "$GROUP" \
+        --input-topic "$IN" --results-topic "$OUT" --dead-letter-topic "$DLQ" \
+        "${RUN_FAST[@]}" "$@" >"$log.stdout" 2>"$log" &
+    PF_PID[$name]=$!
+    RUN_PIDS+=($!)
+    local deadline=$(($(now_ms) + 30000))
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        port=$(grep -o -m1 'admin on port [0-9]*' "$log" 2>/dev/null | grep -o '[0-9]*$' || true)
+        [ -n "$port" ] && break
+        if ! pid_alive "${PF_PID[$name]}"; then
+            break
+        fi
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "provflow run ($name) did not start; its log:" >&2
+        tail -n 30 "$log" >&2
+        exit 1
+    fi
+    PF_ADMIN[$name]=$port
+}
+
+# pf_stop NAME [SIGNAL [SECONDS]]: sends SIGNAL (TERM) and waits up to
+# SECONDS (30) for the exit; sets PF_STOP_RC (124: still running, then
+# killed) and PF_STOP_MS (signal to exit).
+pf_stop() {
+    local name=$1 sig=${2:-TERM} secs=${3:-30} pid t0
+    pid=${PF_PID[$name]}
+    t0=$(now_ms)
+    kill -"$sig" "$pid" 2>/dev/null || true
+    if wait_for "$secs" eval "! pid_alive $pid"; then
+        PF_STOP_RC=0
+        wait "$pid" || PF_STOP_RC=$?
+    else
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        PF_STOP_RC=124
+    fi
+    PF_STOP_MS=$(($(now_ms) - t0))
+}
+
+# pf_kill NAME: SIGKILL, at once.
+pf_kill() {
+    local pid=${PF_PID[$1]}
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# pf_get NAME PATH [curl options...]: the admin endpoint's body.
+pf_get() {
+    local name=$1 path=$2
+    shift 2
+    curl -sS --max-time 5 "$@" "http://127.0.0.1:${PF_ADMIN[$name]}$path"
+}
+
+# pf_metric NAME REGEX: the sum of the metric lines matching REGEX
+# (anchored at the line start), 0 when none.
+pf_metric() {
+    pf_get "$1" /metrics 2>/dev/null |
+        awk -v re="^$2" '$0 ~ re { s += $NF } END { printf "%d\n", s }'
+}
+
+# pf_committed NAME: the sum over its partitions of the offsets the
+# instance has committed (or is committing); -1 offsets count as 0.
+pf_committed() {
+    pf_get "$1" /metrics 2>/dev/null |
+        awk '/^provflow_partition_committed_offset/ && $NF > 0 { s += $NF } END { printf "%d\n", s }'
+}
+
+# pf_ready_status NAME: the HTTP status of /readyz.
+pf_ready_status() {
+    pf_get "$1" /readyz -o /dev/null -w '%{http_code}' 2>/dev/null || echo 000
+}
+
+# wait_done NAME N SECONDS: polls the instance's metrics until its
+# committed offsets add up to N (the records of IN); shows the progress on
+# a timeout and returns 1.
+wait_done() {
+    local name=$1 n=$2 secs=$3 got
+    if wait_for "$secs" eval "[ \"\$(pf_committed $name)\" -ge $n ]"; then
+        return 0
+    fi
+    got=$(pf_committed "$name")
+    echo "# $name: committed $got of $n records after ${secs}s" >&2
+    return 1
+}
+
+# pf_log_show NAME: the instance's last log lines, for a failure message.
+pf_log_show() {
+    echo "provflow run ($1) log, last lines:"
+    tail -n 15 "${PF_LOG[$1]}"
+}
+
+# --- the simulator ----------------------------------------------------------
+
+# sim_config FILE JSON: writes a simulator configuration; prints FILE.
+sim_config() {
+    printf '%s\n' "$2" >"$1"
+    echo "$1"
+}
+
+# The faults of the at-least-once workloads: throttling with Retry-After 1,
+# 5xx, dropped connections before and after the create was applied, on
+# every Graph endpoint; the token endpoint fails now and then; tokens live
+# 4 s.
+SIM_FAULTS_JSON='{
+  "token": {"expiresIn": 4},
+  "faults": {
+    "graph": {"p429": 0.03, "retryAfter": 1, "p500": 0.01, "p503": 0.01,
+              "p504": 0.01, "pDrop": 0.01, "pDropAfterApply": 0.02},
+    "listFlows": {"p429": 0.02, "retryAfter": 1, "p500": 0.01, "p503": 0.01,
+                  "pDrop": 0.01},
+    "token": {"p503": 0.05, "pDrop": 0.02}
+  }
+}'
+
+# --- workloads and checks (python3 over kcat's output) -----------------------
+
+# gen_workload N [INVALID_FRACTION]: produces N events to IN: every valid
+# one a distinct (flow set, flow type), keyed by its flowSetId, in
+# structured and binary mode; about INVALID_FRACTION (0.02) invalid ones
+# of many kinds (not JSON, raw bytes, broken attributes and data, binary
+# mode with bad ce_* headers, a malformed tenantid, ...). Sets EXPECT (a JSON
+# file: what each record should give) and prints a summary line.
+gen_workload() {
+    EXPECT=$TMP/expect.json
+    python3 "$TMP/run_helper.py" gen --brokers "$RUN_BROKERS" --topic "$IN" \
+        --prefix "$RUN_ID" --n "$1" --invalid "${2:-0.02}" --dir "$TMP/gen" \
+        --out "$EXPECT" || {
+        echo "could not produce the workload" >&2
+        exit 1
+    }
+}
+
+# gen_seed: produces the seed's four events keyed by flowSetId; sets EXPECT.
+gen_seed() {
+    EXPECT=$TMP/expect.json
+    python3 "$TMP/run_helper.py" seed --brokers "$RUN_BROKERS" --topic "$IN" \
+        --file "$SEED_EVENTS" --out "$EXPECT" || {
+        echo "could not produce the seed events" >&2
+        exit 1
+    }
+}
+
+# check_topics MODE [kcat options...]: reads IN, OUT and DLQ (kcat options
+# apply to OUT and DLQ, e.g. -X isolation.level=read_committed) and the
+# simulator's flows and checks every input record against EXPECT: an
+# outcome per record (MODE exact: exactly one; atleast: one or more), with
+# the right input coordinates, key, status, requestId, flow set and type,
+# subject = the flow Graph holds; a failed outcome and a byte-identical
+# dead letter (key, value, original headers + provflow-*) for each invalid
+# one, none for valid ones. Counts into PASSED/FAILED; sets DUPLICATES
+# (outcome records beyond the first per input record) and DLQ_DUPLICATES;
+# writes the outcome records' values to $TMP/outcomes.ndjson (JSON lines,
+# by input partition and offset).
+check_topics() {
+    local mode=$1 line kind what detail
+    shift
+    topic_dump "$IN" "$TMP/in.dump"
+    topic_dump "$OUT" "$TMP/out.dump" "$@"
+    topic_dump "$DLQ" "$TMP/dlq.dump" "$@"
+    sim_get /_sim/flows >"$TMP/check.flows.json"
+    DUPLICATES=
+    DLQ_DUPLICATES=
+    while IFS=$'\t' read -r kind what detail; do
+        case $kind in
+        PASS) pass "$what" ;;
+        FAIL) fail "$what" "$(printf '%b' "$detail")" ;;
+        INFO) echo "# $what" ;;
+        DUPLICATES) DUPLICATES=$what ;;
+        DLQ_DUPLICATES) DLQ_DUPLICATES=$what ;;
+        esac
+    done < <(python3 "$TMP/run_helper.py" check --mode "$mode" \
+        --expect "$EXPECT" --topic "$IN" --in "$TMP/in.dump" \
+        --out "$TMP/out.dump" --dlq "$TMP/dlq.dump" \
+        --flows "$TMP/check.flows.json" --outcomes "$TMP/outcomes.ndjson" ||
+        echo "FAIL	the checker ran	exit $?")
+}
+
+# assert_sim_stats WHAT_CREATED: the simulator's counters: no duplicate
+# flow created, flowsCreated = the valid events of EXPECT.
+assert_sim_stats() {
+    local stats=$TMP/final.stats.json valid
+    sim_get /_sim/stats >"$stats"
+    valid=$(jq '[.[] | select(.valid)] | length' "$EXPECT")
+    assert_jq "the simulator created no duplicate flow" "$stats" \
+        .duplicatesCreated 0
+    assert_jq "flowsCreated = the $valid valid events" "$stats" \
+        .flowsCreated "$valid"
+    echo "# simulator: $(jq -c '{requests, byStatus, tokensIssued, tokenErrors, faultsInjected}' "$stats")"
+}
+
+write_helper() {
+    cat >"$TMP/run_helper.py" <<'PY'
+"""Workload generator and checker of the provflow run integration tests."""
+import argparse
+import base64
+import collections
+import json
+import os
+import random
+import subprocess
+import sys
+import uuid
+
+TYPES = ["administrativeUnit", "classGroup", "securityGroup", "user"]
+FLOWS = {
+    "administrativeUnit": {"creationOptions": {
+        "createBasedOnOrg": True, "createBasedOnOrgPlusRoleGroup": False}},
+    "securityGroup": {"creationOptions": {
+        "createBasedOnRoleGroup": True, "createBasedOnOrgPlusRoleGroup": False}},
+    "classGroup": {"configuration": {
+        "additionalOptions": {"createTeam": False,
+                              "writeDisplayNameOnCreateOnly": True},
+        "enrollmentMappings": {"memberEnrollmentMappings": [{"code": "student"}]}}},
+    "user": {"managementOptions": {"additionalOptions": {
+        "studentAgeGroup": "minor"}}},
+}
+EVTYPE = "provflow.provisioningFlow.create"
+
+
+def compact(o):
+    return json.dumps(o, separators=(",", ":")).encode()
+
+
+def event(eid, fs, ftype, **extra):
+    ev = {"specversion": "1.0", "id": eid, "source": "urn:provflow-it",
+          "type": EVTYPE,
+          "data": {"flowSetId": fs, "flowType": ftype, "flow": FLOWS[ftype]}}
+    ev.update(extra)
+    return ev
+
+
+def kcat_produce(brokers, topic, lines=None, files=None, key=None,
+                 headers=()):
+    cmd = ["kcat", "-P", "-b", brokers, "-t", topic, "-X", "linger.ms=5"]
+    for h in headers:
+        cmd += ["-H", h]
+    if files is not None:
+        cmd += ["-k", key] + files
+        subprocess.run(cmd, check=True)
+    else:
+        subprocess.run(cmd + ["-K", "\t"], input=b"".join(lines), check=True)
+
+
+def gen(a):
+    rnd = random.Random(a.prefix)
+    ns = uuid.uuid5(uuid.NAMESPACE_URL, "urn:provflow-it:" + a.prefix)
+    n_invalid = round(a.n * a.invalid)
+    n_valid = a.n - n_invalid
+    pairs = []
+    s = 0
+    while len(pairs) < n_valid + n_invalid:
+        fs = str(uuid.uuid5(ns, "set-%d" % s))
+        s += 1
+        for t in TYPES:
+            pairs.append((fs, t))
+    rnd.shuffle(pairs)
+    recs = []  # (mode, key, value, headers, expectation)
+    n = 0
+
+    def eid():
+        nonlocal n
+        n += 1
+        return "%s-%06d" % (a.prefix, n)
+
+    # Valid events: structured mode, and about 1 in 200 in binary mode.
+    n_binary = max(1, n_valid // 200)
+    for i in range(n_valid):
+        fs, t = pairs.pop()
+        i_d = eid()
+        exp = {"valid": True, "id": i_d, "set": fs, "type": t, "kind": "valid"}
+        if i < n_binary:
+            hdrs = ["ce_specversion=1.0", "ce_id=" + i_d,
+                    "ce_source=urn:provflow-it", "ce_type=" + EVTYPE,
+                    "content-type=application/json"]
+            val = compact({"flowSetId": fs, "flowType": t, "flow": FLOWS[t]})
+            exp["kind"] = "valid-binary"
+            recs.append(("file", fs, val, hdrs, exp))
+        else:
+            recs.append(("line", fs, compact(event(i_d, fs, t)), [], exp))
+
+    # Invalid events of many kinds, each value unique.
+    def bad(kind, key, val, hdrs=(), rid=None, mode="line"):
+        recs.append((mode, key, val, list(hdrs),
+                     {"valid": False, "id": rid, "kind": kind}))
+
+    line_kinds = ["not-json", "truncated", "specversion", "no-id", "type",
+                  "flowsetid", "flowtype", "unknown-property", "data-base64",
+                  "array", "missing-required", "bad-tenantid", "id-number"]
+    file_kinds = ["binary-specversion", "binary-no-id", "binary-no-ce",
+                  "binary-bad-data", "content-type", "raw-bytes",
+                  "non-utf8-json"]
+    n_file = min(n_invalid // 3, 4 * len(file_kinds))
+    kinds = [file_kinds[i % len(file_kinds)] for i in range(n_file)]
+    kinds += [line_kinds[i % len(line_kinds)]
+              for i in range(n_invalid - n_file)]
+    for kind in kinds:
+        fs, t = pairs.pop()
+        i_d = eid()
+        ok = event(i_d, fs, t)
+        if kind == "not-json":
+            bad(kind, fs, ("not json at all %s" % i_d).encode())
+        elif kind == "truncated":
+            v = compact(ok)
+            bad(kind, fs, v[: len(v) // 2])
+        elif kind == "specversion":
+            ok["specversion"] = "0.3"
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "no-id":
+            del ok["id"]
+            bad(kind, fs, compact(ok))
+        elif kind == "type":
+            ok["type"] = "com.example.other"
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "flowsetid":
+            ok["data"]["flowSetId"] = "not-a-guid-" + i_d
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "flowtype":
+            ok["data"]["flowType"] = "bogusFlow"
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "unknown-property":
+            ok["data"]["flow"] = dict(ok["data"]["flow"], bogusProperty=1)
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "data-base64":
+            del ok["data"]
+            ok["data_base64"] = base64.b64encode(i_d.encode()).decode()
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "array":
+            bad(kind, fs, compact([ok]))
+        elif kind == "missing-required":
+            ok["data"]["flow"] = {}
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "bad-tenantid":
+            ok["tenantid"] = "not a tenant!"
+            bad(kind, fs, compact(ok), rid=i_d)
+        elif kind == "id-number":
+            ok["id"] = n
+            ok["source"] = "urn:provflow-it:" + i_d
+            bad(kind, fs, compact(ok))
+        elif kind == "binary-specversion":
+            bad(kind, fs, compact(ok["data"]),
+                ["ce_specversion=0.3", "ce_id=" + i_d, "ce_source=urn:x",
+                 "ce_type=" + EVTYPE, "content-type=application/json"],
+                rid=i_d, mode="file")
+        elif kind == "binary-no-id":
+            bad(kind, fs, compact(ok["data"]),
+                ["ce_specversion=1.0", "ce_source=urn:x", "ce_type=" + EVTYPE,
+                 "content-type=application/json"], mode="file")
+        elif kind == "binary-no-ce":
+            bad(kind, fs, compact(ok["data"]),
+                ["content-type=application/json"], mode="file")
+        elif kind == "binary-bad-data":
+            d = dict(ok["data"], flowType="bogusFlow")
+            bad(kind, fs, compact(d),
+                ["ce_specversion=1.0", "ce_id=" + i_d, "ce_source=urn:x",
+                 "ce_type=" + EVTYPE], rid=i_d, mode="file")
+        elif kind == "content-type":
+            bad(kind, fs, compact(ok), ["content-type=text/plain"],
+                mode="file")
+        elif kind == "raw-bytes":
+            v = bytes([0, 0xFF, 0xFE, 10, 13, 0x80]) + os.urandom(24) + \
+                i_d.encode()
+            bad(kind, fs, v, mode="file")
+        elif kind == "non-utf8-json":
+            v = compact(ok).replace(b'"source":"urn:provflow-it"',
+                                    b'"source":"urn:\xff\xfe\xc3"')
+            bad(kind, fs, v, rid=None, mode="file")
+    rnd.shuffle(recs)
+
+    os.makedirs(a.dir, exist_ok=True)
+    seen = set()
+    for r in recs:
+        assert r[2] not in seen, "values must be unique"
+        seen.add(r[2])
+    # Produce in order: lines in runs, each file-record on its own (its
+    # headers), so the kinds are spread over the partitions' offsets.
+    run = []
+    nfile = 0
+    for mode, key, val, hdrs, exp in recs:
+        if mode == "line":
+            assert b"\n" not in val and b"\t" not in key.encode()
+            run.append(key.encode() + b"\t" + val + b"\n")
+            continue
+        if run:
+            kcat_produce(a.brokers, a.topic, lines=run)
+            run = []
+        nfile += 1
+        path = os.path.join(a.dir, "r%05d" % nfile)
+        with open(path, "wb") as f:
+            f.write(val)
+        kcat_produce(a.brokers, a.topic, files=[path], key=key, headers=hdrs)
+    if run:
+        kcat_produce(a.brokers, a.topic, lines=run)
+    out = [dict(e, value=base64.b64encode(v).decode(), key=k,
+                headers=",".join(h))
+           for _, k, v, h, e in recs]
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+    counts = collections.Counter(e["kind"] for e in out)
+    print("# produced %d events to %s: %d valid (%d in binary mode), %d "
+          "invalid: %s" % (len(out), a.topic, n_valid, n_binary,
+                            len(out) - n_valid,
+                            ", ".join("%s %d" % kv for kv in sorted(
+                                counts.items()) if kv[0][:5] != "valid")))
+
+
+def seed(a):
+    out = []
+    lines = []
+    with open(a.file, "rb") as f:
+        for raw in f:
+            raw = raw.strip()
+            if not raw:
+                continue
+            ev = json.loads(raw)
+            d = ev["data"]
+            t = d.get("flowType")
+            if t is None:
+                t = d["flow"]["@odata.type"].split(".")[-1]
+                t = t[0].lower() + t[1:].replace("ProvisioningFlow", "")
+            key = d["flowSetId"]
+            lines.append(key.encode() + b"\t" + raw + b"\n")
+            out.append({"valid": True, "id": ev["id"], "set": key.lower(),
+                        "type": t, "kind": "seed", "key": key,
+                        "value": base64.b64encode(raw).decode(),
+                        "headers": ""})
+    kcat_produce(a.brokers, a.topic, lines=lines)
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+
+
+END = b"\n@@END@@\n"
+
+
+def dump(path):
+    data = open(path, "rb").read()
+    recs, i = [], 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        p, o, kl, vl = (int(x) for x in data[i:nl].split(b" "))
+        i = nl + 1
+        key = data[i:i + kl] if kl >= 0 else None
+        i += max(kl, 0)
+        val = data[i:i + vl] if vl >= 0 else None
+        i += max(vl, 0)
+        e = data.index(END, i)
+        hdr = data[i:e].decode("utf-8", "replace")
+        i = e + len(END)
+        recs.append({"p": p, "o": o, "key": key, "value": val, "h": hdr})
+    return recs
+
+
+DLQ_NAMES = ["provflow-error-code", "provflow-error-message",
+             "provflow-attempts", "provflow-source-topic",
+             "provflow-source-partition", "provflow-source-offset"]
+
+
+def dlq_headers(h):
+    """The original headers and the provflow-* ones of kcat's %h."""
+    start = h.find("provflow-error-code=")
+    if start < 0:
+        return None, {}
+    orig = h[:start].rstrip(",")
+    vals, pos = {}, start
+    for i, name in enumerate(DLQ_NAMES):
+        if not h.startswith(name + "=", pos):
+            return orig, vals
+        pos += len(name) + 1
+        if i + 1 < len(DLQ_NAMES):
+            nxt = h.find("," + DLQ_NAMES[i + 1] + "=", pos)
+            if nxt < 0:
+                return orig, vals
+            vals[name] = h[pos:nxt]
+            pos = nxt + 1
+        else:
+            vals[name] = h[pos:]
+    return orig, vals
+
+
+def check(a):
+    exp = json.load(open(a.expect))
+    byval = {base64.b64decode(e["value"]): e for e in exp}
+    ins, outs, dlqs = dump(a.inp), dump(a.out), dump(a.dlq)
+    flows = json.load(open(a.flows))
+    held = {}
+    for fset in flows.get("flowSets", []):
+        for fl in fset.get("flows", []):
+            t = fl["@odata.type"].split(".")[-1].replace("ProvisioningFlow", "")
+            held.setdefault((fset["id"], t), []).append(fl["id"])
+    res = []
+
+    def verdict(ok, what, bad):
+        if ok:
+            res.append("PASS\t" + what)
+        else:
+            shown = "\\n".join(bad[:8])
+            if len(bad) > 8:
+                shown += "\\n... and %d more" % (len(bad) - 8)
+            res.append("FAIL\t%s\t%s" % (what, shown))
+
+    # The input topic holds what was produced.
+    unknown = [r for r in ins if r["value"] not in byval]
+    verdict(len(ins) == len(exp) and not unknown,
+            "the input topic holds the %d records produced" % len(exp),
+            ["%d records, %d not produced by the test" % (len(ins),
+                                                          len(unknown))])
+    by_in = collections.defaultdict(list)
+    parse_errors = []
+    for r in outs:
+        try:
+            ce = json.loads(r["value"])
+            inp = ce["data"]["input"]
+            if inp["topic"] != a.topic:
+                parse_errors.append("outcome for topic %s" % inp["topic"])
+            by_in[(inp["partition"], inp["offset"])].append((r, ce))
+        except (ValueError, KeyError, TypeError) as e:
+            parse_errors.append("outcome %d/%d: %s" % (r["p"], r["o"], e))
+    verdict(not parse_errors, "every outcome record is a CloudEvent naming "
+            "its input record", parse_errors)
+    dlq_by_in = collections.defaultdict(list)
+    dlq_errors = []
+    for r in dlqs:
+        orig, hv = dlq_headers(r["h"])
+        if len(hv) != len(DLQ_NAMES):
+            dlq_errors.append("dead letter %d/%d: headers %r" %
+                              (r["p"], r["o"], r["h"][:300]))
+            continue
+        r["orig"], r["hv"] = orig, hv
+        try:
+            dlq_by_in[(int(hv["provflow-source-partition"]),
+                       int(hv["provflow-source-offset"]))].append(r)
+        except ValueError:
+            dlq_errors.append("dead letter %d/%d: source %r" %
+                              (r["p"], r["o"], hv))
+    verdict(not dlq_errors, "every dead letter carries the six provflow-* "
+            "headers", dlq_errors)
+
+    missing, multi, wrong, dlq_missing, dlq_wrong, dlq_extra = \
+        [], [], [], [], [], []
+    status = collections.Counter()
+    dups = dlq_dups = 0
+    n_invalid = 0
+    for r in ins:
+        e = byval.get(r["value"])
+        if e is None:
+            continue
+        where = "%s %d/%d (%s, id %s)" % (e["kind"], r["p"], r["o"],
+                                          e.get("set", "-"), e["id"])
+        got = by_in.get((r["p"], r["o"]), [])
+        if not got:
+            missing.append(where)
+            continue
+        dups += len(got) - 1
+        if a.mode == "exact" and len(got) != 1:
+            multi.append("%s: %d outcomes" % (where, len(got)))
+        for rec, ce in got:
+            d = ce.get("data", {})
+            st = d.get("status")
+            status[st] += 1
+            prob = []
+            if rec["key"] != r["key"]:
+                prob.append("key %r" % rec["key"])
+            if ce.get("type") != "provflow.provisioningFlow.%s" % st:
+                prob.append("type %s for status %s" % (ce.get("type"), st))
+            if d.get("requestId") != e["id"]:
+                prob.append("requestId %r" % d.get("requestId"))
+            if e["valid"]:
+                if st not in ("created", "exists"):
+                    prob.append("status %s: %s" % (st, json.dumps(
+                        d.get("error"))[:200]))
+                else:
+                    ids = held.get((e["set"], e["type"]), [])
+                    if d.get("flowSetId") != e["set"] or \
+                            d.get("flowType") != e["type"]:
+                        prob.append("flow %s/%s" % (d.get("flowSetId"),
+                                                    d.get("flowType")))
+                    if ids != [ce.get("subject")]:
+                        prob.append("subject %s, Graph holds %s" %
+                                    (ce.get("subject"), ids))
+            else:
+                code = (d.get("error") or {}).get("code")
+                if st != "failed" or code != "invalid_event":
+                    prob.append("status %s, error %s" % (st, code))
+            if prob:
+                wrong.append(where + ": " + "; ".join(prob))
+        ds = dlq_by_in.pop((r["p"], r["o"]), [])
+        if e["valid"]:
+            if ds:
+                dlq_extra.append(where)
+            continue
+        n_invalid += 1
+        if not ds:
+            dlq_missing.append(where)
+            continue
+        dlq_dups += len(ds) - 1
+        for dl in ds:
+            prob = []
+            if dl["value"] != r["value"]:
+                prob.append("value %r is not the input's %r" %
+                            (dl["value"][:80], r["value"][:80]))
+            if dl["key"] != r["key"]:
+                prob.append("key %r" % dl["key"])
+            if dl["orig"] != r["h"]:
+                prob.append("original headers %r, input had %r" %
+                            (dl["orig"], r["h"]))
+            hv = dl["hv"]
+            if hv["provflow-error-code"] != "invalid_event":
+                prob.append("provflow-error-code %s" %
+                            hv["provflow-error-code"])
+            if hv["provflow-source-topic"] != a.topic:
+                prob.append("provflow-source-topic %s" %
+                            hv["provflow-source-topic"])
+            if not hv["provflow-error-message"] or \
+                    not hv["provflow-attempts"].isdigit():
+                prob.append("message %r, attempts %r" % (
+                    hv["provflow-error-message"], hv["provflow-attempts"]))
+            if prob:
+                dlq_wrong.append(where + ": " + "; ".join(prob))
+    for k, ds in dlq_by_in.items():
+        dlq_extra += ["dead letter for %d/%d, no such input" % k] * len(ds)
+    n = len(ins)
+    verdict(not missing, "every one of the %d input records has an outcome"
+            % n, missing)
+    if a.mode == "exact":
+        verdict(not multi, "every input record has exactly one outcome "
+                "record", multi)
+    verdict(not wrong, "every outcome is right (key, type, requestId; valid:"
+            " created/exists, subject = the flow Graph holds; invalid: "
+            "failed, invalid_event)", wrong)
+    verdict(not dlq_missing, "each of the %d invalid records has a dead "
+            "letter" % n_invalid, dlq_missing)
+    verdict(not dlq_wrong, "every dead letter is the input record unchanged"
+            " (key, value byte for byte, headers) + provflow-* headers",
+            dlq_wrong)
+    verdict(not dlq_extra, "no dead letter for a valid record", dlq_extra)
+    res.append("INFO\toutcome records %d for %d input records: %s; "
+               "duplicate outcome records %d, duplicate dead letters %d" %
+               (len(outs), n, dict(status), dups, dlq_dups))
+    with open(a.outcomes, "w") as f:
+        for rec, ce in sorted((x for v in by_in.values() for x in v),
+                              key=lambda x: (x[0]["p"], x[0]["o"])):
+            f.write(json.dumps(ce) + "\n")
+    res.append("DUPLICATES\t%d" % dups)
+    res.append("DLQ_DUPLICATES\t%d" % dlq_dups)
+    print("\n".join(res))
+
+
+def covered(a):
+    """Input records below the group's committed offsets without outcome."""
+    committed = {}
+    for line in open(a.offsets):
+        p, cur, _end = line.split()
+        committed[int(p)] = -1 if cur == "-" else int(cur)
+    have = set()
+    for r in dump(a.out):
+        inp = json.loads(r["value"])["data"]["input"]
+        have.add((inp["partition"], inp["offset"]))
+    below = lacking = 0
+    bad = []
+    for r in dump(a.inp):
+        if r["o"] < committed.get(r["p"], -1):
+            below += 1
+            if (r["p"], r["o"]) not in have:
+                lacking += 1
+                bad.append("%d/%d" % (r["p"], r["o"]))
+    print("%d %d %s" % (below, lacking, " ".join(bad[:10])))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gen")
+    for o in ("brokers", "topic", "prefix", "dir", "out"):
+        g.add_argument("--" + o, required=True)
+    g.add_argument("--n", type=int, required=True)
+    g.add_argument("--invalid", type=float, default=0.02)
+    s = sub.add_parser("seed")
+    for o in ("brokers", "topic", "file", "out"):
+        s.add_argument("--" + o, required=True)
+    c = sub.add_parser("check")
+    for o in ("mode", "expect", "topic", "out", "dlq", "flows", "outcomes"):
+        c.add_argument("--" + o, required=True)
+    c.add_argument("--in", dest="inp", required=True)
+    v = sub.add_parser("covered")
+    for o in ("offsets", "out"):
+        v.add_argument("--" + o, required=True)
+    v.add_argument("--in", dest="inp", required=True)
+    a = ap.parse_args()
+    {"gen": gen, "seed": seed, "check": check, "covered": covered}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
+PY
+}
+
+# assert_covered WHAT: every input record below the group's committed
+# offsets (now) has an outcome record: a commit never passes an event
+# whose outcome is not out.
+assert_covered() {
+    local what=$1 res below lacking
+    group_describe "$TMP/covered.offsets"
+    topic_dump "$IN" "$TMP/covered.in.dump"
+    topic_dump "$OUT" "$TMP/covered.out.dump"
+    res=$(python3 "$TMP/run_helper.py" covered --offsets "$TMP/covered.offsets" \
+        --in "$TMP/covered.in.dump" --out "$TMP/covered.out.dump")
+    read -r below lacking _ <<<"$res"
+    if [ "$lacking" = 0 ] && [ "$below" -gt 0 ]; then
+        pass "$what: all $below records below the committed offsets have an outcome"
+    else
+        fail "$what: every record below the committed offsets has an outcome" \
+            "below: $below, without outcome: $lacking (${res#* * })" \
+            "committed: $(tr '\n' ' ' <"$TMP/covered.offsets")"
+    fi
+}
+
+# assert_all_done MODE [kcat options...]: the end state of a workload: the
+# group at the end of IN, every record's outcome (check_topics MODE), the
+# simulator's counters (assert_sim_stats).
+assert_all_done() {
+    assert_group_at_end 60
+    check_topics "$@"
+    assert_sim_stats
+}
