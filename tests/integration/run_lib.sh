@@ -39,7 +39,8 @@ RUN_FAST=(--retry-base-ms 20 --max-backoff-ms 300 --max-attempts 40
     --max-elapsed-ms 120000 --max-retry-after-ms 2000
     --http-timeout-ms 5000 --connect-timeout-ms 2000
     --token-systemic-retry-ms 1000 --token-expiry-margin-ms 1000
-    --shutdown-grace-ms 10000)
+    --shutdown-grace-ms 10000 -X session.timeout.ms=6000
+    -X heartbeat.interval.ms=1000)
 
 # run_init PROVFLOW GRAPHSIM: lib_init over http, checks kcat and the broker.
 run_init() {
