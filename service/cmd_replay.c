@@ -128,20 +128,14 @@ int pf_cmd_replay(int argc, char **argv)
     int first, modes, rc = PF_EXIT_UNAVAIL, nparts = 0, i, t;
     int64_t when = 0, to_offset = -1, total = 0;
 
-    first = pf_config_load(&cfg, PF_CMD_REPLAY, argc, argv, err, sizeof(err));
-    if (first == -3) {
-        usage(stdout);
-        return PF_EXIT_OK;
-    }
-    if (first == -2 || (first >= 0 && first < argc)) {
+    first =
+        pf_config_cli(&cfg, PF_CMD_REPLAY, "replay", argc, argv, usage, &rc);
+    if (first < 0)
+        return rc;
+    if (first < argc) {
         fputs("Run 'provflow replay --help' for usage.\n", stderr);
-        if (first >= 0)
-            pf_config_release(&cfg);
+        pf_config_release(&cfg);
         return PF_EXIT_USAGE;
-    }
-    if (first < 0) {
-        fprintf(stderr, "provflow replay: %s\n", err);
-        return PF_EXIT_CONFIG;
     }
     modes = (cfg.to_datetime != NULL) + (cfg.to_offset != NULL) +
             cfg.to_earliest + cfg.to_latest;

@@ -60,19 +60,9 @@ int pf_cmd_run(int argc, char **argv)
     char err[512];
     int first, level, status;
 
-    first = pf_config_load(&cfg, PF_CMD_RUN, argc, argv, err, sizeof(err));
-    if (first == -3) {
-        usage(stdout);
-        return PF_EXIT_OK;
-    }
-    if (first == -2) {
-        fputs("Run 'provflow run --help' for usage.\n", stderr);
-        return PF_EXIT_USAGE;
-    }
-    if (first < 0) {
-        pf_log(PF_LOG_ERROR, NULL, "configuration: %s", err);
-        return PF_EXIT_CONFIG;
-    }
+    first = pf_config_cli(&cfg, PF_CMD_RUN, "run", argc, argv, usage, &status);
+    if (first < 0)
+        return status;
     if (first < argc) {
         fprintf(stderr, "provflow run: unexpected argument %s\n", argv[first]);
         pf_config_release(&cfg);

@@ -97,40 +97,20 @@ static void on_done(void *arg, const pf_graph_result *r)
 {
     item *it = arg;
     sender *s = it->s;
-    pf_outcome_graph og = {
-        .http_status = r->http_status,
-        .request_id = r->request_id,
-        .client_request_id = it->req.client_request_id,
-        .attempts = r->attempts,
-        .elapsed_ms = r->elapsed_ms,
-    };
-    pf_outcome_error oe = {.message = r->message,
-                           .graph_error = r->graph_error};
-    pf_outcome o = {
-        .source = SOURCE,
-        .time_ms = pf_wall_ms(),
-        .request_id = it->id,
-        .flow_set_id = it->req.flow_set_id,
-        .flow_type = it->req.flow->flow_type,
-        .flow = r->flow,
-        .graph = &og,
-        .input = {s->in_name, 0, it->line},
-    };
+    pf_outcome_graph og;
+    pf_outcome_error oe;
+    pf_outcome o;
 
+    pf_graph_outcome(r, &it->req, it->id, &o, &og, &oe);
+    o.source = SOURCE;
+    o.time_ms = pf_wall_ms();
+    o.input = (pf_outcome_input){s->in_name, 0, it->line};
     switch (r->status) {
     case PF_GRAPH_CREATED:
     case PF_GRAPH_EXISTS:
-        o.status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
-                                                 : PF_OUTCOME_EXISTS;
         print_outcome(s, &o);
         break;
     case PF_GRAPH_FAILED:
-        o.status = PF_OUTCOME_FAILED;
-        o.flow = NULL;
-        oe.code = strcmp(r->error_code, "rejected") == 0
-                      ? PF_OUTCOME_REJECTED
-                      : PF_OUTCOME_RETRIES_EXHAUSTED;
-        o.error = &oe;
         s->failed++;
         s->unreachable = s->unreachable || r->unreachable;
         print_outcome(s, &o);
@@ -314,19 +294,9 @@ int pf_cmd_send(int argc, char **argv)
     int first, rc;
 
     memset(&s, 0, sizeof(s));
-    first = pf_config_load(&cfg, PF_CMD_SEND, argc, argv, err, sizeof(err));
-    if (first == -3) {
-        usage(stdout);
-        return PF_EXIT_OK;
-    }
-    if (first == -2) {
-        fputs("Run 'provflow send --help' for usage.\n", stderr);
-        return PF_EXIT_USAGE;
-    }
-    if (first < 0) {
-        fprintf(stderr, "provflow send: %s\n", err);
-        return PF_EXIT_CONFIG;
-    }
+    first = pf_config_cli(&cfg, PF_CMD_SEND, "send", argc, argv, usage, &rc);
+    if (first < 0)
+        return rc;
     if (argc - first > 1) {
         fprintf(stderr, "provflow send: at most one FILE\n");
         pf_config_release(&cfg);

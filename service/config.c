@@ -597,3 +597,26 @@ void pf_config_release(pf_config *cfg)
     free(cfg->config_file);
     cfg->config_file = NULL;
 }
+
+int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
+                  char **argv, void (*usage)(FILE *out), int *status)
+{
+    char err[512];
+    int first = pf_config_load(cfg, command, argc, argv, err, sizeof(err));
+
+    switch (first) {
+    case -3:
+        usage(stdout);
+        *status = 0;
+        return -1;
+    case -2:
+        fprintf(stderr, "Run 'provflow %s --help' for usage.\n", name);
+        *status = 64;
+        return -1;
+    case -1:
+        fprintf(stderr, "provflow %s: %s\n", name, err);
+        *status = 78;
+        return -1;
+    }
+    return first;
+}

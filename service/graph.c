@@ -455,3 +455,40 @@ oom:
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
 }
+
+void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
+                      const char *request_id, pf_outcome *o,
+                      pf_outcome_graph *og, pf_outcome_error *oe)
+{
+    *og = (pf_outcome_graph){
+        .http_status = r->http_status,
+        .request_id = r->request_id,
+        .client_request_id = req->client_request_id,
+        .attempts = r->attempts,
+        .elapsed_ms = r->elapsed_ms,
+    };
+    *oe = (pf_outcome_error){.message = r->message,
+                             .graph_error = r->graph_error};
+    memset(o, 0, sizeof(*o));
+    o->request_id = request_id;
+    o->flow_set_id = req->flow_set_id;
+    o->flow_type = req->flow->flow_type;
+    o->graph = og;
+    switch (r->status) {
+    case PF_GRAPH_CREATED:
+    case PF_GRAPH_EXISTS:
+        o->status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
+                                                  : PF_OUTCOME_EXISTS;
+        o->flow = r->flow;
+        break;
+    case PF_GRAPH_FAILED:
+    case PF_GRAPH_SYSTEMIC: /* not an outcome; mapped for completeness */
+        o->status = PF_OUTCOME_FAILED;
+        oe->code =
+            r->error_code != NULL && strcmp(r->error_code, "rejected") == 0
+                ? PF_OUTCOME_REJECTED
+                : PF_OUTCOME_RETRIES_EXHAUSTED;
+        o->error = oe;
+        break;
+    }
+}

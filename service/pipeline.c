@@ -433,25 +433,9 @@ static void on_job_done(void *arg, const pf_graph_result *r)
 {
     work *w = arg;
     pipeline *p = w->p;
-    pf_outcome_graph og = {
-        .http_status = r->http_status,
-        .request_id = r->request_id,
-        .client_request_id = w->req.client_request_id,
-        .attempts = r->attempts,
-        .elapsed_ms = r->elapsed_ms,
-    };
-    pf_outcome_error oe = {.message = r->message,
-                           .graph_error = r->graph_error};
-    pf_outcome o = {
-        .source = p->source,
-        .time_ms = pf_wall_ms(),
-        .request_id = w->id,
-        .flow_set_id = w->req.flow_set_id,
-        .flow_type = w->req.flow->flow_type,
-        .flow = r->flow,
-        .graph = &og,
-        .input = {p->cfg.input_topic, w->partition, w->offset},
-    };
+    pf_outcome_graph og;
+    pf_outcome_error oe;
+    pf_outcome o;
 
     w->job = NULL;
     if (r->status == PF_GRAPH_SYSTEMIC) {
@@ -468,17 +452,10 @@ static void on_job_done(void *arg, const pf_graph_result *r)
         return;
     }
     set_systemic(p, false, NULL);
-    if (r->status == PF_GRAPH_FAILED) {
-        o.status = PF_OUTCOME_FAILED;
-        o.flow = NULL;
-        oe.code = strcmp(r->error_code, "rejected") == 0
-                      ? PF_OUTCOME_REJECTED
-                      : PF_OUTCOME_RETRIES_EXHAUSTED;
-        o.error = &oe;
-    } else {
-        o.status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
-                                                 : PF_OUTCOME_EXISTS;
-    }
+    pf_graph_outcome(r, &w->req, w->id, &o, &og, &oe);
+    o.source = p->source;
+    o.time_ms = pf_wall_ms();
+    o.input = (pf_outcome_input){p->cfg.input_topic, w->partition, w->offset};
     pf_keyq_done(p->q, &w->node); /* the key's next record may start */
     publish(p, w, &o);
 }

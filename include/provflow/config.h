@@ -76,6 +76,15 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
 
 void pf_config_release(pf_config *cfg);
 
+/*
+ * pf_config_load() for a subcommand: prints usage() to stdout for --help,
+ * and the error to stderr, prefixed "provflow <name>:". Returns the index
+ * of the first operand, or -1 with *status the exit status (0 after --help,
+ * 64 usage, 78 configuration) and cfg released.
+ */
+int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
+                  char **argv, void (*usage)(FILE *out), int *status);
+
 /* Prints the options of `command`, their variables and defaults. */
 void pf_config_usage(FILE *out, unsigned command);
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "provflow/http.h"
+#include "provflow/outcome.h"
 #include "provflow/retry.h"
 #include "provflow/timers.h"
 #include "provflow/token.h"
@@ -114,6 +115,17 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
 
 /* Abandons a job; its callback is never made. */
 void pf_graph_cancel(pf_graph *g, pf_graph_job *job);
+
+/*
+ * The outcome record of a job that ended CREATED, EXISTS or FAILED: fills
+ * *o, with o->graph = og and (for FAILED) o->error = oe, from r, req and
+ * the event id (may be NULL). The caller sets o->source, o->time_ms and
+ * o->input. Everything is borrowed from r and req: use o during the
+ * callback.
+ */
+void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
+                      const char *request_id, pf_outcome *o,
+                      pf_outcome_graph *og, pf_outcome_error *oe);
 
 /* Jobs submitted and not finished; of those, HTTP requests running. */
 size_t pf_graph_jobs(const pf_graph *g);
