@@ -28,6 +28,7 @@ RUN_BROKERS=
 RUN_ID=
 KAFKA=$SRC_DIR/scripts/kafka
 RUN_PIDS=()
+RUN_BROKER_STARTED=
 declare -A PF_PID=() PF_LOG=() PF_ADMIN=() PF_STARTS=()
 PF_STOP_RC=
 PF_STOP_MS=
@@ -51,6 +52,16 @@ run_init() {
         exit 77
     fi
     RUN_BROKERS=127.0.0.1:${PROVFLOW_BROKER_PORT:-9092}
+    if [ -n "${RUN_OWN_BROKER:-}" ]; then
+        # A broker of this script alone (one it restarts): home in $TMP,
+        # ports from the environment; the EXIT trap stops it.
+        export PROVFLOW_BROKER_HOME=$TMP/kafka
+        RUN_BROKER_STARTED=yes
+        if ! "$KAFKA" start >/dev/null 2>"$TMP/kafka-start.err"; then
+            cat "$TMP/kafka-start.err" >&2
+            exit 1
+        fi
+    fi
     # Topic and group names: unique per run, so a rerun on the same broker
     # starts from nothing.
     RUN_ID=$(basename "$0" .sh)-$(date +%s)-$$
@@ -73,6 +84,9 @@ run_cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     RUN_PIDS=()
+    if [ -n "${RUN_BROKER_STARTED:-}" ]; then
+        "$KAFKA" stop >/dev/null 2>&1 || true
+    fi
     lib_cleanup
 }
 
