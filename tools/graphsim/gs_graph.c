@@ -210,15 +210,19 @@ static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
     f->type = type;
     gs_buf_init(&b);
     gs_buf_reserve(&b, strlen(props) + 256);
-    gs_buf_addf(&b,
-                "{\"@odata.type\":\"%s\",\"id\":\"%s\",\"createdDateTime\":"
-                "\"%s\",\"lastModifiedDateTime\":\"%s\",\"readinessStatus\":"
-                "\"notReady\"",
-                gs_schema_flow_odata_type(type), f->id, when, when);
+    /* Pieces, not printf: this runs for every create. */
+    gs_buf_adds(&b, "{\"@odata.type\":\"");
+    gs_buf_adds(&b, gs_schema_flow_odata_type(type));
+    gs_buf_adds(&b, "\",\"id\":\"");
+    gs_buf_adds(&b, f->id);
+    gs_buf_adds(&b, "\",\"createdDateTime\":\"");
+    gs_buf_adds(&b, when);
+    gs_buf_adds(&b, "\",\"lastModifiedDateTime\":\"");
+    gs_buf_adds(&b, when);
+    gs_buf_adds(&b, "\",\"readinessStatus\":\"notReady\"");
     if (props[1] != '}')
-        gs_buf_addf(&b, ",%s", props + 1);
-    else
-        gs_buf_add(&b, "}", 1);
+        gs_buf_add(&b, ",", 1);
+    gs_buf_adds(&b, props + 1);
     f->body = gs_buf_detach(&b, &f->len);
     if (!f->body) {
         free(f);

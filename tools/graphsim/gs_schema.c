@@ -245,11 +245,56 @@ static const struct prop_def flow_set_props[] = {
 static const struct type_def flow_set = {"outboundProvisioningFlowSet", NULL,
                                          flow_set_props};
 
+/* Deeper than any path the schema allows (5 segments today). */
+#define WALK_MAX_DEPTH 16
+
+/*
+ * The walk keeps the JSON path as a stack of segments (a key, or an index
+ * when key is NULL) and formats it only when it reports an error: valid
+ * bodies, the common case, never pay for text.
+ */
 struct walk {
     unsigned flags;
-    pf_path path;
     pf_error *err;
+    size_t depth;
+    struct {
+        const char *key;
+        size_t index;
+    } seg[WALK_MAX_DEPTH];
 };
+
+static void push_key(struct walk *w, const char *key)
+{
+    if (w->depth < WALK_MAX_DEPTH)
+        w->seg[w->depth].key = key;
+    w->depth++;
+}
+
+static void push_index(struct walk *w, size_t index)
+{
+    if (w->depth < WALK_MAX_DEPTH) {
+        w->seg[w->depth].key = NULL;
+        w->seg[w->depth].index = index;
+    }
+    w->depth++;
+}
+
+static void pop(struct walk *w)
+{
+    w->depth--;
+}
+
+/* The innermost key on the path ("the request body" at the root). */
+static const char *holder_name(const struct walk *w)
+{
+    size_t i = w->depth < WALK_MAX_DEPTH ? w->depth : WALK_MAX_DEPTH;
+
+    while (i-- > 0) {
+        if (w->seg[i].key)
+            return w->seg[i].key;
+    }
+    return "the request body";
+}
 
 static const char *json_kind(const json_t *v)
 {
@@ -302,12 +347,21 @@ static int fail(struct walk *w, const char *fmt, ...)
 {
     va_list ap;
     char msg[PF_ERROR_MESSAGE_MAX];
+    pf_path path;
+    size_t i, n = w->depth < WALK_MAX_DEPTH ? w->depth : WALK_MAX_DEPTH;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return pf_error_set(w->err, GS_SCHEMA_ERROR_CODE, pf_path_str(&w->path),
-                        "%s", msg);
+    pf_path_init(&path);
+    for (i = 0; i < n; i++) {
+        if (w->seg[i].key)
+            pf_path_push_key(&path, w->seg[i].key);
+        else
+            pf_path_push_index(&path, w->seg[i].index);
+    }
+    return pf_error_set(w->err, GS_SCHEMA_ERROR_CODE, pf_path_str(&path), "%s",
+                        msg);
 }
 
 static const char *canonical_role_code(const char *code)
@@ -383,7 +437,6 @@ static int check_scalar(struct walk *w, const json_t *v,
     const char *s;
     size_t i;
 
-    edm_name(p, edm, sizeof(edm));
     switch (p->kind) {
     case K_BOOL:
         if (!json_is_boolean(v))
@@ -404,6 +457,7 @@ static int check_scalar(struct walk *w, const json_t *v,
             if (strcmp(p->en->values[i], s) == 0)
                 return 0;
         }
+        edm_name(p, edm, sizeof(edm));
         return fail(w,
                     "Cannot convert the literal '%.64s' to the expected "
                     "type '%s' of property '%s'.",
@@ -427,6 +481,7 @@ static int check_scalar(struct walk *w, const json_t *v,
             break;
         return 0;
     }
+    edm_name(p, edm, sizeof(edm));
     return fail(w,
                 "Cannot convert the value of property '%s' to the expected "
                 "type '%s': found %s.",
@@ -437,24 +492,25 @@ static int check_value(struct walk *w, const json_t *v,
                        const struct prop_def *p)
 {
     char edm[128];
-    size_t i, mark;
+    size_t i;
     const json_t *item;
 
-    edm_name(p, edm, sizeof(edm));
     if (json_is_null(v)) {
         /* OData: collections are never null; required means non-null. */
-        if (p->flags & (P_REQUIRED | P_COLLECTION))
-            return fail(w,
-                        "A null value was found for the property named "
-                        "'%s', which has the expected type '%s%s%s"
-                        "[Nullable=False]'. The expected type does not allow "
-                        "null values.",
-                        p->name, (p->flags & P_COLLECTION) ? "Collection(" : "",
-                        edm, (p->flags & P_COLLECTION) ? ")" : "");
-        return 0;
+        if (!(p->flags & (P_REQUIRED | P_COLLECTION)))
+            return 0;
+        edm_name(p, edm, sizeof(edm));
+        return fail(w,
+                    "A null value was found for the property named "
+                    "'%s', which has the expected type '%s%s%s"
+                    "[Nullable=False]'. The expected type does not allow "
+                    "null values.",
+                    p->name, (p->flags & P_COLLECTION) ? "Collection(" : "",
+                    edm, (p->flags & P_COLLECTION) ? ")" : "");
     }
     if (!(p->flags & P_COLLECTION))
         return check_scalar(w, v, p);
+    edm_name(p, edm, sizeof(edm)); /* collections are short: not worth lazy */
     if (!json_is_array(v))
         return fail(w,
                     "The property '%s' expects a collection of '%s': found "
@@ -462,7 +518,7 @@ static int check_value(struct walk *w, const json_t *v,
                     p->name, edm, json_kind(v));
     json_array_foreach(v, i, item)
     {
-        mark = pf_path_push_index(&w->path, i);
+        push_index(w, i);
         if (json_is_null(item))
             return fail(w,
                         "A null value was found in the collection '%s', "
@@ -470,7 +526,7 @@ static int check_value(struct walk *w, const json_t *v,
                         p->name, edm);
         if (check_scalar(w, item, p) != 0)
             return -1;
-        pf_path_pop(&w->path, mark);
+        pop(w);
     }
     return 0;
 }
@@ -524,27 +580,19 @@ static int check_object(struct walk *w, const json_t *obj,
 {
     bool seen[MAX_PROPS] = {false};
     bool typed = false;
-    const char *key, *prop_name;
-    char holder[PF_PATH_MAX];
+    const char *key, *prop_name = holder_name(w);
     const json_t *v;
     const struct prop_def *p;
-    size_t idx = 0, mark, i;
-
-    /* The name of the property holding this object, for messages: a copy,
-     * as the path buffer changes below. */
-    prop_name = strrchr(pf_path_str(&w->path), '.');
-    gs_copy(holder, sizeof(holder),
-            prop_name ? prop_name + 1 : pf_path_str(&w->path));
-    prop_name = w->path.len ? holder : "the request body";
+    size_t idx = 0, i;
 
     json_object_foreach((json_t *)obj, key, v)
     {
-        mark = pf_path_push_key(&w->path, key);
+        push_key(w, key);
         if (strcmp(key, "@odata.type") == 0) {
             if (check_odata_type(w, v, t, prop_name) != 0)
                 return -1;
             typed = true;
-            pf_path_pop(&w->path, mark);
+            pop(w);
             continue;
         }
         p = find_prop(t, key, w->flags, &idx);
@@ -565,10 +613,10 @@ static int check_object(struct walk *w, const json_t *obj,
                         p->name);
         if (check_value(w, v, p) != 0)
             return -1;
-        pf_path_pop(&w->path, mark);
+        pop(w);
     }
     if (t->abstract_base && !typed) {
-        pf_path_push_key(&w->path, "@odata.type");
+        push_key(w, "@odata.type");
         return fail(w,
                     "The '@odata.type' annotation is required: '%s' has the "
                     "abstract type '" NS "%s' and cannot be created without "
@@ -577,7 +625,7 @@ static int check_object(struct walk *w, const json_t *obj,
     }
     for (i = 0; t->props[i].name; i++) {
         if ((t->props[i].flags & P_REQUIRED) && !seen[i]) {
-            pf_path_push_key(&w->path, t->props[i].name);
+            push_key(w, t->props[i].name);
             return fail(w,
                         "The required property '%s' of type '" NS
                         "%s' is missing from the payload.",
@@ -598,8 +646,6 @@ static void emit_object(struct gs_buf *b, const json_t *obj,
 static void emit_scalar(struct gs_buf *b, const json_t *v,
                         const struct prop_def *p, unsigned flags)
 {
-    char *text;
-
     switch (p->kind) {
     case K_BOOL:
         gs_buf_adds(b, json_is_true(v) ? "true" : "false");
@@ -620,12 +666,7 @@ static void emit_scalar(struct gs_buf *b, const json_t *v,
         emit_object(b, v, p->type, flags);
         break;
     case K_ANY_OBJECT:
-        text = json_dumps(v, JSON_COMPACT);
-        if (text)
-            gs_buf_adds(b, text);
-        else
-            b->oom = true;
-        free(text);
+        gs_buf_add_json(b, v);
         break;
     }
 }
@@ -694,7 +735,7 @@ static int check_root(const json_t *body, const struct type_def *t,
 
     w.flags = flags;
     w.err = err;
-    pf_path_init(&w.path);
+    w.depth = 0;
     if (!json_is_object(body))
         return fail(&w, "The request body must be a JSON object: found %s.",
                     json_kind(body));
@@ -715,11 +756,11 @@ int gs_schema_check_flow(const json_t *body, unsigned flags,
 
     w.flags = flags;
     w.err = err;
-    pf_path_init(&w.path);
+    w.depth = 0;
     if (!json_is_object(body))
         return fail(&w, "The request body must be a JSON object: found %s.",
                     json_kind(body));
-    pf_path_push_key(&w.path, "@odata.type");
+    push_key(&w, "@odata.type");
     ot = json_object_get(body, "@odata.type");
     if (!ot)
         return fail(&w, "The '@odata.type' annotation is required: "

@@ -255,10 +255,17 @@ void gs_sim_graph_error(const struct gs_call *call, struct gs_response *r,
 /* A plain JSON answer of the control API; j is consumed. */
 static void control_json(struct gs_response *r, int status, json_t *j)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    struct gs_buf b;
+    size_t len = 0;
+    char *text = NULL;
 
-    json_decref(j);
-    gs_sim_json_body(r, status, text, text ? strlen(text) : 0, PLAIN_JSON);
+    if (j) {
+        gs_buf_init(&b);
+        gs_buf_add_json(&b, j);
+        text = gs_buf_detach(&b, &len);
+        json_decref(j);
+    }
+    gs_sim_json_body(r, status, text, len, PLAIN_JSON);
 }
 
 static void control_error(struct gs_response *r, int status, const char *msg)

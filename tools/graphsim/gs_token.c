@@ -22,6 +22,20 @@
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define GRAPH_ROOT "https://graph.microsoft.com"
 
+/* j as malloc'd compact text (NULL if j is); j is consumed. */
+static char *dump(json_t *j, size_t *len)
+{
+    struct gs_buf b;
+
+    *len = 0;
+    if (!j)
+        return NULL;
+    gs_buf_init(&b);
+    gs_buf_add_json(&b, j);
+    json_decref(j);
+    return gs_buf_detach(&b, len);
+}
+
 static void aad_error(struct gs_sim *sim, const struct gs_call *call,
                       struct gs_response *r, int status, const char *error,
                       long code, const char *fmt, ...)
@@ -35,6 +49,7 @@ static void aad_error(struct gs_sim *sim, const struct gs_call *call,
     va_list ap;
     json_t *j;
     char *text;
+    size_t len;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -49,10 +64,8 @@ static void aad_error(struct gs_sim *sim, const struct gs_call *call,
                   "error_description", desc, "error_codes", (json_int_t)code,
                   "timestamp", when, "trace_id", call->request_id,
                   "correlation_id", call->crid, "error_uri", uri);
-    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    gs_sim_json_body(r, status, text, text ? strlen(text) : 0,
-                     "application/json; charset=utf-8");
+    text = dump(j, &len);
+    gs_sim_json_body(r, status, text, len, "application/json; charset=utf-8");
     r->no_store = true;
     pthread_mutex_lock(&sim->lock);
     sim->st.token_errors++;
@@ -124,6 +137,7 @@ static void issue(struct gs_sim *sim, struct gs_call *call,
     struct gs_token_conf tc;
     json_t *j;
     char *text;
+    size_t len;
     bool full = false;
 
     if (!t || getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
@@ -171,10 +185,8 @@ static void issue(struct gs_sim *sim, struct gs_call *call,
         json_object_set_new(j, "refresh_in", json_integer(tc.refresh_in));
     if (j)
         json_object_set_new(j, "access_token", json_string(token));
-    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    gs_sim_json_body(r, 200, text, text ? strlen(text) : 0,
-                     "application/json; charset=utf-8");
+    text = dump(j, &len);
+    gs_sim_json_body(r, 200, text, len, "application/json; charset=utf-8");
     r->no_store = true;
 }
 

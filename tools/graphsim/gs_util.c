@@ -143,6 +143,23 @@ void gs_buf_add_json_str(struct gs_buf *b, const char *s)
     gs_buf_add(b, "\"", 1);
 }
 
+static int dump_to_buf(const char *p, size_t n, void *arg)
+{
+    struct gs_buf *b = arg;
+
+    gs_buf_add(b, p, n);
+    return b->oom ? -1 : 0;
+}
+
+void gs_buf_add_json(struct gs_buf *b, const json_t *v)
+{
+    /* Written straight into the buffer: json_dumps() would allocate the
+     * text with jansson's allocator, which is not malloc here (gs_jsonmem.h).
+     */
+    if (json_dump_callback(v, dump_to_buf, b, JSON_COMPACT | JSON_ENCODE_ANY))
+        b->oom = true;
+}
+
 char *gs_buf_detach(struct gs_buf *b, size_t *len)
 {
     char *p;

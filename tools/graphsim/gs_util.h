@@ -36,6 +36,8 @@ void gs_buf_addf(struct gs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
 void gs_buf_add_json_str(struct gs_buf *b, const char *s);
+/* Appends v as compact JSON text. */
+void gs_buf_add_json(struct gs_buf *b, const json_t *v);
 /* Hands the bytes to the caller (free() them); the buffer is empty after.
  * Returns NULL after an allocation failure. An empty buffer gives "". */
 char *gs_buf_detach(struct gs_buf *b, size_t *len);

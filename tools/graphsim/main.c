@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gs_config.h"
+#include "gs_jsonmem.h"
 #include "gs_server.h"
 #include "gs_util.h"
 
@@ -198,6 +199,7 @@ int main(int argc, char **argv)
     sigset_t set;
     int opt, sig = 0, rc = 0, i;
 
+    gs_jsonmem_install();
     if (gs_config_init(&cfg) != 0) {
         fprintf(stderr, "provflow-graphsim: out of memory\n");
         return EXIT_START;

@@ -28,6 +28,15 @@ TOKEN=$(curl -sf "$url/test-tenant/oauth2/v2.0/token" \
     --data-urlencode scope=https://graph.microsoft.com/.default |
     jq -r .access_token)
 export TOKEN
+# CPU the simulator used (user + system, clock ticks): a figure that holds
+# even when other processes share the machine.
+cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+before=$(cpu)
+n0=$(curl -sf "$url/_sim/stats" | jq .requests)
 echo "wrk $* -s post.lua $url"
 "${pin_wrk[@]}" wrk "$@" -s "$here/post.lua" "$url"
+after=$(cpu)
+n1=$(curl -sf "$url/_sim/stats" | jq .requests)
 curl -sf "$url/_sim/stats" | jq -c '{requests, byStatus, flowsCreated, duplicatesCreated}'
+awk -v n=$((n1 - n0)) -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (t > 0) printf "simulator CPU: %.2f s for %d requests = %.0f requests per CPU-second\n", t / hz, n, n * hz / t }'
