@@ -175,6 +175,7 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
 
     call->start_ns = gs_mono_ns();
     call->fault = GS_FAULT_NONE;
+    call->retry_after = -1;
     call->delay_ms = 0;
     call->token_id[0] = '\0';
     route(call);
@@ -199,6 +200,10 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
                 }
             }
         }
+        /* Copied now: the control API may change the profile later. */
+        call->retry_after = call->fault == GS_FAULT_429   ? p->retry_after
+                            : call->fault == GS_FAULT_503 ? p->retry_after_503
+                                                          : -1;
         call->delay_ms = p->latency_ms + (long)(j * (double)(p->jitter_ms + 1));
         if (call->delay_ms > p->latency_ms + p->jitter_ms)
             call->delay_ms = p->latency_ms + p->jitter_ms;
@@ -276,7 +281,6 @@ static void control_error(struct gs_response *r, int status, const char *msg)
 static void injected_fault(struct gs_sim *sim, struct gs_call *call,
                            struct gs_response *r)
 {
-    const struct gs_fault_profile *p = &sim->cfg->faults[call->endpoint];
     static const int status[GS_FAULT_COUNT] = {0, 429, 500, 503, 504, 0, 0};
     static const char *const code[GS_FAULT_COUNT] = {NULL,
                                                      "TooManyRequests",
@@ -287,10 +291,7 @@ static void injected_fault(struct gs_sim *sim, struct gs_call *call,
                                                      NULL};
     int s = status[call->fault];
 
-    if (call->fault == GS_FAULT_429)
-        r->retry_after = p->retry_after;
-    else if (call->fault == GS_FAULT_503)
-        r->retry_after = p->retry_after_503;
+    r->retry_after = call->retry_after;
     if (call->route == GS_ROUTE_TOKEN) {
         gs_token_fault(sim, call, r, s);
         return;

@@ -54,6 +54,7 @@ struct gs_call {
     enum gs_route route;
     int endpoint; /* enum gs_endpoint, or -1 when faults do not apply */
     enum gs_fault fault;
+    long retry_after; /* of the injected 429 or 503; -1: none */
     long delay_ms;
     bool non_canonical; /* a path segment in other letter case */
     char tenant[128];
