@@ -914,3 +914,22 @@ assert_all_done() {
     check_topics "$@"
     assert_sim_stats
 }
+
+# pf_assigned NAME: the partitions the instance holds now, sorted,
+# space-separated: from the "partition assigned" lines of every instance's
+# (latest) log in time order, a partition belongs to the last instance it
+# was assigned to, until that instance logs "stopped" (the log does not say
+# which partitions a cooperative revocation took, but the group gives each
+# partition to one member at a time).
+pf_assigned() {
+    local name
+    for name in "${!PF_LOG[@]}"; do
+        jq -r --arg n "$name" 'select(.msg == "partition assigned" or .msg == "stopped") |
+            [.ts, $n, (.partition // "stopped" | tostring)] | @tsv' \
+            "${PF_LOG[$name]}" 2>/dev/null || true
+    done | sort -s -k1,1 |
+        awk -F'\t' -v me="$1" '$3 == "stopped" { for (p in o) if (o[p] == $2) delete o[p]; next }
+            { o[$3] = $2 }
+            END { for (p in o) if (o[p] == me) print p }' |
+        sort -n | tr '\n' ' ' | sed 's/ $//'
+}
