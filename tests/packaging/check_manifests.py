@@ -34,6 +34,12 @@ import tempfile
 try:
     import yaml
 except ImportError:  # pragma: no cover
+    # scripts/deps installs Debian's python3-yaml, which only Debian's own
+    # interpreter sees; a python3 earlier on PATH (pyenv, a venv) may lack it.
+    debian = "/usr/bin/python3"
+    if os.path.exists(debian) and os.path.realpath(sys.executable) != \
+            os.path.realpath(debian):
+        os.execv(debian, [debian] + sys.argv)
     sys.exit("check_manifests: PyYAML missing (Debian: python3-yaml; "
              "scripts/deps installs it)")
 
@@ -698,12 +704,11 @@ def check_deployment(label, dep, objs, svc, docker_uid, report):
         if num != admin or (isinstance(port, str) and port != "admin"):
             report("probes", "%s: %s on port %s, not the admin port %s" % (
                 cwhere, probe, port, admin))
-    for o, ann in ((tmpl, "pod template"),):
-        a = (o.get("metadata") or {}).get("annotations") or {}
-        if "prometheus.io/port" in a and str(a["prometheus.io/port"]) != \
-                str(admin):
-            report("admin-port", "%s: %s prometheus.io/port %s, admin port "
-                   "%s" % (where, ann, a["prometheus.io/port"], admin))
+    a = (tmpl.get("metadata") or {}).get("annotations") or {}
+    if "prometheus.io/port" in a and str(a["prometheus.io/port"]) != \
+            str(admin):
+        report("admin-port", "%s: pod template prometheus.io/port %s, admin "
+               "port %s" % (where, a["prometheus.io/port"], admin))
 
     # Grace.
     grace = svc.grace_ms(env)
