@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016,SC2119  # jq programs in single quotes; sim_start takes options
+# shellcheck disable=SC2016,SC2119 source-path=SCRIPTDIR  # jq programs in single quotes; sim_start takes options
 # send_reject.sh PROVFLOW GRAPHSIM [http|https]
 #
 # Case 4: Graph rejections fail the event at once: a `failed` outcome with

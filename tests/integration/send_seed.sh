@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016,SC2119  # jq programs in single quotes; sim_start takes options
+# shellcheck disable=SC2016,SC2119 source-path=SCRIPTDIR  # jq programs in single quotes; sim_start takes options
 # send_seed.sh PROVFLOW GRAPHSIM [http|https]
 #
 # Case 1: the seed's four events (tests/data/seed/events.ndjson) are
