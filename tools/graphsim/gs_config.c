@@ -631,10 +631,10 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
                    size_t errsz)
 {
     static const char *const keys[] = {
-        "tenants",          "token",      "faults",        "rateLimit",
-        "explicitFlowSets", "duplicates", "lenientCasing", "seed",
-        "listen",           "baseUrl",    "tlsCert",       "tlsKey",
-        "threads",          "requestLog", "maxFlows",      NULL};
+        "tenants",          "token",      "faults",       "rateLimit",
+        "explicitFlowSets", "duplicates", "strictCasing", "seed",
+        "listen",           "baseUrl",    "tlsCert",      "tlsKey",
+        "threads",          "requestLog", "maxFlows",     NULL};
     json_error_t jerr;
     json_t *j;
     const json_t *v;
@@ -677,7 +677,7 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
     }
     if (get_bool(j, "explicitFlowSets", &c->explicit_flow_sets, errstr,
                  errsz) ||
-        get_bool(j, "lenientCasing", &c->lenient_case, errstr, errsz) ||
+        get_bool(j, "strictCasing", &c->strict_case, errstr, errsz) ||
         get_long(j, "seed", 0, LONG_MAX, LONG_MIN, &seed, errstr, errsz) ||
         get_string(j, "listen", &c->listen, errstr, errsz) ||
         get_string(j, "baseUrl", &c->base_url, errstr, errsz) ||

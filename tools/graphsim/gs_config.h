@@ -100,7 +100,7 @@ struct gs_config {
     struct gs_rate rate; /* default per-tenant limit */
     bool explicit_flow_sets;
     bool reject_duplicates;
-    bool lenient_case;
+    bool strict_case; /* exact CSDL property names; default: any case */
     bool seeded;
     uint64_t seed;
     char *listen;    /* "host:port" */

@@ -255,9 +255,9 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
         return;
     gs_buf_init(&props);
     gs_buf_reserve(&props, call->body_len + 64); /* the echo is rarely longer */
-    if (gs_schema_check_flow(
-            body, sim->cfg->lenient_case ? GS_SCHEMA_LENIENT_CASE : 0, &type,
-            &props, &err) != 0) {
+    if (gs_schema_check_flow(body,
+                             sim->cfg->strict_case ? 0 : GS_SCHEMA_LENIENT_CASE,
+                             &type, &props, &err) != 0) {
         gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
         goto out;
     }
@@ -423,7 +423,7 @@ static void create_set(struct gs_sim *sim, struct gs_call *call,
     gs_buf_init(&props);
     gs_buf_init(&b);
     if (gs_schema_check_flow_set(
-            body, sim->cfg->lenient_case ? GS_SCHEMA_LENIENT_CASE : 0, &props,
+            body, sim->cfg->strict_case ? 0 : GS_SCHEMA_LENIENT_CASE, &props,
             &err) != 0) {
         gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
         goto out;

@@ -596,6 +596,12 @@ static int check_object(struct walk *w, const json_t *obj,
             continue;
         }
         p = find_prop(t, key, w->flags, &idx);
+        if (!p && find_prop(t, key, GS_SCHEMA_LENIENT_CASE, &idx))
+            return fail(w,
+                        "The property '%.96s' does not exist on type '" NS
+                        "%s': property names are case-sensitive here "
+                        "(strict casing); the CSDL name is '%s'.",
+                        key, t->name, t->props[idx].name);
         if (!p)
             return fail(w,
                         "The property '%.96s' does not exist on type '" NS
@@ -603,8 +609,11 @@ static int check_object(struct walk *w, const json_t *obj,
                         "defined by the type or mark the type as open type.",
                         key, t->name);
         if (seen[idx])
-            return fail(w, "The property '%s' is given more than once.",
-                        p->name);
+            return fail(w,
+                        "The property '%.96s' is given more than once: "
+                        "'%s' already has a value (property names match in "
+                        "any letter case).",
+                        key, p->name);
         seen[idx] = true;
         if (p->flags & P_READONLY)
             return fail(w,

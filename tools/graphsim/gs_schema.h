@@ -25,9 +25,12 @@ enum gs_flow_type {
     GS_FLOW_TYPE_COUNT
 };
 
-/* Validation options. */
-#define GS_SCHEMA_LENIENT_CASE                                                 \
-    1u /* property names match in any letter case (the seed's spelling) */
+/* Validation options. GS_SCHEMA_LENIENT_CASE: property names match in
+ * any letter case, as Graph's do (its own documented examples send
+ * `createBasedOnOrgPlusroleGroup`); the echo still uses CSDL names. The
+ * simulator's default; without it (--strict-casing) only exact CSDL names
+ * are accepted. */
+#define GS_SCHEMA_LENIENT_CASE 1u
 
 /* The Graph error code of every validation failure. */
 #define GS_SCHEMA_ERROR_CODE "BadRequest"

@@ -44,8 +44,9 @@ static void usage(FILE *out)
         "                          flow set is created by its first flow)\n"
         "  --duplicates MODE       accept (default; counted) or reject (409)\n"
         "                          a second flow of one type in a set\n"
-        "  --lenient-casing        accept property names in any letter case\n"
-        "                          (default: exact CSDL names, as Graph)\n"
+        "  --strict-casing         property names must be exact CSDL names\n"
+        "                          (default: any letter case, as Graph; kept\n"
+        "                          and answered in CSDL casing)\n"
         "  --threads N             worker threads (default 2)\n"
         "  --request-log N         requests kept for /_sim/requests "
         "(default 1000)\n"
@@ -69,7 +70,7 @@ enum {
     OPT_SEED,
     OPT_EXPLICIT,
     OPT_DUPLICATES,
-    OPT_LENIENT,
+    OPT_STRICT,
     OPT_THREADS,
     OPT_REQUEST_LOG,
     OPT_MAX_FLOWS,
@@ -87,7 +88,7 @@ static const struct option options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"explicit-flow-sets", no_argument, NULL, OPT_EXPLICIT},
     {"duplicates", required_argument, NULL, OPT_DUPLICATES},
-    {"lenient-casing", no_argument, NULL, OPT_LENIENT},
+    {"strict-casing", no_argument, NULL, OPT_STRICT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
@@ -147,8 +148,8 @@ static int apply(struct gs_config *c, int opt, const char *arg)
     case OPT_EXPLICIT:
         c->explicit_flow_sets = true;
         return 0;
-    case OPT_LENIENT:
-        c->lenient_case = true;
+    case OPT_STRICT:
+        c->strict_case = true;
         return 0;
     case OPT_DUPLICATES:
         if (strcmp(arg, "accept") != 0 && strcmp(arg, "reject") != 0) {
