@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The industryData endpoints over HTTP: the seed's four bodies get Graph's
 # 201 responses; list, get, delete; flow sets; bearer checks; validation
-# errors naming the property; duplicates; introspection and reset.
+# errors naming the property; duplicates; introspection and reset; the
+# seed's bodies exactly as the page writes them (default, lenient casing)
+# and --strict-casing.
 . "$(dirname "$0")/lib.sh"
 
 start_sim flows
@@ -146,8 +148,8 @@ reject() {
     expect_jq ".error.message | contains(\"'$prop'\")" true
 }
 variant() { jq "$2" "$DATA/seed-$1.json" >"$TMP/v.json" && echo "$TMP/v.json"; }
-reject au "$DATA/seed-admin-unit.literal.json" creationOptions.createBasedOnOrgPlusroleGroup
-reject sg "$DATA/seed-security-group.literal.json" creationOptions.createBasedOnroleGroup
+reject au "$(variant admin-unit '.creationOptions.createBasedOnOrgPlus = true')" \
+    creationOptions.createBasedOnOrgPlus
 reject au "$(variant admin-unit 'del(.creationOptions.createBasedOnOrg)')" \
     creationOptions.createBasedOnOrg
 reject au "$(variant admin-unit '.id = "x"')" id
@@ -251,13 +253,75 @@ for s in "${seeds[@]}"; do
 done
 stop_sim
 
-# --- --lenient-casing: the seed's bodies exactly as the page writes them
-start_sim lenient --lenient-casing
+# --- default casing: the seed's four bodies exactly as the page writes
+# them (seed-*.literal.json: byte copies of tests/data/seed/*.request.json,
+# with its createBasedOnOrgPlusroleGroup / createBasedOnroleGroup), POSTed
+# with curl the way the page shows (its path, its Content-type header) and
+# a token from the token endpoint: 201s shaped like the page's responses,
+# in CSDL casing.
+start_sim literal
 TOK=$(token)
+CTX_ENTITY="$URL/beta/\$metadata#external/industryData/outboundProvisioningFlowSets('$SET')/provisioningFlows/\$entity"
+PAGE_PATH=/beta/external/industryData/OutboundProvisioningFlowSets/$SET/provisioningFlows
 for s in "${seeds[@]}"; do
-    create "$TOK" "$SET" "$DATA/seed-$s.literal.json"
-    expect_status 201 "$s literal"
+    call POST "$URL$PAGE_PATH" -H "Authorization: Bearer $TOK" \
+        -H 'Content-type: application/json' \
+        --data-binary "@$DATA/seed-$s.literal.json"
+    expect_status 201 "$s as the page writes it"
+    expect_jq ".id | test(\"$GUID_RE\")" true
+    expect_jq ".createdDateTime | test(\"$DATE_RE\")" true
+    expect_jq ".lastModifiedDateTime | test(\"$DATE_RE\")" true
+    expect_jq .readinessStatus notReady
+    expect_jq '."@odata.context"' "$CTX_ENTITY"
+    expect_jq '."@odata.type"' "$(jq -r '."@odata.type"' "$DATA/seed-$s.literal.json")"
+    expect_jq '[.. | objects | keys[] | select(test("rolegroup$"; "i"))]
+        | all(. == "createBasedOnOrgPlusRoleGroup" or . == "createBasedOnRoleGroup")' true
+    expect_jq '[.. | objects | has("roleGroup@odata.bind")] | any' false
+    expect_jq '[.. | objects | .password? // empty] | all(. == "***************")' true
     same_as_seed "$s"
 done
+expect_jq '[.creationOptions.configurations[].defaultPasswordSettings.password] | length' 2
+# kept as Graph echoes them: CSDL names in the store too
+curl -sf "$URL/_sim/flows" >"$TMP/flows.json"
+jq -e '[.. | objects | keys[]] | (index("createBasedOnOrgPlusroleGroup") == null)
+    and (index("createBasedOnroleGroup") == null)
+    and (index("createBasedOnOrgPlusRoleGroup") != null)
+    and (index("createBasedOnRoleGroup") != null)' "$TMP/flows.json" >/dev/null ||
+    fail "the store holds a non-CSDL property name: $(head -c 600 "$TMP/flows.json")"
+ok
+[ "$(stats .flowsCreated)" = 4 ] || fail "four flows from the page's bodies"
+ok
+# any letter case is not any name: an unknown property is still a 400
+reject au "$(variant admin-unit '.creationOptions.createBasedOnOrgPlus = true')" \
+    creationOptions.createBasedOnOrgPlus
+reject au "$(variant admin-unit '.creationOptions.CREATEBASEDONORG = true')" \
+    creationOptions.CREATEBASEDONORG
+stop_sim
+
+# --- --strict-casing: exact CSDL names only; the page's spelling is a 400
+# naming the property (and its CSDL name)
+start_sim strict --strict-casing
+TOK=$(token)
+for s in "${seeds[@]}"; do
+    create "$TOK" "$SET" "$DATA/seed-$s.json"
+    expect_status 201 "$s in CSDL casing, strict"
+    same_as_seed "$s"
+done
+reject au "$DATA/seed-admin-unit.literal.json" creationOptions.createBasedOnOrgPlusroleGroup
+expect_jq '.error.message | contains("'"'createBasedOnOrgPlusRoleGroup'"'")' true
+reject sg "$DATA/seed-security-group.literal.json" creationOptions.createBasedOnroleGroup
+reject cg "$(variant class-group '.configuration.additionalOptions.CreateTeam = true
+    | del(.configuration.additionalOptions.createTeam)')" \
+    configuration.additionalOptions.CreateTeam
+[ "$(stats .flowsCreated)" = 4 ] && [ "$(stats '.byStatus."400"')" = 3 ] ||
+    fail "strict: four created, three refused"
+ok
+stop_sim
+
+# --- the config file's "strictCasing" does the same
+echo '{"strictCasing": true}' >"$TMP/strict.json"
+start_sim strict-config --config "$TMP/strict.json"
+TOK=$(token)
+reject au "$DATA/seed-admin-unit.literal.json" creationOptions.createBasedOnOrgPlusroleGroup
 stop_sim
 done_ok
