@@ -854,6 +854,22 @@ static void forget(pipeline *p, const rd_kafka_topic_partition_list_t *l)
     }
 }
 
+/*
+ * Drops every work not yet published (queued, waiting for an intent,
+ * running, or waiting after a systemic failure); their offsets stay
+ * uncommitted, so they are processed again, checked first.
+ */
+static void abandon_unfinished(pipeline *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->nparts; i++) {
+        if (p->parts[i] != NULL)
+            p->parts[i]->wait_head = p->parts[i]->wait_tail = NULL;
+    }
+    pf_keyq_clear(p->q, drop_work, NULL);
+}
+
 /* Takes partitions on with their committed offsets and metadata. */
 static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
 {
@@ -1171,7 +1187,7 @@ int pf_pipeline_run(pipeline *p)
     }
 
     /* Abandon what is not finished; publish and commit what is. */
-    pf_keyq_clear(p->q, drop_work, NULL);
+    abandon_unfinished(p);
     if (rd_kafka_flush(p->producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         pf_log(PF_LOG_WARN, NULL, "%d outputs not delivered at exit",
                rd_kafka_outq_len(p->producer));
@@ -1342,7 +1358,7 @@ void pf_pipeline_destroy(pipeline *p)
         return;
     forget(p, NULL);
     if (p->q != NULL)
-        pf_keyq_clear(p->q, drop_work, NULL);
+        abandon_unfinished(p);
     while (p->works != NULL)
         work_free(p->works); /* outputs never acknowledged */
     pf_keyq_destroy(p->q);
