@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gs_util.h"
+
 static const char *const endpoint_names[GS_EP_COUNT] = {
     "token",      "createFlow",    "listFlows",    "getFlow",
     "deleteFlow", "createFlowSet", "listFlowSets", "getFlowSet"};
@@ -45,6 +47,9 @@ static void client_release(struct gs_client *cl)
     for (i = 0; i < cl->ncerts; i++)
         gs_cert_free(cl->certs[i]);
     free(cl->certs);
+    for (i = 0; i < cl->nfed; i++)
+        gs_fed_cred_release(&cl->fed[i]);
+    free(cl->fed);
 }
 
 static void tenants_free(struct gs_tenant *t, size_t n)
@@ -564,12 +569,183 @@ out:
     return rc;
 }
 
+/* Appends the strings of v (one, or an array of them) to list; -1 with a
+ * reason if v holds anything else or an empty string. */
+static int string_list(const json_t *v, const char *what, char ***list,
+                       size_t *n, char *errstr, size_t errsz)
+{
+    const json_t *one;
+    size_t i, count = json_is_array(v) ? json_array_size(v) : 1;
+    char **grown;
+
+    grown = realloc(*list, (*n + count + 1) * sizeof(**list));
+    if (!grown) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    *list = grown;
+    for (i = 0; i < count; i++) {
+        one = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(one) || json_string_length(one) == 0) {
+            snprintf(errstr, errsz,
+                     "%s must be a non-empty string or an "
+                     "array of them",
+                     what);
+            return -1;
+        }
+        (*list)[*n] = strdup(json_string_value(one));
+        if (!(*list)[*n]) {
+            snprintf(errstr, errsz, "out of memory");
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+/*
+ * One federated identity credential: {"issuer", "subject", "audience"
+ * (string or array; default api://AzureADTokenExchange), and the issuer's
+ * keys in "jwks", "certificate" and/or "publicKey" (each a path or inline
+ * text, or an array of them; "jwks" also an inline JWKS object)}.
+ */
+static int load_fed_one(struct gs_fed_cred *f, const json_t *j, const char *cid,
+                        char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {
+        "name",      "description", "issuer",      "subject",   "audience",
+        "audiences", "jwks",        "certificate", "publicKey", NULL};
+    static const char *const key_sources[] = {"jwks", "certificate",
+                                              "publicKey"};
+    char what[160], **texts = NULL, *inline_jwks;
+    struct gs_buf b;
+    const json_t *v;
+    size_t i, k, ntexts;
+    int rc = -1;
+
+    snprintf(what, sizeof(what), "client '%.64s': a federated credential", cid);
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "%s must be an object", what);
+        return -1;
+    }
+    if (only_keys(j, keys, what, errstr, errsz) ||
+        get_string(j, "issuer", &f->issuer, errstr, errsz) ||
+        get_string(j, "subject", &f->subject, errstr, errsz))
+        return -1;
+    if (!f->issuer || !f->issuer[0] || !f->subject || !f->subject[0]) {
+        snprintf(errstr, errsz,
+                 "%s needs a non-empty \"issuer\" and "
+                 "\"subject\"",
+                 what);
+        return -1;
+    }
+    v = json_object_get(j, "audience");
+    if (v && string_list(v, "\"audience\"", &f->audiences, &f->naudiences,
+                         errstr, errsz))
+        return -1;
+    v = json_object_get(j, "audiences");
+    if (v && string_list(v, "\"audiences\"", &f->audiences, &f->naudiences,
+                         errstr, errsz))
+        return -1;
+    if (f->naudiences == 0) {
+        f->audiences = calloc(1, sizeof(*f->audiences));
+        if (f->audiences)
+            f->audiences[0] = strdup(GS_FED_AUDIENCE);
+        if (!f->audiences || !f->audiences[0]) {
+            snprintf(errstr, errsz, "out of memory");
+            return -1;
+        }
+        f->naudiences = 1;
+    }
+    for (k = 0; k < sizeof(key_sources) / sizeof(key_sources[0]); k++) {
+        v = json_object_get(j, key_sources[k]);
+        if (!v)
+            continue;
+        ntexts = 0;
+        if (k == 0 && json_is_object(v)) {
+            /* An inline JWKS object: loaded from its text (written by
+             * gs_buf: text from json_dumps would come from jansson's
+             * arena, gs_jsonmem.h). */
+            gs_buf_init(&b);
+            gs_buf_add_json(&b, v);
+            inline_jwks = gs_buf_detach(&b, NULL);
+            if (!inline_jwks)
+                snprintf(errstr, errsz, "out of memory");
+            rc = inline_jwks ? gs_pubkeys_load(inline_jwks, &f->keys, &f->nkeys,
+                                               errstr, errsz)
+                             : -1;
+            free(inline_jwks);
+            if (rc < 0)
+                goto out;
+            continue;
+        }
+        if (string_list(v, key_sources[k], &texts, &ntexts, errstr, errsz))
+            goto out;
+        for (i = 0; i < ntexts; i++) {
+            if (gs_pubkeys_load(texts[i], &f->keys, &f->nkeys, errstr, errsz) <
+                0)
+                goto out;
+        }
+        for (i = 0; i < ntexts; i++)
+            free(texts[i]);
+        free(texts);
+        texts = NULL;
+    }
+    if (f->nkeys == 0) {
+        snprintf(errstr, errsz,
+                 "%s of issuer '%.200s' needs the issuer's keys: \"jwks\", "
+                 "\"certificate\" or \"publicKey\"",
+                 what, f->issuer);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (texts) {
+        for (i = 0; i < ntexts; i++)
+            free(texts[i]);
+        free(texts);
+    }
+    return rc;
+}
+
+/* "federated": one credential object, or a non-empty array of them. */
+static int load_federated(struct gs_client *cl, const json_t *j, char *errstr,
+                          size_t errsz)
+{
+    size_t i, n;
+
+    if (!j)
+        return 0;
+    n = json_is_array(j) ? json_array_size(j) : 1;
+    if (n == 0) {
+        snprintf(errstr, errsz,
+                 "client '%.64s': \"federated\" is an object or a non-empty "
+                 "array of them",
+                 cl->id);
+        return -1;
+    }
+    cl->fed = calloc(n, sizeof(*cl->fed));
+    if (!cl->fed) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        /* Counted first, so a half-loaded credential is released too. */
+        cl->nfed++;
+        if (load_fed_one(&cl->fed[i],
+                         json_is_array(j) ? json_array_get(j, i) : j, cl->id,
+                         errstr, errsz))
+            return -1;
+    }
+    return 0;
+}
+
 static int load_tenants(struct gs_config *c, const json_t *j, char *errstr,
                         size_t errsz)
 {
     static const char *const tkeys[] = {"clients", NULL};
-    static const char *const ckeys[] = {"secret", "certificate", "certificates",
-                                        "granted", NULL};
+    static const char *const ckeys[] = {
+        "secret", "certificate", "certificates", "federated", "granted", NULL};
     struct gs_tenant *ts = NULL, *t;
     struct gs_client *cl;
     const json_t *tv, *clients, *cv;
@@ -609,7 +785,9 @@ static int load_tenants(struct gs_config *c, const json_t *j, char *errstr,
                 only_keys(cv, ckeys, "a client", errstr, errsz) ||
                 get_string(cv, "secret", &cl->secret, errstr, errsz) ||
                 get_bool(cv, "granted", &cl->granted, errstr, errsz) ||
-                load_certs(cl, cv, errstr, errsz)) {
+                load_certs(cl, cv, errstr, errsz) ||
+                load_federated(cl, json_object_get(cv, "federated"), errstr,
+                               errsz)) {
                 if (!errstr[0])
                     snprintf(errstr, errsz, "client '%.64s' is malformed", cid);
                 goto fail;

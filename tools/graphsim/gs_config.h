@@ -82,6 +82,8 @@ struct gs_client {
     char *secret; /* NULL: no secret credential */
     struct gs_cert **certs;
     size_t ncerts;
+    struct gs_fed_cred *fed; /* federated identity credentials */
+    size_t nfed;
     bool granted; /* holds IndustryData-OutboundFlow.ReadWrite.All */
 };
 

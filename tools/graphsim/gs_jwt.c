@@ -1,13 +1,22 @@
-/* gs_jwt.c - client-assertion verification with OpenSSL (gs_jwt.h). */
+/*
+ * gs_jwt.c - client-assertion verification with OpenSSL (gs_jwt.h): the
+ * application's own assertions (certificate credentials) and federated
+ * ones (an issuer's keys from JWKS or PEM).
+ */
 #include "gs_jwt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -138,14 +147,15 @@ out:
     return ok;
 }
 
-static bool aud_ok(const json_t *aud, const struct gs_jwt_check *chk)
+/* Whether aud (a string or an array of strings) holds one of list's n. */
+static bool aud_match(const json_t *aud, const char *const *list, size_t n)
 {
     size_t i, j;
     const json_t *v;
 
     if (json_is_string(aud)) {
-        for (i = 0; i < chk->naudiences; i++) {
-            if (strcmp(json_string_value(aud), chk->audiences[i]) == 0)
+        for (i = 0; i < n; i++) {
+            if (strcmp(json_string_value(aud), list[i]) == 0)
                 return true;
         }
         return false;
@@ -154,67 +164,103 @@ static bool aud_ok(const json_t *aud, const struct gs_jwt_check *chk)
         return false;
     json_array_foreach(aud, j, v)
     {
-        if (json_is_string(v) && aud_ok(v, chk))
+        if (json_is_string(v) && aud_match(v, list, n))
             return true;
     }
     return false;
+}
+
+/* A JWS in compact form, decoded: header and claims objects, the
+ * signature, and the checked algorithm. */
+struct jws {
+    json_t *hdr;
+    json_t *claims;
+    unsigned char sig[1024];
+    size_t siglen;
+    size_t signed_len; /* bytes of "header.claims" */
+    const char *alg;   /* "RS256" or "PS256", owned by hdr */
+    bool pss;
+};
+
+static void jws_release(struct jws *j)
+{
+    json_decref(j->hdr);
+    json_decref(j->claims);
+    j->hdr = j->claims = NULL;
+}
+
+/* Splits and decodes jwt, then checks alg and typ: GS_JWT_OK,
+ * GS_JWT_MALFORMED or GS_JWT_BAD_ALG. j is released by the caller either
+ * way. */
+static enum gs_jwt_result jws_parse(const char *jwt, size_t len, struct jws *j,
+                                    char *errstr, size_t errsz)
+{
+    const char *dot1, *dot2;
+    const json_t *v;
+    long siglen;
+
+    j->hdr = j->claims = NULL;
+    snprintf(errstr, errsz, "the assertion is not a JWS compact JWT");
+    if (len == 0 || len > GS_JWT_MAX_LEN || memchr(jwt, '\0', len))
+        return GS_JWT_MALFORMED;
+    dot1 = memchr(jwt, '.', len);
+    if (!dot1)
+        return GS_JWT_MALFORMED;
+    dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt));
+    if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - jwt)))
+        return GS_JWT_MALFORMED;
+    j->hdr = decode_part(jwt, (size_t)(dot1 - jwt));
+    j->claims = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    siglen = gs_b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - jwt), j->sig,
+                              sizeof(j->sig));
+    if (!j->hdr || !j->claims || siglen <= 0) {
+        snprintf(errstr, errsz,
+                 "the assertion's header, claims or signature is not "
+                 "base64url JSON");
+        return GS_JWT_MALFORMED;
+    }
+    j->siglen = (size_t)siglen;
+    j->signed_len = (size_t)(dot2 - jwt);
+    j->alg = json_string_value(json_object_get(j->hdr, "alg"));
+    if (!j->alg ||
+        (strcmp(j->alg, "RS256") != 0 && strcmp(j->alg, "PS256") != 0)) {
+        snprintf(errstr, errsz,
+                 "the assertion's 'alg' is '%.16s'; RS256 or PS256 expected",
+                 j->alg ? j->alg : "(missing)");
+        return GS_JWT_BAD_ALG;
+    }
+    j->pss = j->alg[0] == 'P';
+    v = json_object_get(j->hdr, "typ");
+    if (v &&
+        (!json_is_string(v) || strcasecmp(json_string_value(v), "JWT") != 0)) {
+        snprintf(errstr, errsz, "the assertion's 'typ' is not 'JWT'");
+        return GS_JWT_BAD_ALG;
+    }
+    errstr[0] = '\0';
+    return GS_JWT_OK;
 }
 
 enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
                                  const struct gs_jwt_check *chk, char *errstr,
                                  size_t errsz)
 {
-    const char *dot1, *dot2, *alg, *thumb = NULL;
-    json_t *hdr = NULL, *claims = NULL;
+    const char *thumb = NULL;
+    struct jws j;
     const json_t *v, *iss, *sub;
     struct gs_cert *cert = NULL;
-    unsigned char sig[1024];
-    long siglen;
-    bool s256 = true, pss;
+    bool s256 = true;
     size_t i;
-    enum gs_jwt_result rc = GS_JWT_MALFORMED;
+    enum gs_jwt_result rc;
     json_int_t exp, nbf;
 
-    snprintf(errstr, errsz, "the assertion is not a JWS compact JWT");
-    if (len == 0 || len > GS_JWT_MAX_LEN || memchr(jwt, '\0', len))
+    rc = jws_parse(jwt, len, &j, errstr, errsz);
+    if (rc != GS_JWT_OK)
         goto out;
-    dot1 = memchr(jwt, '.', len);
-    if (!dot1)
-        goto out;
-    dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt));
-    if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - jwt)))
-        goto out;
-    hdr = decode_part(jwt, (size_t)(dot1 - jwt));
-    claims = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    siglen = gs_b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - jwt), sig,
-                              sizeof(sig));
-    if (!hdr || !claims || siglen <= 0) {
-        snprintf(errstr, errsz,
-                 "the assertion's header, claims or signature is not "
-                 "base64url JSON");
-        goto out;
-    }
-
-    rc = GS_JWT_BAD_ALG;
-    alg = json_string_value(json_object_get(hdr, "alg"));
-    if (!alg || (strcmp(alg, "RS256") != 0 && strcmp(alg, "PS256") != 0)) {
-        snprintf(errstr, errsz,
-                 "the assertion's 'alg' is '%.16s'; RS256 or PS256 expected",
-                 alg ? alg : "(missing)");
-        goto out;
-    }
-    pss = alg[0] == 'P';
-    v = json_object_get(hdr, "typ");
-    if (v &&
-        (!json_is_string(v) || strcasecmp(json_string_value(v), "JWT") != 0)) {
-        snprintf(errstr, errsz, "the assertion's 'typ' is not 'JWT'");
-        goto out;
-    }
 
     rc = GS_JWT_NO_THUMBPRINT;
-    thumb = json_string_value(json_object_get(hdr, "x5t#S256"));
+    thumb = json_string_value(json_object_get(j.hdr, "x5t#S256"));
     if (!thumb) {
-        thumb = json_string_value(json_object_get(hdr, "x5t"));
+        thumb = json_string_value(json_object_get(j.hdr, "x5t"));
         s256 = false;
     }
     if (!thumb) {
@@ -238,16 +284,15 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     }
 
     rc = GS_JWT_BAD_SIGNATURE;
-    if (!verify_sig(cert->key, pss, jwt, (size_t)(dot2 - jwt), sig,
-                    (size_t)siglen)) {
+    if (!verify_sig(cert->key, j.pss, jwt, j.signed_len, j.sig, j.siglen)) {
         snprintf(errstr, errsz,
-                 "client assertion contains an invalid signature (%s)", alg);
+                 "client assertion contains an invalid signature (%s)", j.alg);
         goto out;
     }
 
     rc = GS_JWT_BAD_ISSUER;
-    iss = json_object_get(claims, "iss");
-    sub = json_object_get(claims, "sub");
+    iss = json_object_get(j.claims, "iss");
+    sub = json_object_get(j.claims, "sub");
     if (!json_is_string(iss) || !json_is_string(sub) ||
         strcmp(json_string_value(iss), chk->client_id) != 0 ||
         strcmp(json_string_value(sub), chk->client_id) != 0) {
@@ -260,7 +305,8 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     }
 
     rc = GS_JWT_BAD_AUDIENCE;
-    if (!aud_ok(json_object_get(claims, "aud"), chk)) {
+    if (!aud_match(json_object_get(j.claims, "aud"), chk->audiences,
+                   chk->naudiences)) {
         snprintf(errstr, errsz,
                  "client assertion audience claim does not match the token "
                  "endpoint ('%.160s' expected)",
@@ -269,19 +315,19 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     }
 
     rc = GS_JWT_MISSING_CLAIM;
-    if (!json_is_integer(json_object_get(claims, "exp")) ||
-        !json_is_integer(json_object_get(claims, "nbf"))) {
+    if (!json_is_integer(json_object_get(j.claims, "exp")) ||
+        !json_is_integer(json_object_get(j.claims, "nbf"))) {
         snprintf(errstr, errsz,
                  "the assertion needs integer 'exp' and 'nbf' claims");
         goto out;
     }
-    v = json_object_get(claims, "jti");
+    v = json_object_get(j.claims, "jti");
     if (!json_is_string(v) || json_string_length(v) == 0) {
         snprintf(errstr, errsz, "the assertion needs a 'jti' claim");
         goto out;
     }
-    exp = json_integer_value(json_object_get(claims, "exp"));
-    nbf = json_integer_value(json_object_get(claims, "nbf"));
+    exp = json_integer_value(json_object_get(j.claims, "exp"));
+    nbf = json_integer_value(json_object_get(j.claims, "nbf"));
     if (exp <= chk->now - chk->skew) {
         rc = GS_JWT_EXPIRED;
         snprintf(errstr, errsz,
@@ -301,7 +347,449 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     rc = GS_JWT_OK;
     errstr[0] = '\0';
 out:
-    json_decref(hdr);
-    json_decref(claims);
+    jws_release(&j);
     return rc;
+}
+
+/* --- federated assertions ------------------------------------------------ */
+
+struct gs_pubkey {
+    EVP_PKEY *key;
+    char kid[129];
+};
+
+void gs_pubkey_free(struct gs_pubkey *k)
+{
+    if (!k)
+        return;
+    EVP_PKEY_free(k->key);
+    free(k);
+}
+
+const char *gs_pubkey_kid(const struct gs_pubkey *k)
+{
+    return k->kid;
+}
+
+void gs_fed_cred_release(struct gs_fed_cred *f)
+{
+    size_t i;
+
+    free(f->issuer);
+    free(f->subject);
+    for (i = 0; i < f->naudiences; i++)
+        free(f->audiences[i]);
+    free(f->audiences);
+    for (i = 0; i < f->nkeys; i++)
+        gs_pubkey_free(f->keys[i]);
+    free(f->keys);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Appends an RSA key (taking it) to *keys; -1 with a reason otherwise (the
+ * key is freed then). */
+static int add_key(EVP_PKEY *key, const char *kid, const char *what,
+                   struct gs_pubkey ***keys, size_t *nkeys, char *errstr,
+                   size_t errsz)
+{
+    struct gs_pubkey *k, **grown;
+
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+        snprintf(errstr, errsz, "%.200s: not an RSA key (RS256/PS256 need one)",
+                 what);
+        EVP_PKEY_free(key);
+        return -1;
+    }
+    k = calloc(1, sizeof(*k));
+    grown = realloc(*keys, (*nkeys + 1) * sizeof(**keys));
+    if (!k || !grown) {
+        free(k);
+        if (grown)
+            *keys = grown;
+        EVP_PKEY_free(key);
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    *keys = grown;
+    k->key = key; /* now owned by k */
+    if (kid && !gs_copy(k->kid, sizeof(k->kid), kid)) {
+        snprintf(errstr, errsz, "%.200s: a 'kid' longer than %zu bytes", what,
+                 sizeof(k->kid) - 1);
+        gs_pubkey_free(k);
+        return -1;
+    }
+    (*keys)[(*nkeys)++] = k;
+    return 0;
+}
+
+/* A BIGNUM from a base64url JWK member; NULL if missing or malformed. */
+static BIGNUM *jwk_bn(const json_t *jwk, const char *name)
+{
+    unsigned char buf[1024];
+    const char *s = json_string_value(json_object_get(jwk, name));
+    long n;
+
+    if (!s)
+        return NULL;
+    n = gs_b64url_decode(s, strlen(s), buf, sizeof(buf));
+    return n > 0 ? BN_bin2bn(buf, (int)n, NULL) : NULL;
+}
+
+/* An RSA public key from a JWK's n and e; NULL if they are not usable. */
+static EVP_PKEY *jwk_rsa(const json_t *jwk)
+{
+    BIGNUM *n = jwk_bn(jwk, "n"), *e = jwk_bn(jwk, "e");
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *key = NULL;
+
+    if (!n || !e || !bld ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+        goto out;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        key = NULL;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    return key;
+}
+
+static int load_jwks(const char *text, size_t len, const char *what,
+                     struct gs_pubkey ***keys, size_t *nkeys, char *errstr,
+                     size_t errsz)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    const json_t *list, *jwk, *v;
+    const char *kty, *use, *kid;
+    EVP_PKEY *key;
+    size_t i;
+    int added = 0;
+
+    list = json_object_get(doc, "keys");
+    if (!json_is_array(list)) {
+        snprintf(errstr, errsz, "%.200s: not a JWKS document (%s)", what,
+                 doc ? "no \"keys\" array" : jerr.text);
+        json_decref(doc);
+        return -1;
+    }
+    json_array_foreach(list, i, jwk)
+    {
+        kty = json_string_value(json_object_get(jwk, "kty"));
+        use = json_string_value(json_object_get(jwk, "use"));
+        v = json_object_get(jwk, "kid");
+        kid = json_string_value(v);
+        /* An issuer may publish keys of other types or for encryption:
+         * not ours to verify with. */
+        if (!kty || strcmp(kty, "RSA") != 0 || (use && strcmp(use, "sig")))
+            continue;
+        if (v && !kid) {
+            snprintf(errstr, errsz, "%.200s: keys[%zu].kid is not a string",
+                     what, i);
+            added = -1;
+            break;
+        }
+        key = jwk_rsa(jwk);
+        if (!key) {
+            snprintf(errstr, errsz,
+                     "%.200s: keys[%zu] has no usable RSA 'n' and 'e'", what,
+                     i);
+            added = -1;
+            break;
+        }
+        if (add_key(key, kid, what, keys, nkeys, errstr, errsz) != 0) {
+            added = -1;
+            break;
+        }
+        added++;
+    }
+    json_decref(doc);
+    return added;
+}
+
+static int load_pem(const char *text, size_t len, const char *what,
+                    struct gs_pubkey ***keys, size_t *nkeys, char *errstr,
+                    size_t errsz)
+{
+    BIO *bio = BIO_new_mem_buf(text, (int)len);
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    const unsigned char *p;
+    long dlen = 0;
+    EVP_PKEY *key;
+    X509 *x;
+    int added = 0;
+
+    if (!bio) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+        p = data;
+        key = NULL;
+        if (strcmp(name, "CERTIFICATE") == 0) {
+            x = d2i_X509(NULL, &p, dlen);
+            key = x ? X509_get_pubkey(x) : NULL;
+            X509_free(x);
+        } else if (strcmp(name, "PUBLIC KEY") == 0) {
+            key = d2i_PUBKEY(NULL, &p, dlen);
+        } else if (strcmp(name, "RSA PUBLIC KEY") == 0) {
+            key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, dlen);
+        } else {
+            /* A private key next to its certificate, say: skipped. */
+            goto next;
+        }
+        if (!key) {
+            snprintf(errstr, errsz, "%.200s: a malformed PEM %s", what, name);
+            added = -1;
+        } else if (add_key(key, NULL, what, keys, nkeys, errstr, errsz)) {
+            added = -1;
+        } else {
+            added++;
+        }
+    next:
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+        if (added < 0)
+            break;
+    }
+    /* PEM_read_bio's "no start line" at the end is not an error. */
+    ERR_clear_error();
+    BIO_free(bio);
+    return added;
+}
+
+/* Longest key file read, in bytes. */
+#define KEYS_MAX (1024 * 1024)
+
+int gs_pubkeys_load(const char *text_or_path, struct gs_pubkey ***keys,
+                    size_t *nkeys, char *errstr, size_t errsz)
+{
+    const char *text = text_or_path, *what = "inline keys", *s;
+    char *buf = NULL;
+    size_t len;
+    FILE *f;
+    int n;
+
+    if (strncmp(text_or_path, "-----BEGIN", 10) != 0 &&
+        text_or_path[0] != '{') {
+        what = text_or_path;
+        f = fopen(text_or_path, "r");
+        buf = malloc(KEYS_MAX + 1);
+        if (!f || !buf) {
+            snprintf(errstr, errsz, "cannot open keys '%.200s'", text_or_path);
+            if (f)
+                fclose(f);
+            free(buf);
+            return -1;
+        }
+        len = fread(buf, 1, KEYS_MAX + 1, f);
+        fclose(f);
+        if (len > KEYS_MAX) {
+            snprintf(errstr, errsz, "keys '%.200s': larger than %d bytes",
+                     text_or_path, KEYS_MAX);
+            free(buf);
+            return -1;
+        }
+        buf[len] = '\0';
+        text = buf;
+    }
+    len = strlen(text);
+    for (s = text; *s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'; s++)
+        ;
+    if (*s == '{')
+        n = load_jwks(text, len, what, keys, nkeys, errstr, errsz);
+    else
+        n = load_pem(text, len, what, keys, nkeys, errstr, errsz);
+    if (n == 0)
+        snprintf(errstr, errsz,
+                 "%.200s: no RSA signing key (JWKS, PEM certificate or PEM "
+                 "public key) found",
+                 what);
+    free(buf);
+    return n > 0 ? n : -1;
+}
+
+/* "a", or "a, b" for an array: the audience as Entra's message shows it. */
+static void aud_text(const json_t *aud, char *out, size_t outsz)
+{
+    const json_t *v;
+    size_t i, used = 0;
+    int n;
+
+    out[0] = '\0';
+    if (json_is_string(aud)) {
+        snprintf(out, outsz, "%s", json_string_value(aud));
+        return;
+    }
+    json_array_foreach(aud, i, v)
+    {
+        if (!json_is_string(v) || used >= outsz)
+            continue;
+        n = snprintf(out + used, outsz - used, "%s%s", used ? ", " : "",
+                     json_string_value(v));
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static void fmt_epoch(json_int_t t, char *out, size_t outsz)
+{
+    time_t sec = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&sec, &tm)) {
+        snprintf(out, outsz, "%lld", (long long)t);
+        return;
+    }
+    strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const struct gs_fed_cred *fed_match(const struct gs_fed_check *chk,
+                                           const char *iss, const char *sub,
+                                           const json_t *aud)
+{
+    const struct gs_fed_cred *f;
+    size_t i;
+
+    for (i = 0; i < chk->ncreds; i++) {
+        f = &chk->creds[i];
+        if (strcmp(f->issuer, iss) == 0 && strcmp(f->subject, sub) == 0 &&
+            aud_match(aud, (const char *const *)f->audiences, f->naudiences))
+            return f;
+    }
+    return NULL;
+}
+
+enum gs_jwt_result gs_jwt_verify_federated(const char *jwt, size_t len,
+                                           const struct gs_fed_check *chk,
+                                           char *errstr, size_t errsz)
+{
+    struct jws j;
+    const struct gs_fed_cred *f;
+    const json_t *aud, *exp_v, *nbf_v;
+    const char *iss, *sub, *kid;
+    char audtext[256], now_s[32], t_s[32];
+    size_t i, tried = 0;
+    bool ok = false;
+    enum gs_jwt_result rc;
+
+    rc = jws_parse(jwt, len, &j, errstr, errsz);
+    if (rc != GS_JWT_OK)
+        goto out;
+
+    rc = GS_JWT_MISSING_CLAIM;
+    iss = json_string_value(json_object_get(j.claims, "iss"));
+    sub = json_string_value(json_object_get(j.claims, "sub"));
+    aud = json_object_get(j.claims, "aud");
+    if (!iss || !sub || !(json_is_string(aud) || json_is_array(aud))) {
+        snprintf(errstr, errsz,
+                 "the federated assertion needs string 'iss' and 'sub' "
+                 "claims and an 'aud' claim");
+        goto out;
+    }
+
+    rc = GS_JWT_NO_FEDERATED_MATCH;
+    f = fed_match(chk, iss, sub, aud);
+    if (!f) {
+        aud_text(aud, audtext, sizeof(audtext));
+        snprintf(errstr, errsz,
+                 "no matching federated identity record found for presented "
+                 "assertion. Assertion Issuer: '%.200s'. Assertion Subject: "
+                 "'%.200s'. Assertion Audience: '%.200s'",
+                 iss, sub, audtext);
+        goto out;
+    }
+
+    /* The header's kid picks the issuer's key; keys from PEM have none
+     * and are always tried. */
+    kid = json_string_value(json_object_get(j.hdr, "kid"));
+    for (i = 0; i < f->nkeys && !ok; i++) {
+        if (kid && f->keys[i]->kid[0] && strcmp(kid, f->keys[i]->kid) != 0)
+            continue;
+        tried++;
+        ok = verify_sig(f->keys[i]->key, j.pss, jwt, j.signed_len, j.sig,
+                        j.siglen);
+    }
+    if (!tried) {
+        rc = GS_JWT_UNKNOWN_KEY;
+        snprintf(errstr, errsz,
+                 "client assertion failed signature validation: issuer "
+                 "'%.200s' has no key with kid '%.64s'",
+                 iss, kid ? kid : "");
+        goto out;
+    }
+    if (!ok) {
+        rc = GS_JWT_BAD_SIGNATURE;
+        snprintf(errstr, errsz,
+                 "client assertion failed signature validation: no key of "
+                 "issuer '%.200s' verifies it (%s)",
+                 iss, j.alg);
+        goto out;
+    }
+
+    rc = GS_JWT_MISSING_CLAIM;
+    exp_v = json_object_get(j.claims, "exp");
+    nbf_v = json_object_get(j.claims, "nbf");
+    if (!json_is_integer(exp_v) || (nbf_v && !json_is_integer(nbf_v))) {
+        snprintf(errstr, errsz,
+                 "the federated assertion needs an integer 'exp' claim (and "
+                 "'nbf', if present, an integer)");
+        goto out;
+    }
+    fmt_epoch(chk->now, now_s, sizeof(now_s));
+    if (json_integer_value(exp_v) <= chk->now - chk->skew) {
+        rc = GS_JWT_EXPIRED;
+        fmt_epoch(json_integer_value(exp_v), t_s, sizeof(t_s));
+        snprintf(errstr, errsz,
+                 "client assertion is not within its valid time range. "
+                 "Current time: %s, expiry time of assertion %s",
+                 now_s, t_s);
+        goto out;
+    }
+    if (nbf_v && json_integer_value(nbf_v) > chk->now + chk->skew) {
+        rc = GS_JWT_NOT_YET_VALID;
+        fmt_epoch(json_integer_value(nbf_v), t_s, sizeof(t_s));
+        snprintf(errstr, errsz,
+                 "client assertion is not within its valid time range. "
+                 "Current time: %s, assertion valid from %s",
+                 now_s, t_s);
+        goto out;
+    }
+    rc = GS_JWT_OK;
+    errstr[0] = '\0';
+out:
+    jws_release(&j);
+    return rc;
+}
+
+bool gs_jwt_self_issued(const char *jwt, size_t len, const char *client_id)
+{
+    const char *dot1, *dot2, *iss;
+    json_t *claims;
+    bool self;
+
+    if (len == 0 || len > GS_JWT_MAX_LEN || memchr(jwt, '\0', len))
+        return false;
+    dot1 = memchr(jwt, '.', len);
+    if (!dot1)
+        return false;
+    dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt));
+    if (!dot2)
+        return false;
+    claims = decode_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    iss = json_string_value(json_object_get(claims, "iss"));
+    self = iss && strcmp(iss, client_id) == 0;
+    json_decref(claims);
+    return self;
 }

@@ -1,9 +1,9 @@
 /*
  * gs_token.c - the identity platform's token endpoint (client credentials
- * by secret or certificate assertion) and the bearer check of the Graph
- * endpoints. Error bodies follow the platform's shape: error,
- * error_description starting with an AADSTS code, error_codes, timestamp,
- * trace_id, correlation_id, error_uri.
+ * by secret, certificate assertion or federated assertion) and the bearer
+ * check of the Graph endpoints. Error bodies follow the platform's shape:
+ * error, error_description starting with an AADSTS code, error_codes,
+ * timestamp, trace_id, correlation_id, error_uri.
  */
 #include "gs_sim_int.h"
 
@@ -190,6 +190,50 @@ static void issue(struct gs_sim *sim, struct gs_call *call,
     r->no_store = true;
 }
 
+/* AADSTS codes of the assertion checks, indexed by enum gs_jwt_result. */
+static const long assertion_codes[] = {0,      50027,  50027,  700027,
+                                       700027, 700027, 700021, 700023,
+                                       50027,  700024, 700024, 70021};
+_Static_assert(sizeof(assertion_codes) / sizeof(assertion_codes[0]) ==
+                   GS_JWT_NO_FEDERATED_MATCH + 1,
+               "one AADSTS code per gs_jwt_result");
+
+/*
+ * A federated token as the assertion: Entra looks for a federated identity
+ * credential of the application with the token's issuer, subject and
+ * audience. No match is a 400 invalid_request (AADSTS70021, as Entra
+ * answers it); the other failures are invalid_client like a certificate
+ * assertion's.
+ */
+static void check_federated(struct gs_sim *sim, struct gs_call *call,
+                            struct gs_response *r, const char *jwt,
+                            size_t tenant, const struct gs_client *cl)
+{
+    struct gs_fed_check chk;
+    enum gs_jwt_result res;
+    char err[768];
+
+    chk.creds = cl->fed;
+    chk.ncreds = cl->nfed;
+    chk.now = gs_now_ns() / 1000000000;
+    pthread_mutex_lock(&sim->lock);
+    chk.skew = sim->cfg->token.clock_skew;
+    pthread_mutex_unlock(&sim->lock);
+    res = gs_jwt_verify_federated(jwt, strlen(jwt), &chk, err, sizeof(err));
+    if (res == GS_JWT_NO_FEDERATED_MATCH) {
+        err[0] = (char)toupper((unsigned char)err[0]);
+        aad_error(sim, call, r, 400, "invalid_request", 70021, "%s.", err);
+        return;
+    }
+    if (res != GS_JWT_OK) {
+        err[0] = (char)toupper((unsigned char)err[0]);
+        aad_error(sim, call, r, 401, "invalid_client", assertion_codes[res],
+                  "%s.", err);
+        return;
+    }
+    issue(sim, call, r, tenant, cl);
+}
+
 static void check_assertion(struct gs_sim *sim, struct gs_call *call,
                             struct gs_response *r, const json_t *form,
                             size_t tenant, const struct gs_client *cl)
@@ -200,8 +244,6 @@ static void check_assertion(struct gs_sim *sim, struct gs_call *call,
     const char *auds[2];
     struct gs_jwt_check chk;
     enum gs_jwt_result res;
-    static const long codes[] = {0,      50027,  50027, 700027, 700027, 700027,
-                                 700021, 700023, 50027, 700024, 700024};
 
     if (!type) {
         aad_error(sim, call, r, 400, "invalid_request", 900144,
@@ -213,6 +255,13 @@ static void check_assertion(struct gs_sim *sim, struct gs_call *call,
         aad_error(sim, call, r, 400, "invalid_request", 9002313,
                   "Invalid request. 'client_assertion_type' must be '%s'.",
                   JWT_BEARER);
+        return;
+    }
+    /* An assertion the application did not issue itself is a federated
+     * token, if the application trusts any issuer. */
+    if (cl->nfed > 0 &&
+        (cl->ncerts == 0 || !gs_jwt_self_issued(jwt, strlen(jwt), cl->id))) {
+        check_federated(sim, call, r, jwt, tenant, cl);
         return;
     }
     request_origin(sim, call, origin, sizeof(origin));
@@ -234,7 +283,8 @@ static void check_assertion(struct gs_sim *sim, struct gs_call *call,
     res = gs_jwt_verify(jwt, strlen(jwt), &chk, err, sizeof(err));
     if (res != GS_JWT_OK) {
         err[0] = (char)toupper((unsigned char)err[0]);
-        aad_error(sim, call, r, 401, "invalid_client", codes[res], "%s.", err);
+        aad_error(sim, call, r, 401, "invalid_client", assertion_codes[res],
+                  "%s.", err);
         return;
     }
     issue(sim, call, r, tenant, cl);
