@@ -1,8 +1,9 @@
 /*
  * fuzz_graphsim.c - libFuzzer entry point over the simulator's parsers of
  * outside input: every input is tried as a provisioningFlow and a flow set
- * body (strict and lenient casing), as a token request form and as a
- * client assertion.
+ * body (strict and lenient casing), as a token request form, as a
+ * client assertion and a federated one, and (when it starts with '{') as
+ * an issuer's JWKS.
  *
  * Beyond the sanitizers, each run checks the validator's contract (an
  * accepted body echoes a JSON object; a rejected one names a path and a
@@ -28,6 +29,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct gs_cert *cert;
+static struct gs_pubkey **fed_keys;
+static size_t fed_nkeys;
 
 /* A certificate for the assertion path, made once. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -52,7 +55,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     memcpy(pem, data, (size_t)n);
     pem[n] = '\0';
     cert = gs_cert_load(pem, err, sizeof(err));
-    if (!cert)
+    if (!cert ||
+        gs_pubkeys_load(pem, &fed_keys, &fed_nkeys, err, sizeof(err)) != 1)
         abort();
     free(pem);
     BIO_free(bio);
@@ -113,7 +117,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const auds[] = {"http://127.0.0.1/t/oauth2/v2.0/token"};
     struct gs_cert *certs[] = {cert};
     struct gs_jwt_check chk = {"client", auds, 1, certs, 1, 1700000000, 300};
-    char err[512];
+    static char *fed_auds[] = {GS_FED_AUDIENCE};
+    struct gs_fed_cred fed = {"https://issuer.example",
+                              "system:sa",
+                              fed_auds,
+                              1,
+                              fed_keys,
+                              fed_nkeys};
+    struct gs_fed_check fchk = {&fed, 1, 1700000000, 300};
+    struct gs_pubkey **keys = NULL;
+    size_t nkeys = 0, i;
+    char err[512], *text;
     json_t *form;
 
     as_bodies(data, size);
@@ -122,5 +136,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gs_jwt_verify((const char *)data, size, &chk, err, sizeof(err)) ==
         GS_JWT_OK)
         abort(); /* nothing here is signed by the fuzzer's key */
+    if (gs_jwt_verify_federated((const char *)data, size, &fchk, err,
+                                sizeof(err)) == GS_JWT_OK)
+        abort();
+    (void)gs_jwt_self_issued((const char *)data, size, "client");
+    /* As an inline JWKS (text starting with '{' is never taken for a
+     * path). */
+    if (size > 0 && data[0] == '{' && size < 65536 &&
+        !memchr(data, '\0', size)) {
+        text = malloc(size + 1);
+        if (!text)
+            abort();
+        memcpy(text, data, size);
+        text[size] = '\0';
+        if (gs_pubkeys_load(text, &keys, &nkeys, err, sizeof(err)) < 0 &&
+            !err[0])
+            abort();
+        for (i = 0; i < nkeys; i++)
+            gs_pubkey_free(keys[i]);
+        free(keys);
+        free(text);
+    }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * test_gs_jwt.c - client-assertion verification: assertions signed here
  * with OpenSSL (PS256 and RS256, as provflow's client will) pass, and every
- * broken one fails with the matching reason.
+ * broken one fails with the matching reason; the same for federated tokens
+ * against an issuer's keys (PEM or JWKS), and the key loader.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -333,6 +336,277 @@ static void certificates_load_from_pem_only(void **state)
     assert_int_equal(strlen(gs_cert_x5t(kp.cert)), 27);
 }
 
+/* --- federated tokens ---------------------------------------------------- */
+
+#define ISS  "https://oidc.cluster.example/abc/"
+#define SUB  "system:serviceaccount:ns:name"
+#define XAUD "\"" GS_FED_AUDIENCE "\""
+
+/* kp's public key as a JWKS with kid "k1" (and an EC key to skip). */
+static char *jwks_of(EVP_PKEY *key, const char *kid)
+{
+    BIGNUM *n = NULL;
+    unsigned char raw[512];
+    char n64[700], *out = malloc(2048);
+    int len;
+
+    assert_non_null(out);
+    assert_int_equal(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+    len = BN_bn2bin(n, raw);
+    assert_true(gs_b64url_encode(raw, (size_t)len, n64, sizeof(n64)) > 0);
+    snprintf(out, 2048,
+             "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\","
+             "\"y\":\"AA\"},{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"%s\","
+             "\"e\":\"AQAB\"},{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"%s\","
+             "\"n\":\"%s\",\"e\":\"AQAB\"}]}",
+             n64, kid, n64);
+    BN_free(n);
+    return out;
+}
+
+/* Two credentials: ISS/SUB with kp's certificate as the key (no kid), and
+ * "https://jwks.example"/SUB with kp's key in a JWKS under kid "k1". */
+static struct gs_fed_cred creds[2];
+
+static void creds_init(void)
+{
+    static char *auds[] = {GS_FED_AUDIENCE};
+    char err[256], *jwks = jwks_of(kp.key, "k1");
+
+    memset(creds, 0, sizeof(creds));
+    creds[0].issuer = ISS;
+    creds[0].subject = SUB;
+    creds[0].audiences = auds;
+    creds[0].naudiences = 1;
+    assert_int_equal(gs_pubkeys_load(kp.cert_pem, &creds[0].keys,
+                                     &creds[0].nkeys, err, sizeof(err)),
+                     1);
+    creds[1] = creds[0];
+    creds[1].issuer = "https://jwks.example";
+    creds[1].keys = NULL;
+    creds[1].nkeys = 0;
+    if (gs_pubkeys_load(jwks, &creds[1].keys, &creds[1].nkeys, err,
+                        sizeof(err)) != 1)
+        fail_msg("%s", err);
+    assert_string_equal(gs_pubkey_kid(creds[1].keys[0]), "k1");
+    free(jwks);
+}
+
+static void creds_free(void)
+{
+    size_t i, k;
+
+    for (i = 0; i < 2; i++) {
+        for (k = 0; k < creds[i].nkeys; k++)
+            gs_pubkey_free(creds[i].keys[k]);
+        free(creds[i].keys);
+    }
+}
+
+static char *fed_claims(const char *iss, const char *sub, const char *aud,
+                        long long nbf, long long exp)
+{
+    static char c[1024];
+
+    snprintf(c, sizeof(c),
+             "{\"aud\":%s,\"exp\":%lld,\"iat\":%lld,\"iss\":\"%s\","
+             "\"nbf\":%lld,\"sub\":\"%s\"}",
+             aud, exp, nbf, iss, nbf, sub);
+    return c;
+}
+
+static enum gs_jwt_result fed_verify(const char *header, const char *claims,
+                                     EVP_PKEY *key, enum sig_mode mode,
+                                     char *err, size_t errsz)
+{
+    struct gs_fed_check chk = {creds, 2, NOW, 300};
+    char *jwt = sign_jwt(header, claims, key, mode);
+    enum gs_jwt_result r =
+        gs_jwt_verify_federated(jwt, strlen(jwt), &chk, err, errsz);
+
+    if (r != GS_JWT_OK)
+        assert_true(err[0] != '\0');
+    free(jwt);
+    return r;
+}
+
+static void fed_expect(const char *header, const char *claims, EVP_PKEY *key,
+                       enum sig_mode mode, enum gs_jwt_result want)
+{
+    char err[512];
+    enum gs_jwt_result got =
+        fed_verify(header, claims, key, mode, err, sizeof(err));
+
+    if (got != want)
+        fail_msg("got %d (%s), want %d for %s / %s", got, err, want, header,
+                 claims);
+}
+
+#define K8S_HDR  "{\"alg\":\"RS256\",\"kid\":\"whatever\"}"
+#define GOOD_FED fed_claims(ISS, SUB, "[" XAUD "]", NOW, NOW + 3600)
+
+static void federated_tokens_verify(void **state)
+{
+    (void)state;
+    creds_init();
+    /* a service-account token: no typ, a kid the PEM key does not have */
+    fed_expect(K8S_HDR, GOOD_FED, kp.key, SIG_PKCS1, GS_JWT_OK);
+    fed_expect("{\"alg\":\"PS256\",\"typ\":\"JWT\"}",
+               fed_claims(ISS, SUB, XAUD, NOW, NOW + 60), kp.key, SIG_PSS,
+               GS_JWT_OK);
+    /* the JWKS key, by its kid or without one */
+    fed_expect("{\"alg\":\"RS256\",\"kid\":\"k1\"}",
+               fed_claims("https://jwks.example", SUB, "[\"x\"," XAUD "]", NOW,
+                          NOW + 60),
+               kp.key, SIG_PKCS1, GS_JWT_OK);
+    fed_expect("{\"alg\":\"RS256\"}",
+               fed_claims("https://jwks.example", SUB, XAUD, NOW, NOW + 60),
+               kp.key, SIG_PKCS1, GS_JWT_OK);
+    /* within the skew; nbf optional; no jti needed */
+    fed_expect(K8S_HDR, fed_claims(ISS, SUB, XAUD, NOW + 299, NOW - 299),
+               kp.key, SIG_PKCS1, GS_JWT_OK);
+    fed_expect(K8S_HDR,
+               "{\"aud\":" XAUD ",\"exp\":1700000600,\"iss\":\"" ISS
+               "\",\"sub\":\"" SUB "\"}",
+               kp.key, SIG_PKCS1, GS_JWT_OK);
+    creds_free();
+}
+
+static void federated_mismatches_are_named(void **state)
+{
+    char err[512];
+
+    (void)state;
+    creds_init();
+    assert_int_equal(fed_verify(K8S_HDR,
+                                fed_claims("https://oidc.cluster.example/abc",
+                                           SUB, XAUD, NOW, NOW + 60),
+                                kp.key, SIG_PKCS1, err, sizeof(err)),
+                     GS_JWT_NO_FEDERATED_MATCH);
+    assert_non_null(
+        strstr(err, "Assertion Issuer: 'https://oidc.cluster.example/abc'. "
+                    "Assertion Subject: '" SUB
+                    "'. Assertion Audience: '" GS_FED_AUDIENCE "'"));
+    fed_expect(
+        K8S_HDR,
+        fed_claims(ISS, "system:serviceaccount:ns:other", XAUD, NOW, NOW + 60),
+        kp.key, SIG_PKCS1, GS_JWT_NO_FEDERATED_MATCH);
+    fed_expect(K8S_HDR,
+               fed_claims(ISS, SUB, "[\"api://other\"]", NOW, NOW + 60), kp.key,
+               SIG_PKCS1, GS_JWT_NO_FEDERATED_MATCH);
+    fed_expect(K8S_HDR, fed_claims(ISS, SUB, "[]", NOW, NOW + 60), kp.key,
+               SIG_PKCS1, GS_JWT_NO_FEDERATED_MATCH);
+    /* signatures */
+    fed_expect(K8S_HDR, GOOD_FED, other.key, SIG_PKCS1, GS_JWT_BAD_SIGNATURE);
+    fed_expect(K8S_HDR, GOOD_FED, kp.key, SIG_PSS, GS_JWT_BAD_SIGNATURE);
+    fed_expect("{\"alg\":\"PS256\"}", GOOD_FED, kp.key, SIG_PSS_MAX_SALT,
+               GS_JWT_BAD_SIGNATURE);
+    assert_int_equal(
+        fed_verify("{\"alg\":\"RS256\",\"kid\":\"k2\"}",
+                   fed_claims("https://jwks.example", SUB, XAUD, NOW, NOW + 60),
+                   kp.key, SIG_PKCS1, err, sizeof(err)),
+        GS_JWT_UNKNOWN_KEY);
+    assert_non_null(strstr(err, "'k2'"));
+    /* lifetime */
+    fed_expect(K8S_HDR, fed_claims(ISS, SUB, XAUD, NOW - 900, NOW - 301),
+               kp.key, SIG_PKCS1, GS_JWT_EXPIRED);
+    fed_expect(K8S_HDR, fed_claims(ISS, SUB, XAUD, NOW + 301, NOW + 900),
+               kp.key, SIG_PKCS1, GS_JWT_NOT_YET_VALID);
+    /* claims */
+    fed_expect(K8S_HDR,
+               "{\"aud\":" XAUD ",\"iss\":\"" ISS "\",\"sub\":\"" SUB "\"}",
+               kp.key, SIG_PKCS1, GS_JWT_MISSING_CLAIM);
+    fed_expect(K8S_HDR,
+               "{\"aud\":" XAUD ",\"exp\":1700000600,\"nbf\":\"x\","
+               "\"iss\":\"" ISS "\",\"sub\":\"" SUB "\"}",
+               kp.key, SIG_PKCS1, GS_JWT_MISSING_CLAIM);
+    fed_expect(K8S_HDR,
+               "{\"aud\":" XAUD ",\"exp\":1700000600,\"iss\":\"" ISS "\"}",
+               kp.key, SIG_PKCS1, GS_JWT_MISSING_CLAIM);
+    fed_expect(K8S_HDR,
+               "{\"aud\":7,\"exp\":1700000600,\"iss\":\"" ISS
+               "\",\"sub\":\"" SUB "\"}",
+               kp.key, SIG_PKCS1, GS_JWT_MISSING_CLAIM);
+    fed_expect("{\"alg\":\"HS256\"}", GOOD_FED, kp.key, SIG_PKCS1,
+               GS_JWT_BAD_ALG);
+    fed_expect("{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}", GOOD_FED, kp.key,
+               SIG_PKCS1, GS_JWT_BAD_ALG);
+    assert_int_equal(gs_jwt_verify_federated(
+                         "a.b.c", 5, &(struct gs_fed_check){creds, 2, NOW, 300},
+                         err, sizeof(err)),
+                     GS_JWT_MALFORMED);
+    creds_free();
+}
+
+static void issuer_keys_load_from_jwks_and_pem(void **state)
+{
+    struct gs_pubkey **keys = NULL;
+    size_t n = 0, i;
+    char err[256], pub[4096], *jwks;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+
+    (void)state;
+    /* a PEM public key, then that key and a certificate in one text */
+    assert_int_equal(PEM_write_bio_PUBKEY(bio, other.key), 1);
+    len = BIO_get_mem_data(bio, &data);
+    snprintf(pub, sizeof(pub), "%.*s", (int)len, data);
+    BIO_free(bio);
+    assert_int_equal(gs_pubkeys_load(pub, &keys, &n, err, sizeof(err)), 1);
+    assert_string_equal(gs_pubkey_kid(keys[0]), "");
+    snprintf(pub + len, sizeof(pub) - (size_t)len, "%s", kp.cert_pem);
+    assert_int_equal(gs_pubkeys_load(pub, &keys, &n, err, sizeof(err)), 2);
+    assert_int_equal(n, 3);
+    /* JWKS: RSA signing keys only */
+    jwks = jwks_of(kp.key, "kid-9");
+    assert_int_equal(gs_pubkeys_load(jwks, &keys, &n, err, sizeof(err)), 1);
+    assert_string_equal(gs_pubkey_kid(keys[3]), "kid-9");
+    free(jwks);
+    /* failures name the reason */
+    assert_int_equal(gs_pubkeys_load("{\"keys\":[{\"kty\":\"EC\"}]}", &keys, &n,
+                                     err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "no RSA signing key"));
+    assert_int_equal(
+        gs_pubkeys_load(
+            "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"!\",\"e\":\"AQAB\"}]}", &keys,
+            &n, err, sizeof(err)),
+        -1);
+    assert_non_null(strstr(err, "keys[0]"));
+    assert_int_equal(
+        gs_pubkeys_load("{\"kty\":\"RSA\"}", &keys, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not a JWKS"));
+    assert_int_equal(gs_pubkeys_load("{not json", &keys, &n, err, sizeof(err)),
+                     -1);
+    assert_int_equal(
+        gs_pubkeys_load("-----BEGIN nonsense", &keys, &n, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        gs_pubkeys_load("/nonexistent/jwks.json", &keys, &n, err, sizeof(err)),
+        -1);
+    assert_non_null(strstr(err, "/nonexistent/jwks.json"));
+    assert_int_equal(n, 4);
+    for (i = 0; i < n; i++)
+        gs_pubkey_free(keys[i]);
+    free(keys);
+}
+
+static void self_issued_tells_own_assertions_from_federated(void **state)
+{
+    char *own =
+        sign_jwt(header_for("PS256", &kp, true), GOOD_CLAIMS, kp.key, SIG_PSS);
+    char *fed = sign_jwt(K8S_HDR, GOOD_FED, kp.key, SIG_PKCS1);
+
+    (void)state;
+    assert_true(gs_jwt_self_issued(own, strlen(own), CLIENT));
+    assert_false(gs_jwt_self_issued(fed, strlen(fed), CLIENT));
+    assert_false(gs_jwt_self_issued("x", 1, CLIENT));
+    assert_false(gs_jwt_self_issued("a.b.c", 5, CLIENT));
+    free(own);
+    free(fed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +615,10 @@ int main(void)
         cmocka_unit_test(claim_problems_are_named),
         cmocka_unit_test(malformed_assertions_never_crash),
         cmocka_unit_test(certificates_load_from_pem_only),
+        cmocka_unit_test(federated_tokens_verify),
+        cmocka_unit_test(federated_mismatches_are_named),
+        cmocka_unit_test(issuer_keys_load_from_jwks_and_pem),
+        cmocka_unit_test(self_issued_tells_own_assertions_from_federated),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
