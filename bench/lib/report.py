@@ -11,9 +11,10 @@ import statistics
 import sys
 from collections import OrderedDict, defaultdict
 
-IMPL_ORDER = ["provflow", "go", "py-aio", "py-seq", "ceiling-kafka", "ceiling-http"]
+IMPL_ORDER = ["provflow", "provflow-tuned", "go", "py-aio", "py-seq", "ceiling-kafka", "ceiling-http"]
 IMPL_NAME = {
     "provflow": "provflow (C)",
+    "provflow-tuned": "provflow, consumer prefetch raised (-X, experiment)",
     "go": "Go peer (franz-go, goroutine/partition)",
     "py-aio": "Python aiokafka+aiohttp (64 tasks)",
     "py-seq": "Python confluent-kafka+requests, sequential",
@@ -150,7 +151,7 @@ def plots(agg, outdir):
         return []
     scens = [s for s in SCEN_ORDER if any((i, s) in agg for i in IMPL_ORDER)]
     impls = [i for i in IMPL_ORDER if any((i, s) in agg for s in scens)]
-    colors = {"provflow": "#1f77b4", "go": "#2ca02c", "py-aio": "#ff7f0e", "py-seq": "#d62728",
+    colors = {"provflow": "#1f77b4", "provflow-tuned": "#9ecae1", "go": "#2ca02c", "py-aio": "#ff7f0e", "py-seq": "#d62728",
               "ceiling-kafka": "#7f7f7f", "ceiling-http": "#bcbd22"}
     files = []
 
@@ -163,7 +164,8 @@ def plots(agg, outdir):
             if a and a["eps"]:
                 xs.append(j + (k - (len(impls) - 1) / 2) * w)
                 ys.append(a["eps"])
-        bars = ax.bar(xs, ys, w, label=IMPL_NAME.get(i, i), color=colors.get(i))
+        ax.bar(xs, ys, w, label=IMPL_NAME.get(i, i), color=colors.get(i),
+               hatch="//" if i.startswith("ceiling-") else None, edgecolor="white")
         for x, y in zip(xs, ys):
             ax.text(x, y * 1.08, "%.0f" % y, ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_yscale("log")
@@ -197,9 +199,12 @@ def plots(agg, outdir):
         ax.set_xticklabels([SCEN_NAME.get(s, s) for s in scens], fontsize=8)
         ax.set_title("%s of outcome time − event time" % title)
         ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0].set_ylabel("seconds (log scale); preloaded backlog, capped runs: completed events only")
+    axes[0].set_ylabel("seconds (log scale)")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, "Outcome record timestamp minus input record timestamp. All N events are "
+             "preloaded before the start, so this is mostly time spent waiting in the backlog; "
+             "capped runs count only the events that finished.", fontsize=7.5)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     p = "%s/latency.png" % outdir
     fig.savefig(p)
     files.append(p)
