@@ -4,7 +4,8 @@
 # PROVFLOW_BROKER_CONTROLLER_PORT (CMakeLists.txt gives each build preset
 # its own home and ports).
 #   run_broker.sh start   wipe the instance (stale broker, data), start it
-#   run_broker.sh stop    stop it (its logs stay in the home)
+#   run_broker.sh stop    stop it (its logs stay in the home), and
+#                         run_crash's own broker if one was left running
 set -euo pipefail
 kafka=$(cd "$(dirname "$0")/../.." && pwd)/scripts/kafka
 : "${PROVFLOW_BROKER_HOME:?}" "${PROVFLOW_BROKER_PORT:?}" "${PROVFLOW_BROKER_CONTROLLER_PORT:?}"
@@ -13,7 +14,14 @@ start)
     "$kafka" reset
     "$kafka" start
     ;;
-stop) "$kafka" stop ;;
+stop)
+    "$kafka" stop
+    # run_crash's own broker, if a timeout killed it before its trap ran.
+    PROVFLOW_BROKER_HOME=$PROVFLOW_BROKER_HOME-crash \
+        PROVFLOW_BROKER_PORT=$((PROVFLOW_BROKER_PORT + 2)) \
+        PROVFLOW_BROKER_CONTROLLER_PORT=$((PROVFLOW_BROKER_PORT + 3)) \
+        "$kafka" stop
+    ;;
 *)
     echo "usage: $0 start|stop" >&2
     exit 64

@@ -10,10 +10,10 @@
 #
 # It restarts its broker, so it runs one of its own (not the fixture's,
 # which the other tests use at the same time): ports PROVFLOW_BROKER_PORT
-# + 2 and + 3.
+# + 2 and + 3, home PROVFLOW_BROKER_HOME-crash.
 base=${PROVFLOW_BROKER_PORT:-29092}
 export PROVFLOW_BROKER_PORT=$((base + 2)) PROVFLOW_BROKER_CONTROLLER_PORT=$((base + 3))
-RUN_OWN_BROKER=yes
+RUN_OWN_BROKER=crash
 . "$(dirname "$0")/run_lib.sh"
 run_init "$@"
 N=${PF_RUN_EVENTS:-10000}

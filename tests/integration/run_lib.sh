@@ -53,10 +53,13 @@ run_init() {
     fi
     RUN_BROKERS=127.0.0.1:${PROVFLOW_BROKER_PORT:-9092}
     if [ -n "${RUN_OWN_BROKER:-}" ]; then
-        # A broker of this script alone (one it restarts): home in $TMP,
-        # ports from the environment; the EXIT trap stops it.
-        export PROVFLOW_BROKER_HOME=$TMP/kafka
+        # A broker of this script alone (one it restarts): its home is the
+        # fixture's + "-$RUN_OWN_BROKER", ports from the environment. The
+        # EXIT trap stops it; when a timeout killed the script, the next
+        # run's reset (or run_broker.sh stop) does.
+        export PROVFLOW_BROKER_HOME=${PROVFLOW_BROKER_HOME:-/tmp/provflow-kafka}-$RUN_OWN_BROKER
         RUN_BROKER_STARTED=yes
+        "$KAFKA" reset >/dev/null 2>&1 || true
         if ! "$KAFKA" start >/dev/null 2>"$TMP/kafka-start.err"; then
             cat "$TMP/kafka-start.err" >&2
             exit 1
