@@ -14,10 +14,7 @@
 #         serves the events whose tenantid names that tenant, next to the
 #         default (secret) credential.
 #
-# Not tested: AZURE_FEDERATED_TOKEN_FILE. The simulator has no federated
-# identity credentials (a trusted issuer, subject and audience per client):
-# its token endpoint only checks client assertions signed by a registered
-# certificate.
+# Federated token files (AZURE_FEDERATED_TOKEN_FILE): send_federated.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lib_init "$@"

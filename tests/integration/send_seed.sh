@@ -62,7 +62,7 @@ assert_jq "no non-canonical path, no rejected body, one token" "$STATS" \
     '[.nonCanonicalPaths, .byStatus["400"], .flowsCreated, .tokensIssued]' \
     '[0,null,4,1]'
 # The simulator answers 400 to a property name not in CSDL spelling (it
-# runs without --lenient-casing); the stored flows show what it received.
+# runs with --strict-casing); the stored flows show what it received.
 assert_jq "CSDL names received (createBasedOnOrgPlusRoleGroup, ...)" "$FLOWS" \
     '[.flowSets[].flows[] | .. | objects | keys[]] |
         (index("createBasedOnOrgPlusRoleGroup") != null) and
