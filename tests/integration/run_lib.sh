@@ -936,3 +936,22 @@ pf_assigned() {
             END { for (p in o) if (o[p] == me) print p }' |
         sort -n | tr '\n' ' ' | sed 's/ $//'
 }
+
+# sim_quiet SECONDS [LIMIT]: waits (at most LIMIT s, default 60) until the
+# simulator has answered no request for SECONDS: requests that a stopped
+# provflow left waiting out the simulator's latency have been applied.
+sim_quiet() {
+    local quiet=$(($1 * 1000)) limit=$((${2:-60} * 1000)) t0 last n prev=-1
+    t0=$(now_ms)
+    last=$t0
+    while :; do
+        n=$(sim_get /_sim/stats | jq .requests)
+        if [ "$n" != "$prev" ]; then
+            prev=$n
+            last=$(now_ms)
+        fi
+        [ $(($(now_ms) - last)) -lt "$quiet" ] || return 0
+        [ $(($(now_ms) - t0)) -lt "$limit" ] || return 1
+        sleep 0.2
+    done
+}
