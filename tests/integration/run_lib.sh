@@ -29,6 +29,10 @@ RUN_ID=
 KAFKA=$SRC_DIR/scripts/kafka
 RUN_PIDS=()
 RUN_BROKER_STARTED=
+RUN_PDEATH=()
+if setpriv --help 2>/dev/null | grep -q -- --pdeathsig; then
+    RUN_PDEATH=(setpriv --pdeathsig KILL --)
+fi
 declare -A PF_PID=() PF_LOG=() PF_ADMIN=() PF_STARTS=()
 PF_STOP_RC=
 PF_STOP_MS=
@@ -190,7 +194,9 @@ pf_run() {
     PF_STARTS[$name]=$n
     log=$TMP/$name.$n.log
     PF_LOG[$name]=$log
-    env "${PF_ENV[@]}" "$PF_BIN" run --brokers "$RUN_BROKERS" \
+    # --pdeathsig: killed with this script, even when a timeout kills the
+    # script (SIGKILL) before its EXIT trap can.
+    ${RUN_PDEATH[@]+"${RUN_PDEATH[@]}"} env "${PF_ENV[@]}" "$PF_BIN" run --brokers "$RUN_BROKERS" \
         --graph-root "$SIM_URL" --authority-host "$SIM_URL" --allow-http \
         --admin-listen 127.0.0.1:0 --instance "$name" --group-id "$GROUP" \
         --input-topic "$IN" --results-topic "$OUT" --dead-letter-topic "$DLQ" \
