@@ -27,7 +27,7 @@ pf_run crash --max-in-flight 64
 # reach PERCENT: waits until the committed offsets cover PERCENT of N.
 reach() {
     local at=$((N * $1 / 100))
-    if wait_done crash "$at" 120; then
+    if wait_done crash "$at" 60; then
         return 0
     fi
     fail "provflow reached $1 % of the records" "$(pf_log_show crash)"
@@ -70,7 +70,7 @@ for step in kill kill broker kill; do
     esac
 done
 assert_eq "provflow killed three times" 3 "$kills"
-if wait_done crash "$N" 200; then
+if wait_done crash "$N" 90; then
     pass "provflow committed all $N records in the end ($(($(now_ms) - t0)) ms)"
 else
     fail "provflow committed all $N records in the end" "$(pf_log_show crash)"
