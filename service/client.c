@@ -219,6 +219,7 @@ int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
     gc.retry.base_delay_ms = cfg->retry_base_ms;
     gc.retry.max_backoff_ms = cfg->max_backoff_ms;
     gc.retry.max_retry_after_ms = cfg->max_retry_after_ms;
+    gc.settle_ms = cfg->settle_ms;
     c->graph =
         pf_graph_new(c->http, c->timers, c->tokens, &gc, why, sizeof(why));
     if (c->graph == NULL) {

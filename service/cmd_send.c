@@ -207,7 +207,7 @@ static void start_ready(sender *s)
     while (!s->systemic && (n = pf_keyq_pop_ready(s->q)) != NULL) {
         item *it = PF_KEYQ_ENTRY(n, item, node);
 
-        if (pf_graph_submit(s->client.graph, &it->req, it->tenant, false,
+        if (pf_graph_submit(s->client.graph, &it->req, it->tenant, false, 0,
                             on_done, it, why, sizeof(why)) == NULL) {
             fprintf(stderr, "provflow send: %s\n", why);
             s->systemic = true;

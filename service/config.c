@@ -94,6 +94,10 @@ static const setting settings[] = {
     {"max-retry-after-ms", "PROVFLOW_MAX_RETRY_AFTER_MS", INT, 0, GRAPH,
      AT(max_retry_after_ms), "120000", 0, 3600000, "MS",
      "cap on a server's Retry-After"},
+    {"settle-ms", "PROVFLOW_SETTLE_MS", INT, 0, GRAPH, AT(settle_ms),
+     "60000", 0, 3600000, "MS",
+     "after a create that may have reached Graph unanswered, no new create "
+     "for the set's flow type within this time (Graph may still apply it)"},
     {"brokers", "PROVFLOW_BROKERS", STR, 0, KAFKA, AT(brokers),
      "127.0.0.1:9092", 0, 0, "LIST", "Kafka bootstrap servers"},
     {"group-id", "PROVFLOW_GROUP_ID", STR, 0, KAFKA, AT(group_id), "provflow",

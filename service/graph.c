@@ -29,12 +29,15 @@ struct pf_graph_job {
     char *url, *body, crid[PF_UUID_STR_LEN + 1];
     size_t body_len;
 
-    step step;          /* what the current try sends next */
-    bool may_exist;     /* list the set's flows before the next POST */
-    bool reauthed;      /* the token was refreshed after a 401 */
-    int attempts;       /* tries started */
-    int64_t started_ms; /* at submit */
-    uint64_t token_gen; /* the token of the request in flight */
+    step step;               /* what the current try sends next */
+    bool may_exist;          /* list the set's flows before the next POST */
+    bool reauthed;           /* the token was refreshed after a 401 */
+    bool settling;           /* the timer lists again; not a new try */
+    int64_t settle_until_ms; /* no create before this */
+    int64_t sent_ms;         /* the request in flight started */
+    int attempts;            /* tries started */
+    int64_t started_ms;      /* at submit */
+    uint64_t token_gen;      /* the token of the request in flight */
 
     pf_timer timer;            /* start, and backoff between tries */
     pf_token_waiter waiter;    /* waiting for a token */
@@ -60,6 +63,7 @@ void pf_graph_config_default(pf_graph_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->retry = pf_retry_policy_default();
     cfg->max_in_flight = PF_GRAPH_MAX_IN_FLIGHT_DEFAULT;
+    cfg->settle_ms = PF_GRAPH_SETTLE_MS_DEFAULT;
 }
 
 pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
@@ -150,6 +154,16 @@ void pf_graph_cancel(pf_graph *g, pf_graph_job *job)
     job_free(job);
 }
 
+int64_t pf_graph_job_settle_until(const pf_graph_job *j)
+{
+    int64_t until = j->settle_until_ms;
+
+    if (j->xfer != NULL && j->step == STEP_POST &&
+        j->sent_ms + j->g->cfg.settle_ms > until)
+        until = j->sent_ms + j->g->cfg.settle_ms;
+    return until;
+}
+
 size_t pf_graph_jobs(const pf_graph *g)
 {
     return g->job_count;
@@ -177,6 +191,12 @@ static void on_timer(pf_timer *t, void *arg)
     pf_graph_job *j = arg;
 
     (void)t;
+    if (j->settling) {
+        j->settling = false;
+        j->step = STEP_LIST;
+        proceed(j);
+        return;
+    }
     j->attempts++;
     j->reauthed = false;
     j->step = j->may_exist ? STEP_LIST : STEP_POST;
@@ -202,6 +222,7 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
     if (token) {
         /* The token endpoint stayed away: not the event's fault. */
         j->last.status = PF_GRAPH_SYSTEMIC;
+        j->last.settle_until_ms = j->settle_until_ms;
     } else {
         j->last.status = PF_GRAPH_FAILED;
         j->last.error_code = "retries_exhausted";
@@ -230,6 +251,7 @@ static void send_step(pf_graph_job *j, const char *bearer)
     } else {
         req.method = "GET";
     }
+    j->sent_ms = pf_now_ms();
     j->xfer = pf_http_submit(g->http, &req, on_response, j, why, sizeof(why));
     if (j->xfer == NULL) {
         /* A URL the client refuses (plain http): configuration. */
@@ -260,6 +282,7 @@ static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
              "token endpoint: %s: %.200s", f->error, f->description);
     if (f->cls == PF_CLASS_SYSTEMIC) {
         j->last.status = PF_GRAPH_SYSTEMIC;
+        j->last.settle_until_ms = j->settle_until_ms;
         finish(j, &j->last);
         return;
     }
@@ -360,14 +383,21 @@ static void on_response(void *arg, const pf_http_response *resp)
     }
     if (j->step == STEP_POST &&
         pf_classify_may_have_reached(resp->transport, resp->status,
-                                     resp->request_sent))
+                                     resp->request_sent)) {
         j->may_exist = true;
+        if (j->sent_ms + g->cfg.settle_ms > j->settle_until_ms)
+            j->settle_until_ms = j->sent_ms + g->cfg.settle_ms;
+    }
 
     if (j->step == STEP_LIST && resp->status == 200) {
         r->flow = existing_flow(j, doc);
         if (r->flow != NULL) {
             r->status = PF_GRAPH_EXISTS;
             finish(j, r);
+        } else if (pf_now_ms() < j->settle_until_ms) {
+            /* A create sent before may still land: look again later. */
+            j->settling = true;
+            pf_timer_start(g->timers, &j->timer, j->settle_until_ms);
         } else {
             j->may_exist = false;
             j->step = STEP_POST; /* same try */
@@ -387,6 +417,7 @@ static void on_response(void *arg, const pf_http_response *resp)
         break;
     case PF_CLASS_SYSTEMIC:
         r->status = PF_GRAPH_SYSTEMIC;
+        r->settle_until_ms = j->settle_until_ms;
         finish(j, r);
         break;
     case PF_CLASS_REJECTED:
@@ -411,8 +442,8 @@ out:
 
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               const char *tenant_id, bool check_existing,
-                              pf_graph_done_fn done, void *arg, char *errstr,
-                              size_t errstr_size)
+                              int64_t create_after_ms, pf_graph_done_fn done,
+                              void *arg, char *errstr, size_t errstr_size)
 {
     pf_token_source *tokens = pf_tokens_find(g->tokens, tenant_id);
     pf_graph_job *j;
@@ -431,6 +462,7 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->kind = req->flow;
     j->tokens = tokens;
     j->may_exist = check_existing;
+    j->settle_until_ms = create_after_ms;
     j->started_ms = pf_now_ms();
     memcpy(j->crid, req->client_request_id, sizeof(j->crid));
     j->url = strdup(req->url);

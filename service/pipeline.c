@@ -62,6 +62,7 @@ struct work {
     pf_request req;
     char *id, *tenant;
     bool valid, check_existing;
+    int64_t create_after_ms; /* no create before (graph.h, "settle") */
     pf_graph_job *job;
     pf_timer retry; /* after a systemic failure */
     int64_t systemic_delay_ms;
@@ -87,6 +88,15 @@ struct part {
     int64_t intent_sent;  /* ... by the commit in flight */
     work *wait_head, *wait_tail; /* waiting for the intent */
     size_t live;                 /* works of this partition alive */
+    int64_t adopted_ms;          /* assigned to this instance */
+    /*
+     * Records at or below hw_prev may have been sent by the previous owner:
+     * no create for them before this (monotonic) time, when whatever it
+     * sent has landed (graph.h, "settle").
+     */
+    int64_t create_after_ms;
+    /* At a hand-off: the same for the next owner, monotonic; -1 unknown */
+    int64_t handoff_settle_ms;
 };
 
 struct pf_pipeline {
@@ -128,7 +138,10 @@ static part *part_get(pipeline *p, int32_t id)
     return id >= 0 && (size_t)id < p->nparts ? p->parts[id] : NULL;
 }
 
-/* metadata = "hw=<n>;" + the tracker's own; either part may be absent. */
+/*
+ * metadata = "hw=<n>;" ["s=<wall ms>;"] + the tracker's own; any part may
+ * be absent.
+ */
 static part *part_new(pipeline *p, int32_t id, int64_t committed,
                       const char *metadata)
 {
@@ -138,17 +151,30 @@ static part *part_new(pipeline *p, int32_t id, int64_t committed,
     if (pt == NULL)
         return NULL;
     pt->id = id;
+    pt->adopted_ms = pf_now_ms();
     pt->hw_prev = -1;
     pt->received_max = -1;
     pt->intent_acked = -1;
     pt->intent_sent = -1;
+    pt->handoff_settle_ms = -1;
+    /* Without a hand-off time, assume sends up to now: settle from now. */
+    pt->create_after_ms = pt->adopted_ms + p->cfg.settle_ms;
     if (metadata != NULL && strncmp(metadata, "hw=", 3) == 0) {
         char *end;
-        long long hw = strtoll(metadata + 3, &end, 10);
+        long long hw = strtoll(metadata + 3, &end, 10), s;
 
         if (end != metadata + 3 && *end == ';' && hw >= 0) {
             pt->hw_prev = hw;
             rest = end + 1;
+        }
+        /* "s=<wall ms>;": a clean hand-off said when its creates land. */
+        if (rest != metadata && strncmp(rest, "s=", 2) == 0) {
+            s = strtoll(rest + 2, &end, 10);
+            if (end != rest + 2 && *end == ';' && s >= 0) {
+                pt->create_after_ms =
+                    s == 0 ? 0 : pt->adopted_ms + (s - pf_wall_ms());
+                rest = end + 1;
+            }
         }
     }
     /* What may have been sent before is already covered by an intent. */
@@ -447,6 +473,7 @@ static void on_job_done(void *arg, const pf_graph_result *r)
         if (w->systemic_delay_ms > SYSTEMIC_MAX_MS)
             w->systemic_delay_ms = SYSTEMIC_MAX_MS;
         w->check_existing = true; /* an earlier try may have reached it */
+        w->create_after_ms = r->settle_until_ms;
         pf_timer_start(p->client.timers, &w->retry,
                        pf_now_ms() + w->systemic_delay_ms);
         return;
@@ -466,7 +493,7 @@ static void start_job(pipeline *p, work *w)
 
     w->job =
         pf_graph_submit(p->client.graph, &w->req, w->tenant, w->check_existing,
-                        on_job_done, w, why, sizeof(why));
+                        w->create_after_ms, on_job_done, w, why, sizeof(why));
     if (w->job == NULL) {
         pf_log(PF_LOG_ERROR, NULL, "cannot start a Graph job: %s", why);
         p->fatal = true;
@@ -576,7 +603,14 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     w->tenant = ev.tenantid;
     ev.id = ev.tenantid = NULL; /* now owned by w */
     pf_event_release(&ev);
+    /*
+     * At or below the previous owner's intent: it may have sent the create,
+     * and Graph may still apply it; check first, and create only once it
+     * would have landed.
+     */
     w->check_existing = m->offset <= pt->hw_prev;
+    if (w->check_existing)
+        w->create_after_ms = pt->create_after_ms;
     if (p->cfg.dry_run) {
         pf_outcome o = {
             .status = PF_OUTCOME_VALIDATED,
@@ -632,6 +666,13 @@ checkpoint_list(pipeline *p, const rd_kafka_topic_partition_list_t *only)
         if (off < 0)
             continue;
         n = snprintf(meta, sizeof(meta), "hw=%lld;", (long long)intent_of(pt));
+        if (pt->handoff_settle_ms >= 0)
+            n += snprintf(
+                meta + n, sizeof(meta) - n, "s=%lld;",
+                pt->handoff_settle_ms > pf_now_ms()
+                    ? (long long)(pf_wall_ms() +
+                                  (pt->handoff_settle_ms - pf_now_ms()))
+                    : 0LL);
         pf_ptrack_commit_metadata(pt->track, meta + n, sizeof(meta) - n, NULL);
         pf_ptrack_committed(pt->track);
         e = rd_kafka_topic_partition_list_add(l, p->cfg.input_topic, pt->id);
@@ -780,6 +821,37 @@ static void checkpoint(pipeline *p, int64_t now)
         p->commit_in_flight = err == RD_KAFKA_RESP_ERR_NO_ERROR;
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * Before partitions (NULL: all) are handed over: how long creates that
+ * this instance may have sent for them could still land, from the works
+ * about to be abandoned. Written as "s=" by the final checkpoint.
+ */
+static void prepare_handoff(pipeline *p,
+                            const rd_kafka_topic_partition_list_t *l)
+{
+    size_t i;
+    work *w;
+
+    /* Only ever raised: a second pass (the revocation at close) sees
+     * fewer works, not fewer sends. */
+    for (i = 0; i < p->nparts; i++) {
+        if (p->parts[i] != NULL && p->parts[i]->handoff_settle_ms < 0)
+            p->parts[i]->handoff_settle_ms = 0;
+    }
+    for (w = p->works; w != NULL; w = w->next) {
+        int64_t until = w->job != NULL ? pf_graph_job_settle_until(w->job)
+                        : pf_timer_started(&w->retry) ? w->create_after_ms
+                                                      : 0;
+
+        if (w->part == NULL ||
+            (l != NULL && rd_kafka_topic_partition_list_find(
+                              l, p->cfg.input_topic, w->partition) == NULL))
+            continue;
+        if (until > w->part->handoff_settle_ms)
+            w->part->handoff_settle_ms = until;
+    }
 }
 
 /* A synchronous checkpoint of some partitions: before giving them up. */
@@ -932,6 +1004,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         /* Commit what finished before giving the partitions up. */
         rd_kafka_flush(p->producer, 10000);
+        prepare_handoff(p, l);
         checkpoint_now(p, l);
         forget(p, l);
         pf_log(PF_LOG_INFO, NULL, "%d partitions revoked", l->cnt);
@@ -1187,6 +1260,7 @@ int pf_pipeline_run(pipeline *p)
     }
 
     /* Abandon what is not finished; publish and commit what is. */
+    prepare_handoff(p, NULL);
     abandon_unfinished(p);
     if (rd_kafka_flush(p->producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         pf_log(PF_LOG_WARN, NULL, "%d outputs not delivered at exit",

@@ -47,7 +47,7 @@ typedef struct pf_config {
     /* Work */
     char *secrets_dir;
     long max_in_flight, max_attempts, max_elapsed_ms;
-    long retry_base_ms, max_backoff_ms, max_retry_after_ms;
+    long retry_base_ms, max_backoff_ms, max_retry_after_ms, settle_ms;
     /* Kafka (provflow run, replay) */
     char *brokers, *group_id, *input_topic, *results_topic, *dead_letter_topic;
     char *delivery, *instance, *admin_listen, *log_level;

@@ -14,6 +14,14 @@
  * set's flows; a flow of the same type makes the result "exists" with that
  * flow, and no POST is sent.
  *
+ * An empty list does not prove that a create sent earlier will not land:
+ * Graph may still be processing it (provflow's own timeout was shorter, or
+ * the instance that sent it was stopped). So after an uncertain attempt no
+ * create is sent before settle_ms have passed since that attempt started,
+ * nor before the caller's create_after_ms: until then the job lists again
+ * at that time. The assumption is that Graph finishes a request within
+ * settle_ms (default: twice the HTTP timeout) of receiving it.
+ *
  * At most max_in_flight HTTP requests run at once; jobs beyond that wait
  * in FIFO order. A job waiting on backoff holds no request slot.
  */
@@ -40,9 +48,12 @@ typedef struct pf_graph_attempt {
     int64_t elapsed_ms;
 } pf_graph_attempt;
 
+#define PF_GRAPH_SETTLE_MS_DEFAULT 60000
+
 typedef struct pf_graph_config {
     pf_retry_policy retry;
     int max_in_flight; /* HTTP requests at once, >= 1 */
+    int64_t settle_ms; /* see above, >= 0 */
     /*
      * Optional observers, called on the loop thread: after every HTTP
      * exchange, and when a job decides to retry after delay_ms
@@ -76,6 +87,8 @@ typedef struct pf_graph_result {
     int attempts;                              /* tries made, >= 1 */
     int64_t elapsed_ms;                        /* submit to result */
     bool unreachable; /* the last failure was a transport error */
+    /* SYSTEMIC: no create before this monotonic time if resubmitted */
+    int64_t settle_until_ms;
     const pf_token_failure *token_failure; /* SYSTEMIC from the token */
 } pf_graph_result;
 
@@ -103,15 +116,24 @@ void pf_graph_destroy(pf_graph *g);
 /*
  * Starts a job for req, whose url, body and ids are copied (the caller may
  * release req at once). tenant_id (may be NULL: the default credential)
- * picks the token source. done(arg, result) is called exactly once, from
- * the loop, never from inside this call; the job is freed after it
+ * picks the token source. check_existing: list the set's flows before the
+ * first create; create_after_ms: monotonic time before which no create is
+ * sent (0: none; see "settle" above). done(arg, result) is called exactly once,
+ * from the loop, never from inside this call; the job is freed after it
  * returns. Returns NULL with a reason in errstr when the job cannot start
  * (unknown tenant, out of memory): no callback then.
  */
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               const char *tenant_id, bool check_existing,
-                              pf_graph_done_fn done, void *arg, char *errstr,
-                              size_t errstr_size);
+                              int64_t create_after_ms, pf_graph_done_fn done,
+                              void *arg, char *errstr, size_t errstr_size);
+
+/*
+ * The monotonic time until which a create that this job may have sent
+ * could still land in Graph (graph.h, "settle"): 0 when none is uncertain.
+ * Asked before abandoning a job, to tell the next owner.
+ */
+int64_t pf_graph_job_settle_until(const pf_graph_job *job);
 
 /* Abandons a job; its callback is never made. */
 void pf_graph_cancel(pf_graph *g, pf_graph_job *job);

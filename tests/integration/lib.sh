@@ -36,12 +36,14 @@ TLS_DIR=
 # The default credential: the simulator's built-in tenant and client.
 PF_ENV=(AZURE_TENANT_ID=test-tenant AZURE_CLIENT_ID=test-client
     AZURE_CLIENT_SECRET=test-secret)
-# Retry settings that keep a test short; pf_send puts them before the
+# Retry settings that keep a test short (the simulator applies a create at
+# once, so a short settle is safe); pf_send puts them before the
 # caller's options, so a test may override any of them.
 PF_FAST=(--retry-base-ms 20 --max-backoff-ms 200 --max-attempts 6
     --max-elapsed-ms 20000 --max-retry-after-ms 10000
     --http-timeout-ms 10000 --connect-timeout-ms 2000
-    --token-systemic-retry-ms 1000)
+    --token-systemic-retry-ms 1000
+    --settle-ms 500)
 # Longest a single provflow run may take before the test gives up on it.
 PF_TIMEOUT=${PF_TIMEOUT:-90}
 # https: whether pf_send passes the test CA with --ca-file.

@@ -45,6 +45,7 @@ RUN_FAST=(--retry-base-ms 20 --max-backoff-ms 300 --max-attempts 40
     --http-timeout-ms 5000 --connect-timeout-ms 2000
     --token-systemic-retry-ms 1000 --token-expiry-margin-ms 1000
     --shutdown-grace-ms 10000 -X session.timeout.ms=6000
+    --settle-ms 1500
     -X heartbeat.interval.ms=1000)
 
 # run_init PROVFLOW GRAPHSIM: lib_init over http, checks kcat and the broker.
