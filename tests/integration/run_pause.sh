@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # provflow run, case 4b: the broker goes away while provflow is paused by
 # backpressure (--max-buffered 300, a backlog of 5,000 events, 10 ms per
-# create), long enough for the group session to time out (provflow logs
-# "partitions revoked"), and comes back: provflow must get its partitions
-# again and finish the work.
+# create; Graph stalls meanwhile), long enough for the group session to
+# time out (provflow logs "partitions revoked"), and comes back: provflow
+# must get its partitions again and finish the work.
 # Observed (provflow at the commit that added this test): it resumes
 # "consumption" while it holds no partition (log: "resumed consumption"
 # between "partitions revoked" and "partition assigned"), so the
@@ -27,6 +27,10 @@ pf_run p --max-buffered 300 --log-level debug
 group "the broker goes away while provflow is paused"
 wait_done p 1000 60 || fail "provflow committed 1000 records" "$(pf_log_show p)"
 assert_grep "provflow pauses consumption (backpressure)" 'paused consumption' "${PF_LOG[p]}"
+# Graph stalls too, so that the revocation drops nearly all the work held
+# (nothing completes and waits for the broker): provflow then falls below
+# its resume mark at once.
+sim_patch /_sim/faults '{"createFlow": {"latencyMs": 60000}}'
 "$KAFKA" stop 2>"$TMP/kafka-stop.err" || cat "$TMP/kafka-stop.err" >&2
 if wait_for 30 grep -q 'partitions revoked' "${PF_LOG[p]}"; then
     pass "the group session timed out: partitions revoked"
@@ -38,9 +42,13 @@ if "$KAFKA" start >/dev/null 2>"$TMP/kafka-restart.err"; then
 else
     fail "broker restarted" "$(cat "$TMP/kafka-restart.err")"
 fi
+sim_patch /_sim/faults '{"createFlow": {"latencyMs": 10}}'
 
 group "provflow resumes"
-if wait_for 60 grep -q '"partition assigned".*' <(sed -n '/partitions revoked/,$p' "${PF_LOG[p]}"); then
+assigned_again() {
+    sed -n '/partitions revoked/,$p' "${PF_LOG[p]}" | grep -q '"partition assigned"'
+}
+if wait_for 60 assigned_again; then
     pass "partitions assigned again"
 else
     fail "partitions assigned again" "$(pf_log_show p)"
