@@ -998,8 +998,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_incremental_assign(rk, l);
         else
             rd_kafka_assign(rk, l);
-        if (p->paused)
-            set_pause(p, true, l);
+        /*
+         * librdkafka keeps a partition's pause flag across assignments: a
+         * partition paused before a revocation would come back paused.
+         * Set the state explicitly, either way.
+         */
+        set_pause(p, p->paused, l);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         /* Commit what finished before giving the partitions up. */
