@@ -4,11 +4,11 @@
 # create; Graph stalls meanwhile), long enough for the group session to
 # time out (provflow logs "partitions revoked"), and comes back: provflow
 # must get its partitions again and finish the work.
-# Observed (provflow at the commit that added this test): it resumes
-# "consumption" while it holds no partition (log: "resumed consumption"
-# between "partitions revoked" and "partition assigned"), so the
-# partitions assigned afterwards stay paused in librdkafka: nothing more is
-# consumed, /readyz still says ready. This test fails, for that reason.
+# Found before commit d99dfc9: provflow resumed "consumption" while it
+# held no partition (log: "resumed consumption" between "partitions
+# revoked" and "partition assigned"), and the partitions assigned
+# afterwards stayed paused in librdkafka (it keeps a revoked partition's
+# pause flag): nothing more was consumed, /readyz still said ready.
 #
 # It restarts its broker, so it runs one of its own: ports
 # PROVFLOW_BROKER_PORT + 4 and + 5, home PROVFLOW_BROKER_HOME-pause.
