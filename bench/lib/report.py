@@ -11,11 +11,12 @@ import statistics
 import sys
 from collections import OrderedDict, defaultdict
 
-IMPL_ORDER = ["provflow", "provflow-tuned", "go", "py-aio", "py-seq", "ceiling-kafka", "ceiling-http"]
+IMPL_ORDER = ["provflow", "provflow-tuned", "go", "camel", "py-aio", "py-seq", "ceiling-kafka", "ceiling-http"]
 IMPL_NAME = {
     "provflow": "provflow (C)",
     "provflow-tuned": "provflow, consumer prefetch raised (-X, experiment)",
     "go": "Go peer (franz-go, goroutine/partition)",
+    "camel": "Apache Camel (kafka→http→kafka, consumer/partition)",
     "py-aio": "Python aiokafka+aiohttp (64 tasks)",
     "py-seq": "Python confluent-kafka+requests, sequential",
     "ceiling-kafka": "Kafka ceiling (C passthrough)",
@@ -153,7 +154,7 @@ def plots(agg, outdir):
         return []
     scens = [s for s in SCEN_ORDER if any((i, s) in agg for i in IMPL_ORDER)]
     impls = [i for i in IMPL_ORDER if any((i, s) in agg for s in scens)]
-    colors = {"provflow": "#1f77b4", "provflow-tuned": "#9ecae1", "go": "#2ca02c", "py-aio": "#ff7f0e", "py-seq": "#d62728",
+    colors = {"provflow": "#1f77b4", "provflow-tuned": "#9ecae1", "go": "#2ca02c", "camel": "#9467bd", "py-aio": "#ff7f0e", "py-seq": "#d62728",
               "ceiling-kafka": "#7f7f7f", "ceiling-http": "#bcbd22"}
     files = []
 
