@@ -48,6 +48,15 @@
 
 #include <librdkafka/rdkafka.h>
 
+/* A whole decimal number, 0 when the text is not one (bench input only). */
+static long long num(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+
+    return end == s ? 0 : v;
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -97,7 +106,8 @@ static int partitions_of(rd_kafka_t *rk, const char *topic)
     int n = -1;
 
     for (int i = 0; i < 50 && n <= 0; i++) {
-        if (rd_kafka_metadata(rk, 0, t, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_metadata(rk, 0, t, &md, 5000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         if (md->topic_cnt == 1 && md->topics[0].err == 0)
             n = md->topics[0].partition_cnt;
@@ -124,7 +134,8 @@ static int cmd_topics(int argc, char **argv)
     char err[256];
 
     if (argc < 4)
-        die("%s", "usage: topics BROKERS create PARTITIONS NAME... | delete NAME...");
+        die("%s",
+            "usage: topics BROKERS create PARTITIONS NAME... | delete NAME...");
     set(conf, "bootstrap.servers", argv[1]);
     rk = client(RD_KAFKA_PRODUCER, conf);
     q = rd_kafka_queue_new(rk);
@@ -134,8 +145,8 @@ static int cmd_topics(int argc, char **argv)
     if (create) {
         rd_kafka_NewTopic_t **nt = calloc((size_t)n, sizeof(*nt));
         for (int i = 0; i < n; i++) {
-            nt[i] = rd_kafka_NewTopic_new(argv[first + i], atoi(argv[3]), 1,
-                                          err, sizeof(err));
+            nt[i] = rd_kafka_NewTopic_new(argv[first + i], num(argv[3]), 1, err,
+                                          sizeof(err));
             if (!nt[i])
                 die("%s", err);
         }
@@ -179,7 +190,8 @@ static int cmd_topics(int argc, char **argv)
     return rc;
 }
 
-/* --- passthrough ------------------------------------------------------------ */
+/* --- passthrough ------------------------------------------------------------
+ */
 
 struct pos {
     int32_t partition;
@@ -213,7 +225,8 @@ static void pt_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 /* The value of "id" in a CloudEvent's first bytes, or "". */
-static int find_str(const char *v, size_t len, const char *member, const char **out)
+static int find_str(const char *v, size_t len, const char *member,
+                    const char **out)
 {
     size_t ml = strlen(member);
     const char *s = memmem(v, len, member, ml), *e;
@@ -278,10 +291,11 @@ static int cmd_passthrough(int argc, char **argv)
             cap = need * 2;
             buf = realloc(buf, cap);
         }
-        int n = snprintf(buf, cap,
-                         "{\"data\":{\"requestId\":\"%.*s\",\"status\":\"passed\"},"
-                         "\"event\":",
-                         idl, id);
+        int n =
+            snprintf(buf, cap,
+                     "{\"data\":{\"requestId\":\"%.*s\",\"status\":\"passed\"},"
+                     "\"event\":",
+                     idl, id);
         memcpy(buf + n, m->payload, m->len);
         n += (int)m->len;
         buf[n++] = '}';
@@ -311,7 +325,8 @@ static int cmd_passthrough(int argc, char **argv)
     return 0;
 }
 
-/* --- measure ---------------------------------------------------------------- */
+/* --- measure ----------------------------------------------------------------
+ */
 
 struct proc_sample {
     double cpu_s;
@@ -361,7 +376,7 @@ static long hwm_of(int pid)
         return 0;
     while (fgets(line, sizeof(line), f)) {
         if (strncmp(line, "VmHWM:", 6) == 0)
-            kb = atol(line + 6);
+            kb = num(line + 6);
     }
     fclose(f);
     return kb;
@@ -386,7 +401,7 @@ static struct proc_sample sample_tree(int root)
         while (d && (de = readdir(d))) {
             if (!isdigit((unsigned char)de->d_name[0]))
                 continue;
-            int pid = atoi(de->d_name), in = 0;
+            int pid = num(de->d_name), in = 0;
             for (int i = 0; i < nt; i++)
                 in |= tree[i] == pid;
             if (in)
@@ -461,11 +476,12 @@ static int cmp_i64(const void *a, const void *b)
 static int cmd_measure(int argc, char **argv)
 {
     if (argc != 9)
-        die("%s", "usage: measure BROKERS IN RES DLQ N PID LAUNCH_MS DEADLINE_MS");
+        die("%s",
+            "usage: measure BROKERS IN RES DLQ N PID LAUNCH_MS DEADLINE_MS");
     const char *brokers = argv[1];
-    long n = atol(argv[5]);
-    int pid = atoi(argv[6]);
-    int64_t launch = atoll(argv[7]), deadline = atoll(argv[8]);
+    long n = num(argv[5]);
+    int pid = num(argv[6]);
+    int64_t launch = num(argv[7]), deadline = num(argv[8]);
     int64_t *out_ts = calloc((size_t)n, sizeof(int64_t));
     int64_t *in_ts = calloc((size_t)n, sizeof(int64_t));
     int64_t first = INT64_MAX, last = 0, done_at;
@@ -562,7 +578,8 @@ static int cmd_measure(int argc, char **argv)
     int nd = partitions_of(rk, argv[4]);
     for (int p = 0; p < nd; p++) {
         int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(rk, argv[4], p, &lo, &hi, 5000) == 0)
+        if (rd_kafka_query_watermark_offsets(rk, argv[4], p, &lo, &hi, 5000) ==
+            0)
             dlq += hi - lo;
     }
     rd_kafka_consumer_close(rk);
@@ -594,7 +611,8 @@ static int cmd_measure(int argc, char **argv)
            "\"span_s\":%.3f,\"wall_s\":%.3f,\"eps\":%.1f,\"eps_wall\":%.1f,"
            "\"lat_p50_ms\":%" PRId64 ",\"lat_p99_ms\":%" PRId64
            ",\"lat_max_ms\":%" PRId64 ","
-           "\"cpu_s\":%.2f,\"cpu_s_per_10k\":%.3f,\"rss_peak_kb\":%ld,\"procs\":%d}\n",
+           "\"cpu_s\":%.2f,\"cpu_s_per_10k\":%.3f,\"rss_peak_kb\":%ld,"
+           "\"procs\":%d}\n",
            n, outcomes, distinct, distinct == n ? "true" : "false", created,
            failed, exists, other, unparsed, dlq, order_viol, launch,
            first == INT64_MAX ? 0 : first, last, done_at, span, wall,
