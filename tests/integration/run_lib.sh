@@ -152,13 +152,24 @@ topic_dump() {
 }
 
 # group_describe FILE: the group's committed offsets on IN, per partition:
-# "PARTITION CURRENT END" lines (CURRENT "-" when none), sorted.
+# "PARTITION CURRENT END" lines (CURRENT "-" when none), sorted. A group
+# without active members lists only partitions with a commit: the others
+# get "-" and their end offset from kcat.
 group_describe() {
-    local file=$1 raw=$TMP/group.describe
+    local file=$1 raw=$TMP/group.describe p end
     "$KAFKA" run org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
         --bootstrap-server "$RUN_BROKERS" --describe --group "$GROUP" \
         >"$raw" 2>"$raw.err" || true
-    awk -v t="$IN" '$2 == t { print $3, $4, $5 }' "$raw" | sort -n >"$file"
+    awk -v t="$IN" '$2 == t { print $3, $4, $5 }' "$raw" >"$file.tmp"
+    for ((p = 0; p < NPARTS; p++)); do
+        if ! awk -v p="$p" '$1 == p { f = 1 } END { exit !f }' "$file.tmp"; then
+            end=$(kcat -Q -b "$RUN_BROKERS" -t "$IN:$p:-1" 2>/dev/null |
+                awk '{ print $NF }')
+            echo "$p - ${end:-?}" >>"$file.tmp"
+        fi
+    done
+    sort -n "$file.tmp" >"$file"
+    rm -f "$file.tmp"
 }
 
 # group_at_end: every partition of IN has a committed offset at its end
