@@ -905,7 +905,8 @@ static void forget(pipeline *p, const rd_kafka_topic_partition_list_t *l)
                                             l, p->cfg.input_topic, pt->id)))
             pt->wait_head = pt->wait_tail = NULL;
     }
-    pf_keyq_remove_if(p->q, in_partitions, drop_work, (void *)l);
+    if (p->q != NULL)
+        pf_keyq_remove_if(p->q, in_partitions, drop_work, (void *)l);
     for (w = p->works; w != NULL; w = w->next) {
         if (w->part != NULL &&
             (l == NULL || rd_kafka_topic_partition_list_find(
