@@ -527,6 +527,8 @@ static void start_or_wait(pipeline *p, work *w)
 
 static void release_waiting(pipeline *p, part *pt)
 {
+    if (p->draining)
+        return; /* never sent: left to the next owner, as queued work */
     while (pt->wait_head != NULL && pt->wait_head->offset <= pt->intent_acked) {
         work *w = pt->wait_head;
 
@@ -961,8 +963,17 @@ static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
             memcpy(meta, e->metadata, e->metadata_size);
             meta[e->metadata_size] = '\0';
         }
-        if (part_get(p, e->partition) != NULL)
-            forget(p, NULL); /* cannot happen: assigned twice */
+        if (part_get(p, e->partition) != NULL) {
+            /* Assigned again without a revocation (a lost assignment):
+             * start that partition afresh, the others are unaffected. */
+            rd_kafka_topic_partition_list_t *one =
+                rd_kafka_topic_partition_list_new(1);
+
+            rd_kafka_topic_partition_list_add(one, p->cfg.input_topic,
+                                              e->partition);
+            forget(p, one);
+            rd_kafka_topic_partition_list_destroy(one);
+        }
         if (part_new(p, e->partition, e->offset >= 0 ? e->offset : -1, meta) ==
             NULL)
             p->fatal = true;
