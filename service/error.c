@@ -35,18 +35,21 @@ void pf_path_init(pf_path *p)
     p->len = 0;
 }
 
-/* Appends text; on overflow the path ends in "..." and stays that length. */
-static void path_append(pf_path *p, const char *text)
+/*
+ * Appends text; on overflow the path ends in "..." and stays that length.
+ * A memcpy, not a printf: the transform pushes every property it visits.
+ */
+static void path_append(pf_path *p, const char *text, size_t n)
 {
     size_t room = sizeof(p->buf) - p->len;
-    int n = snprintf(p->buf + p->len, room, "%s", text);
 
-    if (n < 0 || (size_t)n >= room) {
+    if (n >= room) {
         memcpy(p->buf + sizeof(p->buf) - 4, "...", 4);
         p->len = sizeof(p->buf) - 1;
         return;
     }
-    p->len += (size_t)n;
+    memcpy(p->buf + p->len, text, n + 1);
+    p->len += n;
 }
 
 size_t pf_path_push_key(pf_path *p, const char *name)
@@ -54,8 +57,8 @@ size_t pf_path_push_key(pf_path *p, const char *name)
     size_t old = p->len;
 
     if (p->len > 0)
-        path_append(p, ".");
-    path_append(p, name);
+        path_append(p, ".", 1);
+    path_append(p, name, strlen(name));
     return old;
 }
 
@@ -63,9 +66,9 @@ size_t pf_path_push_index(pf_path *p, size_t index)
 {
     size_t old = p->len;
     char seg[32];
+    int n = snprintf(seg, sizeof(seg), "[%zu]", index);
 
-    snprintf(seg, sizeof(seg), "[%zu]", index);
-    path_append(p, seg);
+    path_append(p, seg, (size_t)n);
     return old;
 }
 

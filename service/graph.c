@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "provflow/jsonw.h"
+
 typedef enum step {
     STEP_LIST, /* GET the set's flows: does one of this type exist? */
     STEP_POST, /* create the flow */
@@ -466,7 +468,7 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->started_ms = pf_now_ms();
     memcpy(j->crid, req->client_request_id, sizeof(j->crid));
     j->url = strdup(req->url);
-    j->body = json_dumps(req->body, JSON_COMPACT);
+    j->body = pf_jsonw_dump(req->body, 0, NULL);
     if (j->url == NULL || j->body == NULL) {
         free(j->url);
         free(j->body);

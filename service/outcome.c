@@ -10,7 +10,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
-#include "provflow/transform.h"
+#include "provflow/jsonw.h"
 
 static const char *const status_names[] = {
     [PF_OUTCOME_CREATED] = "created",
@@ -144,37 +144,42 @@ static bool utf8_valid(const char *s, size_t len)
 }
 
 /*
- * A JSON string of s (len bytes), made valid UTF-8 and cut at max bytes.
- * NULL only when memory runs out.
+ * Writes s (len bytes) as a JSON string, made valid UTF-8 and cut at max
+ * bytes.
  */
-static json_t *text_n(const char *s, size_t len, size_t max)
+static void text_n(pf_jsonw *w, const char *s, size_t len, size_t max)
 {
     size_t size;
-    json_t *v;
     char *buf;
 
-    if (len <= max && utf8_valid(s, len))
-        return json_stringn(s, len);
+    if (len <= max && utf8_valid(s, len)) {
+        pf_jsonw_string(w, s, len);
+        return;
+    }
     /* Each input byte grows to at most 3 output bytes (U+FFFD). */
     size = (len > max / 3 ? max : len * 3) + 1;
     buf = malloc(size);
-    if (buf == NULL)
-        return NULL;
-    v = json_stringn(buf, utf8_copy(buf, size, s, len));
+    if (buf == NULL) {
+        w->failed = true;
+        return;
+    }
+    pf_jsonw_string(w, buf, utf8_copy(buf, size, s, len));
     free(buf);
-    return v;
 }
 
 /* A JSON string of s without a length cap, or null for NULL. */
-static json_t *text_or_null(const char *s)
+static void text_or_null(pf_jsonw *w, const char *s)
 {
-    return s == NULL ? json_null() : text_n(s, strlen(s), SIZE_MAX - 1);
+    if (s == NULL)
+        pf_jsonw_null(w);
+    else
+        text_n(w, s, strlen(s), SIZE_MAX - 1);
 }
 
 /* As text_or_null(), but "" is null too. */
-static json_t *nonempty_or_null(const char *s)
+static void nonempty_or_null(pf_jsonw *w, const char *s)
 {
-    return s == NULL || s[0] == '\0' ? json_null() : text_or_null(s);
+    text_or_null(w, s != NULL && s[0] == '\0' ? NULL : s);
 }
 
 int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1])
@@ -242,148 +247,95 @@ int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
     return 0;
 }
 
-/* The copied, masked flow object; NULL when memory runs out. */
-static json_t *flow_copy(const json_t *flow)
-{
-    json_t *copy = json_deep_copy(flow);
-
-    if (copy != NULL)
-        pf_json_mask_secrets(copy);
-    return copy;
-}
-
-/* Copies the string member `name` of from into to, if it is a string. */
-static int copy_text(json_t *to, const json_t *from, const char *name)
+/* The string member `name` of from, when it is one. */
+static void copy_text(pf_jsonw *w, const json_t *from, const char *name)
 {
     const json_t *v = json_object_get(from, name);
 
     if (!json_is_string(v))
-        return 0;
-    /* json_object_set_new steals the new string, also on failure. */
-    return json_object_set_new(to, name,
-                               text_n(json_string_value(v),
-                                      json_string_length(v),
-                                      PF_OUTCOME_TEXT_MAX));
+        return;
+    pf_jsonw_key(w, name);
+    text_n(w, json_string_value(v), json_string_length(v),
+           PF_OUTCOME_TEXT_MAX);
 }
 
 /*
- * Graph's error object, reduced to the members listed in outcome.h and
- * masked. *out is NULL (and 0 returned) when ge is not an object; -1 when
- * memory runs out.
+ * Graph's error object, reduced to the members listed in outcome.h; left
+ * out when ge is not an object. None of them can carry a password.
  */
-static int graph_error_copy(const json_t *ge, json_t **out)
+static void graph_error_copy(pf_jsonw *w, const json_t *ge)
 {
     static const char *const top[] = {"code", "message", "target"};
     static const char *const inner_names[] = {"date", "request-id",
                                               "client-request-id"};
-    json_t *copy = NULL, *inner = NULL;
     const json_t *from;
-    size_t i;
-    int rc = -1;
+    size_t i, n = 0;
 
-    *out = NULL;
     if (!json_is_object(ge))
-        return 0;
-    copy = json_object();
-    if (copy == NULL)
-        goto out;
-    for (i = 0; i < COUNT(top); i++) {
-        if (copy_text(copy, ge, top[i]) != 0)
-            goto out;
-    }
+        return;
+    pf_jsonw_key(w, "graphError");
+    pf_jsonw_open(w, '{');
+    for (i = 0; i < COUNT(top); i++)
+        copy_text(w, ge, top[i]);
     from = json_object_get(ge, "innerError");
     if (from == NULL)
         from = json_object_get(ge, "innererror");
-    if (json_is_object(from)) {
-        inner = json_object();
-        if (inner == NULL)
-            goto out;
-        for (i = 0; i < COUNT(inner_names); i++) {
-            if (copy_text(inner, from, inner_names[i]) != 0)
-                goto out;
-        }
-        if (json_object_size(inner) > 0) {
-            /* Steals inner, also on failure. */
-            rc = json_object_set_new(copy, "innerError", inner);
-            inner = NULL;
-            if (rc != 0)
-                goto out;
-        }
+    for (i = 0; i < COUNT(inner_names); i++)
+        n += json_is_string(json_object_get(from, inner_names[i]));
+    if (n > 0) {
+        pf_jsonw_key(w, "innerError");
+        pf_jsonw_open(w, '{');
+        for (i = 0; i < COUNT(inner_names); i++)
+            copy_text(w, from, inner_names[i]);
+        pf_jsonw_close(w, '}');
     }
-    /* Nothing above can copy a password; masking keeps it so if it grows. */
-    pf_json_mask_secrets(copy);
-    *out = copy;
-    copy = NULL; /* now the caller's */
-    rc = 0;
-out:
-    json_decref(inner);
-    json_decref(copy);
-    return rc;
+    pf_jsonw_close(w, '}');
 }
 
-static json_t *graph_object(const pf_outcome_graph *g)
+static void graph_object(pf_jsonw *w, const pf_outcome_graph *g)
 {
-    json_t *v = json_object();
-
-    if (v == NULL)
-        return NULL;
-    /* Each json_object_set_new steals its value, also on failure. */
-    if (json_object_set_new(v, "httpStatus",
-                            g->http_status > 0 ? json_integer(g->http_status)
-                                               : json_null()) != 0 ||
-        json_object_set_new(v, "requestId", nonempty_or_null(g->request_id)) !=
-            0 ||
-        json_object_set_new(v, "clientRequestId",
-                            nonempty_or_null(g->client_request_id)) != 0 ||
-        json_object_set_new(v, "attempts", json_integer(g->attempts)) != 0 ||
-        json_object_set_new(v, "elapsedMs", json_integer(g->elapsed_ms)) != 0) {
-        json_decref(v);
-        return NULL;
-    }
-    return v;
+    pf_jsonw_open(w, '{');
+    pf_jsonw_key(w, "httpStatus");
+    if (g->http_status > 0)
+        pf_jsonw_int(w, g->http_status);
+    else
+        pf_jsonw_null(w);
+    pf_jsonw_key(w, "requestId");
+    nonempty_or_null(w, g->request_id);
+    pf_jsonw_key(w, "clientRequestId");
+    nonempty_or_null(w, g->client_request_id);
+    pf_jsonw_key(w, "attempts");
+    pf_jsonw_int(w, g->attempts);
+    pf_jsonw_key(w, "elapsedMs");
+    pf_jsonw_int(w, g->elapsed_ms);
+    pf_jsonw_close(w, '}');
 }
 
-/* data.error; NULL when memory runs out. */
-static json_t *error_object(const pf_outcome_error *e)
+static void error_object(pf_jsonw *w, const pf_outcome_error *e)
 {
-    json_t *v = json_object(), *ge = NULL;
-    const char *msg = e->message;
-
-    if (v == NULL)
-        return NULL;
-    /* Each json_object_set_new steals its value, also on failure. */
-    if (json_object_set_new(v, "code",
-                            json_string(pf_outcome_code_name(e->code))) != 0 ||
-        json_object_set_new(v, "message",
-                            text_n(msg, strlen(msg), PF_OUTCOME_TEXT_MAX)) != 0)
-        goto fail;
-    if (e->path != NULL && e->path[0] != '\0' &&
-        json_object_set_new(v, "path", text_or_null(e->path)) != 0)
-        goto fail;
-    if (graph_error_copy(e->graph_error, &ge) != 0)
-        goto fail;
-    if (ge != NULL && json_object_set_new(v, "graphError", ge) != 0)
-        goto fail;
-    return v;
-fail:
-    json_decref(v);
-    return NULL;
+    pf_jsonw_open(w, '{');
+    pf_jsonw_key(w, "code");
+    pf_jsonw_cstr(w, pf_outcome_code_name(e->code));
+    pf_jsonw_key(w, "message");
+    text_n(w, e->message, strlen(e->message), PF_OUTCOME_TEXT_MAX);
+    if (e->path != NULL && e->path[0] != '\0') {
+        pf_jsonw_key(w, "path");
+        text_or_null(w, e->path);
+    }
+    graph_error_copy(w, e->graph_error);
+    pf_jsonw_close(w, '}');
 }
 
-static json_t *input_object(const pf_outcome_input *in)
+static void input_object(pf_jsonw *w, const pf_outcome_input *in)
 {
-    json_t *v = json_object();
-
-    if (v == NULL)
-        return NULL;
-    /* Each json_object_set_new steals its value, also on failure. */
-    if (json_object_set_new(v, "topic", text_or_null(in->topic)) != 0 ||
-        json_object_set_new(v, "partition", json_integer(in->partition)) != 0 ||
-        json_object_set_new(v, "offset", json_integer(in->offset)) != 0) {
-        json_decref(v);
-        return NULL;
-    }
-    return v;
+    pf_jsonw_open(w, '{');
+    pf_jsonw_key(w, "topic");
+    text_or_null(w, in->topic);
+    pf_jsonw_key(w, "partition");
+    pf_jsonw_int(w, in->partition);
+    pf_jsonw_key(w, "offset");
+    pf_jsonw_int(w, in->offset);
+    pf_jsonw_close(w, '}');
 }
 
 /* The rules of pf_outcome's fields (outcome.h). */
@@ -425,105 +377,80 @@ static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* data; NULL when memory runs out. */
-static json_t *data_object(const pf_outcome *o)
+static void data_object(pf_jsonw *w, const pf_outcome *o)
 {
-    json_t *d = json_object();
-
-    if (d == NULL)
-        return NULL;
-    /* Each json_object_set_new steals its value, also on failure. */
-    if (json_object_set_new(d, "requestId", text_or_null(o->request_id)) != 0 ||
-        json_object_set_new(d, "flowSetId", text_or_null(o->flow_set_id)) !=
-            0 ||
-        json_object_set_new(d, "flowType", text_or_null(o->flow_type)) != 0 ||
-        json_object_set_new(
-            d, "status", json_string(pf_outcome_status_name(o->status))) != 0)
-        goto fail;
-    if (o->flow != NULL &&
-        json_object_set_new(d, "flow", flow_copy(o->flow)) != 0)
-        goto fail;
-    if (o->graph != NULL &&
-        json_object_set_new(d, "graph", graph_object(o->graph)) != 0)
-        goto fail;
-    if (o->error != NULL &&
-        json_object_set_new(d, "error", error_object(o->error)) != 0)
-        goto fail;
-    if (json_object_set_new(d, "input", input_object(&o->input)) != 0)
-        goto fail;
-    return d;
-fail:
-    json_decref(d);
-    return NULL;
-}
-
-int pf_outcome_build(const pf_outcome *o, json_t **out, char *errstr,
-                     size_t errstr_size)
-{
-    char id[PF_UUID_STR_LEN + 1];
-    char when[PF_OUTCOME_TIME_LEN + 1];
-    const json_t *flow_id;
-    json_t *ev = NULL;
-    int rc = -1;
-
-    *out = NULL;
-    if (check(o, errstr, errstr_size) != 0)
-        return -1;
-    if (pf_outcome_id(o, id) != 0 ||
-        pf_outcome_format_time(o->time_ms, when) != 0)
-        goto oom; /* the inputs were checked: only memory can be missing */
-    ev = json_object();
-    if (ev == NULL)
-        goto oom;
-    /* Each json_object_set_new steals its value, also on failure. */
-    if (json_object_set_new(ev, "specversion", json_string("1.0")) != 0 ||
-        json_object_set_new(ev, "id", json_string(id)) != 0 ||
-        json_object_set_new(ev, "source", text_or_null(o->source)) != 0 ||
-        json_object_set_new(ev, "type", json_string(type_names[o->status])) !=
-            0)
-        goto oom;
-    flow_id = o->flow != NULL ? json_object_get(o->flow, "id") : NULL;
-    if (json_is_string(flow_id) && json_string_length(flow_id) > 0 &&
-        json_object_set_new(ev, "subject",
-                            text_n(json_string_value(flow_id),
-                                   json_string_length(flow_id),
-                                   PF_OUTCOME_TEXT_MAX)) != 0)
-        goto oom;
-    if (json_object_set_new(ev, "time", json_string(when)) != 0 ||
-        json_object_set_new(ev, "datacontenttype",
-                            json_string("application/json")) != 0 ||
-        json_object_set_new(ev, "data", data_object(o)) != 0)
-        goto oom;
-    *out = ev;
-    ev = NULL; /* now the caller's */
-    rc = 0;
-    goto out;
-oom:
-    fail(errstr, errstr_size, "outcome: out of memory");
-out:
-    json_decref(ev);
-    return rc;
+    pf_jsonw_open(w, '{');
+    pf_jsonw_key(w, "requestId");
+    text_or_null(w, o->request_id);
+    pf_jsonw_key(w, "flowSetId");
+    text_or_null(w, o->flow_set_id);
+    pf_jsonw_key(w, "flowType");
+    text_or_null(w, o->flow_type);
+    pf_jsonw_key(w, "status");
+    pf_jsonw_cstr(w, pf_outcome_status_name(o->status));
+    if (o->flow != NULL) {
+        /* Written from the caller's tree, masked on the way: no copy. */
+        pf_jsonw_key(w, "flow");
+        pf_jsonw_value(w, o->flow, PF_JSONW_MASK_SECRETS);
+    }
+    if (o->graph != NULL) {
+        pf_jsonw_key(w, "graph");
+        graph_object(w, o->graph);
+    }
+    if (o->error != NULL) {
+        pf_jsonw_key(w, "error");
+        error_object(w, o->error);
+    }
+    pf_jsonw_key(w, "input");
+    input_object(w, &o->input);
+    pf_jsonw_close(w, '}');
 }
 
 char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
                       size_t errstr_size)
 {
-    json_t *ev = NULL;
-    char *s = NULL;
+    char id[PF_UUID_STR_LEN + 1];
+    char when[PF_OUTCOME_TIME_LEN + 1];
+    const json_t *flow_id;
+    pf_jsonw w;
+    char *s;
 
     if (len != NULL)
         *len = 0;
-    if (pf_outcome_build(o, &ev, errstr, errstr_size) != 0)
+    if (check(o, errstr, errstr_size) != 0)
         return NULL;
-    /* Insertion order is kept by jansson >= 2.8: the documented order. */
-    s = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-    if (s == NULL) {
+    if (pf_outcome_id(o, id) != 0 ||
+        pf_outcome_format_time(o->time_ms, when) != 0) {
+        /* the inputs were checked: only memory can be missing */
         fail(errstr, errstr_size, "outcome: out of memory");
         return NULL;
     }
-    if (len != NULL)
-        *len = strlen(s);
+    pf_jsonw_init(&w, 2048);
+    pf_jsonw_open(&w, '{');
+    pf_jsonw_key(&w, "specversion");
+    pf_jsonw_cstr(&w, "1.0");
+    pf_jsonw_key(&w, "id");
+    pf_jsonw_cstr(&w, id);
+    pf_jsonw_key(&w, "source");
+    text_or_null(&w, o->source);
+    pf_jsonw_key(&w, "type");
+    pf_jsonw_cstr(&w, type_names[o->status]);
+    flow_id = o->flow != NULL ? json_object_get(o->flow, "id") : NULL;
+    if (json_is_string(flow_id) && json_string_length(flow_id) > 0) {
+        pf_jsonw_key(&w, "subject");
+        text_n(&w, json_string_value(flow_id), json_string_length(flow_id),
+               PF_OUTCOME_TEXT_MAX);
+    }
+    pf_jsonw_key(&w, "time");
+    pf_jsonw_cstr(&w, when);
+    pf_jsonw_key(&w, "datacontenttype");
+    pf_jsonw_cstr(&w, "application/json");
+    pf_jsonw_key(&w, "data");
+    data_object(&w, o);
+    pf_jsonw_close(&w, '}');
+    s = pf_jsonw_finish(&w, len);
+    if (s == NULL)
+        fail(errstr, errstr_size, "outcome: out of memory");
     return s;
 }
 

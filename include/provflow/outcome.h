@@ -141,20 +141,12 @@ typedef struct pf_outcome {
 } pf_outcome;
 
 /*
- * Builds the outcome CloudEvent. Returns 0 and a new object in *out (the
- * caller owns the reference), or -1 with a reason in errstr (errstr may be
- * NULL when errstr_size is 0) and *out NULL when o breaks a rule stated
- * above (wrong combination of status, flow and error; NULL source or topic;
- * a time out of range) or memory runs out.
- */
-int pf_outcome_build(const pf_outcome *o, json_t **out, char *errstr,
-                     size_t errstr_size);
-
-/*
- * The record value: pf_outcome_build() serialised compactly, members in
- * the order documented above. Returns a NUL-terminated string that the
- * caller frees with free(), its length in *len (len may be NULL), or NULL
- * with a reason in errstr.
+ * The record value: the outcome CloudEvent, compact JSON, members in the
+ * order documented above. Returns a NUL-terminated string that the caller
+ * frees with free(), its length in *len (len may be NULL), or NULL with a
+ * reason in errstr (errstr may be NULL when errstr_size is 0) when o
+ * breaks a rule stated above (wrong combination of status, flow and error;
+ * NULL source or topic; a time out of range) or memory runs out.
  */
 char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
                       size_t errstr_size);

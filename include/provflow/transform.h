@@ -2,7 +2,7 @@
  * transform.h - a decoded event to the exact Graph create request.
  *
  * Pure: no network, no clock, no randomness. The same event and options
- * always give byte-identical output (pf_request_body_dump()). The rules are
+ * always give byte-identical output (the body serialised compactly). The rules are
  * PRODUCT.md section 2 and docs/events.md; the flow types are the tables of
  * flowschema.h.
  */

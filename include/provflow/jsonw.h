@@ -1,0 +1,67 @@
+/*
+ * jsonw.h - writing compact JSON text straight into a growing buffer.
+ *
+ * The hot path's serialiser: the request body and the outcome record are
+ * written here instead of through json_dumps(), which checks every
+ * container for loops (a printf and a hash insert each) and copies its
+ * result once more, and instead of building a jansson tree first. The
+ * output is byte-identical to json_dumps(v, JSON_COMPACT) for the same
+ * value (insertion order, the same escapes, reals as "%.17g").
+ *
+ * Usage: pf_jsonw_init(), any number of writes, pf_jsonw_finish() (or
+ * pf_jsonw_release() to drop the text). A write that runs out of memory
+ * marks the writer failed; later writes do nothing and finish returns
+ * NULL, so callers check once at the end. Commas are written for the
+ * caller: before a key or an array element that is not the first.
+ */
+#ifndef PROVFLOW_JSONW_H
+#define PROVFLOW_JSONW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pf_jsonw {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} pf_jsonw;
+
+/* Flags of pf_jsonw_value(). */
+#define PF_JSONW_MASK_SECRETS 0x1 /* every "password" member is "***" */
+
+/* An empty writer that first allocates about `hint` bytes. */
+void pf_jsonw_init(pf_jsonw *w, size_t hint);
+
+/* Frees the text; the writer may be initialised again. */
+void pf_jsonw_release(pf_jsonw *w);
+
+/*
+ * The NUL-terminated text, now the caller's (free()); its length in *len
+ * when len is not NULL. NULL when a write ran out of memory (the writer is
+ * then released).
+ */
+char *pf_jsonw_finish(pf_jsonw *w, size_t *len);
+
+/* "{" / "[" (after a comma when it is an array element) and "}" / "]". */
+void pf_jsonw_open(pf_jsonw *w, char bracket);
+void pf_jsonw_close(pf_jsonw *w, char bracket);
+
+/* A member name: `"name":`, after a comma unless it is the first. */
+void pf_jsonw_key(pf_jsonw *w, const char *name);
+
+/* Values. A string is s[0..len), which must be valid UTF-8 (jansson's
+ * strings are); it is escaped as json_dumps() does. */
+void pf_jsonw_string(pf_jsonw *w, const char *s, size_t len);
+void pf_jsonw_cstr(pf_jsonw *w, const char *s); /* NULL writes null */
+void pf_jsonw_int(pf_jsonw *w, int64_t n);
+void pf_jsonw_null(pf_jsonw *w);
+
+/* Any jansson value, its members in insertion order; flags as above. */
+void pf_jsonw_value(pf_jsonw *w, const json_t *v, unsigned flags);
+
+/* json_dumps(v, JSON_COMPACT) through the writer; NULL without memory. */
+char *pf_jsonw_dump(const json_t *v, unsigned flags, size_t *len);
+
+#endif
