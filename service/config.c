@@ -125,7 +125,7 @@ static const setting settings[] = {
      "time to finish in-flight work after SIGTERM"},
     {"max-buffered", "PROVFLOW_MAX_BUFFERED", INT, 0, PF_CMD_RUN,
      AT(max_buffered), "2000", 1, 1000000, "N",
-     "records held in memory before partitions are paused"},
+     "records held in memory before provflow stops taking more"},
     {"dry-run", "PROVFLOW_DRY_RUN", BOOL, 0, PF_CMD_RUN, AT(dry_run), "false",
      0, 0, NULL, "validate and publish \"validated\" outcomes; call nothing"},
     {"to-datetime", NULL, STR, 0, PF_CMD_REPLAY, AT(to_datetime), NULL, 0, 0,

@@ -117,13 +117,27 @@ static void escaped(pf_jsonw *w, const char *s, size_t len)
         put(w, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
         default:
             esc[1] = 'u';
             esc[4] = hex[c >> 4];
@@ -213,7 +227,8 @@ void pf_jsonw_value(pf_jsonw *w, const json_t *v, unsigned flags)
     case JSON_OBJECT:
         pf_jsonw_open(w, '{');
         /* The iterators do not modify; jansson's API just takes json_t *. */
-        json_object_foreach ((json_t *)v, key, child) {
+        json_object_foreach((json_t *)v, key, child)
+        {
             pf_jsonw_key(w, key);
             if ((flags & PF_JSONW_MASK_SECRETS) &&
                 strcasecmp(key, "password") == 0)
@@ -225,8 +240,7 @@ void pf_jsonw_value(pf_jsonw *w, const json_t *v, unsigned flags)
         break;
     case JSON_ARRAY:
         pf_jsonw_open(w, '[');
-        json_array_foreach (v, i, child)
-            pf_jsonw_value(w, child, flags);
+        json_array_foreach(v, i, child) pf_jsonw_value(w, child, flags);
         pf_jsonw_close(w, ']');
         break;
     case JSON_STRING:

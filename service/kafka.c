@@ -62,9 +62,15 @@ rd_kafka_conf_t *pf_kafka_consumer_conf(const pf_config *cfg, void *opaque,
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
         {"isolation.level", "read_committed"},
-        /* Bounded prefetch: about 2 MiB held per partition at most. */
-        {"queued.max.messages.kbytes", "2048"},
-        {"queued.min.messages", "1000"},
+        /*
+         * Bounded prefetch: at most 8 MiB waits in the consumer's queue
+         * (all partitions together). Smaller starves the loop: librdkafka
+         * 2.0.2 backs a partition's next fetch off for a whole second once
+         * the queue is full, so the queue must hold about a second of work
+         * (bench/README.md, "Where the time went").
+         */
+        {"queued.max.messages.kbytes", "8192"},
+        {"queued.min.messages", "100000"},
         {"fetch.max.bytes", "2097152"},
         {"allow.auto.create.topics", "false"},
         {NULL, NULL},

@@ -255,8 +255,7 @@ static void copy_text(pf_jsonw *w, const json_t *from, const char *name)
     if (!json_is_string(v))
         return;
     pf_jsonw_key(w, name);
-    text_n(w, json_string_value(v), json_string_length(v),
-           PF_OUTCOME_TEXT_MAX);
+    text_n(w, json_string_value(v), json_string_length(v), PF_OUTCOME_TEXT_MAX);
 }
 
 /*

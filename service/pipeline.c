@@ -32,6 +32,7 @@
 #define METADATA_MAX    4000 /* Kafka's offset.metadata.max.bytes is 4096 */
 #define CHECKPOINT_MS   500  /* commit completed offsets at least this often */
 #define POLL_BATCH      500  /* records taken per loop turn */
+#define STALL_PAUSE_MS  1000 /* full and nothing taken this long: pause */
 #define SYSTEMIC_MIN_MS 1000
 #define SYSTEMIC_MAX_MS 30000
 #define TXN_TIMEOUT_MS  30000
@@ -113,6 +114,7 @@ struct pf_pipeline {
     size_t live; /* works alive */
     work *works; /* every live work */
     bool paused;
+    int64_t last_take_ms; /* when the loop last had room for a record */
     bool commit_in_flight;
     int64_t last_checkpoint_ms;
     bool txn_open;
@@ -1074,11 +1076,32 @@ static void rewind_all(pipeline *p)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Backpressure, systemic pause and draining all stop the fetching. */
-static void update_pause(pipeline *p)
+/*
+ * Records the loop may take from the consumer now. Backpressure is first
+ * not taking: librdkafka's queue (queued.max.messages.kbytes) bounds what
+ * waits there, and keeps its prefetch, which a pause would drop.
+ */
+static size_t room(pipeline *p, int64_t now)
 {
     size_t max = (size_t)p->cfg.max_buffered;
-    bool want = p->systemic || p->draining || p->live >= max ||
+
+    if (p->paused || p->live < max)
+        p->last_take_ms = now;
+    if (p->paused)
+        return POLL_BATCH; /* only events come: paused records are purged */
+    return p->live < max ? max - p->live : 0;
+}
+
+/*
+ * Systemic pause and draining stop the fetching; so does backpressure that
+ * lasts (nothing completes for STALL_PAUSE_MS), so that the consumer is
+ * polled again and rebalances are served while the work held waits.
+ */
+static void update_pause(pipeline *p, int64_t now)
+{
+    size_t max = (size_t)p->cfg.max_buffered;
+    bool stalled = p->live >= max && now - p->last_take_ms >= STALL_PAUSE_MS;
+    bool want = p->systemic || p->draining || stalled ||
                 (p->paused && p->live > max / 2);
     rd_kafka_topic_partition_list_t *l = NULL;
 
@@ -1200,9 +1223,23 @@ static void drain_pipe(int fd)
         ;
 }
 
+/*
+ * Nothing left to finish: every record taken from the key queue is done,
+ * except those still waiting for their intent, which a drain never sends
+ * (they are left to the next owner, like queued ones).
+ */
 static bool drained(pipeline *p)
 {
-    return pf_keyq_running(p->q) == 0 && rd_kafka_outq_len(p->producer) == 0;
+    size_t waiting = 0, i;
+    const work *w;
+
+    for (i = 0; i < p->nparts; i++) {
+        for (w = p->parts[i] != NULL ? p->parts[i]->wait_head : NULL; w != NULL;
+             w = w->next_wait)
+            waiting++;
+    }
+    return pf_keyq_running(p->q) == waiting &&
+           rd_kafka_outq_len(p->producer) == 0;
 }
 
 int pf_pipeline_run(pipeline *p)
@@ -1231,6 +1268,7 @@ int pf_pipeline_run(pipeline *p)
     for (;;) {
         int64_t now = pf_now_ms(), due;
         rd_kafka_message_t *m;
+        size_t take;
         int n, timeout;
 
         if (p->stops > 0 && !p->draining) {
@@ -1240,7 +1278,8 @@ int pf_pipeline_run(pipeline *p)
                    p->cfg.shutdown_grace_ms);
         }
         pf_timers_run(p->client.timers, now);
-        for (n = 0; n < POLL_BATCH && !p->fatal; n++) {
+        take = room(p, now);
+        for (n = 0; (size_t)n < take && n < POLL_BATCH && !p->fatal; n++) {
             m = rd_kafka_consumer_poll(p->consumer, 0);
             if (m == NULL)
                 break;
@@ -1251,7 +1290,7 @@ int pf_pipeline_run(pipeline *p)
             start_ready(p);
         rd_kafka_poll(p->producer, 0);
         checkpoint(p, now);
-        update_pause(p);
+        update_pause(p, now);
         log_readiness(p);
         if (p->fatal) {
             status = 70;

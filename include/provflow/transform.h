@@ -2,8 +2,8 @@
  * transform.h - a decoded event to the exact Graph create request.
  *
  * Pure: no network, no clock, no randomness. The same event and options
- * always give byte-identical output (the body serialised compactly). The rules are
- * PRODUCT.md section 2 and docs/events.md; the flow types are the tables of
+ * always give byte-identical output (the body serialised compactly). The rules
+ * are PRODUCT.md section 2 and docs/events.md; the flow types are the tables of
  * flowschema.h.
  */
 #ifndef PROVFLOW_TRANSFORM_H

@@ -85,8 +85,9 @@ static void mask_replaces_every_password(void **state)
     char *after = json_dumps(v, JSON_COMPACT);
 
     (void)state;
-    assert_string_equal(got, "{\"password\":\"***\",\"x\":[{\"PassWord\":\"***\""
-                             "}],\"passwords\":\"kept\"}");
+    assert_string_equal(got,
+                        "{\"password\":\"***\",\"x\":[{\"PassWord\":\"***\""
+                        "}],\"passwords\":\"kept\"}");
     assert_string_equal(before, after);
     free(before);
     free(after);
