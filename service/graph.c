@@ -356,11 +356,32 @@ static const json_t *existing_flow(const pf_graph_job *j, const json_t *doc)
     return NULL;
 }
 
+/*
+ * The usual 201: Graph's flow copied as text for the outcome, masked, with
+ * its id, without a jansson tree (the hot path's largest parse). -1 when
+ * the copy refuses the body: it is then parsed as any other.
+ */
+static int copy_flow(pf_jsonw *flow, const pf_http_response *resp,
+                     pf_graph_result *r)
+{
+    pf_jsonw_init(flow, resp->body_len + 1);
+    if (pf_jsonw_text(flow, resp->body, resp->body_len, PF_JSONW_MASK_SECRETS,
+                      r->flow_id, sizeof(r->flow_id)) != 0 ||
+        flow->failed) {
+        pf_jsonw_release(flow);
+        return -1;
+    }
+    r->flow_json = flow->buf;
+    r->flow_json_len = flow->len;
+    return 0;
+}
+
 static void on_response(void *arg, const pf_http_response *resp)
 {
     pf_graph_job *j = arg;
     pf_graph *g = j->g;
     pf_graph_result *r = &j->last;
+    pf_jsonw flow = {0};
     json_t *doc = NULL;
     pf_class cls;
 
@@ -375,9 +396,12 @@ static void on_response(void *arg, const pf_http_response *resp)
     r->http_status = resp->status;
     memcpy(r->request_id, resp->request_id, sizeof(r->request_id));
     if (resp->transport == PF_TRANSPORT_OK) {
-        doc = json_loadb(resp->body, resp->body_len, 0, NULL);
         snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
-        graph_error(r, doc);
+        if (j->step != STEP_POST || resp->status != 201 ||
+            copy_flow(&flow, resp, r) != 0) {
+            doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+            graph_error(r, doc);
+        }
     } else {
         r->unreachable = true;
         snprintf(r->message, sizeof(r->message), "%s: %s",
@@ -439,6 +463,7 @@ static void on_response(void *arg, const pf_http_response *resp)
     }
 out:
     json_decref(doc);
+    pf_jsonw_release(&flow);
     next_in_queue(g);
 }
 
@@ -514,6 +539,9 @@ void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
         o->status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
                                                   : PF_OUTCOME_EXISTS;
         o->flow = r->flow;
+        o->flow_json = r->flow_json;
+        o->flow_json_len = r->flow_json_len;
+        o->flow_id = r->flow_id;
         break;
     case PF_GRAPH_FAILED:
     case PF_GRAPH_SYSTEMIC: /* not an outcome; mapped for completeness */

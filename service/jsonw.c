@@ -266,6 +266,341 @@ void pf_jsonw_value(pf_jsonw *w, const json_t *v, unsigned flags)
     }
 }
 
+void pf_jsonw_raw(pf_jsonw *w, const char *json, size_t len)
+{
+    separate(w);
+    put(w, json, len);
+}
+
+size_t pf_utf8_seq(const unsigned char *p, size_t n)
+{
+    uint32_t cp;
+    size_t len, i;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        len = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        len = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        len = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        return 0;
+    return len;
+}
+
+/* pf_jsonw_text(): a cursor over the text, and where the copy goes. */
+typedef struct scan {
+    const unsigned char *p, *end;
+    pf_jsonw *w;
+    unsigned flags;
+    char *id;
+    size_t id_size;
+} scan;
+
+static void skip_space(scan *s)
+{
+    while (s->p < s->end &&
+           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* The four hex digits at p (which has them), or -1. */
+static long hex4(const unsigned char *p)
+{
+    long v = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        int c = p[i];
+
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (c - '0');
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            v = v * 16 + ((c | 0x20) - 'a' + 10);
+        else
+            return -1;
+    }
+    return v;
+}
+
+/*
+ * The string token at s->p (on its '"'): checked and skipped; *escapes
+ * says whether it has any. -1 when it is not one this copy accepts.
+ */
+static int scan_string(scan *s, bool *escapes)
+{
+    const unsigned char *p = s->p + 1;
+    size_t n;
+    long v;
+
+    *escapes = false;
+    while (p < s->end && *p != '"') {
+        if (*p < 0x20)
+            return -1;
+        if (*p != '\\') {
+            n = *p < 0x80 ? 1 : pf_utf8_seq(p, (size_t)(s->end - p));
+            if (n == 0)
+                return -1;
+            p += n;
+            continue;
+        }
+        *escapes = true;
+        if (s->end - p < 2)
+            return -1;
+        if (p[1] != 'u') {
+            if (strchr("\"\\/bfnrt", p[1]) == NULL || p[1] == '\0')
+                return -1;
+            p += 2;
+            continue;
+        }
+        if (s->end - p < 6 || (v = hex4(p + 2)) <= 0)
+            return -1; /* also \u0000, which jansson refuses by default */
+        p += 6;
+        if (v >= 0xdc00 && v <= 0xdfff)
+            return -1; /* a lone low surrogate */
+        if (v >= 0xd800 && v <= 0xdbff) {
+            if (s->end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+                (v = hex4(p + 2)) < 0xdc00 || v > 0xdfff)
+                return -1;
+            p += 6;
+        }
+    }
+    if (p >= s->end)
+        return -1;
+    s->p = p + 1;
+    return 0;
+}
+
+static size_t digits(scan *s)
+{
+    const unsigned char *from = s->p;
+
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return (size_t)(s->p - from);
+}
+
+/* A number: refused beyond 15 integer or 2 exponent digits, so that
+ * jansson reads every one it is given (as a long long or a finite
+ * double). */
+static int scan_number(scan *s)
+{
+    size_t n;
+
+    if (s->p < s->end && *s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0') {
+        s->p++;
+    } else {
+        n = digits(s);
+        if (n == 0 || n > 15)
+            return -1;
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (digits(s) == 0)
+            return -1;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        n = digits(s);
+        if (n == 0 || n > 2)
+            return -1;
+    }
+    return 0;
+}
+
+static int scan_literal(scan *s, const char *word, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return -1;
+    s->p += n;
+    return 0;
+}
+
+static int scan_value(scan *s, int depth, bool emit, bool top_id);
+
+/* An object at s->p ('{'); at depth 1 its "id" is noted. */
+static int scan_object(scan *s, int depth, bool emit)
+{
+    const unsigned char *key;
+    bool escapes, mask, top_id;
+
+    if (emit)
+        pf_jsonw_open(s->w, '{');
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        if (emit)
+            pf_jsonw_close(s->w, '}');
+        return 0;
+    }
+    for (;;) {
+        if (s->p >= s->end || *s->p != '"')
+            return -1;
+        key = s->p;
+        if (scan_string(s, &escapes) != 0 || escapes)
+            return -1; /* an escaped name could hide "password" */
+        mask = (s->flags & PF_JSONW_MASK_SECRETS) && s->p - key == 10 &&
+               strncasecmp((const char *)key + 1, "password", 8) == 0;
+        top_id = depth == 1 && s->id != NULL && s->p - key == 4 &&
+                 memcmp(key, "\"id\"", 4) == 0;
+        if (top_id)
+            s->id[0] = '\0'; /* the last "id" is the one jansson keeps */
+        if (emit) {
+            separate(s->w);
+            put(s->w, (const char *)key, (size_t)(s->p - key));
+            put_char(s->w, ':');
+        }
+        skip_space(s);
+        if (s->p >= s->end || *s->p != ':')
+            return -1;
+        s->p++;
+        skip_space(s);
+        if (emit && mask)
+            put(s->w, "\"***\"", 5);
+        if (scan_value(s, depth, emit && !mask, top_id) != 0)
+            return -1;
+        skip_space(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            skip_space(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == '}') {
+            s->p++;
+            if (emit)
+                pf_jsonw_close(s->w, '}');
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int scan_array(scan *s, int depth, bool emit)
+{
+    if (emit)
+        pf_jsonw_open(s->w, '[');
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        if (emit)
+            pf_jsonw_close(s->w, ']');
+        return 0;
+    }
+    for (;;) {
+        if (scan_value(s, depth, emit, false) != 0)
+            return -1;
+        skip_space(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            skip_space(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            if (emit)
+                pf_jsonw_close(s->w, ']');
+            return 0;
+        }
+        return -1;
+    }
+}
+
+/* One value at s->p; written when emit; a string noted as the id when
+ * top_id. */
+static int scan_value(scan *s, int depth, bool emit, bool top_id)
+{
+    const unsigned char *from = s->p;
+    bool escapes;
+    size_t n;
+    int rc;
+
+    if (s->p >= s->end)
+        return -1;
+    switch (*s->p) {
+    case '{':
+    case '[':
+        if (depth >= PF_JSONW_TEXT_DEPTH)
+            return -1;
+        return *s->p == '{' ? scan_object(s, depth + 1, emit)
+                            : scan_array(s, depth + 1, emit);
+    case '"':
+        rc = scan_string(s, &escapes);
+        n = (size_t)(s->p - from);
+        if (rc == 0 && top_id) {
+            if (escapes || n - 2 >= s->id_size)
+                return -1;
+            memcpy(s->id, from + 1, n - 2);
+            s->id[n - 2] = '\0';
+        }
+        break;
+    case 't':
+        rc = scan_literal(s, "true", 4);
+        break;
+    case 'f':
+        rc = scan_literal(s, "false", 5);
+        break;
+    case 'n':
+        rc = scan_literal(s, "null", 4);
+        break;
+    default:
+        rc = scan_number(s);
+    }
+    if (rc == 0 && emit)
+        pf_jsonw_raw(s->w, (const char *)from, (size_t)(s->p - from));
+    return rc;
+}
+
+int pf_jsonw_text(pf_jsonw *w, const char *text, size_t len, unsigned flags,
+                  char *id, size_t id_size)
+{
+    scan s = {(const unsigned char *)text,
+              (const unsigned char *)text + len,
+              w,
+              flags,
+              id,
+              id_size};
+    size_t mark = w->len;
+
+    if (id != NULL) {
+        if (id_size == 0)
+            return -1;
+        id[0] = '\0';
+    }
+    skip_space(&s);
+    if (s.p < s.end && *s.p == '{' && scan_value(&s, 0, true, false) == 0) {
+        skip_space(&s);
+        if (s.p == s.end)
+            return 0;
+    }
+    w->len = mark; /* as it was; a failed writer stays failed */
+    if (id != NULL)
+        id[0] = '\0';
+    return -1;
+}
+
 char *pf_jsonw_dump(const json_t *v, unsigned flags, size_t *len)
 {
     pf_jsonw w;

@@ -60,43 +60,6 @@ static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at p (n > 0 bytes left), or 0:
- * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629).
- */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    uint32_t cp;
-    size_t len, i;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-        cp = p[0] & 0x1f;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        len = 3;
-        cp = p[0] & 0x0f;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        return 0;
-    if (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        return 0;
-    return len;
-}
-
-/*
  * Copies src (src_len bytes) into dst as valid UTF-8: each byte that does
  * not start a well-formed sequence becomes U+FFFD, and the copy stops
  * before a character that would not fit in dst_size - 1 bytes. dst is
@@ -111,7 +74,7 @@ static size_t utf8_copy(char *dst, size_t dst_size, const char *src,
     size_t i = 0, o = 0, n, take;
 
     while (i < src_len) {
-        n = utf8_seq(s + i, src_len - i);
+        n = pf_utf8_seq(s + i, src_len - i);
         if (n > 0) {
             from = src + i;
             take = n;
@@ -135,7 +98,7 @@ static bool utf8_valid(const char *s, size_t len)
     size_t i = 0, n;
 
     while (i < len) {
-        n = utf8_seq((const unsigned char *)s + i, len - i);
+        n = pf_utf8_seq((const unsigned char *)s + i, len - i);
         if (n == 0)
             return false;
         i += n;
@@ -352,10 +315,13 @@ static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
                     "outcome: time %" PRId64 " ms out of range", o->time_ms);
     if (o->flow != NULL && !json_is_object(o->flow))
         return fail(errstr, errstr_size, "outcome: flow must be an object");
+    if (o->flow != NULL && o->flow_json != NULL)
+        return fail(errstr, errstr_size,
+                    "outcome: flow given both as a value and as text");
     switch (o->status) {
     case PF_OUTCOME_CREATED:
     case PF_OUTCOME_EXISTS:
-        if (o->flow == NULL)
+        if (o->flow == NULL && o->flow_json == NULL)
             return fail(errstr, errstr_size, "outcome: %s needs the flow",
                         pf_outcome_status_name(o->status));
         /* fall through */
@@ -365,7 +331,7 @@ static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
                         pf_outcome_status_name(o->status));
         break;
     case PF_OUTCOME_FAILED:
-        if (o->flow != NULL)
+        if (o->flow != NULL || o->flow_json != NULL)
             return fail(errstr, errstr_size, "outcome: failed takes no flow");
         if (o->error == NULL || o->error->message == NULL ||
             pf_outcome_code_name(o->error->code) == NULL)
@@ -391,6 +357,9 @@ static void data_object(pf_jsonw *w, const pf_outcome *o)
         /* Written from the caller's tree, masked on the way: no copy. */
         pf_jsonw_key(w, "flow");
         pf_jsonw_value(w, o->flow, PF_JSONW_MASK_SECRETS);
+    } else if (o->flow_json != NULL) {
+        pf_jsonw_key(w, "flow");
+        pf_jsonw_raw(w, o->flow_json, o->flow_json_len);
     }
     if (o->graph != NULL) {
         pf_jsonw_key(w, "graph");
@@ -439,6 +408,10 @@ char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
         pf_jsonw_key(&w, "subject");
         text_n(&w, json_string_value(flow_id), json_string_length(flow_id),
                PF_OUTCOME_TEXT_MAX);
+    } else if (o->flow_json != NULL && o->flow_id != NULL &&
+               o->flow_id[0] != '\0') {
+        pf_jsonw_key(&w, "subject");
+        text_n(&w, o->flow_id, strlen(o->flow_id), PF_OUTCOME_TEXT_MAX);
     }
     pf_jsonw_key(&w, "time");
     pf_jsonw_cstr(&w, when);

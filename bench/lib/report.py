@@ -11,9 +11,10 @@ import statistics
 import sys
 from collections import OrderedDict, defaultdict
 
-IMPL_ORDER = ["provflow", "provflow-tuned", "go", "camel", "py-aio", "py-seq", "ceiling-kafka", "ceiling-http"]
+IMPL_ORDER = ["provflow", "provflow-x2", "provflow-tuned", "go", "camel", "py-aio", "py-seq", "ceiling-kafka", "ceiling-http"]
 IMPL_NAME = {
     "provflow": "provflow (C)",
+    "provflow-x2": "provflow, 2 instances in one group (32 in flight each)",
     "provflow-tuned": "provflow, consumer prefetch raised (-X, experiment)",
     "go": "Go peer (franz-go, goroutine/partition)",
     "camel": "Apache Camel (kafka→http→kafka, consumer/partition)",
@@ -154,7 +155,7 @@ def plots(agg, outdir):
         return []
     scens = [s for s in SCEN_ORDER if any((i, s) in agg for i in IMPL_ORDER)]
     impls = [i for i in IMPL_ORDER if any((i, s) in agg for s in scens)]
-    colors = {"provflow": "#1f77b4", "provflow-tuned": "#9ecae1", "go": "#2ca02c", "camel": "#9467bd", "py-aio": "#ff7f0e", "py-seq": "#d62728",
+    colors = {"provflow": "#1f77b4", "provflow-x2": "#6baed6", "provflow-tuned": "#9ecae1", "go": "#2ca02c", "camel": "#9467bd", "py-aio": "#ff7f0e", "py-seq": "#d62728",
               "ceiling-kafka": "#7f7f7f", "ceiling-http": "#bcbd22"}
     files = []
 

@@ -75,12 +75,22 @@ typedef enum pf_graph_status {
     PF_GRAPH_SYSTEMIC, /* not the event's fault: pause, retry it later */
 } pf_graph_status;
 
+#define PF_GRAPH_FLOW_ID_MAX 128
+
 /* Valid during the callback only; copy what is kept. */
 typedef struct pf_graph_result {
     pf_graph_status status;
     const char *error_code; /* FAILED: "rejected" or "retries_exhausted" */
     char message[PF_ERROR_MESSAGE_MAX]; /* FAILED, SYSTEMIC: in words */
-    const json_t *flow;        /* CREATED, EXISTS: Graph's flow, or NULL */
+    const json_t *flow; /* CREATED, EXISTS: Graph's flow, or NULL */
+    /*
+     * CREATED, when the 201 body was copied without a jansson tree
+     * (pf_jsonw_text()): the flow as compact JSON, passwords masked, and
+     * its "id" ("" when none); flow is then NULL.
+     */
+    const char *flow_json;
+    size_t flow_json_len;
+    char flow_id[PF_GRAPH_FLOW_ID_MAX];
     const json_t *graph_error; /* Graph's "error" object, or NULL */
     long http_status;          /* of the last response, 0 if none */
     char request_id[PF_HTTP_HEADER_VALUE_MAX]; /* Graph's request-id */

@@ -58,8 +58,34 @@ void pf_jsonw_cstr(pf_jsonw *w, const char *s); /* NULL writes null */
 void pf_jsonw_int(pf_jsonw *w, int64_t n);
 void pf_jsonw_null(pf_jsonw *w);
 
+/* Text the caller knows to be one compact JSON value, as it is. */
+void pf_jsonw_raw(pf_jsonw *w, const char *json, size_t len);
+
 /* Any jansson value, its members in insertion order; flags as above. */
 void pf_jsonw_value(pf_jsonw *w, const json_t *v, unsigned flags);
+
+/*
+ * Copies JSON text (Graph's answer, say) into the writer without building
+ * a tree: checks it is one JSON object (RFC 8259, valid UTF-8), drops the
+ * whitespace between tokens, and with PF_JSONW_MASK_SECRETS writes "***"
+ * for every "password" member. On success, when id is not NULL, the
+ * object's top-level string "id" is copied to id (NUL-terminated, "" when
+ * there is none). Returns 0, or -1 with the writer unchanged: for text
+ * that is not such an object, and also, to stay simple, for valid JSON it
+ * does not handle (a member name with an escape, a string with \u0000,
+ * more than PF_JSONW_TEXT_DEPTH levels, an integer beyond 15 digits, an id
+ * longer than id_size - 1): the caller then parses it with jansson. So
+ * what it accepts, jansson reads as the same value.
+ */
+#define PF_JSONW_TEXT_DEPTH 32
+int pf_jsonw_text(pf_jsonw *w, const char *text, size_t len, unsigned flags,
+                  char *id, size_t id_size);
+
+/*
+ * Length of the well-formed UTF-8 sequence at p (n > 0 bytes left), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629).
+ */
+size_t pf_utf8_seq(const unsigned char *p, size_t n);
 
 /* json_dumps(v, JSON_COMPACT) through the writer; NULL without memory. */
 char *pf_jsonw_dump(const json_t *v, unsigned flags, size_t *len);

@@ -135,6 +135,14 @@ typedef struct pf_outcome {
      * NULL for failed. Must be a JSON object.
      */
     const json_t *flow;
+    /*
+     * Or, instead of flow: the flow as JSON text that pf_jsonw_text()
+     * checked and masked (written as it is), flow_json_len bytes, and its
+     * "id" (flow_id, "" or NULL when none).
+     */
+    const char *flow_json;
+    size_t flow_json_len;
+    const char *flow_id;
     const pf_outcome_graph *graph; /* NULL: data.graph left out */
     const pf_outcome_error *error; /* required for failed, else NULL */
     pf_outcome_input input;

@@ -152,6 +152,188 @@ static void release_and_finish_reset_the_writer(void **state)
     free(s);
 }
 
+/* pf_jsonw_text() into a fresh writer: the text, or NULL when refused. */
+static char *copy_text(const char *text, unsigned flags, char *id,
+                       size_t id_size)
+{
+    pf_jsonw w;
+
+    pf_jsonw_init(&w, 4);
+    if (pf_jsonw_text(&w, text, strlen(text), flags, id, id_size) != 0) {
+        assert_int_equal(w.len, 0); /* unchanged */
+        pf_jsonw_release(&w);
+        return NULL;
+    }
+    return pf_jsonw_finish(&w, NULL);
+}
+
+/* Accepted text comes out compact, and jansson reads it as the input. */
+static void text_is_copied_compactly(void **state)
+{
+    static const char *const texts[] = {
+        "{}",
+        " {\n \"@odata.type\" : \"#microsoft.graph.industryData."
+        "userProvisioningFlow\",\r\n\t\"id\": \"6f1a\", \"n\": [1, -2.5e3,"
+        " 0, true, false, null, {}, [], [[]]], \"s\": \"\\u00e9\\n\\ud83d"
+        "\\ude00\\/ h\u00e9\" } ",
+        "{\"a\":{\"b\":{\"c\":[{\"d\":\"e\"}]}}}",
+        "{\"id\":1,\"x\":\"\xf0\x9f\x98\x80\"}",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        json_t *in = json_loads(texts[i], 0, NULL), *out;
+        char *s = copy_text(texts[i], 0, NULL, 0);
+
+        assert_non_null(in);
+        assert_non_null(s);
+        out = json_loads(s, 0, NULL);
+        assert_non_null(out);
+        assert_true(json_equal(in, out));
+        json_decref(in);
+        json_decref(out);
+        free(s);
+    }
+    /* Whitespace between tokens goes, inside strings it stays. */
+    {
+        char *s = copy_text(" { \"a b\" : [ 1 , \" x \" ] } ", 0, NULL, 0);
+
+        assert_string_equal(s, "{\"a b\":[1,\" x \"]}");
+        free(s);
+    }
+}
+
+/* Refused: not JSON, not an object, or valid JSON it leaves to jansson. */
+static void text_refused(void **state)
+{
+    static const char *const texts[] = {
+        "",
+        "[]",
+        "\"s\"",
+        "{",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":-}",
+        "{\"a\":1e}",
+        "{\"a\":tru}",
+        "{\"a\":\"\x01\"}",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800x\"}",
+        "{\"a\":1} x",
+        "{\"a\":1}{}",
+        /* valid, but left to jansson */
+        "{\"a\":\"\\u0000\"}",
+        "{\"p\\u0061ssword\":\"x\"}",
+        "{\"a\":1234567890123456}",
+        "{\"a\":1e400}",
+        "{\"id\":\"a\\\"b\"}",
+    };
+    size_t i;
+    char id[8];
+
+    (void)state;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        char *s = copy_text(texts[i], 0, id, sizeof(id));
+
+        if (s != NULL)
+            fail_msg("accepted %s as %s", texts[i], s);
+        assert_string_equal(id, "");
+    }
+    /* Depth: PF_JSONW_TEXT_DEPTH levels pass, one more does not. */
+    {
+        char deep[2 * PF_JSONW_TEXT_DEPTH + 16], *ok;
+        int levels;
+
+        for (levels = PF_JSONW_TEXT_DEPTH; levels <= PF_JSONW_TEXT_DEPTH + 1;
+             levels++) {
+            int n = snprintf(deep, sizeof(deep), "{\"a\":"), k;
+
+            for (k = 1; k < levels; k++)
+                deep[n++] = '[';
+            for (k = 1; k < levels; k++)
+                deep[n++] = ']';
+            memcpy(deep + n, "}", 2);
+            ok = copy_text(deep, 0, NULL, 0);
+            if (levels == PF_JSONW_TEXT_DEPTH)
+                assert_string_equal(ok, deep);
+            else
+                assert_null(ok);
+            free(ok);
+        }
+    }
+}
+
+/* The top-level "id" is returned (the last one), nested ones are not. */
+static void text_gives_the_top_level_id(void **state)
+{
+    char id[40];
+    char *s;
+
+    (void)state;
+    s = copy_text("{\"x\":{\"id\":\"inner\"},\"id\":\"6f1a-01\"}", 0, id,
+                  sizeof(id));
+    assert_non_null(s);
+    assert_string_equal(id, "6f1a-01");
+    free(s);
+    s = copy_text("{\"x\":{\"id\":\"inner\"}}", 0, id, sizeof(id));
+    assert_string_equal(id, "");
+    free(s);
+    s = copy_text("{\"id\":\"first\",\"id\":7}", 0, id, sizeof(id));
+    assert_string_equal(id, "");
+    free(s);
+    /* Longer than the buffer: refused (jansson gets it). */
+    assert_null(copy_text("{\"id\":\"0123456789\"}", 0, id, 8));
+}
+
+/* Every "password" member, at any depth and in any case, is "***". */
+static void text_masks_passwords(void **state)
+{
+    char *s;
+
+    (void)state;
+    s = copy_text("{\"password\":{\"deep\":[1,2]},\"a\":[{\"PASSWORD\":"
+                  "\"x\"}],\"passwords\":\"kept\",\"b\":\"password\"}",
+                  PF_JSONW_MASK_SECRETS, NULL, 0);
+    assert_string_equal(s, "{\"password\":\"***\",\"a\":[{\"PASSWORD\":"
+                           "\"***\"}],\"passwords\":\"kept\",\"b\":"
+                           "\"password\"}");
+    free(s);
+    /* A bad value under a masked name still refuses the text. */
+    assert_null(
+        copy_text("{\"password\":[1,}", PF_JSONW_MASK_SECRETS, NULL, 0));
+}
+
+/* Copied after a key of a document being written. */
+static void text_inside_a_document(void **state)
+{
+    pf_jsonw w;
+    char *s;
+
+    (void)state;
+    pf_jsonw_init(&w, 16);
+    pf_jsonw_open(&w, '{');
+    pf_jsonw_key(&w, "a");
+    pf_jsonw_int(&w, 1);
+    pf_jsonw_key(&w, "flow");
+    assert_int_equal(pf_jsonw_text(&w, "{ \"k\" : 2 }", 11, 0, NULL, 0), 0);
+    pf_jsonw_key(&w, "b");
+    assert_int_equal(pf_jsonw_text(&w, "{ bad", 5, 0, NULL, 0), -1);
+    pf_jsonw_null(&w);
+    pf_jsonw_close(&w, '}');
+    s = pf_jsonw_finish(&w, NULL);
+    assert_string_equal(s, "{\"a\":1,\"flow\":{\"k\":2},\"b\":null}");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +342,11 @@ int main(void)
         cmocka_unit_test(mask_replaces_every_password),
         cmocka_unit_test(hand_written_document),
         cmocka_unit_test(release_and_finish_reset_the_writer),
+        cmocka_unit_test(text_is_copied_compactly),
+        cmocka_unit_test(text_refused),
+        cmocka_unit_test(text_gives_the_top_level_id),
+        cmocka_unit_test(text_masks_passwords),
+        cmocka_unit_test(text_inside_a_document),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

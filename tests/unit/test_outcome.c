@@ -282,6 +282,36 @@ static void same_input_gives_same_bytes(void **state)
     json_decref(flow);
 }
 
+/* The flow as checked text (Graph's 201 copied by pf_jsonw_text()) gives
+ * the same record as the flow as a value; not both at once. */
+static void flow_as_text_is_the_same_record(void **state)
+{
+    json_t *flow = parse(FLOW);
+    pf_outcome tree = base(flow, &graph_201);
+    pf_outcome text = base(NULL, &graph_201);
+    char *a, *b;
+
+    (void)state;
+    text.flow_json = FLOW;
+    text.flow_json_len = strlen(FLOW);
+    text.flow_id = FLOW_ID;
+    a = pf_outcome_dump(&tree, NULL, NULL, 0);
+    b = pf_outcome_dump(&text, NULL, NULL, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    free(b);
+    /* No id: no subject. */
+    text.flow_id = "";
+    b = pf_outcome_dump(&text, NULL, NULL, 0);
+    assert_null(strstr(b, "\"subject\""));
+    free(b);
+    text.flow = flow;
+    assert_null(pf_outcome_dump(&text, NULL, NULL, 0));
+    free(a);
+    json_decref(flow);
+}
+
 static void time_is_rfc3339_utc_with_milliseconds(void **state)
 {
     static const struct {
@@ -570,6 +600,7 @@ int main(void)
         cmocka_unit_test(validated_outcome_has_no_graph),
         cmocka_unit_test(passwords_are_masked_in_a_copy),
         cmocka_unit_test(same_input_gives_same_bytes),
+        cmocka_unit_test(flow_as_text_is_the_same_record),
         cmocka_unit_test(time_is_rfc3339_utc_with_milliseconds),
         cmocka_unit_test(id_is_uuid5_of_status_and_request),
         cmocka_unit_test(wrong_combinations_are_refused),
