@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "provflow/json.h"
+
 #define INVALID "invalid_event"
 
 const pf_header *pf_record_header(const pf_record *rec, const char *name)
@@ -313,7 +315,8 @@ static json_t *parse_value(const pf_record *rec, pf_error *err)
                      rec->value_len, PF_EVENT_MAX_BYTES);
         return NULL;
     }
-    v = json_loadb(rec->value, rec->value_len, JSON_REJECT_DUPLICATES, &jerr);
+    v = pf_json_parse(rec->value, rec->value_len, JSON_REJECT_DUPLICATES,
+                      &jerr);
     if (v == NULL) {
         pf_error_set(err, INVALID, "$",
                      "not valid JSON: %s (line %d, column %d)", jerr.text,

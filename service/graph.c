@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "provflow/jsonw.h"
+#include "provflow/json.h"
 
 typedef enum step {
     STEP_LIST, /* GET the set's flows: does one of this type exist? */

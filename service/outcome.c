@@ -10,7 +10,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
-#include "provflow/jsonw.h"
+#include "provflow/json.h"
 
 static const char *const status_names[] = {
     [PF_OUTCOME_CREATED] = "created",

@@ -1,5 +1,5 @@
-/* jsonw.c - compact JSON text into a growing buffer (jsonw.h). */
-#include "provflow/jsonw.h"
+/* json.c - compact JSON text into a growing buffer (json.h). */
+#include "provflow/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -599,6 +599,160 @@ int pf_jsonw_text(pf_jsonw *w, const char *text, size_t len, unsigned flags,
     if (id != NULL)
         id[0] = '\0';
     return -1;
+}
+
+/* pf_json_parse(): the tree of the value at s->p, or NULL when the fast
+ * path declines it (jansson then decides). */
+static json_t *build_value(scan *s, int depth, bool unique);
+
+static json_t *build_object(scan *s, int depth, bool unique)
+{
+    json_t *obj = json_object(), *v;
+    const unsigned char *key;
+    size_t key_len;
+    bool escapes;
+
+    if (obj == NULL)
+        return NULL;
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return obj;
+    }
+    for (;;) {
+        if (s->p >= s->end || *s->p != '"')
+            goto fail;
+        key = s->p;
+        if (scan_string(s, &escapes) != 0 || escapes)
+            goto fail;
+        key++; /* the name without its quotes */
+        key_len = (size_t)(s->p - key) - 1;
+        if (unique && json_object_getn(obj, (const char *)key, key_len) != NULL)
+            goto fail; /* jansson words the error */
+        skip_space(s);
+        if (s->p >= s->end || *s->p != ':')
+            goto fail;
+        s->p++;
+        skip_space(s);
+        v = build_value(s, depth, unique);
+        /* Steals v, also on failure; the name is valid UTF-8 (scanned). */
+        if (v == NULL || json_object_setn_new_nocheck(obj, (const char *)key,
+                                                      key_len, v) != 0)
+            goto fail;
+        skip_space(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            skip_space(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == '}') {
+            s->p++;
+            return obj;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *build_array(scan *s, int depth, bool unique)
+{
+    json_t *arr = json_array(), *v;
+
+    if (arr == NULL)
+        return NULL;
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return arr;
+    }
+    for (;;) {
+        v = build_value(s, depth, unique);
+        if (v == NULL || json_array_append_new(arr, v) != 0)
+            break; /* append_new steals v, also on failure */
+        skip_space(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            skip_space(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            return arr;
+        }
+        break;
+    }
+    json_decref(arr);
+    return NULL;
+}
+
+static json_t *build_value(scan *s, int depth, bool unique)
+{
+    const unsigned char *from = s->p;
+    char num[64];
+    bool escapes;
+    size_t n;
+
+    if (s->p >= s->end)
+        return NULL;
+    switch (*s->p) {
+    case '{':
+    case '[':
+        if (depth >= PF_JSONW_TEXT_DEPTH)
+            return NULL;
+        return *s->p == '{' ? build_object(s, depth + 1, unique)
+                            : build_array(s, depth + 1, unique);
+    case '"':
+        if (scan_string(s, &escapes) != 0 || escapes)
+            return NULL;
+        /* Scanned: valid UTF-8 without NUL. */
+        return json_stringn_nocheck((const char *)from + 1,
+                                    (size_t)(s->p - from) - 2);
+    case 't':
+        return scan_literal(s, "true", 4) == 0 ? json_true() : NULL;
+    case 'f':
+        return scan_literal(s, "false", 5) == 0 ? json_false() : NULL;
+    case 'n':
+        return scan_literal(s, "null", 4) == 0 ? json_null() : NULL;
+    }
+    if (scan_number(s) != 0)
+        return NULL;
+    n = (size_t)(s->p - from);
+    if (n >= sizeof(num))
+        return NULL;
+    memcpy(num, from, n);
+    num[n] = '\0';
+    if (strpbrk(num, ".eE") == NULL)
+        return json_integer(strtoll(num, NULL, 10)); /* <= 15 digits */
+    return json_real(strtod(num, NULL)); /* <= 2 exponent digits: finite */
+}
+
+json_t *pf_json_parse(const char *text, size_t len, size_t flags,
+                      json_error_t *err)
+{
+    scan s = {(const unsigned char *)text,
+              (const unsigned char *)text + len,
+              NULL,
+              0,
+              NULL,
+              0};
+    json_t *v = NULL;
+
+    if ((flags & ~(size_t)JSON_REJECT_DUPLICATES) != 0)
+        return json_loadb(text, len, flags, err);
+    skip_space(&s);
+    if (s.p < s.end && (*s.p == '{' || *s.p == '['))
+        v = build_value(&s, 0, (flags & JSON_REJECT_DUPLICATES) != 0);
+    if (v != NULL) {
+        skip_space(&s);
+        if (s.p == s.end)
+            return v;
+        json_decref(v);
+    }
+    return json_loadb(text, len, flags, err);
 }
 
 char *pf_jsonw_dump(const json_t *v, unsigned flags, size_t *len)

@@ -1,9 +1,13 @@
 /*
- * fuzz_jsonw_text.c - libFuzzer entry point over pf_jsonw_text(), which
- * copies Graph's 201 answer into the outcome record without jansson.
+ * fuzz_json.c - libFuzzer entry point over the readers of json.h:
+ * pf_json_parse(), which parses every event, and pf_jsonw_text(), which
+ * copies Graph's 201 answer into the outcome record without a tree.
  *
  * The whole input is the text. Beyond the sanitizers, each run checks the
- * contract of jsonw.h against jansson, differentially:
+ * contract of json.h against jansson, differentially:
+ * - pf_json_parse() gives what json_loadb() gives, with and without
+ *   JSON_REJECT_DUPLICATES: both NULL (with the same error text) or equal
+ *   values;
  * - what pf_jsonw_text() accepts, jansson accepts too (it may refuse more,
  *   never less: refused text goes to jansson anyway);
  * - its copy parses, and is the value jansson read with every "password"
@@ -18,10 +22,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provflow/jsonw.h"
+#include "provflow/json.h"
 #include "provflow/transform.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void parse_as_jansson(const char *text, size_t size, size_t flags)
+{
+    json_error_t e1, e2;
+    json_t *a = pf_json_parse(text, size, flags, &e1);
+    json_t *b = json_loadb(text, size, flags, &e2);
+
+    if ((a == NULL) != (b == NULL))
+        abort();
+    if (a == NULL && strcmp(e1.text, e2.text) != 0)
+        abort();
+    if (a != NULL && !json_equal(a, b))
+        abort();
+    json_decref(a);
+    json_decref(b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,6 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char id[64], *copy;
     pf_jsonw w;
 
+    parse_as_jansson(text, size, 0);
+    parse_as_jansson(text, size, JSON_REJECT_DUPLICATES);
     pf_jsonw_init(&w, 8);
     pf_jsonw_open(&w, '[');
     if (pf_jsonw_text(&w, text, size, PF_JSONW_MASK_SECRETS, id, sizeof(id)) !=

@@ -1,7 +1,10 @@
 /*
- * jsonw.h - writing compact JSON text straight into a growing buffer.
+ * json.h - JSON on the hot path: a compact writer, a copy of JSON text
+ * without a tree, and a parser for the common case. jansson stays the
+ * reference: every function here gives what jansson would, and hands to
+ * jansson whatever it does not handle itself.
  *
- * The hot path's serialiser: the request body and the outcome record are
+ * The writer (pf_jsonw): the request body and the outcome record are
  * written here instead of through json_dumps(), which checks every
  * container for loops (a printf and a hash insert each) and copies its
  * result once more, and instead of building a jansson tree first. The
@@ -14,8 +17,8 @@
  * NULL, so callers check once at the end. Commas are written for the
  * caller: before a key or an array element that is not the first.
  */
-#ifndef PROVFLOW_JSONW_H
-#define PROVFLOW_JSONW_H
+#ifndef PROVFLOW_JSON_H
+#define PROVFLOW_JSON_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -86,6 +89,18 @@ int pf_jsonw_text(pf_jsonw *w, const char *text, size_t len, unsigned flags,
  * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629).
  */
 size_t pf_utf8_seq(const unsigned char *p, size_t n);
+
+/*
+ * json_loadb(text, len, flags, err), faster for the common case: a
+ * document whose strings and names have no escapes, within the limits of
+ * pf_jsonw_text(), is built straight into a jansson tree (jansson's lexer
+ * reads a byte at a time through a stream and appends every string byte to
+ * a buffer); anything else, errors included, is jansson's own json_loadb(),
+ * so the result and err are always what jansson gives. flags: 0 or
+ * JSON_REJECT_DUPLICATES; others go to jansson directly.
+ */
+json_t *pf_json_parse(const char *text, size_t len, size_t flags,
+                      json_error_t *err);
 
 /* json_dumps(v, JSON_COMPACT) through the writer; NULL without memory. */
 char *pf_jsonw_dump(const json_t *v, unsigned flags, size_t *len);

@@ -1,4 +1,4 @@
-/* test_jsonw.c - the JSON writer writes what json_dumps(JSON_COMPACT) does. */
+/* test_json.c - the JSON writer writes what json_dumps(JSON_COMPACT) does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "provflow/jsonw.h"
+#include "provflow/json.h"
 
 /* pf_jsonw_dump(v) and json_dumps(v, JSON_COMPACT) agree byte for byte. */
 static void assert_same_as_jansson(const json_t *v)
@@ -334,6 +334,59 @@ static void text_inside_a_document(void **state)
     free(s);
 }
 
+/* pf_json_parse() gives jansson's value, or jansson's error. */
+static void parse_is_jansson(void **state)
+{
+    static const char *const texts[] = {
+        "{}",
+        " [ ] ",
+        "{\"a\":[1,-2.5e3,0,true,false,null,{},[[]]],\"s\":\"h\xc3\xa9\"}",
+        "{\"esc\":\"a\\n\\u00e9\"}",   /* escapes: jansson's path */
+        "{\"a\":1,\"a\":2}",           /* duplicates */
+        "{\"a\":1234567890123456789}", /* beyond the fast path */
+        "{\"a\":1,}",
+        "{\"a\":1} x",
+        "\"top-level string\"",
+        "",
+    };
+    size_t i, flags;
+
+    (void)state;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        for (flags = 0; flags <= JSON_REJECT_DUPLICATES;
+             flags += JSON_REJECT_DUPLICATES) {
+            json_error_t e1, e2;
+            json_t *a = pf_json_parse(texts[i], strlen(texts[i]), flags, &e1);
+            json_t *b = json_loadb(texts[i], strlen(texts[i]), flags, &e2);
+
+            if (b == NULL) {
+                assert_null(a);
+                assert_string_equal(e1.text, e2.text);
+                assert_int_equal(e1.line, e2.line);
+                assert_int_equal(e1.column, e2.column);
+            } else {
+                assert_non_null(a);
+                assert_true(json_equal(a, b));
+            }
+            json_decref(a);
+            json_decref(b);
+        }
+    }
+}
+
+/* Members keep their order, as jansson's parser keeps it. */
+static void parse_keeps_member_order(void **state)
+{
+    const char *text = "{\"z\":1,\"a\":{\"y\":2,\"b\":3},\"m\":[4]}";
+    json_t *v = pf_json_parse(text, strlen(text), 0, NULL);
+    char *s = pf_jsonw_dump(v, 0, NULL);
+
+    (void)state;
+    assert_string_equal(s, text);
+    free(s);
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +400,8 @@ int main(void)
         cmocka_unit_test(text_gives_the_top_level_id),
         cmocka_unit_test(text_masks_passwords),
         cmocka_unit_test(text_inside_a_document),
+        cmocka_unit_test(parse_is_jansson),
+        cmocka_unit_test(parse_keeps_member_order),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
