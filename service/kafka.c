@@ -63,14 +63,16 @@ rd_kafka_conf_t *pf_kafka_consumer_conf(const pf_config *cfg, void *opaque,
         {"auto.offset.reset", "earliest"},
         {"isolation.level", "read_committed"},
         /*
-         * Bounded prefetch: at most 8 MiB waits in the consumer's queue
-         * (all partitions together). Smaller starves the loop: librdkafka
-         * 2.0.2 backs a partition's next fetch off for a whole second once
-         * the queue is full, so the queue must hold about a second of work
-         * (bench/README.md, "Where the time went").
+         * Bounded prefetch: at most 8 MiB or 20,000 records wait in the
+         * consumer's queue (all partitions together; the count bounds
+         * librdkafka's per-record overhead when records are small).
+         * Smaller starves the loop: librdkafka 2.0.2 backs a partition's
+         * next fetch off for a whole second once the queue is full, so the
+         * queue must hold about a second of work (bench/README.md, "Where
+         * the time went, and what changed").
          */
         {"queued.max.messages.kbytes", "8192"},
-        {"queued.min.messages", "100000"},
+        {"queued.min.messages", "20000"},
         {"fetch.max.bytes", "2097152"},
         {"allow.auto.create.topics", "false"},
         {NULL, NULL},
