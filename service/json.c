@@ -101,6 +101,10 @@ void pf_jsonw_close(pf_jsonw *w, char bracket)
     put_char(w, bracket);
 }
 
+/* The characters with a short escape, and the letter of each (RFC 8259). */
+static const char short_escapes[] = "\"\\\b\f\n\r\t";
+static const char short_letters[] = "\"\\bfnrt";
+
 static void escaped(pf_jsonw *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -109,42 +113,25 @@ static void escaped(pf_jsonw *w, const char *s, size_t len)
     put_char(w, '"');
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[6] = {'\\', 0, '0', '0', 0, 0};
-        size_t n = 2;
+        const char *short_one;
+        char esc[6];
 
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         put(w, s + run, i - run);
         run = i + 1;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            esc[1] = 'u';
+        short_one = c != 0 ? strchr(short_escapes, c) : NULL;
+        if (short_one != NULL) {
+            esc[0] = '\\';
+            esc[1] = short_letters[short_one - short_escapes];
+            put(w, esc, 2);
+        } else {
+            /* \u00XX, upper case as jansson writes it */
+            memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 0xf];
-            n = 6;
+            put(w, esc, 6);
         }
-        put(w, esc, n);
     }
     put(w, s + run, len - run);
     put_char(w, '"');
