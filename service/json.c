@@ -426,93 +426,115 @@ static int scan_literal(scan *s, const char *word, size_t n)
 
 static int scan_value(scan *s, int depth, bool emit, bool top_id);
 
+/* At a container's opening bracket: steps in; true when it closes at once
+ * (the closing bracket is then passed too). */
+static bool enter_empty(scan *s, char close)
+{
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return true;
+    }
+    return false;
+}
+
+/* After a member or element: 1 past a ',' (another follows), 0 past the
+ * closing bracket, -1 at anything else. */
+static int next_or_close(scan *s, char close)
+{
+    skip_space(s);
+    if (s->p < s->end && *s->p == ',') {
+        s->p++;
+        skip_space(s);
+        return 1;
+    }
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * A member's name and its ':': the name's token (quotes included, *len
+ * bytes), with s->p then at the value. NULL when there is none, or when it
+ * has an escape (an escaped name could hide "password"; jansson reads it).
+ */
+static const unsigned char *member_name(scan *s, size_t *len)
+{
+    const unsigned char *name = s->p;
+    bool escapes;
+
+    if (s->p >= s->end || *s->p != '"' || scan_string(s, &escapes) != 0 ||
+        escapes)
+        return NULL;
+    *len = (size_t)(s->p - name);
+    skip_space(s);
+    if (s->p >= s->end || *s->p != ':')
+        return NULL;
+    s->p++;
+    skip_space(s);
+    return name;
+}
+
 /* An object at s->p ('{'); at depth 1 its "id" is noted. */
 static int scan_object(scan *s, int depth, bool emit)
 {
     const unsigned char *key;
-    bool escapes, mask, top_id;
+    bool mask, top_id;
+    size_t len;
+    int more;
 
     if (emit)
         pf_jsonw_open(s->w, '{');
-    s->p++;
-    skip_space(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        if (emit)
-            pf_jsonw_close(s->w, '}');
-        return 0;
-    }
-    for (;;) {
-        if (s->p >= s->end || *s->p != '"')
+    if (enter_empty(s, '}'))
+        goto close;
+    do {
+        key = member_name(s, &len);
+        if (key == NULL)
             return -1;
-        key = s->p;
-        if (scan_string(s, &escapes) != 0 || escapes)
-            return -1; /* an escaped name could hide "password" */
-        mask = (s->flags & PF_JSONW_MASK_SECRETS) && s->p - key == 10 &&
+        mask = (s->flags & PF_JSONW_MASK_SECRETS) && len == 10 &&
                strncasecmp((const char *)key + 1, "password", 8) == 0;
-        top_id = depth == 1 && s->id != NULL && s->p - key == 4 &&
+        top_id = depth == 1 && s->id != NULL && len == 4 &&
                  memcmp(key, "\"id\"", 4) == 0;
         if (top_id)
             s->id[0] = '\0'; /* the last "id" is the one jansson keeps */
         if (emit) {
             separate(s->w);
-            put(s->w, (const char *)key, (size_t)(s->p - key));
+            put(s->w, (const char *)key, len);
             put_char(s->w, ':');
+            if (mask)
+                put(s->w, "\"***\"", 5);
         }
-        skip_space(s);
-        if (s->p >= s->end || *s->p != ':')
-            return -1;
-        s->p++;
-        skip_space(s);
-        if (emit && mask)
-            put(s->w, "\"***\"", 5);
         if (scan_value(s, depth, emit && !mask, top_id) != 0)
             return -1;
-        skip_space(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            skip_space(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            if (emit)
-                pf_jsonw_close(s->w, '}');
-            return 0;
-        }
+    } while ((more = next_or_close(s, '}')) == 1);
+    if (more < 0)
         return -1;
-    }
+close:
+    if (emit)
+        pf_jsonw_close(s->w, '}');
+    return 0;
 }
 
 static int scan_array(scan *s, int depth, bool emit)
 {
+    int more;
+
     if (emit)
         pf_jsonw_open(s->w, '[');
-    s->p++;
-    skip_space(s);
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        if (emit)
-            pf_jsonw_close(s->w, ']');
-        return 0;
-    }
-    for (;;) {
-        if (scan_value(s, depth, emit, false) != 0)
+    if (!enter_empty(s, ']')) {
+        do {
+            if (scan_value(s, depth, emit, false) != 0)
+                return -1;
+        } while ((more = next_or_close(s, ']')) == 1);
+        if (more < 0)
             return -1;
-        skip_space(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            skip_space(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == ']') {
-            s->p++;
-            if (emit)
-                pf_jsonw_close(s->w, ']');
-            return 0;
-        }
-        return -1;
     }
+    if (emit)
+        pf_jsonw_close(s->w, ']');
+    return 0;
 }
 
 /* One value at s->p; written when emit; a string noted as the id when
@@ -596,49 +618,26 @@ static json_t *build_object(scan *s, int depth, bool unique)
 {
     json_t *obj = json_object(), *v;
     const unsigned char *key;
-    size_t key_len;
-    bool escapes;
+    size_t len;
+    int more;
 
-    if (obj == NULL)
-        return NULL;
-    s->p++;
-    skip_space(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
+    if (obj == NULL || enter_empty(s, '}'))
         return obj;
-    }
-    for (;;) {
-        if (s->p >= s->end || *s->p != '"')
+    do {
+        /* The name without its quotes; a duplicate: jansson words it. */
+        key = member_name(s, &len);
+        if (key == NULL ||
+            (unique &&
+             json_object_getn(obj, (const char *)key + 1, len - 2) != NULL))
             goto fail;
-        key = s->p;
-        if (scan_string(s, &escapes) != 0 || escapes)
-            goto fail;
-        key++; /* the name without its quotes */
-        key_len = (size_t)(s->p - key) - 1;
-        if (unique && json_object_getn(obj, (const char *)key, key_len) != NULL)
-            goto fail; /* jansson words the error */
-        skip_space(s);
-        if (s->p >= s->end || *s->p != ':')
-            goto fail;
-        s->p++;
-        skip_space(s);
         v = build_value(s, depth, unique);
         /* Steals v, also on failure; the name is valid UTF-8 (scanned). */
-        if (v == NULL || json_object_setn_new_nocheck(obj, (const char *)key,
-                                                      key_len, v) != 0)
+        if (v == NULL || json_object_setn_new_nocheck(
+                             obj, (const char *)key + 1, len - 2, v) != 0)
             goto fail;
-        skip_space(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            skip_space(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            return obj;
-        }
-        goto fail;
-    }
+    } while ((more = next_or_close(s, '}')) == 1);
+    if (more == 0)
+        return obj;
 fail:
     json_decref(obj);
     return NULL;
@@ -647,31 +646,19 @@ fail:
 static json_t *build_array(scan *s, int depth, bool unique)
 {
     json_t *arr = json_array(), *v;
+    int more;
 
-    if (arr == NULL)
-        return NULL;
-    s->p++;
-    skip_space(s);
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
+    if (arr == NULL || enter_empty(s, ']'))
         return arr;
-    }
-    for (;;) {
+    do {
         v = build_value(s, depth, unique);
+        /* append_new steals v, also on failure */
         if (v == NULL || json_array_append_new(arr, v) != 0)
-            break; /* append_new steals v, also on failure */
-        skip_space(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            skip_space(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == ']') {
-            s->p++;
-            return arr;
-        }
-        break;
-    }
+            goto fail;
+    } while ((more = next_or_close(s, ']')) == 1);
+    if (more == 0)
+        return arr;
+fail:
     json_decref(arr);
     return NULL;
 }
