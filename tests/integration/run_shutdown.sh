@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # provflow run, case 7: SIGTERM during load, --shutdown-grace-ms 3000,
-# --max-buffered 64 (the work held, which a drain finishes: queued
-# requests are started during the drain too).
+# --max-buffered 64 (the work held; a drain finishes what was sent and
+# starts nothing new: the rest is left to the next owner).
 #  1. Graph answers in ~250 ms: provflow drains and exits 0 before the
 #     end of the grace period.
 #  2. Graph answers in 4 s (longer than the grace): provflow abandons the
