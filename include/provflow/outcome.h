@@ -30,9 +30,11 @@
  *     input      {topic, partition, offset}
  *
  * Secrets: the only inputs that can carry a password are the flow object
- * and Graph's error object. Both are deep-copied and every property named
- * "password" (any letter case) in the copy is masked with "***"
- * (pf_json_mask_secrets()); the caller's values are never modified. Plain
+ * and Graph's error object. The flow is written with every property named
+ * "password" (any letter case) as "***" (PF_JSONW_MASK_SECRETS, json.h;
+ * flow_json comes masked already); of Graph's error object only the
+ * members listed above are copied. The caller's values are never
+ * modified. Plain
  * strings (error messages included) are not rewritten: the caller must not
  * put secrets into them. Strings are made valid UTF-8 (an invalid sequence
  * becomes U+FFFD), and text that comes from Graph or from error reasons is
