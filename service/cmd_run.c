@@ -8,6 +8,7 @@
 
 #include "provflow/cli.h"
 #include "provflow/config.h"
+#include "provflow/kafka.h"
 #include "provflow/log.h"
 #include "provflow/pipeline.h"
 
@@ -28,6 +29,13 @@ static void usage(FILE *out)
           "creates the flows in Microsoft Graph, and publishes one outcome\n"
           "record per event (and a dead letter per failure). SIGTERM or\n"
           "SIGINT drains and exits 0; a second signal exits at once.\n"
+          "\n"
+          "--dry-run validates and transforms each event and calls nothing\n"
+          "(no Graph request, no token: no credential is needed). It commits\n"
+          "offsets only in its own group, <group-id>.dry-run, never in the\n"
+          "service's, and writes one \"validated\" or \"failed\" outcome line\n"
+          "per event to standard output, or to --dry-run-output TOPIC. It\n"
+          "never writes to the results or dead-letter topic.\n"
           "\n"
           "Options (flags > environment > config file > default):\n",
           out);
@@ -79,6 +87,12 @@ int pf_cmd_run(int argc, char **argv)
         return PF_EXIT_CONFIG;
     }
     pf_log_set_level((pf_log_level)level);
+    /* Pass-through properties librdkafka refuses stop the start here. */
+    if (pf_kafka_check(&cfg, err, sizeof(err)) != 0) {
+        pf_log(PF_LOG_ERROR, NULL, "configuration: %s", err);
+        pf_config_release(&cfg);
+        return PF_EXIT_CONFIG;
+    }
 
     p = pf_pipeline_new(&cfg, err, sizeof(err), &status);
     if (p == NULL) {

@@ -5,12 +5,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -126,8 +129,17 @@ static const setting settings[] = {
     {"max-buffered", "PROVFLOW_MAX_BUFFERED", INT, 0, PF_CMD_RUN,
      AT(max_buffered), "2000", 1, 1000000, "N",
      "records held in memory before provflow stops taking more"},
+    {"max-buffered-bytes", "PROVFLOW_MAX_BUFFERED_BYTES", INT, 0, PF_CMD_RUN,
+     AT(max_buffered_bytes), "33554432", 1048576, 17179869184L, "N",
+     "bytes of input records (key, value, headers) held in memory before "
+     "provflow stops taking more"},
     {"dry-run", "PROVFLOW_DRY_RUN", BOOL, 0, PF_CMD_RUN, AT(dry_run), "false",
-     0, 0, NULL, "validate and publish \"validated\" outcomes; call nothing"},
+     0, 0, NULL, "validate only and write \"validated\" outcome lines; call "
+     "nothing, need no credential, commit only in group <group-id>.dry-run"},
+    {"dry-run-output", "PROVFLOW_DRY_RUN_OUTPUT", STR, 0, PF_CMD_RUN,
+     AT(dry_run_output), NULL, 0, 0, "TOPIC",
+     "with --dry-run, write the outcomes to TOPIC (default: standard "
+     "output); never the results or dead-letter topic"},
     {"to-datetime", NULL, STR, 0, PF_CMD_REPLAY, AT(to_datetime), NULL, 0, 0,
      "TIME", "move to the first record at or after TIME (RFC 3339, e.g. "
      "2026-11-01T00:00:00Z)"},
@@ -141,6 +153,52 @@ static const setting settings[] = {
      "LIST", "only these partitions, e.g. 0,3,7 (default: all)"},
     {"execute", NULL, BOOL, 0, PF_CMD_REPLAY, AT(execute), "false", 0, 0,
      NULL, "apply the move (default: dry run, print it only)"},
+};
+
+/*
+ * The librdkafka properties provflow owns: the delivery argument
+ * (docs/design.md) rests on them, so -X, PROVFLOW_KAFKA_* and "kafka."
+ * lines may not set them. A row names the flag that sets the value, or
+ * says why it is fixed. Aliases are rows of their own.
+ */
+static const struct owned {
+    const char *property, *flag, *why;
+} owned[] = {
+    {"bootstrap.servers", "--brokers", NULL},
+    {"metadata.broker.list", "--brokers", NULL},
+    {"group.id", "--group-id", NULL},
+    {"client.id", "--instance", NULL},
+    {"transactional.id", "--delivery exactly-once", NULL},
+    {"enable.idempotence", NULL, "outcomes and dead letters are produced "
+     "idempotently (no duplicate, no reordering on retry)"},
+    {"acks", NULL, "an outcome counts as delivered only once all in-sync "
+     "replicas hold it (acks=all)"},
+    {"request.required.acks", NULL, "an outcome counts as delivered only "
+     "once all in-sync replicas hold it (acks=all)"},
+    {"max.in.flight.requests.per.connection", NULL, "the idempotent "
+     "producer keeps order with at most 5 requests in flight (librdkafka "
+     "sets it)"},
+    {"max.in.flight", NULL, "the idempotent producer keeps order with at "
+     "most 5 requests in flight (librdkafka sets it)"},
+    {"retries", NULL, "the producer retries until message.timeout.ms; "
+     "the idempotent producer needs it"},
+    {"message.send.max.retries", NULL, "the producer retries until "
+     "message.timeout.ms; the idempotent producer needs it"},
+    {"queuing.strategy", NULL, "records are produced in order (fifo)"},
+    {"enable.auto.commit", NULL, "an input offset is committed only once "
+     "its outcome is acknowledged"},
+    {"auto.commit.enable", NULL, "an input offset is committed only once "
+     "its outcome is acknowledged"},
+    {"enable.auto.offset.store", NULL, "an input offset is committed only "
+     "once its outcome is acknowledged"},
+    {"offset.store.method", NULL, "offsets and their metadata are committed "
+     "to the group's coordinator"},
+    {"auto.offset.reset", NULL, "a new group starts at the earliest record "
+     "so that none is lost; move a group with provflow replay"},
+    {"isolation.level", NULL, "aborted transactional records are never "
+     "processed (read_committed)"},
+    {"partition.assignment.strategy", NULL, "a rebalance moves only the "
+     "partitions that change owner (cooperative-sticky)"},
 };
 /* clang-format on */
 
@@ -166,16 +224,56 @@ static int failf(char *errstr, size_t n, const char *fmt, ...)
     return -1;
 }
 
+/*
+ * Opens path for reading if it is a regular file of at most max bytes.
+ * O_NONBLOCK: a FIFO with no writer must not hang the start (it is refused
+ * by the fstat() that follows, before any read).
+ */
+static FILE *open_regular(const char *path, long max, char *errstr, size_t n)
+{
+    struct stat st;
+    FILE *f;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0) {
+        failf(errstr, n, "%s", strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        failf(errstr, n, "%s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        failf(errstr, n, "not a regular file (%s)",
+              S_ISDIR(st.st_mode)    ? "a directory"
+              : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                     : "a device or socket");
+        close(fd);
+        return NULL;
+    }
+    if (st.st_size > max) {
+        failf(errstr, n, "%lld bytes, more than the %ld allowed",
+              (long long)st.st_size, max);
+        close(fd);
+        return NULL;
+    }
+    f = fdopen(fd, "r");
+    if (f == NULL) {
+        failf(errstr, n, "%s", strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 static char *read_secret_file(const char *path, char *errstr, size_t n)
 {
     char buf[4097];
     size_t len;
-    FILE *f = fopen(path, "r");
+    FILE *f = open_regular(path, (long)sizeof(buf) - 1, errstr, n);
 
-    if (f == NULL) {
-        failf(errstr, n, "%s", strerror(errno));
+    if (f == NULL)
         return NULL;
-    }
     len = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[len] = '\0';
@@ -198,9 +296,16 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
 
     switch (s->kind) {
     case STR: {
-        char *copy = src->is_path
-                         ? read_secret_file(src->value, why, sizeof(why))
-                         : strdup(src->value);
+        char *copy;
+        const char *c = src->value;
+
+        while (isspace((unsigned char)*c))
+            c++;
+        if (*c == '\0')
+            return failf(errstr, n, "%s (%s): the value is empty", s->name,
+                         src->from);
+        copy = src->is_path ? read_secret_file(src->value, why, sizeof(why))
+                            : strdup(src->value);
 
         if (copy == NULL)
             return failf(errstr, n, "%s (%s): cannot read %s: %s", s->name,
@@ -239,13 +344,38 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
     return -1;
 }
 
+/* Refuses a property provflow owns, naming where it came from. */
+static int check_owned(const char *name, size_t name_len, const char *from,
+                       char *errstr, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+        const struct owned *o = &owned[i];
+
+        if (strlen(o->property) != name_len ||
+            strncmp(o->property, name, name_len) != 0)
+            continue;
+        if (o->flag != NULL)
+            return failf(errstr, n,
+                         "Kafka property %s (%s): set by provflow; use %s",
+                         o->property, from, o->flag);
+        return failf(errstr, n, "Kafka property %s (%s): owned by provflow: %s",
+                     o->property, from, o->why);
+    }
+    return 0;
+}
+
 /* Adds or replaces a librdkafka property. */
 static int kafka_prop(pf_config *cfg, const char *name, size_t name_len,
-                      const char *value, char *errstr, size_t n)
+                      const char *value, const char *from, char *errstr,
+                      size_t n)
 {
     size_t i;
     char *k, *v;
 
+    if (check_owned(name, name_len, from, errstr, n) != 0)
+        return -1;
     for (i = 0; i < cfg->kafka_count; i++) {
         if (strlen(cfg->kafka[i].name) == name_len &&
             strncmp(cfg->kafka[i].name, name, name_len) == 0)
@@ -279,7 +409,7 @@ static int kafka_flag(pf_config *cfg, const char *arg, char *errstr, size_t n)
 
     if (eq == NULL)
         return failf(errstr, n, "-X %.64s: expected property=value", arg);
-    return kafka_prop(cfg, arg, (size_t)(eq - arg), eq + 1, errstr, n);
+    return kafka_prop(cfg, arg, (size_t)(eq - arg), eq + 1, "-X", errstr, n);
 }
 
 /* PROVFLOW_KAFKA_<PROPERTY>: lower case, '_' for '.'. */
@@ -289,7 +419,7 @@ static int kafka_env(pf_config *cfg, char *errstr, size_t n)
     char **e;
 
     for (e = environ; *e != NULL; e++) {
-        char name[128];
+        char name[128], from[160];
         const char *eq = strchr(*e, '=');
         size_t i, len;
 
@@ -303,7 +433,8 @@ static int kafka_env(pf_config *cfg, char *errstr, size_t n)
 
             name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
         }
-        if (kafka_prop(cfg, name, len, eq + 1, errstr, n) != 0)
+        snprintf(from, sizeof(from), "%.*s", (int)(eq - *e), *e);
+        if (kafka_prop(cfg, name, len, eq + 1, from, errstr, n) != 0)
             return -1;
     }
     return 0;
@@ -342,19 +473,25 @@ static const setting *find_setting(const char *name, size_t len)
 static int read_file(pf_config *cfg, const char *path, file_entry **out,
                      size_t *count, char *errstr, size_t n)
 {
-    char line[4096];
+    char line[4096], why[128], from[64];
     int lineno = 0;
-    FILE *f = fopen(path, "r");
+    FILE *f = open_regular(path, PF_CONFIG_FILE_MAX, why, sizeof(why));
 
     *out = NULL;
     *count = 0;
     if (f == NULL)
-        return failf(errstr, n, "config file %s: %s", path, strerror(errno));
+        return failf(errstr, n, "config file %s: %s", path, why);
     while (fgets(line, sizeof(line), f) != NULL) {
         char *key, *value, *eq, *hash;
         file_entry *grown;
 
         lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            fclose(f);
+            return failf(errstr, n,
+                         "config file %s line %d: longer than %zu bytes", path,
+                         lineno, sizeof(line) - 2);
+        }
         hash = strchr(line, '#');
         if (hash != NULL)
             *hash = '\0';
@@ -373,7 +510,9 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         key = trim(key);
         value = trim(eq + 1);
         if (strncmp(key, "kafka.", 6) == 0) {
-            if (kafka_prop(cfg, key + 6, strlen(key + 6), value, errstr, n)) {
+            snprintf(from, sizeof(from), "config line %d", lineno);
+            if (kafka_prop(cfg, key + 6, strlen(key + 6), value, from, errstr,
+                           n)) {
                 fclose(f);
                 return -1;
             }
@@ -453,12 +592,42 @@ void pf_config_usage(FILE *out, unsigned command)
     fprintf(out, "  %-34s %s\n", "-h, --help", "show this help");
 }
 
+/* What one setting alone cannot say. */
+static int check_run(const pf_config *cfg, char *errstr, size_t n)
+{
+    const char *out = cfg->dry_run_output;
+
+    if (out == NULL)
+        return 0;
+    if (!cfg->dry_run)
+        return failf(errstr, n, "dry-run-output: only with --dry-run");
+    if (strcmp(out, cfg->results_topic) == 0 ||
+        strcmp(out, cfg->dead_letter_topic) == 0 ||
+        strcmp(out, cfg->input_topic) == 0)
+        return failf(errstr, n,
+                     "dry-run-output: %.128s is the input, results or "
+                     "dead-letter topic; a dry run never writes to them",
+                     out);
+    return 0;
+}
+
+const char *pf_config_instance(const pf_config *cfg, char *buf, size_t n)
+{
+    if (cfg->instance != NULL)
+        snprintf(buf, n, "%s", cfg->instance);
+    else if (gethostname(buf, n) != 0 || buf[0] == '\0')
+        snprintf(buf, n, "provflow");
+    buf[n - 1] = '\0'; /* gethostname() need not terminate a cut name */
+    return buf;
+}
+
 int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
                    char *errstr, size_t errstr_size)
 {
     struct option opts[NSETTINGS + 4];
     source flags[NSETTINGS];
     const char *config_path = getenv("PROVFLOW_CONFIG");
+    const char *config_from = "PROVFLOW_CONFIG";
     const char *xflags[PF_KAFKA_PROPS_MAX];
     size_t nopts = 0, nx = 0, i, fcount = 0;
     file_entry *fentries = NULL;
@@ -467,6 +636,8 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
 
     memset(cfg, 0, sizeof(*cfg));
     memset(flags, 0, sizeof(flags));
+    if (errstr_size > 0)
+        errstr[0] = '\0';
     for (i = 0; i < NSETTINGS; i++) {
         const setting *s = &settings[i];
         static char names[NSETTINGS][64];
@@ -489,7 +660,7 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
     opts[nopts++] = (struct option){"help", no_argument, NULL, 'h'};
     opts[nopts] = (struct option){NULL, 0, NULL, 0};
 
-    optind = 1;
+    optind = 0; /* GNU getopt: start afresh (the tests load many times) */
     opterr = 1;
     while ((opt = getopt_long(argc, argv, "hX:", opts, NULL)) != -1) {
         if (opt >= OPT_BASE) {
@@ -503,8 +674,17 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
             flags[opt - OPT_BASE].from = fromtext[opt - OPT_BASE];
         } else if (opt == 'c') {
             config_path = optarg;
-        } else if (opt == 'X' && (command & (PF_CMD_RUN | PF_CMD_REPLAY)) &&
-                   nx < PF_KAFKA_PROPS_MAX) {
+            config_from = "--config";
+        } else if (opt == 'X' && !(command & (PF_CMD_RUN | PF_CMD_REPLAY))) {
+            failf(errstr, errstr_size,
+                  "-X %.64s: this command has no Kafka client; librdkafka "
+                  "properties apply to run and replay",
+                  optarg);
+            return -2;
+        } else if (opt == 'X' && nx == PF_KAFKA_PROPS_MAX) {
+            return failf(errstr, errstr_size, "more than %d -X properties",
+                         PF_KAFKA_PROPS_MAX);
+        } else if (opt == 'X') {
             xflags[nx++] = optarg;
         } else if (opt == 'h') {
             return -3;
@@ -514,6 +694,11 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
     }
 
     /* Lowest precedence first: file, then environment, then flags. */
+    if (config_path != NULL && *config_path == '\0') {
+        failf(errstr, errstr_size, "config (%s): the value is empty",
+              config_from);
+        goto out;
+    }
     if (config_path != NULL) {
         cfg->config_file = strdup(config_path);
         if (read_file(cfg, config_path, &fentries, &fcount, errstr,
@@ -571,6 +756,8 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
             set_value(cfg, s, &src, errstr, errstr_size) != 0)
             goto out;
     }
+    if ((command & PF_CMD_RUN) && check_run(cfg, errstr, errstr_size) != 0)
+        goto out;
     rc = optind;
 out:
     free_file(fentries, fcount);
@@ -614,6 +801,8 @@ int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
         *status = 0;
         return -1;
     case -2:
+        if (err[0] != '\0')
+            fprintf(stderr, "provflow %s: %s\n", name, err);
         fprintf(stderr, "Run 'provflow %s --help' for usage.\n", name);
         *status = 64;
         return -1;

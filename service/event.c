@@ -202,6 +202,23 @@ static const struct attr {
     {"datacontenttype", NULL, false, check_json_content_type, SIZE_MAX},
 };
 
+/* An attribute has at most one header; content-type is one more. */
+_Static_assert(sizeof(attrs) / sizeof(attrs[0]) + 1 <= PF_EVENT_HEADERS_USED,
+               "PF_EVENT_HEADERS_USED bounds the headers the decoder reads");
+
+bool pf_event_header_used(const char *name)
+{
+    size_t i;
+
+    if (strcasecmp(name, "content-type") == 0)
+        return true;
+    for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+        if (attrs[i].header != NULL && strcasecmp(name, attrs[i].header) == 0)
+            return true;
+    }
+    return false;
+}
+
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {

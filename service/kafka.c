@@ -1,10 +1,105 @@
 /* kafka.c - librdkafka configuration and records (kafka.h). */
 #include "provflow/kafka.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "provflow/event.h"
 #include "provflow/log.h"
+
+_Static_assert(PF_KAFKA_HEADERS_MAX >= PF_EVENT_HEADERS_USED,
+               "hbuf holds every header the decoder reads");
+
+/*
+ * Property scopes. librdkafka 2.0.2 has no call that tells whether a
+ * property is a consumer's, a producer's or both; its documentation table
+ * (rd_kafka_conf_properties_show()) does, in its C/P column. It is read
+ * once into `scopes`, which points into the table's text, kept for the
+ * life of the process.
+ */
+typedef struct scope_row {
+    const char *name;
+    unsigned scope;
+} scope_row;
+
+static scope_row *scopes;
+static size_t nscopes;
+static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
+
+/* Trims spaces around [s, end) in place; returns the start. */
+static char *cell(char *s, char *end)
+{
+    while (s < end && *s == ' ')
+        s++;
+    while (end > s && end[-1] == ' ')
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* "name | C/P | ...": the rows whose second cell is C, P or *. */
+static void read_scopes(void)
+{
+    char *text = NULL, *line, *next;
+    size_t size = 0, cap = 0;
+    FILE *f = open_memstream(&text, &size);
+
+    if (f == NULL)
+        return;
+    rd_kafka_conf_properties_show(f);
+    if (fclose(f) != 0 || text == NULL) {
+        free(text);
+        return;
+    }
+    for (line = text; line != NULL && *line != '\0'; line = next) {
+        char *bar1, *bar2, *name, *c;
+        unsigned scope;
+
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        bar1 = strchr(line, '|');
+        bar2 = bar1 != NULL ? strchr(bar1 + 1, '|') : NULL;
+        if (bar2 == NULL)
+            continue;
+        name = cell(line, bar1);
+        c = cell(bar1 + 1, bar2);
+        scope = strcmp(c, "C") == 0   ? PF_KAFKA_CONSUMER
+                : strcmp(c, "P") == 0 ? PF_KAFKA_PRODUCER
+                : strcmp(c, "*") == 0 ? PF_KAFKA_CONSUMER | PF_KAFKA_PRODUCER
+                                      : 0;
+        if (scope == 0 || *name == '\0')
+            continue;
+        if (nscopes == cap) {
+            size_t grown_cap = cap ? cap * 2 : 256;
+            scope_row *grown = realloc(scopes, grown_cap * sizeof(*grown));
+
+            if (grown == NULL)
+                break;
+            scopes = grown;
+            cap = grown_cap;
+        }
+        scopes[nscopes++] = (scope_row){name, scope};
+    }
+    /* text stays: the rows point into it. */
+}
+
+unsigned pf_kafka_prop_scope(const char *name)
+{
+    unsigned scope = 0;
+    size_t i;
+
+    pthread_once(&scopes_once, read_scopes);
+    /* A name can be listed twice (global and topic table): both count. */
+    for (i = 0; i < nscopes; i++) {
+        if (strcmp(scopes[i].name, name) == 0)
+            scope |= scopes[i].scope;
+    }
+    return scope;
+}
 
 /* Sets one property; on failure names it in errstr. */
 static int set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -23,9 +118,14 @@ typedef struct kv {
     const char *k, *v;
 } kv;
 
-/* Defaults, then the operator's pass-through properties on top. */
-static rd_kafka_conf_t *build(const pf_config *cfg, const kv *defs,
-                              void *opaque, char *errstr, size_t errstr_size)
+/*
+ * Defaults, then the operator's pass-through properties that apply to this
+ * client (`scope`) on top. A property librdkafka does not list is set
+ * anyway, so that librdkafka names the mistake.
+ */
+static rd_kafka_conf_t *build(const pf_config *cfg, unsigned scope,
+                              const kv *defs, void *opaque, char *errstr,
+                              size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     size_t i;
@@ -39,6 +139,10 @@ static rd_kafka_conf_t *build(const pf_config *cfg, const kv *defs,
             goto fail;
     }
     for (i = 0; i < cfg->kafka_count; i++) {
+        unsigned applies = pf_kafka_prop_scope(cfg->kafka[i].name);
+
+        if (applies != 0 && !(applies & scope))
+            continue;
         if (set(conf, cfg->kafka[i].name, cfg->kafka[i].value, errstr,
                 errstr_size))
             goto fail;
@@ -49,11 +153,22 @@ fail:
     return NULL;
 }
 
+/* The consumer's group: a dry run never commits in the service's group. */
+static const char *group(const pf_config *cfg, char *buf, size_t n)
+{
+    if (!cfg->dry_run)
+        return cfg->group_id;
+    snprintf(buf, n, "%s.dry-run", cfg->group_id);
+    return buf;
+}
+
 rd_kafka_conf_t *pf_kafka_consumer_conf(const pf_config *cfg, void *opaque,
                                         char *errstr, size_t errstr_size)
 {
+    char instance[256], gbuf[512];
     const kv defs[] = {
-        {"group.id", cfg->group_id},
+        {"group.id", group(cfg, gbuf, sizeof(gbuf))},
+        {"client.id", pf_config_instance(cfg, instance, sizeof(instance))},
         /* Moves only the partitions that change owner. */
         {"partition.assignment.strategy", "cooperative-sticky"},
         /* Offsets are committed by the pipeline, with metadata, only for
@@ -78,26 +193,31 @@ rd_kafka_conf_t *pf_kafka_consumer_conf(const pf_config *cfg, void *opaque,
         {NULL, NULL},
     };
 
-    return build(cfg, defs, opaque, errstr, errstr_size);
+    return build(cfg, PF_KAFKA_CONSUMER, defs, opaque, errstr, errstr_size);
 }
 
 rd_kafka_conf_t *pf_kafka_producer_conf(const pf_config *cfg,
                                         const char *instance, void *opaque,
                                         char *errstr, size_t errstr_size)
 {
+    char ibuf[256], gbuf[512], txid[1024];
+    const char *name = instance != NULL
+                           ? instance
+                           : pf_config_instance(cfg, ibuf, sizeof(ibuf));
     const kv defs[] = {
         {"enable.idempotence", "true"},
         {"linger.ms", "5"},
         {"queue.buffering.max.messages", "200000"},
-        {"client.id", instance},
+        {"client.id", name},
         {NULL, NULL},
     };
-    rd_kafka_conf_t *conf = build(cfg, defs, opaque, errstr, errstr_size);
-    char txid[512];
+    rd_kafka_conf_t *conf =
+        build(cfg, PF_KAFKA_PRODUCER, defs, opaque, errstr, errstr_size);
 
     if (conf == NULL || strcmp(cfg->delivery, "exactly-once") != 0)
         return conf;
-    snprintf(txid, sizeof(txid), "%s-%s", cfg->group_id, instance);
+    /* Per group and instance: a dry run never fences the service's. */
+    snprintf(txid, sizeof(txid), "%s-%s", group(cfg, gbuf, sizeof(gbuf)), name);
     if (set(conf, "transactional.id", txid, errstr, errstr_size) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -105,11 +225,44 @@ rd_kafka_conf_t *pf_kafka_producer_conf(const pf_config *cfg,
     return conf;
 }
 
+int pf_kafka_check(const pf_config *cfg, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf;
+
+    conf = pf_kafka_consumer_conf(cfg, NULL, errstr, errstr_size);
+    if (conf == NULL)
+        return -1;
+    rd_kafka_conf_destroy(conf);
+    conf = pf_kafka_producer_conf(cfg, NULL, NULL, errstr, errstr_size);
+    if (conf == NULL)
+        return -1;
+    rd_kafka_conf_destroy(conf);
+    return 0;
+}
+
+/* Keeps h in hbuf if the decoder reads it, replacing one of the same name. */
+static void keep(pf_header *hbuf, size_t *n, const pf_header *h)
+{
+    size_t i;
+
+    if (!pf_event_header_used(h->name))
+        return;
+    for (i = 0; i < *n; i++) {
+        if (strcasecmp(hbuf[i].name, h->name) == 0)
+            break;
+    }
+    /* i < PF_EVENT_HEADERS_USED <= PF_KAFKA_HEADERS_MAX: one per name. */
+    if (i == *n)
+        (*n)++;
+    hbuf[i] = *h;
+}
+
 void pf_kafka_record(const rd_kafka_message_t *m, pf_record *rec,
                      pf_header hbuf[PF_KAFKA_HEADERS_MAX])
 {
     rd_kafka_headers_t *hdrs = NULL;
-    size_t i;
+    size_t i, n = 0;
+    pf_header h;
 
     memset(rec, 0, sizeof(*rec));
     rec->key = m->key;
@@ -119,13 +272,13 @@ void pf_kafka_record(const rd_kafka_message_t *m, pf_record *rec,
     rec->headers = hbuf;
     if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
-    for (i = 0; i < PF_KAFKA_HEADERS_MAX; i++) {
-        if (rd_kafka_header_get_all(hdrs, i, &hbuf[i].name, &hbuf[i].value,
-                                    &hbuf[i].value_len) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-            break;
-    }
-    rec->header_count = i;
+    /* All of them, in order: the last of a name is the one that counts. */
+    for (i = 0;
+         rd_kafka_header_get_all(hdrs, i, &h.name, &h.value, &h.value_len) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+         i++)
+        keep(hbuf, &n, &h);
+    rec->header_count = n;
 }
 
 void pf_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,

@@ -12,7 +12,12 @@
  * per line, keys named like the flags; '#' starts a comment. Lines
  * "kafka.<property> = value" pass librdkafka properties through, as do
  * -X property=value flags and PROVFLOW_KAFKA_<PROPERTY> variables (with
- * '.' written '_').
+ * '.' written '_'). The properties provflow's delivery rests on (group.id,
+ * enable.auto.commit, acks, ...) are owned: passing one through is
+ * refused, naming the flag to use instead (config.c's `owned` table).
+ *
+ * A value given as the empty string is refused for every text setting (an
+ * empty --brokers is a mistake, not "the default").
  */
 #ifndef PROVFLOW_CONFIG_H
 #define PROVFLOW_CONFIG_H
@@ -29,6 +34,9 @@ enum {
 };
 
 #define PF_KAFKA_PROPS_MAX 64
+
+/* The largest config file read, in bytes (bigger ones are refused). */
+#define PF_CONFIG_FILE_MAX (1024 * 1024)
 
 /* A librdkafka property passed through. */
 typedef struct pf_kafka_prop {
@@ -52,7 +60,11 @@ typedef struct pf_config {
     char *brokers, *group_id, *input_topic, *results_topic, *dead_letter_topic;
     char *delivery, *instance, *admin_listen, *log_level;
     long shutdown_grace_ms, max_buffered;
+    /* Bytes of input records (key + value + headers) held at once. */
+    long max_buffered_bytes;
     bool dry_run;
+    /* With dry_run: the topic of the "validated" outcomes; NULL: stdout. */
+    char *dry_run_output;
     /* provflow replay */
     char *to_datetime, *to_offset, *partitions;
     bool to_earliest, to_latest, execute;
@@ -84,6 +96,13 @@ void pf_config_release(pf_config *cfg);
  */
 int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
                   char **argv, void (*usage)(FILE *out), int *status);
+
+/*
+ * This instance's name: cfg->instance, else the host name, else
+ * "provflow". Written NUL-terminated into buf (n > 0), which is returned.
+ * The outcome records' source and both Kafka clients' client.id use it.
+ */
+const char *pf_config_instance(const pf_config *cfg, char *buf, size_t n);
 
 /* Prints the options of `command`, their variables and defaults. */
 void pf_config_usage(FILE *out, unsigned command);

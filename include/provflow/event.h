@@ -14,6 +14,7 @@
 #define PROVFLOW_EVENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "provflow/error.h"
 #include "provflow/record.h"
@@ -25,6 +26,9 @@
 #define PF_EVENT_MAX_BYTES (1024 * 1024)
 
 #define PF_EVENT_ID_MAX 256
+
+/* At most this many header names are read: content-type and the ce_*. */
+#define PF_EVENT_HEADERS_USED 8
 
 typedef enum pf_content_mode {
     PF_MODE_STRUCTURED,
@@ -56,6 +60,14 @@ typedef struct pf_event {
  * releases with pf_event_release().
  */
 int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err);
+
+/*
+ * Whether the decoder reads header `name` (compared ignoring case, as the
+ * decoder does): content-type and the ce_* headers of the attributes
+ * provflow checks. Other headers (tracing, other ce_* extensions) play no
+ * part in decoding; a record's reader may skip them.
+ */
+bool pf_event_header_used(const char *name);
 
 /* Frees what ev owns and empties it. Safe on an empty or released event. */
 void pf_event_release(pf_event *ev);

@@ -38,4 +38,77 @@ printf 'max-in-flight = 8\nno-such-key = 1\n' >"${TMPDIR:-/tmp}/pf-cfg.$$"
 "$pf" send --config "${TMPDIR:-/tmp}/pf-cfg.$$" </dev/null >/dev/null 2>&1
 check "an unknown config-file key exits 78" 78 $?
 rm -f "${TMPDIR:-/tmp}/pf-cfg.$$"
+
+# Settings provflow owns cannot be passed through to librdkafka, from any
+# source; the one-line message names the property and what to use instead.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cred=(env AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_CLIENT_SECRET=x)
+err=$("${cred[@]}" "$pf" run --brokers 127.0.0.1:1 -X group.id=other 2>&1 >/dev/null)
+check "-X group.id exits 78" 78 $?
+check "the message names group.id and --group-id" \
+    "provflow run: Kafka property group.id (-X): set by provflow; use --group-id" "$err"
+err=$("${cred[@]}" PROVFLOW_KAFKA_ENABLE_AUTO_COMMIT=true "$pf" run \
+    --brokers 127.0.0.1:1 2>&1 >/dev/null)
+check "PROVFLOW_KAFKA_ENABLE_AUTO_COMMIT exits 78" 78 $?
+grep -q "enable.auto.commit (PROVFLOW_KAFKA_ENABLE_AUTO_COMMIT): owned by provflow: " \
+    <<<"$err" && ok "the message says provflow owns it, and why" ||
+    fail "the message says provflow owns it, and why" "$err"
+printf 'kafka.acks = 1\n' >"$tmp/acks.conf"
+err=$("$pf" replay --config "$tmp/acks.conf" --to-latest 2>&1 >/dev/null)
+check "kafka.acks in the config file exits 78" 78 $?
+grep -q "acks (config line 1): owned by provflow" <<<"$err" &&
+    ok "the message names the config line" ||
+    fail "the message names the config line" "$err"
+
+# A pass-through property librdkafka does not know stops the start.
+err=$("${cred[@]}" "$pf" run --brokers 127.0.0.1:1 -X no.such.property=1 2>&1 >/dev/null)
+check "an unknown librdkafka property exits 78" 78 $?
+grep -q "no.such.property" <<<"$err" && ok "the message names the property" ||
+    fail "the message names the property" "$err"
+
+# Configuration errors with one clear line each.
+err=$("$pf" run --config "$tmp" 2>&1 >/dev/null)
+check "--config naming a directory exits 78" 78 $?
+grep -q "config file $tmp: not a regular file (a directory)" <<<"$err" &&
+    ok "the message says it is a directory" ||
+    fail "the message says it is a directory" "$err"
+mkfifo "$tmp/fifo"
+# timeout only keeps a regression from hanging the suite; no time is asserted
+err=$(timeout 60 "$pf" run --config "$tmp/fifo" 2>&1 >/dev/null)
+check "--config naming a FIFO exits 78 without waiting for a writer" 78 $?
+grep -q "not a regular file (a FIFO)" <<<"$err" && ok "the message says FIFO" ||
+    fail "the message says FIFO" "$err"
+head -c 1048577 /dev/zero | tr '\0' '#' >"$tmp/big.conf"
+err=$("$pf" send --config "$tmp/big.conf" </dev/null 2>&1 >/dev/null)
+check "a config file over 1 MiB exits 78" 78 $?
+grep -q "more than the 1048576 allowed" <<<"$err" && ok "the message gives the limit" ||
+    fail "the message gives the limit" "$err"
+err=$("$pf" run --brokers '' 2>&1 >/dev/null)
+check "an empty --brokers exits 78" 78 $?
+check "the message names brokers" \
+    "provflow run: brokers (--brokers): the value is empty" "$err"
+err=$(PROVFLOW_GROUP_ID='' "$pf" replay --to-latest 2>&1 >/dev/null)
+check "an empty PROVFLOW_GROUP_ID exits 78" 78 $?
+err=$("$pf" send -X a=b </dev/null 2>&1 >/dev/null)
+check "send -X exits 64" 64 $?
+grep -q "provflow send: -X a=b: this command has no Kafka client" <<<"$err" &&
+    ok "the message says send has no Kafka" ||
+    fail "the message says send has no Kafka" "$err"
+
+# Dry run and the byte budget.
+err=$("$pf" run --dry-run-output trial 2>&1 >/dev/null)
+check "--dry-run-output without --dry-run exits 78" 78 $?
+"$pf" run --dry-run --dry-run-output provisioning-dead-letters >/dev/null 2>&1
+check "--dry-run-output naming the dead-letter topic exits 78" 78 $?
+err=$("$pf" run --max-buffered-bytes 1000 2>&1 >/dev/null)
+check "--max-buffered-bytes under 1 MiB exits 78" 78 $?
+grep -q "max-buffered-bytes" <<<"$err" && ok "the message names the setting" ||
+    fail "the message names the setting" "$err"
+help=$("$pf" run --help)
+for want in '--dry-run-output TOPIC' '--max-buffered-bytes N' \
+    '<group-id>.dry-run' 'no credential is needed' 'standard output'; do
+    grep -qF -- "$want" <<<"$help" && ok "run --help says $want" ||
+        fail "run --help says $want"
+done
 lib_finish

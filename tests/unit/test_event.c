@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -99,6 +100,76 @@ static void last_header_of_a_name_wins(void **state)
     assert_int_equal(decode(DATA, h, 5, &ev, &err), 0);
     assert_string_equal(ev.id, "second");
     pf_event_release(&ev);
+}
+
+/*
+ * A binary event behind `noise` unrelated headers (tracing, other ce_*
+ * extensions), with every ce_id `dups` times (the last one "bin-last").
+ */
+static int decode_noisy(size_t noise, size_t dups, pf_event *ev, pf_error *err)
+{
+    static const pf_header tail[] = {
+        H("content-type", "application/json"),
+        H("ce_specversion", "1.0"),
+        H("ce_source", "urn:sis"),
+        H("ce_type", PF_EVENT_TYPE_CREATE),
+    };
+    size_t n = noise + dups + 4, i, k = 0;
+    pf_header *h = calloc(n, sizeof(*h));
+    int rc;
+
+    assert_non_null(h);
+    for (i = 0; i < noise; i++)
+        h[k++] =
+            (pf_header){i % 2 ? "traceparent" : "ce_traceparent", "00-1", 4};
+    for (i = 0; i < dups; i++)
+        h[k++] = i + 1 < dups ? (pf_header){"ce_id", "earlier", 7}
+                              : (pf_header){"CE_ID", "bin-last", 8};
+    for (i = 0; i < 4; i++)
+        h[k++] = tail[i];
+    rc = decode(DATA, h, n, ev, err);
+    free(h);
+    return rc;
+}
+
+static void any_number_of_other_headers_is_read(void **state)
+{
+    static const struct {
+        size_t noise, dups;
+    } rows[] = {{64, 1}, {65, 1}, {1000, 1}, {64, 64}, {1000, 1000}};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        pf_event ev;
+        pf_error err;
+
+        assert_int_equal(decode_noisy(rows[i].noise, rows[i].dups, &ev, &err),
+                         0);
+        assert_int_equal(ev.mode, PF_MODE_BINARY);
+        assert_string_equal(ev.id, "bin-last");
+        pf_event_release(&ev);
+    }
+}
+
+static void the_decoder_names_the_headers_it_reads(void **state)
+{
+    static const char *const used[] = {
+        "content-type", "Content-Type", "ce_id",   "ce_specversion",
+        "ce_source",    "ce_type",      "ce_time", "CE_TENANTID",
+    };
+    static const char *const unused[] = {
+        "ce_traceparent",     "traceparent",
+        "ce_datacontenttype", "ce_",
+        "content-type2",      "",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        assert_true(pf_event_header_used(used[i]));
+    for (i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
+        assert_false(pf_event_header_used(unused[i]));
 }
 
 static void failure_keeps_the_id_for_the_outcome(void **state)
@@ -240,6 +311,8 @@ int main(void)
         cmocka_unit_test(binary_event_reads_ce_headers),
         cmocka_unit_test(cloudevents_content_type_is_structured),
         cmocka_unit_test(last_header_of_a_name_wins),
+        cmocka_unit_test(any_number_of_other_headers_is_read),
+        cmocka_unit_test(the_decoder_names_the_headers_it_reads),
         cmocka_unit_test(failure_keeps_the_id_for_the_outcome),
         cmocka_unit_test(invalid_events_name_the_attribute),
         cmocka_unit_test(id_longer_than_256_characters_is_refused),
