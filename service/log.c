@@ -10,16 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SECRETS   64
+#include "provflow/redact.h"
+
 #define LINE_MAX_TEXT 4096
 
 /*
- * Written before threads start and read afterwards: no lock needed for the
- * table; the level is a plain int read racily by design (a stale level for
- * one entry is harmless).
+ * The level is a plain int read racily by design (a stale level for one
+ * entry is harmless). The secrets live in redact.c.
  */
-static char *secrets[MAX_SECRETS];
-static size_t secret_count;
 static int min_level = PF_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -47,42 +45,12 @@ int pf_log_enabled(pf_log_level level)
 
 int pf_log_secret(const char *secret)
 {
-    size_t i;
-
-    if (secret == NULL || strlen(secret) < 4)
-        return 0;
-    for (i = 0; i < secret_count; i++) {
-        if (strcmp(secrets[i], secret) == 0)
-            return 0;
-    }
-    if (secret_count == MAX_SECRETS)
-        return -1;
-    secrets[secret_count] = strdup(secret);
-    if (secrets[secret_count] == NULL)
-        return -1;
-    secret_count++;
-    return 0;
+    return pf_redact_add(secret);
 }
 
 void pf_log_forget_secrets(void)
 {
-    while (secret_count > 0) {
-        char *s = secrets[--secret_count];
-
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
-static void replace_all(char *text, const char *needle)
-{
-    size_t n = strlen(needle);
-    char *hit;
-
-    while ((hit = strstr(text, needle)) != NULL) {
-        memcpy(hit, "***", 3);
-        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
-    }
+    pf_redact_forget();
 }
 
 /*
@@ -116,22 +84,51 @@ void pf_log_redact(char *text)
         "password",         "client_secret", "access_token",
         "client_assertion", "Bearer ",       "refresh_token",
     };
-    size_t i;
+    size_t i, len;
+    char *masked;
+    int rc;
 
-    for (i = 0; i < secret_count; i++)
-        replace_all(text, secrets[i]);
+    /* Every mask is shorter than what it replaces: the text only shrinks. */
+    rc = pf_redact(text, strlen(text), NULL, &masked, &len);
+    if (rc < 0) {
+        snprintf(text, strlen(text) + 1, "%s", PF_REDACT_MASK);
+        return;
+    }
+    if (rc > 0) {
+        memcpy(text, masked, len + 1);
+        free(masked);
+    }
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         mask_after(text, keys[i]);
 }
 
+/*
+ * Redacted whole, then cut to LINE_MAX_TEXT: a cut first could leave the
+ * start of a secret that the search no longer recognises.
+ */
 static void set_text(json_t *line, const char *key, const char *value)
 {
     char buf[LINE_MAX_TEXT];
+    size_t len;
+    char *whole;
 
     if (value == NULL)
         return;
-    snprintf(buf, sizeof(buf), "%s", value);
-    pf_log_redact(buf);
+    len = strlen(value);
+    if (len < sizeof(buf)) {
+        memcpy(buf, value, len + 1);
+        pf_log_redact(buf);
+    } else {
+        whole = strdup(value);
+        if (whole == NULL) {
+            snprintf(buf, sizeof(buf), "%s", PF_REDACT_MASK);
+        } else {
+            pf_log_redact(whole);
+            snprintf(buf, sizeof(buf), "%s", whole);
+            explicit_bzero(whole, len);
+            free(whole);
+        }
+    }
     /* jansson refuses invalid UTF-8: fall back to a marker, not silence. */
     if (json_object_set_new(line, key, json_string(buf)) != 0)
         json_object_set_new(line, key, json_string("(not UTF-8)"));
@@ -139,18 +136,28 @@ static void set_text(json_t *line, const char *key, const char *value)
 
 void pf_log(pf_log_level level, const pf_log_ctx *ctx, const char *fmt, ...)
 {
-    char msg[LINE_MAX_TEXT], ts[64];
+    char msg[LINE_MAX_TEXT], ts[64], *long_msg = NULL;
     struct timespec now;
     struct tm tm;
     json_t *line;
     va_list ap;
     char *text;
+    int n;
 
     if ((int)level < min_level)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(msg)) {
+        /* Longer than a line holds: formatted whole for set_text(). */
+        long_msg = malloc((size_t)n + 1);
+        if (long_msg != NULL) {
+            va_start(ap, fmt);
+            vsnprintf(long_msg, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+        }
+    }
 
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
@@ -160,7 +167,8 @@ void pf_log(pf_log_level level, const pf_log_ctx *ctx, const char *fmt, ...)
     line = json_object();
     json_object_set_new(line, "ts", json_string(ts));
     json_object_set_new(line, "level", json_string(level_names[level]));
-    set_text(line, "msg", msg);
+    set_text(line, "msg", long_msg != NULL ? long_msg : msg);
+    free(long_msg);
     if (ctx != NULL) {
         set_text(line, "topic", ctx->topic);
         if (ctx->partition >= 0)

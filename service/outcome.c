@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "provflow/json.h"
+#include "provflow/redact.h"
 
 static const char *const status_names[] = {
     [PF_OUTCOME_CREATED] = "created",
@@ -145,6 +146,35 @@ static void nonempty_or_null(pf_jsonw *w, const char *s)
     text_or_null(w, s != NULL && s[0] == '\0' ? NULL : s);
 }
 
+/* The values the outcome masks besides the registered secrets. */
+static pf_redact_with mask_of(const pf_outcome *o)
+{
+    return (pf_redact_with){o->mask, o->mask_count, o->mask_body};
+}
+
+/*
+ * As text_n(), for free text that may quote a secret: masked first (a cut
+ * first could leave part of a secret), then made valid UTF-8 and cut. If
+ * memory runs out for the masking, the text is not written: "***".
+ */
+static void masked_n(pf_jsonw *w, const pf_outcome *o, const char *s,
+                     size_t len, size_t max)
+{
+    pf_redact_with with = mask_of(o);
+    size_t mlen = 0;
+    char *m;
+    int rc = pf_redact(s, len, &with, &m, &mlen);
+
+    if (rc == 0) {
+        text_n(w, s, len, max);
+    } else if (rc < 0) {
+        pf_jsonw_cstr(w, PF_REDACT_MASK);
+    } else {
+        text_n(w, m, mlen, max);
+        free(m);
+    }
+}
+
 int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1])
 {
     struct tm tm;
@@ -210,22 +240,25 @@ int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
     return 0;
 }
 
-/* The string member `name` of from, when it is one. */
-static void copy_text(pf_jsonw *w, const json_t *from, const char *name)
+/* The string member `name` of from, when it is one; masked. */
+static void copy_text(pf_jsonw *w, const pf_outcome *o, const json_t *from,
+                      const char *name)
 {
     const json_t *v = json_object_get(from, name);
 
     if (!json_is_string(v))
         return;
     pf_jsonw_key(w, name);
-    text_n(w, json_string_value(v), json_string_length(v), PF_OUTCOME_TEXT_MAX);
+    masked_n(w, o, json_string_value(v), json_string_length(v),
+             PF_OUTCOME_TEXT_MAX);
 }
 
 /*
  * Graph's error object, reduced to the members listed in outcome.h; left
- * out when ge is not an object. None of them can carry a password.
+ * out when ge is not an object. Each string is masked: a message may quote
+ * the request body, passwords included.
  */
-static void graph_error_copy(pf_jsonw *w, const json_t *ge)
+static void graph_error_copy(pf_jsonw *w, const pf_outcome *o, const json_t *ge)
 {
     static const char *const top[] = {"code", "message", "target"};
     static const char *const inner_names[] = {"date", "request-id",
@@ -238,7 +271,7 @@ static void graph_error_copy(pf_jsonw *w, const json_t *ge)
     pf_jsonw_key(w, "graphError");
     pf_jsonw_open(w, '{');
     for (i = 0; i < COUNT(top); i++)
-        copy_text(w, ge, top[i]);
+        copy_text(w, o, ge, top[i]);
     from = json_object_get(ge, "innerError");
     if (from == NULL)
         from = json_object_get(ge, "innererror");
@@ -248,7 +281,7 @@ static void graph_error_copy(pf_jsonw *w, const json_t *ge)
         pf_jsonw_key(w, "innerError");
         pf_jsonw_open(w, '{');
         for (i = 0; i < COUNT(inner_names); i++)
-            copy_text(w, from, inner_names[i]);
+            copy_text(w, o, from, inner_names[i]);
         pf_jsonw_close(w, '}');
     }
     pf_jsonw_close(w, '}');
@@ -273,18 +306,20 @@ static void graph_object(pf_jsonw *w, const pf_outcome_graph *g)
     pf_jsonw_close(w, '}');
 }
 
-static void error_object(pf_jsonw *w, const pf_outcome_error *e)
+static void error_object(pf_jsonw *w, const pf_outcome *o)
 {
+    const pf_outcome_error *e = o->error;
+
     pf_jsonw_open(w, '{');
     pf_jsonw_key(w, "code");
     pf_jsonw_cstr(w, pf_outcome_code_name(e->code));
     pf_jsonw_key(w, "message");
-    text_n(w, e->message, strlen(e->message), PF_OUTCOME_TEXT_MAX);
+    masked_n(w, o, e->message, strlen(e->message), PF_OUTCOME_TEXT_MAX);
     if (e->path != NULL && e->path[0] != '\0') {
         pf_jsonw_key(w, "path");
-        text_or_null(w, e->path);
+        masked_n(w, o, e->path, strlen(e->path), SIZE_MAX - 1);
     }
-    graph_error_copy(w, e->graph_error);
+    graph_error_copy(w, o, e->graph_error);
     pf_jsonw_close(w, '}');
 }
 
@@ -300,7 +335,12 @@ static void input_object(pf_jsonw *w, const pf_outcome_input *in)
     pf_jsonw_close(w, '}');
 }
 
-/* The rules of pf_outcome's fields (outcome.h). */
+/*
+ * The rules of pf_outcome's fields (outcome.h). Only a caller's mistake
+ * breaks them: whatever Graph answers (a 201 without a readable flow, a
+ * flow that is not an object) and whatever the clock says still give a
+ * record.
+ */
 static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
 {
     if (pf_outcome_status_name(o->status) == NULL)
@@ -310,21 +350,9 @@ static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
         return fail(errstr, errstr_size, "outcome: source is required");
     if (o->input.topic == NULL)
         return fail(errstr, errstr_size, "outcome: input topic is required");
-    if (o->time_ms < 0 || o->time_ms > PF_OUTCOME_TIME_MAX_MS)
-        return fail(errstr, errstr_size,
-                    "outcome: time %" PRId64 " ms out of range", o->time_ms);
-    if (o->flow != NULL && !json_is_object(o->flow))
-        return fail(errstr, errstr_size, "outcome: flow must be an object");
-    if (o->flow != NULL && o->flow_json != NULL)
-        return fail(errstr, errstr_size,
-                    "outcome: flow given both as a value and as text");
     switch (o->status) {
     case PF_OUTCOME_CREATED:
     case PF_OUTCOME_EXISTS:
-        if (o->flow == NULL && o->flow_json == NULL)
-            return fail(errstr, errstr_size, "outcome: %s needs the flow",
-                        pf_outcome_status_name(o->status));
-        /* fall through */
     case PF_OUTCOME_VALIDATED:
         if (o->error != NULL)
             return fail(errstr, errstr_size, "outcome: %s takes no error",
@@ -342,8 +370,34 @@ static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* The flow written: an object, or the checked text; else none. */
+static bool flow_object(const pf_outcome *o)
+{
+    return json_is_object(o->flow);
+}
+
+static bool flow_text(const pf_outcome *o)
+{
+    return !flow_object(o) && o->flow_json != NULL;
+}
+
+/* data.warning: the caller's note, or what this module noticed itself. */
+static const char *warning_of(const pf_outcome *o)
+{
+    if (o->note != NULL && o->note[0] != '\0')
+        return o->note;
+    if (o->flow != NULL && !json_is_object(o->flow) && o->flow_json == NULL)
+        return "Graph's flow is not a JSON object: left out";
+    if ((o->status == PF_OUTCOME_CREATED || o->status == PF_OUTCOME_EXISTS) &&
+        !flow_object(o) && !flow_text(o))
+        return "no readable flow from Graph";
+    return NULL;
+}
+
 static void data_object(pf_jsonw *w, const pf_outcome *o)
 {
+    const char *warning;
+
     pf_jsonw_open(w, '{');
     pf_jsonw_key(w, "requestId");
     text_or_null(w, o->request_id);
@@ -353,13 +407,18 @@ static void data_object(pf_jsonw *w, const pf_outcome *o)
     text_or_null(w, o->flow_type);
     pf_jsonw_key(w, "status");
     pf_jsonw_cstr(w, pf_outcome_status_name(o->status));
-    if (o->flow != NULL) {
+    if (flow_object(o)) {
         /* Written from the caller's tree, masked on the way: no copy. */
         pf_jsonw_key(w, "flow");
         pf_jsonw_value(w, o->flow, PF_JSONW_MASK_SECRETS);
-    } else if (o->flow_json != NULL) {
+    } else if (flow_text(o)) {
         pf_jsonw_key(w, "flow");
         pf_jsonw_raw(w, o->flow_json, o->flow_json_len);
+    }
+    warning = warning_of(o);
+    if (warning != NULL) {
+        pf_jsonw_key(w, "warning");
+        masked_n(w, o, warning, strlen(warning), PF_OUTCOME_TEXT_MAX);
     }
     if (o->graph != NULL) {
         pf_jsonw_key(w, "graph");
@@ -367,7 +426,7 @@ static void data_object(pf_jsonw *w, const pf_outcome *o)
     }
     if (o->error != NULL) {
         pf_jsonw_key(w, "error");
-        error_object(w, o->error);
+        error_object(w, o);
     }
     pf_jsonw_key(w, "input");
     input_object(w, &o->input);
@@ -380,6 +439,7 @@ char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
     char id[PF_UUID_STR_LEN + 1];
     char when[PF_OUTCOME_TIME_LEN + 1];
     const json_t *flow_id;
+    int64_t time_ms;
     pf_jsonw w;
     char *s;
 
@@ -387,8 +447,12 @@ char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
         *len = 0;
     if (check(o, errstr, errstr_size) != 0)
         return NULL;
+    /* A clock outside the years 1970 to 9999 is clamped, not fatal. */
+    time_ms = o->time_ms < 0                        ? 0
+              : o->time_ms > PF_OUTCOME_TIME_MAX_MS ? PF_OUTCOME_TIME_MAX_MS
+                                                    : o->time_ms;
     if (pf_outcome_id(o, id) != 0 ||
-        pf_outcome_format_time(o->time_ms, when) != 0) {
+        pf_outcome_format_time(time_ms, when) != 0) {
         /* the inputs were checked: only memory can be missing */
         fail(errstr, errstr_size, "outcome: out of memory");
         return NULL;
@@ -403,12 +467,12 @@ char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
     text_or_null(&w, o->source);
     pf_jsonw_key(&w, "type");
     pf_jsonw_cstr(&w, type_names[o->status]);
-    flow_id = o->flow != NULL ? json_object_get(o->flow, "id") : NULL;
+    flow_id = flow_object(o) ? json_object_get(o->flow, "id") : NULL;
     if (json_is_string(flow_id) && json_string_length(flow_id) > 0) {
         pf_jsonw_key(&w, "subject");
         text_n(&w, json_string_value(flow_id), json_string_length(flow_id),
                PF_OUTCOME_TEXT_MAX);
-    } else if (o->flow_json != NULL && o->flow_id != NULL &&
+    } else if (o->status != PF_OUTCOME_FAILED && o->flow_id != NULL &&
                o->flow_id[0] != '\0') {
         pf_jsonw_key(&w, "subject");
         text_n(&w, o->flow_id, strlen(o->flow_id), PF_OUTCOME_TEXT_MAX);
@@ -434,11 +498,54 @@ static void dlq_set(pf_outcome_dlq *dlq, size_t i, const char *name,
     dlq->headers[i].value_len = strlen(value);
 }
 
+/*
+ * provflow-error-message: "<path>: <message>", masked as a whole, made
+ * valid UTF-8, control characters escaped (a header value ends up on
+ * terminals: kcat, logs), cut to fit.
+ */
+static void dlq_message(const pf_outcome *o, char *out, size_t size)
+{
+    const pf_outcome_error *e = o->error;
+    pf_redact_with with = mask_of(o);
+    size_t plen = e->path != NULL ? strlen(e->path) : 0;
+    size_t mlen = strlen(e->message), len = 0, clean_len;
+    char *whole, *masked = NULL, *clean = NULL;
+    int rc;
+
+    out[0] = '\0';
+    whole = malloc(plen + 2 + mlen + 1);
+    if (whole == NULL)
+        goto no_memory;
+    if (plen > 0) {
+        memcpy(whole, e->path, plen);
+        memcpy(whole + plen, ": ", 2);
+        len = plen + 2;
+    }
+    memcpy(whole + len, e->message, mlen);
+    len += mlen;
+    whole[len] = '\0';
+    rc = pf_redact(whole, len, &with, &masked, &len);
+    if (rc < 0)
+        goto no_memory;
+    /* Each byte grows to at most 3 (U+FFFD) when made valid UTF-8. */
+    clean = malloc(len * 3 + 1);
+    if (clean == NULL)
+        goto no_memory;
+    clean_len = utf8_copy(clean, len * 3 + 1, rc > 0 ? masked : whole, len);
+    pf_redact_controls(out, size, clean, clean_len);
+    goto out;
+no_memory:
+    snprintf(out, size, "%s", PF_REDACT_MASK);
+out:
+    free(clean);
+    free(masked);
+    free(whole);
+}
+
 int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
                            char *errstr, size_t errstr_size)
 {
     const pf_outcome_error *e = o->error;
-    size_t n = 0;
 
     memset(dlq, 0, sizeof(*dlq));
     if (o->status != PF_OUTCOME_FAILED || e == NULL || e->message == NULL ||
@@ -459,13 +566,7 @@ int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
              o->input.partition);
     snprintf(dlq->offset, sizeof(dlq->offset), "%" PRId64, o->input.offset);
 
-    if (e->path != NULL && e->path[0] != '\0') {
-        n = utf8_copy(dlq->message, sizeof(dlq->message), e->path,
-                      strlen(e->path));
-        n += utf8_copy(dlq->message + n, sizeof(dlq->message) - n, ": ", 2);
-    }
-    utf8_copy(dlq->message + n, sizeof(dlq->message) - n, e->message,
-              strlen(e->message));
+    dlq_message(o, dlq->message, sizeof(dlq->message));
 
     dlq_set(dlq, 0, "provflow-error-code", dlq->code);
     dlq_set(dlq, 1, "provflow-error-message", dlq->message);

@@ -4,12 +4,15 @@
  * One line per entry: {"ts", "level", "msg", and the context fields that
  * are set: topic, partition, offset, requestId, clientRequestId,
  * graphRequestId}. Every text that reaches a line (the message and each
- * context string) passes through the redaction layer first: every secret
- * registered with pf_log_secret() is replaced by "***" wherever it occurs,
- * and so are the values of "password", "client_secret", "access_token",
- * "client_assertion" and "Authorization: Bearer" that look like they are
- * printed in the text. Nothing is written to stderr by provflow's service
- * code except through here.
+ * context string) passes through the redaction layer first, whole (before
+ * a long text is cut): every secret registered with pf_log_secret() is
+ * replaced by "***" wherever it occurs, as it is, URL-encoded or
+ * JSON-escaped (redact.h), and so are the values of "password",
+ * "client_secret", "access_token", "client_assertion" and "Authorization:
+ * Bearer" that look like they are printed in the text. Control characters
+ * reach the line JSON-escaped. Nothing is written to stderr by provflow's
+ * service code except through here (the CLI's own messages excepted:
+ * they pass through pf_redact_line()).
  *
  * Thread: entries may be written from any thread (librdkafka's log
  * callback runs on its threads); each line is written with one write(2).
@@ -49,7 +52,9 @@ int pf_log_enabled(pf_log_level level);
 
 /*
  * Registers a secret (at least 4 bytes; copied) that must never appear in a
- * line. Call before starting threads that log. Returns -1 when full.
+ * line, nor in any other text redact.h masks (outcomes, dead-letter
+ * headers): pf_redact_add(). Call before starting threads that log.
+ * Returns -1 when full.
  */
 int pf_log_secret(const char *secret);
 
@@ -57,8 +62,9 @@ int pf_log_secret(const char *secret);
 void pf_log_forget_secrets(void);
 
 /*
- * Replaces registered secrets and credential-looking values in text, in
- * place (the text only shrinks). Exposed for outputs other than logs.
+ * Replaces registered secrets (in all their forms) and credential-looking
+ * values in text, in place (the text only shrinks). Exposed for outputs
+ * other than logs.
  */
 void pf_log_redact(char *text);
 

@@ -23,22 +23,35 @@
  *     flowType   or null
  *     status     "created" | "exists" | "failed" | "validated"
  *     flow       Graph's flow object, passwords masked; left out when none
+ *     warning    what went wrong with Graph's answer although the outcome
+ *                stands (pf_outcome.note, e.g. "Graph's 201 body is not
+ *                JSON: flow id taken from Location"); left out when none
  *     graph      {httpStatus, requestId, clientRequestId, attempts,
  *                elapsedMs}; left out for a request that never reached
  *                Graph (an invalid event, a dry run)
  *     error      failed only: {code, message, path?, graphError?}
  *     input      {topic, partition, offset}
  *
- * Secrets: the only inputs that can carry a password are the flow object
- * and Graph's error object. The flow is written with every property named
- * "password" (any letter case) as "***" (PF_JSONW_MASK_SECRETS, json.h;
- * flow_json comes masked already); of Graph's error object only the
- * members listed above are copied. The caller's values are never
- * modified. Plain
- * strings (error messages included) are not rewritten: the caller must not
- * put secrets into them. Strings are made valid UTF-8 (an invalid sequence
- * becomes U+FFFD), and text that comes from Graph or from error reasons is
- * cut at PF_OUTCOME_TEXT_MAX bytes, on a character boundary.
+ * Secrets: the flow is written with every property named "password" (any
+ * letter case) as "***" (PF_JSONW_MASK_SECRETS, json.h; flow_json comes
+ * masked already); of Graph's error object only the members listed below
+ * are copied. All free text (error.message, error.path, the strings of
+ * error.graphError, data.warning, and the provflow-error-message header)
+ * is masked by value (redact.h): every secret registered with
+ * pf_log_secret() and every value of pf_outcome's mask, mask_body, in
+ * every form a server can echo it in (as it is, URL-encoded, JSON-escaped)
+ * becomes "***". Graph's 400 may quote the request body, passwords
+ * included: callers MUST pass the request's passwords (mask_body = the
+ * request body, or mask / mask_count) for every outcome of a request that
+ * reached Graph. The caller's values are never modified. Strings are made
+ * valid UTF-8 (an invalid sequence becomes U+FFFD), and text that comes
+ * from Graph or from error reasons is cut at PF_OUTCOME_TEXT_MAX bytes, on
+ * a character boundary, after the masking.
+ *
+ * Building never fails on what Graph or the clock gave: a created or
+ * exists outcome without a readable flow, a flow that is not an object, a
+ * time outside 0 .. PF_OUTCOME_TIME_MAX_MS (clamped) all give a record;
+ * only a caller's mistake (see pf_outcome_dump()) or memory does.
  */
 #ifndef PROVFLOW_OUTCOME_H
 #define PROVFLOW_OUTCOME_H
@@ -95,8 +108,8 @@ typedef struct pf_outcome_error {
     pf_outcome_code code;
     /*
      * The reason, not NULL; for `rejected`, Graph's message is the usual
-     * choice. Written as given (made valid UTF-8, cut at
-     * PF_OUTCOME_TEXT_MAX): it must hold no secret.
+     * choice. Written masked (see above), made valid UTF-8, cut at
+     * PF_OUTCOME_TEXT_MAX.
      */
     const char *message;
     /* The JSON path of an invalid event's bad value; NULL or "": left out. */
@@ -107,7 +120,7 @@ typedef struct pf_outcome_error {
      * (or OData's `innererror`), `date`, `request-id` and
      * `client-request-id` are copied, in that order, under "innerError";
      * the rest (and a value that is not an object) is dropped, so that an
-     * echoed request body cannot leak. The copy is then masked as well.
+     * echoed request body cannot leak. Each copied string is masked.
      */
     const json_t *graph_error;
 } pf_outcome_error;
@@ -127,24 +140,45 @@ typedef struct pf_outcome {
     pf_outcome_status status;
     const char *source;      /* the service instance; not NULL, not "" */
     int64_t time_ms;         /* wall clock, ms since the epoch (pf_wall_ms()),
-                              * 0 .. PF_OUTCOME_TIME_MAX_MS */
+                              * clamped to 0 .. PF_OUTCOME_TIME_MAX_MS */
     const char *request_id;  /* the event id; NULL when unreadable */
     const char *flow_set_id; /* NULL when unknown */
     const char *flow_type;   /* NULL when unknown */
     /*
-     * Graph's flow object (the 201 body, or the existing flow): required
-     * for created and exists, optional for validated (the request body),
-     * NULL for failed. Must be a JSON object.
+     * Graph's flow object (the 201 body, or the existing flow): a JSON
+     * object, optional (validated: the request body; failed: NULL). A
+     * created or exists outcome without a readable flow has flow and
+     * flow_json NULL and says why in note; a value that is not an object
+     * is left out (data.warning says so when note does not).
      */
     const json_t *flow;
     /*
      * Or, instead of flow: the flow as JSON text that pf_jsonw_text()
-     * checked and masked (written as it is), flow_json_len bytes, and its
-     * "id" (flow_id, "" or NULL when none).
+     * checked and masked (written as it is), flow_json_len bytes. flow
+     * wins when both are given.
      */
     const char *flow_json;
     size_t flow_json_len;
+    /*
+     * The flow's Graph `id` ("" or NULL when none), for the subject when
+     * flow has no "id": from pf_jsonw_text(), a Location header, a list.
+     */
     const char *flow_id;
+    /*
+     * data.warning (masked, cut at PF_OUTCOME_TEXT_MAX): why the flow is
+     * missing or where its id came from; NULL or "": none (then a created
+     * or exists outcome without a flow gets a warning of this module).
+     */
+    const char *note;
+    /*
+     * Per-request secrets, masked in all free text (see above): the
+     * request body, whose strings under "password" members (any case, any
+     * depth) are masked (pf_redact_collect()'s rule), and/or mask_count
+     * more values. Callers MUST set them for a request that was sent.
+     */
+    const json_t *mask_body;
+    const char *const *mask;
+    size_t mask_count;
     const pf_outcome_graph *graph; /* NULL: data.graph left out */
     const pf_outcome_error *error; /* required for failed, else NULL */
     pf_outcome_input input;
@@ -155,8 +189,9 @@ typedef struct pf_outcome {
  * order documented above. Returns a NUL-terminated string that the caller
  * frees with free(), its length in *len (len may be NULL), or NULL with a
  * reason in errstr (errstr may be NULL when errstr_size is 0) when o
- * breaks a rule stated above (wrong combination of status, flow and error;
- * NULL source or topic; a time out of range) or memory runs out.
+ * breaks a rule stated above (status out of range; an error with created,
+ * exists or validated; failed with a flow or without an error code and
+ * message; NULL or "" source; NULL topic) or memory runs out.
  */
 char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
                       size_t errstr_size);
@@ -204,8 +239,11 @@ const char *pf_outcome_code_name(pf_outcome_code c);
  * section 4), in this order: provflow-error-code, provflow-error-message,
  * provflow-attempts, provflow-source-topic, provflow-source-partition,
  * provflow-source-offset. Numbers are decimal text; the message is
- * "<path>: <message>" when a path is given, made valid UTF-8 and cut on a
- * character boundary to fit its buffer; attempts is 0 without graph.
+ * "<path>: <message>" when a path is given, masked as the outcome's text
+ * is (the registered secrets, mask_body, mask), made valid UTF-8, control
+ * characters escaped (\n, \r, \t, \xHH, \u00HH: pf_redact_controls())
+ * and cut on a character boundary to fit its buffer; attempts is 0
+ * without graph.
  *
  * headers[i].name are static strings; headers[i].value point into the
  * buffers below (NUL-terminated, value_len without the NUL). Because of

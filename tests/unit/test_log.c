@@ -50,6 +50,59 @@ static void masks_credential_looking_values(void **state)
     }
 }
 
+/* The forms a token endpoint or Graph echoes: URL-encoded, JSON-escaped. */
+static void redacts_every_form_of_a_registered_secret(void **state)
+{
+    static const char *const forms[] = {
+        "client_secret=cs%2Bv%2F1%3D%3Dx&scope=s",
+        "client_secret=cs%2bv%2f1%3d%3dx&scope=s",
+        "{\"body\":\"cs+v\\/1==x\"}",
+        "echo cs\\u002bv\\u002F1\\u003d\\u003Dx end",
+    };
+    size_t i;
+
+    (void)state;
+    assert_int_equal(pf_log_secret("cs+v/1==x"), 0);
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char text[256];
+
+        snprintf(text, sizeof(text), "%s", forms[i]);
+        pf_log_redact(text);
+        if (strstr(text, "***") == NULL || strstr(text, "v/1") != NULL ||
+            strstr(text, "1%3") != NULL || strstr(text, "002bv") != NULL)
+            fail_msg("%s -> %s", forms[i], text);
+    }
+    pf_log_forget_secrets();
+}
+
+/* A message longer than a line is redacted before it is cut. */
+static void a_secret_at_the_cut_is_masked(void **state)
+{
+    static char big[8192];
+    int fds[2], saved;
+    char buf[16384];
+    ssize_t n, got = 0;
+
+    (void)state;
+    memset(big, 'x', 4090);
+    snprintf(big + 4090, sizeof(big) - 4090, "%s tail", "S3cretAtTheCut");
+    assert_int_equal(pipe(fds), 0);
+    saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    pf_log_secret("S3cretAtTheCut");
+    pf_log(PF_LOG_ERROR, NULL, "%s", big);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    while ((n = read(fds[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+        got += n;
+    close(fds[0]);
+    assert_true(got > 4000);
+    buf[got] = '\0';
+    assert_null(strstr(buf, "S3cr"));
+    pf_log_forget_secrets();
+}
+
 static void log_lines_are_json_and_redacted(void **state)
 {
     int fds[2], saved;
@@ -87,6 +140,8 @@ int main(void)
         cmocka_unit_test(redacts_registered_secrets_everywhere),
         cmocka_unit_test(masks_credential_looking_values),
         cmocka_unit_test(log_lines_are_json_and_redacted),
+        cmocka_unit_test(redacts_every_form_of_a_registered_secret),
+        cmocka_unit_test(a_secret_at_the_cut_is_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
