@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -20,6 +21,27 @@
 /* Request headers beyond this per-connection pool are refused by MHD. */
 #define CONNECTION_MEMORY_LIMIT (16 * 1024)
 #define LISTEN_BACKLOG          64
+/*
+ * MHD's own limit is this much above max_connections: a connection
+ * accepted beyond max_connections evicts the oldest waiting one, which MHD
+ * closes on its next run, and MHD accepts up to 10 in one run. At its own
+ * limit MHD stops accepting (see pf_admin_run() for how it starts again).
+ */
+#define EVICT_MARGIN 10
+
+/*
+ * One open connection, as the admin server sees it (MHD's socket
+ * context). A connection "waits" from the moment it opens, or its last
+ * response was sent, until a request's headers are in; it is "busy" while
+ * that request is answered.
+ */
+typedef struct slot {
+    bool used;
+    bool busy;
+    bool evicted;  /* shut down by us; MHD closes it on its next run */
+    int fd;        /* MHD's socket; only shutdown() by us, never closed */
+    int64_t since; /* waiting since, pf_now_ms() */
+} slot;
 
 struct pf_admin {
     struct MHD_Daemon *daemon;
@@ -27,9 +49,15 @@ struct pf_admin {
     unsigned port;
     int64_t stale_ms;
     int64_t heartbeat_ms;
+    int64_t header_timeout_ms;
+    unsigned max_connections;
     pf_metrics *metrics;
     pf_admin_ready_fn ready;
     void *ready_arg;
+    slot *slots; /* max_connections + EVICT_MARGIN */
+    size_t slot_count;
+    size_t open; /* slots used */
+    bool rearm;  /* a connection closed: MHD_run() is due (pf_admin_run) */
     char mhd_error[256]; /* MHD's last log message */
 };
 
@@ -224,6 +252,124 @@ static unsigned bound_port(int fd)
     return ntohs(((struct sockaddr_in *)&addr)->sin_port);
 }
 
+/* ---- connections: eviction and the header deadline ---- */
+
+/* The slot MHD keeps for conn (NULL if it has none). */
+static slot *slot_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/*
+ * Ends a connection without taking it from MHD: shutdown() (not close())
+ * makes the socket report EOF and hang-up, so MHD's next run closes it
+ * the usual way (and calls on_connection(CLOSED)). The peer sees a FIN.
+ */
+static void evict(slot *s)
+{
+    if (s->evicted)
+        return;
+    s->evicted = true;
+    shutdown(s->fd, SHUT_RDWR);
+}
+
+/*
+ * Called by MHD on the loop thread: when a connection is accepted and when
+ * it is closed. Accepting one beyond max_connections evicts the waiting
+ * connection that has waited longest, so that a client that opens
+ * connections and says nothing (or trickles bytes) can never keep the
+ * probes out: the newest connection always gets a slot.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    pf_admin *a = cls;
+    const union MHD_ConnectionInfo *info;
+    slot *s = *socket_context, *oldest = NULL;
+    size_t i;
+
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (s != NULL) {
+            memset(s, 0, sizeof(*s));
+            a->open--;
+        }
+        *socket_context = NULL;
+        a->rearm = true;
+        return;
+    }
+    info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    for (i = 0; i < a->slot_count && s == NULL; i++) {
+        if (!a->slots[i].used)
+            s = &a->slots[i];
+    }
+    if (s == NULL || info == NULL)
+        return; /* untracked: MHD's own timeout still applies */
+    *s = (slot){.used = true, .fd = info->connect_fd, .since = pf_now_ms()};
+    *socket_context = s;
+    a->open++;
+    if (a->open <= a->max_connections)
+        return;
+    for (i = 0; i < a->slot_count; i++) {
+        slot *o = &a->slots[i];
+
+        if (o->used && o != s && !o->busy && !o->evicted &&
+            (oldest == NULL || o->since < oldest->since))
+            oldest = o;
+    }
+    if (oldest != NULL)
+        evict(oldest);
+}
+
+/*
+ * Called by MHD once a request is answered (or abandoned): the connection
+ * waits for its next request from now on.
+ */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    slot *s = slot_of(conn);
+
+    (void)cls;
+    (void)con_cls;
+    (void)toe;
+    if (s != NULL) {
+        s->busy = false;
+        s->since = pf_now_ms();
+    }
+}
+
+/*
+ * The earliest moment a waiting connection runs out of time for a
+ * request's headers (INT64_MAX if none waits); with enforce, first evicts
+ * every connection already past it. MHD's own timeout counts from the last
+ * byte received, so it alone would keep a connection that sends a byte
+ * every few seconds.
+ */
+static int64_t header_deadline(pf_admin *a, int64_t now, bool enforce)
+{
+    int64_t next = INT64_MAX;
+    size_t i;
+
+    if (a->open == 0)
+        return next;
+    for (i = 0; i < a->slot_count; i++) {
+        slot *s = &a->slots[i];
+        int64_t due = s->since + a->header_timeout_ms;
+
+        if (!s->used || s->busy || s->evicted)
+            continue;
+        if (enforce && due <= now)
+            evict(s);
+        else if (due < next)
+            next = due;
+    }
+    return next;
+}
+
 /* ---- responses ---- */
 
 /*
@@ -377,11 +523,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   size_t *upload_data_size, void **con_cls)
 {
     pf_admin *a = cls;
+    slot *s = slot_of(conn);
 
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
     (void)con_cls;
+    if (s != NULL)
+        s->busy = true; /* until on_completed() */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
         return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                           "method not allowed\n");
@@ -432,12 +581,29 @@ pf_admin *pf_admin_new(const pf_admin_config *cfg, char *errstr,
                  "stale_ms must be at least 1");
         goto out;
     }
+    if (cfg->max_connections > PF_ADMIN_MAX_CONNECTIONS_LIMIT ||
+        cfg->connection_timeout_s > PF_ADMIN_CONNECTION_TIMEOUT_LIMIT_S) {
+        snprintf(errstr, errstr_size,
+                 "admin: max_connections is at most %d and "
+                 "connection_timeout_s at most %d",
+                 PF_ADMIN_MAX_CONNECTIONS_LIMIT,
+                 PF_ADMIN_CONNECTION_TIMEOUT_LIMIT_S);
+        goto out;
+    }
     a = calloc(1, sizeof(*a));
     if (a == NULL) {
         snprintf(errstr, errstr_size, "admin: out of memory");
         goto out;
     }
     a->fd = -1;
+    a->max_connections = cfg->max_connections;
+    a->header_timeout_ms = (int64_t)cfg->connection_timeout_s * 1000;
+    a->slot_count = (size_t)cfg->max_connections + EVICT_MARGIN;
+    a->slots = calloc(a->slot_count, sizeof(*a->slots));
+    if (a->slots == NULL) {
+        snprintf(errstr, errstr_size, "admin: out of memory");
+        goto out;
+    }
     a->stale_ms = cfg->stale_ms;
     a->heartbeat_ms = pf_now_ms();
     a->metrics = cfg->metrics;
@@ -456,10 +622,11 @@ pf_admin *pf_admin_new(const pf_admin_config *cfg, char *errstr,
     a->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, a, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->slot_count,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
     if (a->daemon == NULL) {
         /* MHD 0.9.75 leaves a given listen socket open when it fails. */
         snprintf(errstr, errstr_size, "admin: libmicrohttpd did not start: %s",
@@ -487,7 +654,8 @@ void pf_admin_destroy(pf_admin *a)
     if (a == NULL)
         return;
     if (a->daemon != NULL)
-        MHD_stop_daemon(a->daemon);
+        MHD_stop_daemon(a->daemon); /* calls on_connection(CLOSED) */
+    free(a->slots);
     free(a);
 }
 
@@ -506,13 +674,30 @@ void pf_admin_heartbeat(pf_admin *a, int64_t now_ms)
     a->heartbeat_ms = now_ms;
 }
 
+size_t pf_admin_connections(const pf_admin *a)
+{
+    return a->open;
+}
+
 int pf_admin_timeout_ms(pf_admin *a)
 {
     MHD_UNSIGNED_LONG_LONG t;
+    int64_t now, due;
+    int ms = -1;
 
-    if (MHD_get_timeout(a->daemon, &t) != MHD_YES)
-        return -1;
-    return t > INT_MAX ? INT_MAX : (int)t;
+    if (a->rearm)
+        return 0;
+    if (MHD_get_timeout(a->daemon, &t) == MHD_YES)
+        ms = t > INT_MAX ? INT_MAX : (int)t;
+    now = pf_now_ms();
+    due = header_deadline(a, now, false);
+    if (due == INT64_MAX)
+        return ms;
+    if (due <= now)
+        return 0;
+    if (due - now < INT_MAX && (ms < 0 || due - now < ms))
+        ms = (int)(due - now);
+    return ms;
 }
 
 int pf_admin_run(pf_admin *a)
@@ -522,12 +707,25 @@ int pf_admin_run(pf_admin *a)
     bool due;
 
     /*
+     * Connections over their header deadline are shut down first; their
+     * hang-up makes the epoll descriptor readable just below.
+     */
+    header_deadline(a, pf_now_ms(), true);
+    /*
      * MHD's timeout reaching 0 also means "work pending": in epoll mode
      * MHD keeps connections that still have buffered data on an internal
      * list that no readiness of the epoll descriptor reports.
+     *
+     * rearm: at its connection limit MHD takes the listen socket out of
+     * its epoll set, and puts it back only at the start of a later
+     * MHD_run(). Once the connections have closed, nothing would make the
+     * descriptor readable again (no connection, no deadline): the server
+     * would never accept again. So a run that closed a connection is
+     * always followed by one more.
      */
-    due = MHD_get_timeout(a->daemon, &t) == MHD_YES && t == 0;
+    due = a->rearm || (MHD_get_timeout(a->daemon, &t) == MHD_YES && t == 0);
     if (!due && (poll(&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0))
         return 0;
+    a->rearm = false;
     return MHD_run(a->daemon) == MHD_YES ? 1 : -1;
 }

@@ -29,9 +29,22 @@
  * still turns (so it serves HTTP) while the owner's work is wedged: the
  * owner calls pf_admin_heartbeat() only where it knows the work moves on.
  *
- * Bounded: max_connections concurrent connections (more are refused), an
- * idle connection is closed after connection_timeout_s, a request's headers
- * must fit a 16 KiB per-connection memory pool, bodies are refused.
+ * Cannot be wedged by clients that connect and say nothing, or trickle
+ * bytes (slowloris):
+ *   - at most max_connections connections are kept: accepting one more
+ *     closes the connection that has waited longest for a request (one
+ *     being answered is never chosen), so a new client, the probe, always
+ *     gets in; MHD's own limit is a few above, for the ones being closed;
+ *   - a connection is closed when connection_timeout_s pass without a
+ *     byte (MHD's timeout, reset by every byte), and also when its
+ *     request's headers are not complete connection_timeout_s after it
+ *     opened or its previous response was sent (however slowly they
+ *     trickle in);
+ *   - a request's headers must fit a 16 KiB per-connection memory pool;
+ *     bodies are refused.
+ * There is no per-address limit: the kubelet probes from the node's
+ * address, and a proxy or NAT puts many clients behind one, so a limit per
+ * address would refuse the probe along with the client that filled it.
  *
  * Secrets: the server adds none of its own to a response. The readiness
  * reasons and the metrics are the owner's: keeping secrets out of them
@@ -50,8 +63,11 @@
 #include "provflow/metrics.h"
 
 #define PF_ADMIN_MAX_CONNECTIONS_DEFAULT 16
-#define PF_ADMIN_CONNECTION_TIMEOUT_S    10
+#define PF_ADMIN_CONNECTION_TIMEOUT_S    5
 #define PF_ADMIN_STALE_MS_DEFAULT        30000
+/* Upper bounds of max_connections and connection_timeout_s. */
+#define PF_ADMIN_MAX_CONNECTIONS_LIMIT      1024
+#define PF_ADMIN_CONNECTION_TIMEOUT_LIMIT_S 3600
 
 #define PF_ADMIN_CHECKS_MAX       8
 #define PF_ADMIN_CHECK_NAME_MAX   64
@@ -91,8 +107,8 @@ typedef struct pf_admin_config {
      * picks a free port (pf_admin_port() tells which).
      */
     const char *listen;
-    unsigned max_connections;      /* concurrent connections, >= 1 */
-    unsigned connection_timeout_s; /* idle connection closed after, >= 1 */
+    unsigned max_connections;      /* connections kept, 1 to 1024 */
+    unsigned connection_timeout_s; /* silence, or headers, 1 to 3600 */
     int64_t stale_ms;              /* /healthz: heartbeat age limit, >= 1 */
     pf_metrics *metrics;           /* borrowed; NULL: /metrics is 404 */
     pf_admin_ready_fn ready;       /* NULL: always ready */
@@ -130,17 +146,24 @@ int pf_admin_fd(const pf_admin *a);
 
 /*
  * The longest the loop may wait before calling pf_admin_run(), in ms: 0 if
- * work is pending, -1 if no deadline (wait on pf_admin_fd() alone).
+ * work is pending, -1 if no deadline (wait on pf_admin_fd() alone). The
+ * earliest of MHD's own timeout and the header deadlines: a loop that
+ * honours it closes idle and slow connections on time.
  */
 int pf_admin_timeout_ms(pf_admin *a);
 
 /*
- * Serves what is pending: calls MHD_run() when pf_admin_fd() is readable
- * or MHD's timeout has expired, else returns at once. Never blocks. Call
- * it every loop turn. Returns 1 if MHD ran, 0 if there was nothing to do,
- * -1 if MHD_run() failed.
+ * Serves what is pending: shuts down connections past their header
+ * deadline, then calls MHD_run() when pf_admin_fd() is readable, MHD's
+ * timeout has expired or the previous run closed a connection (so that
+ * MHD accepts again after it stopped at its limit), else returns at once.
+ * Never blocks. Call it every loop turn. Returns 1 if MHD ran, 0 if there
+ * was nothing to do, -1 if MHD_run() failed.
  */
 int pf_admin_run(pf_admin *a);
+
+/* Connections open now (including ones being closed). */
+size_t pf_admin_connections(const pf_admin *a);
 
 /* Records that the loop is alive at monotonic time now_ms (pf_now_ms()). */
 void pf_admin_heartbeat(pf_admin *a, int64_t now_ms);

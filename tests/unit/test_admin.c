@@ -3,6 +3,8 @@
  * it: the test's own poll() on pf_admin_fd() and pf_admin_timeout_ms(),
  * then pf_admin_run(), while a client thread talks raw HTTP over loopback;
  * and once through pf_http_poll() with the descriptor as an extra fd.
+ * The slowloris tests drive many non-blocking clients from the loop
+ * thread itself.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -525,6 +529,398 @@ static void idle_connections_time_out(void **state)
     free(x);
 }
 
+/* ---- clients that hold connections: slowloris ---- */
+
+/*
+ * A non-blocking client driven from the loop thread: connects, sends its
+ * request (all at once, or one byte per nudge), reads what comes back.
+ */
+typedef struct nbclient {
+    int fd;
+    bool connected;
+    bool closed;         /* EOF or error: the server let go of it */
+    const char *request; /* NULL: says nothing */
+    size_t sent;
+    bool trickle; /* one byte per nbclient_nudge() */
+    char response[1024];
+    size_t response_len;
+} nbclient;
+
+static void nbclient_open(nbclient *c, unsigned port, const char *request,
+                          bool trickle)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port)};
+
+    memset(c, 0, sizeof(*c));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c->request = request;
+    c->trickle = trickle;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(c->fd >= 0);
+    if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+        c->connected = true;
+    else
+        assert_int_equal(errno, EINPROGRESS);
+}
+
+static void nbclient_close(nbclient *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+/* Sends what is due (everything, or one more byte when nudged). */
+static void nbclient_send(nbclient *c, bool nudge)
+{
+    size_t n;
+    ssize_t w;
+
+    if (!c->connected || c->closed || c->request == NULL)
+        return;
+    n = strlen(c->request) - c->sent;
+    if (n == 0 || (c->trickle && !nudge))
+        return;
+    w = send(c->fd, c->request + c->sent, c->trickle ? 1 : n, MSG_NOSIGNAL);
+    if (w > 0)
+        c->sent += (size_t)w;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        c->closed = true;
+}
+
+/* One step: completes the connect, sends, reads; never blocks. */
+static void nbclient_step(nbclient *c, bool nudge)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
+
+    if (c->fd < 0 || c->closed || poll(&p, 1, 0) <= 0)
+        return;
+    if (!c->connected && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+            c->closed = true;
+            return;
+        }
+        c->connected = true;
+    }
+    nbclient_send(c, nudge);
+    while (!c->closed && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t r = recv(c->fd, c->response + c->response_len,
+                         sizeof(c->response) - 1 - c->response_len, 0);
+
+        if (r > 0) {
+            c->response_len += (size_t)r;
+            c->response[c->response_len] = '\0';
+            if (c->response_len == sizeof(c->response) - 1)
+                break;
+        } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            c->closed = true;
+        } else {
+            break;
+        }
+    }
+}
+
+/*
+ * One loop turn as the service makes it: wait on the admin descriptor no
+ * longer than pf_admin_timeout_ms() (nor than max_ms, so that the clients
+ * get their turn), then pf_admin_run().
+ */
+static void loop_turn(pf_admin *a, int max_ms)
+{
+    struct pollfd p = {.fd = pf_admin_fd(a), .events = POLLIN};
+    int t = pf_admin_timeout_ms(a);
+
+    if (t < 0 || t > max_ms)
+        t = max_ms;
+    assert_true(poll(&p, 1, t) >= 0);
+    pf_admin_heartbeat(a, pf_now_ms());
+    assert_true(pf_admin_run(a) >= 0);
+}
+
+static const char healthz_request[] =
+    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+
+/* Headers that never end: the slowloris client sends them byte by byte. */
+static const char endless_headers[] =
+    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/* The attackers: idle ones say nothing, slow ones trickle headers. */
+#define IDLE_CLIENTS    300
+#define SLOW_CLIENTS    24
+#define REOPEN_PER_TURN 16
+#define NUDGE_EVERY_MS  300
+
+typedef struct siege {
+    nbclient idle[IDLE_CLIENTS];
+    nbclient slow[SLOW_CLIENTS];
+    unsigned port;
+    int64_t next_nudge;
+    size_t reopened; /* attackers the server closed, opened again */
+} siege;
+
+static void raise_fd_limit(size_t want)
+{
+    struct rlimit rl;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < want && rl.rlim_max > rl.rlim_cur) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    if (rl.rlim_cur < want)
+        skip(); /* cannot open that many sockets here */
+}
+
+static void siege_open(siege *g, unsigned port)
+{
+    size_t i;
+
+    g->port = port;
+    g->reopened = 0;
+    g->next_nudge = pf_now_ms();
+    for (i = 0; i < IDLE_CLIENTS; i++)
+        nbclient_open(&g->idle[i], port, NULL, false);
+    for (i = 0; i < SLOW_CLIENTS; i++)
+        nbclient_open(&g->slow[i], port, endless_headers, true);
+}
+
+/*
+ * Keeps the siege up: trickles a byte on every slow client now and then,
+ * and opens again (a few per turn) the attackers the server let go.
+ */
+static void siege_step(siege *g)
+{
+    bool nudge = pf_now_ms() >= g->next_nudge;
+    size_t i, budget = REOPEN_PER_TURN;
+
+    if (nudge)
+        g->next_nudge = pf_now_ms() + NUDGE_EVERY_MS;
+    for (i = 0; i < IDLE_CLIENTS + SLOW_CLIENTS; i++) {
+        bool slow = i >= IDLE_CLIENTS;
+        nbclient *c = slow ? &g->slow[i - IDLE_CLIENTS] : &g->idle[i];
+
+        nbclient_step(c, nudge);
+        if (c->closed && budget > 0) {
+            nbclient_close(c);
+            nbclient_open(c, g->port, slow ? endless_headers : NULL, slow);
+            budget--;
+            g->reopened++;
+        }
+    }
+}
+
+static void siege_end(siege *g)
+{
+    size_t i;
+
+    for (i = 0; i < IDLE_CLIENTS; i++)
+        nbclient_close(&g->idle[i]);
+    for (i = 0; i < SLOW_CLIENTS; i++)
+        nbclient_close(&g->slow[i]);
+}
+
+/*
+ * GET /healthz until one answer comes back, turning the loop (and the
+ * siege, if any) meanwhile; a probe the server closed unanswered is
+ * tried again. The deadline is generous: it only stops a wedged server
+ * from hanging the test. Returns the status (0: no answer in time).
+ */
+static int probe_healthz(pf_admin *a, siege *g, char *body, size_t size)
+{
+    nbclient probe;
+    int64_t deadline = pf_now_ms() + 20000;
+    int status = 0;
+
+    nbclient_open(&probe, pf_admin_port(a), healthz_request, false);
+    while (status == 0 && pf_now_ms() < deadline) {
+        const char *end;
+
+        loop_turn(a, 20);
+        if (g != NULL)
+            siege_step(g);
+        nbclient_step(&probe, false);
+        end = strstr(probe.response, "\r\n\r\n");
+        if (end != NULL && probe.closed) {
+            assert_int_equal(sscanf(probe.response, "HTTP/1.%*d %d", &status),
+                             1);
+            snprintf(body, size, "%s", end + 4);
+        } else if (probe.closed) { /* closed unanswered: once more */
+            nbclient_close(&probe);
+            nbclient_open(&probe, pf_admin_port(a), healthz_request, false);
+        }
+    }
+    nbclient_close(&probe);
+    return status;
+}
+
+/* Turns the loop until the server holds no connection (or fails). */
+static void wait_for_no_connections(pf_admin *a)
+{
+    int64_t deadline = pf_now_ms() + 20000;
+
+    while (pf_admin_connections(a) > 0) {
+        assert_true(pf_now_ms() < deadline);
+        loop_turn(a, 20);
+    }
+}
+
+/*
+ * Hundreds of clients that connect and say nothing, and some that trickle
+ * never-ending headers a byte at a time, kept up (every one the server
+ * drops comes back): /healthz still answers. Then they leave, and it
+ * answers again.
+ */
+static void healthz_answers_through_a_slowloris(void **state)
+{
+    pf_admin_config cfg;
+    pf_admin *a;
+    siege *g = calloc(1, sizeof(*g));
+    char body[64];
+
+    (void)state;
+    assert_non_null(g);
+    raise_fd_limit(2 * (IDLE_CLIENTS + SLOW_CLIENTS) + 64);
+    pf_admin_config_default(&cfg); /* the service's limits */
+    a = start(&cfg);
+    siege_open(g, pf_admin_port(a));
+    /* The siege is established: the server is full of attackers. */
+    while (pf_admin_connections(a) < cfg.max_connections) {
+        loop_turn(a, 20);
+        siege_step(g);
+    }
+    assert_int_equal(probe_healthz(a, g, body, sizeof(body)), 200);
+    assert_string_equal(body, "ok\n");
+    /* It held: the server kept dropping attackers, which came back. */
+    assert_true(g->reopened > 0);
+    assert_int_equal(probe_healthz(a, g, body, sizeof(body)), 200);
+
+    siege_end(g);
+    wait_for_no_connections(a);
+    assert_int_equal(probe_healthz(a, NULL, body, sizeof(body)), 200);
+    assert_string_equal(body, "ok\n");
+    pf_admin_destroy(a);
+    free(g);
+}
+
+/*
+ * The reported wedge: as many idle connections as the limit (and more
+ * waiting to be accepted), all closed by their clients; MHD had stopped
+ * accepting at its limit and nothing made it start again.
+ */
+static void healthz_answers_after_idle_clients_leave(void **state)
+{
+    pf_admin_config cfg;
+    pf_admin *a;
+    nbclient idle[3 * PF_ADMIN_MAX_CONNECTIONS_DEFAULT];
+    char body[64];
+    size_t i;
+
+    (void)state;
+    pf_admin_config_default(&cfg);
+    cfg.connection_timeout_s = 60; /* nothing times out during the test */
+    a = start(&cfg);
+    for (i = 0; i < sizeof(idle) / sizeof(idle[0]); i++)
+        nbclient_open(&idle[i], pf_admin_port(a), NULL, false);
+    while (pf_admin_connections(a) < cfg.max_connections)
+        loop_turn(a, 20);
+    for (i = 0; i < sizeof(idle) / sizeof(idle[0]); i++)
+        nbclient_close(&idle[i]);
+    wait_for_no_connections(a);
+    assert_int_equal(probe_healthz(a, NULL, body, sizeof(body)), 200);
+    assert_string_equal(body, "ok\n");
+    pf_admin_destroy(a);
+}
+
+/*
+ * A client that sends a header byte well within the timeout, forever,
+ * still loses its connection: headers must be complete within
+ * connection_timeout_s. (MHD's own timeout, reset by every byte, would
+ * keep it.)
+ */
+static void trickled_headers_are_cut_off(void **state)
+{
+    pf_admin_config cfg;
+    pf_admin *a;
+    nbclient slow;
+    int64_t deadline, next = 0;
+
+    (void)state;
+    pf_admin_config_default(&cfg);
+    cfg.connection_timeout_s = 1;
+    a = start(&cfg);
+    nbclient_open(&slow, pf_admin_port(a), endless_headers, true);
+    deadline = pf_now_ms() + 20000;
+    while (!slow.closed) {
+        bool nudge = pf_now_ms() >= next;
+
+        assert_true(pf_now_ms() < deadline);
+        if (nudge)
+            next = pf_now_ms() + 200;
+        loop_turn(a, 50);
+        nbclient_step(&slow, nudge);
+        /* still sending: the server's end closed, not a stalled client */
+        assert_true(slow.closed || slow.sent < strlen(endless_headers));
+    }
+    assert_int_equal(slow.response_len, 0);
+    assert_true(slow.sent > 1);
+    wait_for_no_connections(a);
+    nbclient_close(&slow);
+    pf_admin_destroy(a);
+}
+
+/*
+ * At max_connections, a new connection closes the one that has waited
+ * longest; the others stay, and the newcomer is served.
+ */
+static void a_new_connection_evicts_the_longest_waiting(void **state)
+{
+    pf_admin_config cfg;
+    pf_admin *a;
+    nbclient first, second, probe;
+    int64_t deadline;
+
+    (void)state;
+    pf_admin_config_default(&cfg);
+    cfg.max_connections = 2;
+    cfg.connection_timeout_s = 60;
+    a = start(&cfg);
+    nbclient_open(&first, pf_admin_port(a), NULL, false);
+    deadline = pf_now_ms() + 20000;
+    while (pf_admin_connections(a) < 1) {
+        assert_true(pf_now_ms() < deadline);
+        loop_turn(a, 20);
+    }
+    nbclient_open(&second, pf_admin_port(a), NULL, false);
+    while (pf_admin_connections(a) < 2) {
+        assert_true(pf_now_ms() < deadline);
+        loop_turn(a, 20);
+    }
+    nbclient_open(&probe, pf_admin_port(a), healthz_request, false);
+    while (!(probe.closed && first.closed)) {
+        assert_true(pf_now_ms() < deadline);
+        loop_turn(a, 20);
+        nbclient_step(&first, false);
+        nbclient_step(&second, false);
+        nbclient_step(&probe, false);
+    }
+    assert_true(strncmp(probe.response, "HTTP/1.1 200", 12) == 0);
+    assert_int_equal(first.response_len, 0);
+    nbclient_step(&second, false);
+    assert_false(second.closed);
+    nbclient_close(&first);
+    nbclient_close(&second);
+    nbclient_close(&probe);
+    pf_admin_destroy(a);
+}
+
 /* ---- listening ---- */
 
 static void ephemeral_port_is_reported_and_then_taken(void **state)
@@ -678,6 +1074,15 @@ static void bad_settings_are_refused(void **state)
     cfg.listen = "127.0.0.1:0";
     cfg.stale_ms = 0;
     assert_null(pf_admin_new(&cfg, err, sizeof(err)));
+    pf_admin_config_default(&cfg);
+    cfg.listen = "127.0.0.1:0";
+    cfg.max_connections = PF_ADMIN_MAX_CONNECTIONS_LIMIT + 1;
+    assert_null(pf_admin_new(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "at most"));
+    pf_admin_config_default(&cfg);
+    cfg.listen = "127.0.0.1:0";
+    cfg.connection_timeout_s = PF_ADMIN_CONNECTION_TIMEOUT_LIMIT_S + 1;
+    assert_null(pf_admin_new(&cfg, err, sizeof(err)));
     pf_admin_destroy(NULL);
 }
 
@@ -768,6 +1173,10 @@ int main(void)
         cmocka_unit_test(methods_other_than_get_are_405),
         cmocka_unit_test(request_bodies_are_refused),
         cmocka_unit_test(idle_connections_time_out),
+        cmocka_unit_test(healthz_answers_through_a_slowloris),
+        cmocka_unit_test(healthz_answers_after_idle_clients_leave),
+        cmocka_unit_test(trickled_headers_are_cut_off),
+        cmocka_unit_test(a_new_connection_evicts_the_longest_waiting),
         cmocka_unit_test(ephemeral_port_is_reported_and_then_taken),
         cmocka_unit_test(ipv6_loopback_serves),
         cmocka_unit_test(listen_addresses_parse),
