@@ -80,8 +80,9 @@ typedef struct pf_config {
  * the caller releases with pf_config_release()). On success returns the
  * index in argv of the first operand (like optind). Returns -1 with a
  * message naming the setting in errstr for a bad value or an unreadable
- * file (exit 78), -2 for a command-line usage error (exit 64), and -3
- * after printing --help to stdout (exit 0).
+ * file (exit 78), -2 for a command-line usage error (exit 64; errstr
+ * then holds the message, or is empty when getopt printed one), and -3
+ * for --help (exit 0).
  */
 int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
                    char *errstr, size_t errstr_size);
