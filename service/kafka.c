@@ -25,6 +25,7 @@ typedef struct scope_row {
     unsigned scope;
 } scope_row;
 
+static char *scope_text; /* the table; rows point into it */
 static scope_row *scopes;
 static size_t nscopes;
 static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
@@ -84,7 +85,7 @@ static void read_scopes(void)
         }
         scopes[nscopes++] = (scope_row){name, scope};
     }
-    /* text stays: the rows point into it. */
+    scope_text = text; /* kept: the rows point into it */
 }
 
 unsigned pf_kafka_prop_scope(const char *name)
