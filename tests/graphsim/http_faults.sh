@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Faults over HTTP: scripted and random 429/500/503/504, dropped connections
-# before and after applying, latency (without blocking other requests),
+# before and after applying, broken 2xx bodies (badBody, every kind) and
+# the Location header, latency (without blocking other requests), latency
+# spikes (slow), creates applied after their client gave up (with the
+# applied order and client-request-id in /_sim/flows),
 # token endpoint failures, token lifetime, per-tenant rate limits with a
 # computed Retry-After, faults from the config file, reset, and seeded
 # determinism.
@@ -108,6 +111,190 @@ t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOK" \
 awk "BEGIN { exit !($t < 0.6) }" || fail "jitter 300 ms took $t s"
 ok
 set_faults '{}'
+
+# --- badBody: a 2xx answer whose body is broken, the request handled as
+# usual (a create is applied); the fault's draw picks the kind
+flows_path() { echo "$SETS_PATH/$1/provisioningFlows"; }
+list() { graph GET "$(flows_path "$1")" "$TOK"; }
+BSET=$(nth_set 900)
+create "$TOK" "$BSET" "$DATA/seed-user.json"
+expect_status 201 "a flow to list"
+BFLOW=$(jq -r .id "$BODY")
+set_faults '{"listFlows": {"sequence": ["badBody:notJson", "badBody:empty",
+  "badBody:truncated", "badBody:noValue", "badBody:valueNotArray",
+  "badBody:array", "badBody:deep", "badBody:hugeNumber",
+  "badBody:invalidUtf8", "badBody", "ok"]}}'
+expect_jq '.listFlows.sequence | length' 11
+expect_jq '.listFlows.sequence[0]' badBody:notJson
+expect_jq '.listFlows.badBody | join(",")' notJson
+list "$BSET"
+expect_status 200 "notJson"
+! jq -e . "$BODY" >/dev/null 2>&1 || fail "notJson: the body parses"
+grep -q '^<html>' "$BODY" || fail "notJson: $(head -c 200 "$BODY")"
+expect_header request-id '.+'
+expect_header Content-Type '^application/json'
+ok
+list "$BSET"
+expect_status 200 "empty"
+[ ! -s "$BODY" ] || fail "empty: $(head -c 200 "$BODY")"
+ok
+list "$BSET"
+expect_status 200 "truncated"
+! jq -e . "$BODY" >/dev/null 2>&1 || fail "truncated: the body parses"
+head -c 40 "$BODY" | grep -q '^{"@odata.context":' || fail "truncated: not the answer's start"
+ok
+list "$BSET"
+expect_status 200 "noValue"
+expect_jq 'keys | join(",")' '@odata.context'
+list "$BSET"
+expect_status 200 "valueNotArray"
+expect_jq '.value | type' object
+expect_jq '.value."0".id' "$BFLOW"
+list "$BSET"
+expect_status 200 "array"
+expect_jq 'type' array
+expect_jq '.[0].value[0].id' "$BFLOW"
+list "$BSET"
+expect_status 200 "deep"
+head -c 20 "$BODY" | grep -q '^{"deep":\[\[\[\[' || fail "deep: $(head -c 40 "$BODY")"
+[ "$(tr -cd '[' <"$BODY" | wc -c)" -ge 10000 ] || fail "deep: fewer than 10000 levels"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BODY" 2>/dev/null &&
+    fail "deep: python parsed 10000 levels"
+ok
+list "$BSET"
+expect_status 200 "hugeNumber"
+head -c 20 "$BODY" | grep -q '^{"big":1e999,' || fail "hugeNumber: $(head -c 40 "$BODY")"
+ok
+list "$BSET"
+expect_status 200 "invalidUtf8"
+python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$BODY" 2>/dev/null &&
+    fail "invalidUtf8: the body is valid UTF-8"
+ok
+list "$BSET"
+expect_status 200 "badBody: the profile's kind (notJson)"
+grep -q '^<html>' "$BODY" || fail "badBody: $(head -c 200 "$BODY")"
+ok
+list "$BSET"
+expect_status 200 "sequence used up"
+expect_jq '.value[0].id' "$BFLOW"
+# a non-2xx answer keeps its body
+set_faults '{"listFlows": {"sequence": ["badBody:notJson"]}}'
+graph GET "$(flows_path not-a-guid)" "$TOK"
+expect_graph_error 400 BadRequest
+call GET "$URL/_sim/stats"
+expect_jq '.badBodies | [.notJson, .empty, .truncated, .noValue, .valueNotArray, .array, .deep, .hugeNumber, .invalidUtf8] | join(",")' \
+    "2,1,1,1,1,1,1,1,1"
+expect_jq '.faultsInjected | has("badBody")' false
+call GET "$URL/_sim/requests?limit=12"
+expect_jq '[.requests[] | select(.method == "GET") | .fault] | .[0:3] | join(",")' \
+    "badBody:notJson,badBody:empty,badBody:truncated"
+expect_jq '.requests[-1] | [.status, .fault] | join(",")' "400,badBody:notJson"
+
+# a create meets badBody: applied, then answered 201 with the broken body;
+# "location" adds Graph's Location header naming the new flow
+set_faults '{"createFlow": {"sequence": ["badBody:notJson", "badBody:array"], "location": true}}'
+expect_jq .createFlow.location true
+n0=$(stats .flows)
+create "$TOK" "$(nth_set 901)" "$DATA/seed-user.json" -H 'client-request-id: bad201-a'
+expect_status 201 "badBody create"
+grep -q '^<html>' "$BODY" || fail "create notJson: $(head -c 200 "$BODY")"
+[ "$(stats .flows)" = $((n0 + 1)) ] || fail "badBody create not applied"
+loc=$(header Location)
+curl -sf "$URL/_sim/flows" >"$TMP/flows.json"
+fid=$(jq -r --arg s "$(nth_set 901)" '.flowSets[] | select(.id == $s) | .flows[0].id' "$TMP/flows.json")
+[ "$loc" = "$URL$SETS_PATH/$(nth_set 901)/provisioningFlows/$fid" ] ||
+    fail "Location '$loc', flow $fid"
+ok
+graph GET "${loc#"$URL"}" "$TOK"
+expect_status 200 "the Location names the flow"
+expect_jq .id "$fid"
+create "$TOK" "$(nth_set 902)" "$DATA/seed-user.json"
+expect_status 201 "badBody:array create"
+expect_jq '.[0].id | test("^[0-9a-f-]{36}$")' true
+expect_header Location "/provisioningFlows/[0-9a-f-]{36}$"
+set_faults '{"createFlow": {"location": false, "sequence": ["badBody:empty"]}}'
+create "$TOK" "$(nth_set 903)" "$DATA/seed-user.json"
+expect_status 201 "badBody:empty create"
+[ ! -s "$BODY" ] && [ -z "$(header Location)" ] || fail "empty 201 without Location"
+ok
+# creating a flow set: Location too
+set_faults '{"createFlowSet": {"location": true, "sequence": ["badBody:truncated"]}}'
+graph POST "$SETS_PATH" "$TOK" -H 'Content-Type: application/json' -d '{"displayName":"loc"}'
+expect_status 201 "set with Location"
+expect_header Location "$SETS_PATH/[0-9a-f-]{36}$"
+
+# probabilities: pBadBody with a list of kinds, the draw picks among them
+set_faults '{"listFlows": {"pBadBody": 1.0, "badBody": ["noValue", "valueNotArray"]}}'
+expect_jq '.listFlows.badBody | join(",")' noValue,valueNotArray
+for i in $(seq 1 16); do
+    list "$BSET"
+    expect_status 200 "pBadBody $i"
+    jq -e '(.value | type) != "array"' "$BODY" >/dev/null || fail "pBadBody 1.0: an intact list"
+done
+call GET "$URL/_sim/requests?limit=16"
+expect_jq '[.requests[].fault] | unique | join(",")' "badBody:noValue,badBody:valueNotArray"
+set_faults '{"listFlows": {"pBadBody": 0.5, "p503": 0.5, "badBody": "truncated"}}'
+for i in $(seq 1 16); do list "$BSET"; done
+call GET "$URL/_sim/requests?limit=16"
+expect_jq '[.requests[].fault] | unique | join(",")' "503,badBody:truncated"
+# configuration errors
+for bad in '{"listFlows": {"badBody": "nope"}}' '{"listFlows": {"badBody": []}}' \
+    '{"listFlows": {"badBody": ["empty", "empty"]}}' \
+    '{"listFlows": {"sequence": ["badBody:nope"]}}' \
+    '{"listFlows": {"sequence": ["429:notJson"]}}' \
+    '{"listFlows": {"location": 1}}' '{"listFlows": {"pBadBody": 0.7, "pSlow": 0.7}}' \
+    '{"listFlows": {"slowMs": -1}}'; do
+    call PUT "$URL/_sim/faults" -H 'Content-Type: application/json' -d "$bad"
+    expect_status 400 "faults $bad"
+done
+set_faults '{}'
+
+# --- slow: a latency spike of slowMs on top of latencyMs, then handled
+set_faults '{"createFlow": {"sequence": ["slow", "ok"], "slowMs": 700}}'
+t=$( { curl -s -o "$BODY" -w '%{time_total} %{http_code}' -X POST \
+    -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+    --data-binary "@$DATA/seed-user.json" "$URL$(flows_path "$(nth_set 910)")"; } )
+awk -v t="${t% *}" 'BEGIN { exit !(t >= 0.7) }' && [ "${t#* }" = 201 ] ||
+    fail "slow: $t"
+ok
+create "$TOK" "$(nth_set 911)" "$DATA/seed-user.json"
+expect_status 201 "after the spike"
+[ "$(stats .slowAnswers)" = 1 ] || fail "slowAnswers $(stats .slowAnswers)"
+ok
+call GET "$URL/_sim/requests?limit=2"
+expect_jq '.requests[0].fault' slow
+expect_jq '.requests[0].durationMs >= 700' true
+expect_jq '.requests[1].fault' null
+
+# --- a client that gives up before the answer: the create is still
+# applied when its latency is over (as Graph finishes what it started);
+# /_sim/flows records when, and the client-request-id
+set_faults '{"createFlow": {"latencyMs": 3000}}'
+n0=$(stats .flows)
+curl -s -m 0.3 -o /dev/null -X POST -H "Authorization: Bearer $TOK" \
+    -H 'Content-Type: application/json' -H 'client-request-id: gave-up-1' \
+    --data-binary "@$DATA/seed-user.json" "$URL$(flows_path "$(nth_set 920)")" &&
+    fail "the client did not time out"
+[ "$(stats .flows)" = "$n0" ] || fail "applied before its latency"
+ok
+deadline=$((SECONDS + 10))
+until [ "$(stats .flows)" = $((n0 + 1)) ] || [ $SECONDS -ge $deadline ]; do
+    sleep 0.1
+done
+[ "$(stats .flows)" = $((n0 + 1)) ] || fail "a create whose client left was not applied"
+ok
+set_faults '{}'
+create "$TOK" "$(nth_set 920)" "$DATA/seed-security-group.json" -H 'client-request-id: after-1'
+expect_status 201 "a second flow in the set"
+call GET "$URL/_sim/flows"
+expect_jq "[.flowSets[] | select(.id == \"$(nth_set 920)\")][0].applied | map(.clientRequestId) | join(\",\")" \
+    "gave-up-1,after-1"
+expect_jq "[.flowSets[] | select(.id == \"$(nth_set 920)\")][0].applied | (.[0].seq < .[1].seq) and (.[0].time < .[1].time)" true
+expect_jq "[.flowSets[] | select(.id == \"$(nth_set 920)\")][0] | [.applied[].id] == [.flows[].id]" true
+expect_jq "[.flowSets[] | select(.id == \"$(nth_set 920)\")][0].applied | map(.flowType) | join(\",\")" \
+    "userProvisioningFlow,securityGroupProvisioningFlow"
+call GET "$URL/_sim/requests?limit=1"
+expect_jq .requests[0].clientRequestId after-1
 
 # --- token endpoint failures
 set_faults '{"token": {"sequence": ["503", "429", "dropAfterApply"], "retryAfter": 7, "retryAfter503": 2}}'

@@ -15,11 +15,17 @@ static const char *const endpoint_names[GS_EP_COUNT] = {
     "deleteFlow", "createFlowSet", "listFlowSets", "getFlowSet"};
 
 static const char *const fault_names[GS_FAULT_COUNT] = {
-    "ok", "429", "500", "503", "504", "drop", "dropAfterApply"};
+    "ok",      "429", "500", "503", "504", "drop", "dropAfterApply",
+    "badBody", "slow"};
 
 /* JSON keys of the probabilities, indexed by enum gs_fault. */
 static const char *const fault_keys[GS_FAULT_COUNT] = {
-    NULL, "p429", "p500", "p503", "p504", "pDrop", "pDropAfterApply"};
+    NULL,       "p429", "p500", "p503", "p504", "pDrop", "pDropAfterApply",
+    "pBadBody", "pSlow"};
+
+static const char *const bad_body_names[GS_BAD_COUNT] = {
+    "notJson", "empty", "truncated",  "noValue",    "valueNotArray",
+    "array",   "deep",  "hugeNumber", "invalidUtf8"};
 
 const char *gs_endpoint_name(enum gs_endpoint ep)
 {
@@ -31,11 +37,19 @@ const char *gs_fault_name(enum gs_fault f)
     return (int)f >= 0 && f < GS_FAULT_COUNT ? fault_names[f] : "?";
 }
 
+const char *gs_bad_body_name(enum gs_bad_body b)
+{
+    return (int)b >= 0 && b < GS_BAD_COUNT ? bad_body_names[b] : "?";
+}
+
 static void profile_clear(struct gs_fault_profile *p)
 {
     memset(p, 0, sizeof(*p));
     p->retry_after = 1;
     p->retry_after_503 = -1;
+    p->slow_ms = 5000;
+    p->bad_bodies[0] = GS_BAD_NOT_JSON;
+    p->nbad_bodies = 1;
 }
 
 static void client_release(struct gs_client *cl)
@@ -210,37 +224,102 @@ static int only_keys(const json_t *obj, const char *const *keys,
     return 0;
 }
 
-static int fault_from_name(const json_t *v)
+static int bad_body_from_name(const char *name)
 {
-    char buf[16];
+    int i;
+
+    for (i = 0; i < GS_BAD_COUNT; i++) {
+        if (strcmp(name, bad_body_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* A sequence entry: "429" (or 429), "drop", ..., "badBody" or
+ * "badBody:KIND". Returns 0 or -1. */
+static int step_from_json(const json_t *v, struct gs_fault_step *step)
+{
+    char buf[40], *kind;
     int i;
 
     if (json_is_integer(v)) {
         snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-    } else if (json_is_string(v)) {
+    } else if (json_is_string(v) &&
+               strlen(json_string_value(v)) < sizeof(buf)) {
         snprintf(buf, sizeof(buf), "%s", json_string_value(v));
     } else {
         return -1;
     }
-    for (i = 0; i < GS_FAULT_COUNT; i++) {
-        if (strcmp(buf, fault_names[i]) == 0)
-            return i;
+    step->bad_body = -1;
+    kind = strchr(buf, ':');
+    if (kind) {
+        *kind++ = '\0';
+        if (strcmp(buf, "badBody") != 0 || (i = bad_body_from_name(kind)) < 0)
+            return -1;
+        step->bad_body = (signed char)i;
     }
+    for (i = 0; i < GS_FAULT_COUNT; i++) {
+        if (strcmp(buf, fault_names[i]) == 0) {
+            step->fault = (unsigned char)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* "badBody": one kind or a non-empty list of distinct kinds. */
+static int bad_bodies_from_json(struct gs_fault_profile *p, const json_t *j,
+                                const char *ep, char *errstr, size_t errsz)
+{
+    const json_t *v = json_object_get(j, "badBody"), *k;
+    bool seen[GS_BAD_COUNT] = {false};
+    size_t i;
+    int b;
+
+    if (!v)
+        return 0;
+    p->nbad_bodies = 0;
+    if (json_is_string(v) &&
+        (b = bad_body_from_name(json_string_value(v))) >= 0) {
+        p->bad_bodies[p->nbad_bodies++] = (unsigned char)b;
+        return 0;
+    }
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        json_array_foreach(v, i, k)
+        {
+            b = json_is_string(k) ? bad_body_from_name(json_string_value(k))
+                                  : -1;
+            if (b < 0 || seen[b])
+                goto bad;
+            seen[b] = true;
+            p->bad_bodies[p->nbad_bodies++] = (unsigned char)b;
+        }
+        return 0;
+    }
+bad:
+    snprintf(errstr, errsz,
+             "faults.%s.badBody: one of notJson, empty, truncated, noValue, "
+             "valueNotArray, array, deep, hugeNumber, invalidUtf8, or a list "
+             "of distinct ones",
+             ep);
     return -1;
 }
 
 static int profile_from_json(struct gs_fault_profile *p, const json_t *j,
                              const char *ep, char *errstr, size_t errsz)
 {
-    static const char *const keys[] = {
-        "p429",       "p500",          "p503",
-        "p504",       "pDrop",         "pDropAfterApply",
-        "retryAfter", "retryAfter503", "latencyMs",
-        "jitterMs",   "sequence",      NULL};
+    static const char *const keys[] = {"p429",       "p500",
+                                       "p503",       "p504",
+                                       "pDrop",      "pDropAfterApply",
+                                       "retryAfter", "retryAfter503",
+                                       "latencyMs",  "jitterMs",
+                                       "sequence",   "pBadBody",
+                                       "pSlow",      "slowMs",
+                                       "badBody",    "location",
+                                       NULL};
     double sum = 0;
     const json_t *seq, *v;
     size_t i;
-    int f;
 
     profile_clear(p);
     if (!json_is_object(j)) {
@@ -266,7 +345,11 @@ static int profile_from_json(struct gs_fault_profile *p, const json_t *j,
         get_long(j, "latencyMs", 0, 600000, LONG_MIN, &p->latency_ms, errstr,
                  errsz) ||
         get_long(j, "jitterMs", 0, 600000, LONG_MIN, &p->jitter_ms, errstr,
-                 errsz))
+                 errsz) ||
+        get_long(j, "slowMs", 0, 600000, LONG_MIN, &p->slow_ms, errstr,
+                 errsz) ||
+        get_bool(j, "location", &p->location, errstr, errsz) ||
+        bad_bodies_from_json(p, j, ep, errstr, errsz))
         return -1;
     seq = json_object_get(j, "sequence");
     if (!seq)
@@ -279,15 +362,14 @@ static int profile_from_json(struct gs_fault_profile *p, const json_t *j,
     }
     json_array_foreach(seq, i, v)
     {
-        f = fault_from_name(v);
-        if (f < 0) {
+        if (step_from_json(v, &p->sequence[i]) != 0) {
             snprintf(errstr, errsz,
                      "faults.%s.sequence[%zu]: one of ok, 429, 500, 503, "
-                     "504, drop, dropAfterApply expected",
+                     "504, drop, dropAfterApply, badBody, badBody:KIND, "
+                     "slow expected",
                      ep, i);
             return -1;
         }
-        p->sequence[i] = (unsigned char)f;
     }
     p->sequence_len = json_array_size(seq);
     return 0;
@@ -350,8 +432,10 @@ int gs_faults_from_json(struct gs_fault_profile faults[GS_EP_COUNT],
 
 json_t *gs_faults_to_json(const struct gs_fault_profile faults[GS_EP_COUNT])
 {
-    json_t *obj = json_object(), *p, *seq;
+    json_t *obj = json_object(), *p, *seq, *kinds;
     const struct gs_fault_profile *f;
+    const struct gs_fault_step *st;
+    char step[40];
     size_t i, k;
 
     for (i = 0; i < GS_EP_COUNT; i++) {
@@ -366,10 +450,23 @@ json_t *gs_faults_to_json(const struct gs_fault_profile faults[GS_EP_COUNT])
                                 : json_integer(f->retry_after_503));
         json_object_set_new(p, "latencyMs", json_integer(f->latency_ms));
         json_object_set_new(p, "jitterMs", json_integer(f->jitter_ms));
+        json_object_set_new(p, "slowMs", json_integer(f->slow_ms));
+        kinds = json_array();
+        for (k = 0; k < f->nbad_bodies; k++)
+            json_array_append_new(
+                kinds, json_string(bad_body_names[f->bad_bodies[k]]));
+        json_object_set_new(p, "badBody", kinds);
+        json_object_set_new(p, "location", json_boolean(f->location));
         seq = json_array();
-        for (k = f->sequence_pos; k < f->sequence_len; k++)
-            json_array_append_new(seq,
-                                  json_string(fault_names[f->sequence[k]]));
+        for (k = f->sequence_pos; k < f->sequence_len; k++) {
+            st = &f->sequence[k];
+            if (st->bad_body >= 0)
+                snprintf(step, sizeof(step), "%s:%s", fault_names[st->fault],
+                         bad_body_names[st->bad_body]);
+            else
+                snprintf(step, sizeof(step), "%s", fault_names[st->fault]);
+            json_array_append_new(seq, json_string(step));
+        }
         json_object_set_new(p, "sequence", seq);
         /* json_object_set_new steals p. */
         json_object_set_new(obj, endpoint_names[i], p);

@@ -40,13 +40,45 @@ enum gs_fault {
     GS_FAULT_504,
     GS_FAULT_DROP,         /* close after reading; nothing applied */
     GS_FAULT_DROP_APPLIED, /* apply, then close without answering */
+    GS_FAULT_BAD_BODY,     /* handle, then break a 2xx answer's body */
+    GS_FAULT_SLOW,         /* handle after slow_ms more latency */
     GS_FAULT_COUNT
 };
 
-/* "ok", "429", "500", "503", "504", "drop", "dropAfterApply". */
+/* The faults before GS_FAULT_BAD_BODY replace the answer (a status or a
+ * dropped connection): /_sim/stats counts them in faultsInjected. */
+#define GS_FAULT_REPLACING GS_FAULT_BAD_BODY
+
+/* "ok", "429", "500", "503", "504", "drop", "dropAfterApply", "badBody",
+ * "slow". */
 const char *gs_fault_name(enum gs_fault f);
 
+/* How a badBody fault breaks a 2xx answer's body. */
+enum gs_bad_body {
+    GS_BAD_NOT_JSON,        /* text that is not JSON */
+    GS_BAD_EMPTY,           /* no body at all */
+    GS_BAD_TRUNCATED,       /* the body cut in the middle */
+    GS_BAD_NO_VALUE,        /* {"@odata.context"} alone: no value, no id */
+    GS_BAD_VALUE_NOT_ARRAY, /* "value" an object (items keyed "0", ...) */
+    GS_BAD_ARRAY,           /* the body inside a JSON array */
+    GS_BAD_DEEP,            /* a member nested 10000 arrays deep, first */
+    GS_BAD_HUGE_NUMBER,     /* a member 1e999, first */
+    GS_BAD_INVALID_UTF8,    /* a member with invalid UTF-8, first */
+    GS_BAD_COUNT
+};
+
+/* "notJson", "empty", "truncated", "noValue", "valueNotArray", "array",
+ * "deep", "hugeNumber", "invalidUtf8". */
+const char *gs_bad_body_name(enum gs_bad_body b);
+
 #define GS_FAULT_SEQUENCE_MAX 256
+
+/* A scripted outcome: a fault, and for badBody the kind (-1: drawn from
+ * the profile's kinds). */
+struct gs_fault_step {
+    unsigned char fault;
+    signed char bad_body;
+};
 
 struct gs_fault_profile {
     double p[GS_FAULT_COUNT]; /* probability of each fault; p[NONE] unused */
@@ -54,9 +86,14 @@ struct gs_fault_profile {
     long retry_after_503;     /* Retry-After of injected 503s; -1: none */
     long latency_ms;          /* added to every request */
     long jitter_ms;           /* plus uniform [0, jitter_ms] */
+    long slow_ms;             /* added by a slow fault */
+    /* The kinds a badBody fault picks from (by its draw), in order. */
+    unsigned char bad_bodies[GS_BAD_COUNT];
+    size_t nbad_bodies;
+    bool location; /* 201s to creates carry a Location header */
     /* Scripted outcomes for the next requests, consumed in order before
      * the probabilities apply. */
-    unsigned char sequence[GS_FAULT_SEQUENCE_MAX];
+    struct gs_fault_step sequence[GS_FAULT_SEQUENCE_MAX];
     size_t sequence_len;
     size_t sequence_pos;
 };

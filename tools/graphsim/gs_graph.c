@@ -7,6 +7,7 @@
 #include "gs_sim_int.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,8 +187,9 @@ static struct gs_flow *find_flow(const struct gs_flow_set *s, const char *id,
 /* Stores a new flow (lock held); returns the flow or NULL when out of
  * memory. props is the serialised echo of its properties. */
 static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
+                                  const struct gs_call *call,
                                   enum gs_flow_type type, const char *props,
-                                  const char *when)
+                                  const char *when, int64_t when_ns)
 {
     struct gs_flow *f = calloc(1, sizeof(*f));
     struct gs_flow **flows;
@@ -228,6 +230,10 @@ static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
         free(f);
         return NULL;
     }
+    f->applied_seq = ++sim->apply_seq;
+    f->applied_ns = when_ns;
+    memcpy(f->crid, call->crid, sizeof(f->crid));
+    memcpy(f->request_id, call->request_id, sizeof(f->request_id));
     s->flows[s->nflows++] = f;
     s->per_type[type]++;
     sim->nflows++;
@@ -239,7 +245,9 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
                         struct gs_response *r)
 {
     char key[GS_GUID_LEN + 1], when[40], ctx[512];
+    char flow_id[GS_GUID_LEN + 1] = "";
     enum gs_flow_type type = GS_FLOW_ADMIN_UNIT;
+    int64_t now;
     json_t *body;
     struct gs_buf props;
     struct gs_flow_set *s;
@@ -266,7 +274,8 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
                            "Out of memory.");
         goto out;
     }
-    gs_fmt_graph_time(gs_now_ns(), when, sizeof(when));
+    now = gs_now_ns();
+    gs_fmt_graph_time(now, when, sizeof(when));
     snprintf(ctx, sizeof(ctx),
              "%s/beta/$metadata#" SETS_PATH "('%s')/provisioningFlows/$entity",
              sim->base_url, key);
@@ -294,13 +303,19 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
         }
     }
     if (status == 201) {
-        f = store_flow(sim, s, type, props.data, when);
-        if (f)
+        f = store_flow(sim, s, call, type, props.data, when, now);
+        if (f) {
             add_with_context(&b, ctx, f->body, f->len);
-        else
+            memcpy(flow_id, f->id, sizeof(flow_id));
+        } else {
             status = 500;
+        }
     }
     pthread_mutex_unlock(&sim->lock);
+    if (status == 201 && call->location)
+        snprintf(r->location, sizeof(r->location),
+                 "%s/beta/" SETS_PATH "/%s/provisioningFlows/%s", sim->base_url,
+                 key, flow_id);
     if (status == 201)
         reply(r, 201, &b);
     else if (status == 404)
@@ -453,6 +468,9 @@ static void create_set(struct gs_sim *sim, struct gs_call *call,
     if (rc != 0)
         goto fail;
     s = NULL; /* now owned by the store */
+    if (call->location)
+        snprintf(r->location, sizeof(r->location), "%s/beta/" SETS_PATH "/%s",
+                 sim->base_url, id);
     reply(r, 201, &b);
     goto out;
 fail:
@@ -541,6 +559,8 @@ void gs_graph_handle(struct gs_sim *sim, struct gs_call *call,
 void gs_graph_dump(struct gs_sim *sim, struct gs_buf *b)
 {
     const struct gs_flow_set *s;
+    const struct gs_flow *f;
+    char when[40];
     size_t i, k;
     int t;
 
@@ -561,6 +581,20 @@ void gs_graph_dump(struct gs_sim *sim, struct gs_buf *b)
             if (k)
                 gs_buf_add(b, ",", 1);
             gs_buf_add(b, s->flows[k]->body, s->flows[k]->len);
+        }
+        /* How each flow was applied, in the order it was. */
+        gs_buf_adds(b, "],\"applied\":[");
+        for (k = 0; k < s->nflows; k++) {
+            f = s->flows[k];
+            gs_fmt_graph_time(f->applied_ns, when, sizeof(when));
+            gs_buf_addf(b,
+                        "%s{\"id\":\"%s\",\"flowType\":\"%s\",\"seq\":%" PRIu64
+                        ",\"time\":\"%s\",\"requestId\":\"%s\","
+                        "\"clientRequestId\":",
+                        k ? "," : "", f->id, gs_schema_flow_type_name(f->type),
+                        f->applied_seq, when, f->request_id);
+            gs_buf_add_json_str(b, f->crid);
+            gs_buf_adds(b, "}");
         }
         gs_buf_adds(b, "]}");
     }

@@ -205,6 +205,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
             "Bearer realm=\"\", authorization_uri=\"https://"
             "login.microsoftonline.com/common/oauth2/authorize\", "
             "client_id=\"00000003-0000-0000-c000-000000000000\"");
+    if (resp->location[0])
+        MHD_add_response_header(r, "Location", resp->location);
     if (resp->no_store) {
         MHD_add_response_header(r, "Cache-Control", "no-store, no-cache");
         MHD_add_response_header(r, "Pragma", "no-cache");

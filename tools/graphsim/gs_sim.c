@@ -170,11 +170,13 @@ static void pick_crid(struct gs_call *c)
 void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
 {
     struct gs_fault_profile *p;
-    double u, j, acc = 0;
-    int f;
+    double u, j, acc = 0, at = 0;
+    int f, bad = -1;
 
     call->start_ns = gs_mono_ns();
     call->fault = GS_FAULT_NONE;
+    call->bad_body = -1;
+    call->location = false;
     call->retry_after = -1;
     call->delay_ms = 0;
     call->token_id[0] = '\0';
@@ -190,16 +192,31 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
         u = gs_rng_double(&sim->rng_fault);
         j = gs_rng_double(&sim->rng_fault);
         if (p->sequence_pos < p->sequence_len) {
-            call->fault = (enum gs_fault)p->sequence[p->sequence_pos++];
+            call->fault = (enum gs_fault)p->sequence[p->sequence_pos].fault;
+            bad = p->sequence[p->sequence_pos++].bad_body;
+            at = u;
         } else {
             for (f = 1; f < GS_FAULT_COUNT; f++) {
                 acc += p->p[f];
                 if (u < acc) {
                     call->fault = (enum gs_fault)f;
+                    /* Where the draw fell within the fault's share. */
+                    at = (u - (acc - p->p[f])) / p->p[f];
                     break;
                 }
             }
         }
+        if (call->fault == GS_FAULT_BAD_BODY) {
+            /* No extra draw: the fault's own draw picks the kind. */
+            if (bad < 0) {
+                size_t k = (size_t)(at * (double)p->nbad_bodies);
+
+                bad =
+                    p->bad_bodies[k < p->nbad_bodies ? k : p->nbad_bodies - 1];
+            }
+            call->bad_body = bad;
+        }
+        call->location = p->location;
         /* Copied now: the control API may change the profile later. */
         call->retry_after = call->fault == GS_FAULT_429   ? p->retry_after
                             : call->fault == GS_FAULT_503 ? p->retry_after_503
@@ -207,6 +224,8 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
         call->delay_ms = p->latency_ms + (long)(j * (double)(p->jitter_ms + 1));
         if (call->delay_ms > p->latency_ms + p->jitter_ms)
             call->delay_ms = p->latency_ms + p->jitter_ms;
+        if (call->fault == GS_FAULT_SLOW)
+            call->delay_ms += p->slow_ms;
     }
     pthread_mutex_unlock(&sim->lock);
     pick_crid(call);
@@ -337,17 +356,24 @@ static bool rate_take(struct gs_sim *sim, size_t tenant, long *retry_after)
 }
 
 static void record(struct gs_sim *sim, const struct gs_call *call,
-                   const struct gs_response *r)
+                   const struct gs_response *r, bool broken)
 {
     struct gs_log_entry *e;
-    const char *fault = call->fault ? gs_fault_name(call->fault) : "";
+    char fault[32] = "";
 
+    if (call->fault == GS_FAULT_BAD_BODY)
+        snprintf(fault, sizeof(fault), "badBody:%s",
+                 gs_bad_body_name((enum gs_bad_body)call->bad_body));
+    else if (call->fault)
+        snprintf(fault, sizeof(fault), "%s", gs_fault_name(call->fault));
     pthread_mutex_lock(&sim->lock);
     sim->st.requests++;
     if (r->status >= 0 && r->status < 600)
         sim->st.by_status[r->status]++;
     if (call->fault)
         sim->st.faults[call->fault]++;
+    if (broken)
+        sim->st.bad_bodies[call->bad_body]++;
     if (call->non_canonical)
         sim->st.non_canonical_paths++;
     e = &sim->log[sim->log_next];
@@ -393,12 +419,116 @@ static void not_routed(struct gs_call *call, struct gs_response *r)
 static void control(struct gs_sim *sim, struct gs_call *call,
                     struct gs_response *r);
 
+/* Inserts a first member (`"name":value,`) into a JSON object's text. */
+static void add_first_member(struct gs_buf *b, const char *member,
+                             const struct gs_response *r)
+{
+    gs_buf_adds(b, "{");
+    gs_buf_adds(b, member);
+    if (r->body_len > 2)
+        gs_buf_add(b, ",", 1);
+    gs_buf_add(b, r->body + 1, r->body_len - 1);
+}
+
+/*
+ * A badBody fault: the handler's 2xx answer (a JSON object) with its body
+ * broken in the given way; the status and headers stay. Returns whether it
+ * was broken (not for an answer without a JSON object body: a 204).
+ */
+static bool break_body(struct gs_response *r, enum gs_bad_body kind)
+{
+    static const char not_json[] =
+        "<html><head><title>OK</title></head><body>Not JSON: the "
+        "simulator's badBody fault.</body></html>";
+    enum { DEPTH = 10000 };
+    json_t *doc = NULL, *ctx, *value, *obj, *item;
+    struct gs_buf b;
+    size_t i, len;
+    char key[24], *text;
+
+    if (r->status < 200 || r->status > 299 || !r->body || r->body_len < 2 ||
+        r->body[0] != '{')
+        return false;
+    gs_buf_init(&b);
+    switch (kind) {
+    case GS_BAD_NOT_JSON:
+        gs_buf_adds(&b, not_json);
+        break;
+    case GS_BAD_EMPTY:
+        gs_response_release(r);
+        return true;
+    case GS_BAD_TRUNCATED:
+        r->body_len /= 2; /* the buffer is sent with this length */
+        return true;
+    case GS_BAD_NO_VALUE:
+    case GS_BAD_VALUE_NOT_ARRAY:
+        doc = json_loadb(r->body, r->body_len, 0, NULL);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            gs_buf_release(&b);
+            return false;
+        }
+        if (kind == GS_BAD_NO_VALUE) {
+            ctx = json_object_get(doc, "@odata.context");
+            obj = json_object();
+            if (ctx)
+                json_object_set(obj, "@odata.context", ctx);
+            gs_buf_add_json(&b, obj);
+            json_decref(obj);
+        } else {
+            value = json_object_get(doc, "value");
+            obj = json_object();
+            json_array_foreach(value, i, item)
+            {
+                snprintf(key, sizeof(key), "%zu", i);
+                json_object_set(obj, key, item);
+            }
+            json_object_set_new(doc, "value", obj);
+            gs_buf_add_json(&b, doc);
+        }
+        json_decref(doc);
+        break;
+    case GS_BAD_ARRAY:
+        gs_buf_add(&b, "[", 1);
+        gs_buf_add(&b, r->body, r->body_len);
+        gs_buf_add(&b, "]", 1);
+        break;
+    case GS_BAD_DEEP:
+        gs_buf_reserve(&b, r->body_len + 2 * DEPTH + 16);
+        gs_buf_adds(&b, "{\"deep\":");
+        for (i = 0; i < DEPTH; i++)
+            gs_buf_add(&b, "[", 1);
+        for (i = 0; i < DEPTH; i++)
+            gs_buf_add(&b, "]", 1);
+        if (r->body_len > 2)
+            gs_buf_add(&b, ",", 1);
+        gs_buf_add(&b, r->body + 1, r->body_len - 1);
+        break;
+    case GS_BAD_HUGE_NUMBER:
+        add_first_member(&b, "\"big\":1e999", r);
+        break;
+    case GS_BAD_INVALID_UTF8:
+        add_first_member(&b, "\"bad\":\"\xff\xfe\xc3(\"", r);
+        break;
+    case GS_BAD_COUNT:
+        gs_buf_release(&b);
+        return false;
+    }
+    text = gs_buf_detach(&b, &len);
+    if (!text)
+        return false; /* out of memory: the answer stays whole */
+    free(r->body);
+    r->body = text;
+    r->body_len = len;
+    return true;
+}
+
 void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
                    struct gs_response *r)
 {
     struct gs_token tok;
     long wait = 0;
-    bool limited;
+    bool limited, broken = false;
 
     memset(r, 0, sizeof(*r));
     r->retry_after = -1;
@@ -410,7 +540,7 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
         r->status = 0;
         goto out;
     }
-    if (call->fault != GS_FAULT_NONE && call->fault != GS_FAULT_DROP_APPLIED) {
+    if (call->fault != GS_FAULT_NONE && call->fault < GS_FAULT_DROP_APPLIED) {
         injected_fault(sim, call, r);
         goto out;
     }
@@ -439,8 +569,10 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
         gs_response_release(r);
         r->status = 0;
     }
+    if (call->fault == GS_FAULT_BAD_BODY)
+        broken = break_body(r, (enum gs_bad_body)call->bad_body);
 out:
-    record(sim, call, r);
+    record(sim, call, r, broken);
 }
 
 /* --- the control API ---------------------------------------------------- */
@@ -472,7 +604,7 @@ static json_t *requests_json(struct gs_sim *sim, size_t limit)
 
 static json_t *stats_json(struct gs_sim *sim)
 {
-    json_t *by = json_object(), *faults = json_object();
+    json_t *by = json_object(), *faults = json_object(), *bad = json_object();
     char key[8];
     int i;
 
@@ -486,12 +618,15 @@ static json_t *stats_json(struct gs_sim *sim)
         json_object_set_new(by, key,
                             json_integer((json_int_t)sim->st.by_status[i]));
     }
-    for (i = 1; i < GS_FAULT_COUNT; i++)
+    for (i = 1; i < GS_FAULT_REPLACING; i++)
         json_object_set_new(faults, gs_fault_name((enum gs_fault)i),
                             json_integer((json_int_t)sim->st.faults[i]));
+    for (i = 0; i < GS_BAD_COUNT; i++)
+        json_object_set_new(bad, gs_bad_body_name((enum gs_bad_body)i),
+                            json_integer((json_int_t)sim->st.bad_bodies[i]));
     return json_pack(
-        "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, "
-        "s:I, s:I, s:I}",
+        "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I, "
+        "s:I, s:I, s:I, s:I, s:I}",
         "requests", (json_int_t)sim->st.requests, "byStatus", by,
         "flowsCreated", (json_int_t)sim->st.flows_created, "flowsDeleted",
         (json_int_t)sim->st.flows_deleted, "duplicatesCreated",
@@ -500,7 +635,8 @@ static json_t *stats_json(struct gs_sim *sim)
         (json_int_t)sim->st.flow_sets_created, "tokensIssued",
         (json_int_t)sim->st.tokens_issued, "tokenErrors",
         (json_int_t)sim->st.token_errors, "rateLimited",
-        (json_int_t)sim->st.rate_limited, "faultsInjected", faults,
+        (json_int_t)sim->st.rate_limited, "faultsInjected", faults, "badBodies",
+        bad, "slowAnswers", (json_int_t)sim->st.faults[GS_FAULT_SLOW],
         "nonCanonicalPaths", (json_int_t)sim->st.non_canonical_paths,
         "flowSets", (json_int_t)sim->nsets, "flows", (json_int_t)sim->nflows,
         "tokensActive", (json_int_t)gs_map_count(sim->tokens), "seed",
@@ -529,6 +665,7 @@ static void reset(struct gs_sim *sim)
 
     gs_graph_clear(sim);
     memset(&sim->st, 0, sizeof(sim->st));
+    sim->apply_seq = 0;
     sim->log_next = sim->log_count = 0;
     sim->log_seq = 0;
     memcpy(sim->cfg->faults, sim->faults0, sizeof(sim->faults0));

@@ -54,6 +54,8 @@ struct gs_call {
     enum gs_route route;
     int endpoint; /* enum gs_endpoint, or -1 when faults do not apply */
     enum gs_fault fault;
+    int bad_body;     /* enum gs_bad_body of a badBody fault; -1: none */
+    bool location;    /* a 201 to a create carries a Location header */
     long retry_after; /* of the injected 429 or 503; -1: none */
     long delay_ms;
     bool non_canonical; /* a path segment in other letter case */
@@ -76,6 +78,7 @@ struct gs_response {
     long retry_after;      /* -1: no Retry-After */
     bool www_authenticate; /* 401 from Graph */
     bool no_store;         /* token endpoint: Cache-Control: no-store */
+    char location[512];    /* a Location header; "": none */
 };
 
 /*

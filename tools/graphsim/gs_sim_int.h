@@ -25,6 +25,12 @@ struct gs_flow {
     enum gs_flow_type type;
     char *body; /* `{"@odata.type":...}`, no @odata.context */
     size_t len;
+    /* How it was applied, for /_sim/flows: the simulator-wide order of
+     * creates, the wall clock, and the create's request ids. */
+    uint64_t applied_seq;
+    int64_t applied_ns;
+    char crid[72];
+    char request_id[GS_GUID_LEN + 1];
 };
 
 struct gs_flow_set {
@@ -51,8 +57,8 @@ struct gs_log_entry {
     int64_t time_ns;
     char method[8];
     char path[192];
-    int status; /* 0: dropped */
-    char fault[16];
+    int status;     /* 0: dropped */
+    char fault[32]; /* "badBody:valueNotArray" is the longest */
     char request_id[GS_GUID_LEN + 1];
     char crid[72];
     char token_id[24];
@@ -70,6 +76,7 @@ struct gs_stats {
     uint64_t tokens_issued;
     uint64_t token_errors;
     uint64_t faults[GS_FAULT_COUNT];
+    uint64_t bad_bodies[GS_BAD_COUNT]; /* answers broken, by kind */
     uint64_t rate_limited;
     uint64_t non_canonical_paths;
 };
@@ -97,6 +104,7 @@ struct gs_sim {
     size_t nsets;
     size_t set_cap;
     size_t nflows;
+    uint64_t apply_seq;    /* creates applied since start or reset */
     struct gs_map *tokens; /* token text -> struct gs_token */
     uint64_t token_seq;
     struct gs_log_entry *log; /* a ring of cfg->request_log entries */
