@@ -9,6 +9,7 @@
  */
 #include "provflow/graph.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 
 #include "provflow/json.h"
+#include "provflow/setcache.h"
 
 typedef enum step {
     STEP_LIST, /* GET the set's flows: does one of this type exist? */
@@ -30,11 +32,15 @@ struct pf_graph_job {
     pf_token_source *tokens;
     char *url, *body, crid[PF_UUID_STR_LEN + 1];
     size_t body_len;
+    char *cache_key; /* the tenant and the set: its entry in g->sets */
+    char *list_url;  /* the list's next page, owned; NULL: the first */
 
     step step;               /* what the current try sends next */
     bool may_exist;          /* list the set's flows before the next POST */
     bool reauthed;           /* the token was refreshed after a 401 */
     bool settling;           /* the timer lists again; not a new try */
+    bool holding;            /* the timer delivers j->last (settle) */
+    bool use_cache;          /* the next list may come from g->sets */
     int64_t settle_until_ms; /* no create before this */
     int64_t sent_ms;         /* the request in flight started */
     int attempts;            /* tries started */
@@ -48,6 +54,7 @@ struct pf_graph_job {
     pf_graph_job *prev, *next; /* every live job */
     pf_graph_job *qnext;       /* the slot queue */
     pf_graph_result last;      /* what the last failed try saw */
+    json_t *last_doc;          /* the body j->last points into, held */
 };
 
 struct pf_graph {
@@ -58,6 +65,7 @@ struct pf_graph {
     pf_graph_job *jobs; /* every live job, doubly linked */
     size_t job_count, requests;
     pf_graph_job *queue_head, *queue_tail; /* waiting for a slot, FIFO */
+    pf_setcache *sets;                     /* recent list answers */
 };
 
 void pf_graph_config_default(pf_graph_config *cfg)
@@ -66,6 +74,7 @@ void pf_graph_config_default(pf_graph_config *cfg)
     cfg->retry = pf_retry_policy_default();
     cfg->max_in_flight = PF_GRAPH_MAX_IN_FLIGHT_DEFAULT;
     cfg->settle_ms = PF_GRAPH_SETTLE_MS_DEFAULT;
+    cfg->set_cache_ms = PF_SETCACHE_TTL_MS_DEFAULT;
 }
 
 pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
@@ -81,7 +90,11 @@ pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
         return NULL;
     }
     g = calloc(1, sizeof(*g));
-    if (g == NULL) {
+    if (g != NULL)
+        g->sets =
+            pf_setcache_new(cfg->set_cache_ms, PF_SETCACHE_ENTRIES_DEFAULT);
+    if (g == NULL || g->sets == NULL) {
+        free(g);
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
@@ -138,6 +151,9 @@ static void job_free(pf_graph_job *j)
     explicit_bzero(j->body, j->body_len); /* it may hold a password */
     free(j->body);
     free(j->url);
+    free(j->list_url);
+    free(j->cache_key);
+    json_decref(j->last_doc);
     free(j);
 }
 
@@ -147,6 +163,7 @@ void pf_graph_destroy(pf_graph *g)
         return;
     while (g->jobs != NULL)
         job_free(g->jobs);
+    pf_setcache_destroy(g->sets);
     free(g);
 }
 
@@ -177,14 +194,90 @@ size_t pf_graph_requests(const pf_graph *g)
 }
 
 static void proceed(pf_graph_job *j);
+static void finish(pf_graph_job *j, pf_graph_result *r);
 
-/* Hands the result to the owner and frees the job. */
+/*
+ * Every wait of a job is its timer. The heap grows only when it is full:
+ * without memory the job cannot wait, so it ends as not the event's fault
+ * (the owner retries it later).
+ */
+static void start_timer(pf_graph_job *j, int64_t due_ms)
+{
+    if (pf_timer_start(j->g->timers, &j->timer, due_ms) == 0)
+        return;
+    memset(&j->last, 0, sizeof(j->last));
+    j->last.status = PF_GRAPH_SYSTEMIC;
+    snprintf(j->last.message, sizeof(j->last.message),
+             "out of memory for a timer");
+    j->holding = false;
+    j->settle_until_ms = 0; /* finish now: the owner keeps the key */
+    finish(j, &j->last);
+}
+
+/*
+ * Hands the result to the owner and frees the job. A create this job sent
+ * may still land until settle_until_ms: the result (whatever it says)
+ * waits until then, so that the key's next record cannot overtake it.
+ * SYSTEMIC goes at once: the owner holds the key and resubmits with the
+ * same settle time.
+ */
 static void finish(pf_graph_job *j, pf_graph_result *r)
 {
+    assert(r == &j->last || !j->holding);
+    if (r->status != PF_GRAPH_SYSTEMIC && pf_now_ms() < j->settle_until_ms) {
+        if (r != &j->last)
+            j->last = *r;
+        j->holding = true;
+        start_timer(j, j->settle_until_ms);
+        return;
+    }
     r->attempts = j->attempts;
     r->elapsed_ms = pf_now_ms() - j->started_ms;
     j->done(j->arg, r);
     job_free(j);
+}
+
+/* Finds a flow of the job's type among the listed flows (an array). */
+static const json_t *existing_flow(const pf_graph_job *j, const json_t *flows)
+{
+    const json_t *flow;
+    size_t i;
+
+    json_array_foreach(flows, i, flow)
+    {
+        const char *t = json_string_value(json_object_get(flow, "@odata.type"));
+
+        if (t != NULL && pf_flow_kind_by_odata_type(t) == j->kind)
+            return flow;
+    }
+    return NULL;
+}
+
+/*
+ * The set's flows are known (a list answer, or the cache). While a create
+ * sent before may still land (settle_until_ms), the job looks again then,
+ * whatever this answer says: ending now would let the key's next record
+ * overtake that create. After it, a flow of the job's type ends the job as
+ * "exists"; none sends the create.
+ */
+static void on_flows(pf_graph_job *j, const json_t *flows)
+{
+    pf_graph_result *r = &j->last;
+
+    if (pf_now_ms() < j->settle_until_ms) {
+        j->settling = true;
+        start_timer(j, j->settle_until_ms);
+        return;
+    }
+    r->flow = existing_flow(j, flows);
+    if (r->flow != NULL) {
+        r->status = PF_GRAPH_EXISTS;
+        finish(j, r);
+        return;
+    }
+    j->may_exist = false;
+    j->step = STEP_POST; /* same try */
+    proceed(j);
 }
 
 /* A try begins: at start and after each backoff. */
@@ -193,6 +286,11 @@ static void on_timer(pf_timer *t, void *arg)
     pf_graph_job *j = arg;
 
     (void)t;
+    if (j->holding) {
+        j->holding = false;
+        finish(j, &j->last);
+        return;
+    }
     if (j->settling) {
         j->settling = false;
         j->step = STEP_LIST;
@@ -202,6 +300,18 @@ static void on_timer(pf_timer *t, void *arg)
     j->attempts++;
     j->reauthed = false;
     j->step = j->may_exist ? STEP_LIST : STEP_POST;
+    if (j->step == STEP_LIST && j->use_cache) {
+        const json_t *flows = pf_setcache_get(j->g->sets, j->cache_key,
+                                              pf_now_ms(), j->settle_until_ms);
+
+        j->use_cache = false;
+        if (flows != NULL) {
+            memset(&j->last, 0, sizeof(j->last));
+            j->last.http_status = 200; /* what the list answered */
+            on_flows(j, flows);
+            return;
+        }
+    }
     proceed(j);
 }
 
@@ -218,7 +328,7 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
                         &delay) == PF_RETRY_AGAIN) {
         if (g->cfg.on_retry != NULL)
             g->cfg.on_retry(g->cfg.observer_arg, delay, after >= 0);
-        pf_timer_start(g->timers, &j->timer, now + delay);
+        start_timer(j, now + delay);
         return;
     }
     if (token) {
@@ -239,7 +349,8 @@ static void send_step(pf_graph_job *j, const char *bearer)
 {
     pf_graph *g = j->g;
     pf_http_request req = {
-        .url = j->url,
+        .url =
+            j->step == STEP_LIST && j->list_url != NULL ? j->list_url : j->url,
         .bearer = bearer,
         .client_request_id = j->crid,
     };
@@ -340,22 +451,6 @@ static void graph_error(pf_graph_result *r, const json_t *doc)
              msg ? msg : "");
 }
 
-/* Finds a flow of the job's type among the listed flows. */
-static const json_t *existing_flow(const pf_graph_job *j, const json_t *doc)
-{
-    const json_t *flows = json_object_get(doc, "value"), *flow;
-    size_t i;
-
-    json_array_foreach(flows, i, flow)
-    {
-        const char *t = json_string_value(json_object_get(flow, "@odata.type"));
-
-        if (t != NULL && pf_flow_kind_by_odata_type(t) == j->kind)
-            return flow;
-    }
-    return NULL;
-}
-
 /*
  * The usual 201: Graph's flow copied as text for the outcome, masked, with
  * its id, without a jansson tree (the hot path's largest parse). -1 when
@@ -374,6 +469,81 @@ static int copy_flow(pf_jsonw *flow, const pf_http_response *resp,
     r->flow_json = flow->buf;
     r->flow_json_len = flow->len;
     return 0;
+}
+
+/* "scheme://host[:port]/" of url is that of other's: a next page may
+ * carry the bearer token only to the host the job talks to. */
+static bool same_origin(const char *url, const char *other)
+{
+    const char *host = strstr(url, "://"), *path;
+
+    if (host == NULL)
+        return false;
+    path = strchr(host + 3, '/');
+    if (path == NULL)
+        path = host + strlen(host);
+    return strncmp(url, other, (size_t)(path - url + 1)) == 0 ||
+           (*path == '\0' && strncmp(url, other, (size_t)(path - url)) == 0 &&
+            other[path - url] == '/');
+}
+
+/*
+ * A 200 to the list. An answer that cannot be read (not JSON, no "value"
+ * array: a cut or garbled body) says nothing about the set: a transient
+ * failure of the check, retried, never "no flow". The set's flows may be
+ * paged: a next page is read before concluding that none is of the job's
+ * type.
+ */
+static void on_list(pf_graph_job *j, const json_t *doc)
+{
+    const json_t *flows = json_object_get(doc, "value");
+    const char *next =
+        json_string_value(json_object_get(doc, "@odata.nextLink"));
+    char *next_url = NULL;
+
+    if (!json_is_array(flows) ||
+        (next != NULL && existing_flow(j, flows) == NULL &&
+         (!same_origin(j->url, next) || (next_url = strdup(next)) == NULL))) {
+        snprintf(j->last.message, sizeof(j->last.message),
+                 "the duplicate check's answer is unusable (HTTP 200, %s)",
+                 !json_is_object(doc)    ? "not a JSON object"
+                 : !json_is_array(flows) ? "no \"value\" array"
+                                         : "a next page on another host");
+        free(j->list_url);
+        j->list_url = NULL;
+        backoff(j, NULL, false);
+        return;
+    }
+    if (next_url != NULL) {
+        free(j->list_url);
+        j->list_url = next_url; /* now owned by j */
+        proceed(j);             /* same try, same step */
+        return;
+    }
+    /* A whole answer, as Graph held the set when the list was sent. */
+    if (j->list_url == NULL && next == NULL)
+        pf_setcache_put(j->g->sets, j->cache_key, flows, j->sent_ms);
+    free(j->list_url);
+    j->list_url = NULL;
+    on_flows(j, flows);
+}
+
+/* A 201: later checks of the set from the cache see this flow. */
+static void remember_created(pf_graph_job *j, const pf_graph_result *r)
+{
+    json_t *stub;
+
+    if (r->flow != NULL) {
+        pf_setcache_add(j->g->sets, j->cache_key, r->flow);
+        return;
+    }
+    stub = json_pack("{s:s+,s:s}", "@odata.type", PF_ODATA_NS,
+                     j->kind->type->name, "id", r->flow_id);
+    if (stub != NULL)
+        pf_setcache_add(j->g->sets, j->cache_key, stub);
+    else
+        pf_setcache_forget(j->g->sets, j->cache_key);
+    json_decref(stub);
 }
 
 static void on_response(void *arg, const pf_http_response *resp)
@@ -402,6 +572,9 @@ static void on_response(void *arg, const pf_http_response *resp)
             doc = json_loadb(resp->body, resp->body_len, 0, NULL);
             graph_error(r, doc);
         }
+        /* j->last may point into doc until the job ends. */
+        json_decref(j->last_doc);
+        j->last_doc = json_incref(doc);
     } else {
         r->unreachable = true;
         snprintf(r->message, sizeof(r->message), "%s: %s",
@@ -413,22 +586,13 @@ static void on_response(void *arg, const pf_http_response *resp)
         j->may_exist = true;
         if (j->sent_ms + g->cfg.settle_ms > j->settle_until_ms)
             j->settle_until_ms = j->sent_ms + g->cfg.settle_ms;
+        /* The set may hold this create any time now: list it afresh. */
+        pf_setcache_forget(g->sets, j->cache_key);
     }
 
-    if (j->step == STEP_LIST && resp->status == 200) {
-        r->flow = existing_flow(j, doc);
-        if (r->flow != NULL) {
-            r->status = PF_GRAPH_EXISTS;
-            finish(j, r);
-        } else if (pf_now_ms() < j->settle_until_ms) {
-            /* A create sent before may still land: look again later. */
-            j->settling = true;
-            pf_timer_start(g->timers, &j->timer, j->settle_until_ms);
-        } else {
-            j->may_exist = false;
-            j->step = STEP_POST; /* same try */
-            proceed(j);
-        }
+    if (j->step == STEP_LIST && resp->transport == PF_TRANSPORT_OK &&
+        resp->status == 200) {
+        on_list(j, doc);
         goto out;
     }
 
@@ -439,6 +603,7 @@ static void on_response(void *arg, const pf_http_response *resp)
     case PF_CLASS_CREATED:
         r->status = PF_GRAPH_CREATED;
         r->flow = json_is_object(doc) ? doc : NULL;
+        remember_created(j, r);
         finish(j, r);
         break;
     case PF_CLASS_SYSTEMIC:
@@ -489,14 +654,20 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->kind = req->flow;
     j->tokens = tokens;
     j->may_exist = check_existing;
+    j->use_cache = check_existing;
     j->settle_until_ms = create_after_ms;
     j->started_ms = pf_now_ms();
     memcpy(j->crid, req->client_request_id, sizeof(j->crid));
     j->url = strdup(req->url);
     j->body = pf_jsonw_dump(req->body, 0, NULL);
-    if (j->url == NULL || j->body == NULL) {
+    if (j->url != NULL &&
+        asprintf(&j->cache_key, "%s %s", tenant_id != NULL ? tenant_id : "",
+                 j->url) < 0)
+        j->cache_key = NULL;
+    if (j->url == NULL || j->body == NULL || j->cache_key == NULL) {
         free(j->url);
         free(j->body);
+        free(j->cache_key);
         free(j);
         goto oom;
     }
@@ -508,7 +679,10 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     g->jobs = j;
     g->job_count++;
     /* Start from the loop, so that done is never called from here. */
-    pf_timer_start(g->timers, &j->timer, pf_now_ms());
+    if (pf_timer_start(g->timers, &j->timer, pf_now_ms()) != 0) {
+        job_free(j);
+        goto oom;
+    }
     return j;
 oom:
     snprintf(errstr, errstr_size, "out of memory");

@@ -7,12 +7,21 @@
  * caller's loop: pf_http_poll() and pf_timers_run() move it on, and the
  * result arrives as a callback on the loop thread.
  *
- * Duplicates (PRODUCT.md section 5): when an attempt may have reached
- * Graph without a 201 being seen (a timeout or broken connection after the
- * request was sent, a 5xx), and when the caller says the event may have
- * been processed before (check_existing), the next attempt first lists the
- * set's flows; a flow of the same type makes the result "exists" with that
- * flow, and no POST is sent.
+ * Duplicates (docs/design.md, "The delivery argument"): when an attempt
+ * may have reached Graph without a 201 being seen (a timeout or broken
+ * connection after the request was sent, a 5xx), and when the caller says
+ * the event may have been processed before (check_existing), the next
+ * attempt first lists the set's flows; a flow of the same type makes the
+ * result "exists" with that flow, and no POST is sent. A list answer that
+ * cannot be read (not JSON, no "value" array, cut short) is a transient
+ * failure of the check, retried like any other: never "no flow". A paged
+ * answer is followed (same host only) before concluding.
+ *
+ * One list answers for all four flow types of a set: answers are kept for
+ * set_cache_ms (setcache.h), and the first check of a check_existing job
+ * may be answered from there, when the answer was listed at or after
+ * create_after_ms. A check after the job's own uncertain create always
+ * lists afresh, and such a create drops the set's cached answer.
  *
  * An empty list does not prove that a create sent earlier will not land:
  * Graph may still be processing it (provflow's own timeout was shorter, or
@@ -20,7 +29,11 @@
  * create is sent before settle_ms have passed since that attempt started,
  * nor before the caller's create_after_ms: until then the job lists again
  * at that time. The assumption is that Graph finishes a request within
- * settle_ms (default: twice the HTTP timeout) of receiving it.
+ * settle_ms (default 60 s: --settle-ms) of receiving it. The same deadline
+ * holds the result, whatever it is (exists, failed): a job whose create
+ * may still land does not end before it, so the key's next record cannot
+ * overtake that create. Only SYSTEMIC ends at once (the caller keeps the
+ * key and resubmits with settle_until_ms).
  *
  * At most max_in_flight HTTP requests run at once; jobs beyond that wait
  * in FIFO order. A job waiting on backoff holds no request slot.
@@ -52,8 +65,9 @@ typedef struct pf_graph_attempt {
 
 typedef struct pf_graph_config {
     pf_retry_policy retry;
-    int max_in_flight; /* HTTP requests at once, >= 1 */
-    int64_t settle_ms; /* see above, >= 0 */
+    int max_in_flight;    /* HTTP requests at once, >= 1 */
+    int64_t settle_ms;    /* see above, >= 0 */
+    int64_t set_cache_ms; /* see above, >= 0; 0: no cache */
     /*
      * Optional observers, called on the loop thread: after every HTTP
      * exchange, and when a job decides to retry after delay_ms
@@ -65,7 +79,7 @@ typedef struct pf_graph_config {
 } pf_graph_config;
 
 /* Defaults: pf_retry_policy_default(), PF_GRAPH_MAX_IN_FLIGHT_DEFAULT,
- * no observers. */
+ * PF_GRAPH_SETTLE_MS_DEFAULT, PF_SETCACHE_TTL_MS_DEFAULT, no observers. */
 void pf_graph_config_default(pf_graph_config *cfg);
 
 typedef enum pf_graph_status {

@@ -1,0 +1,69 @@
+/*
+ * setcache.h - what Graph last said a flow set holds, for a short while.
+ *
+ * The duplicate check (graph.h) lists a set's flows before a create that
+ * may repeat an earlier one. One list answers for all four flow types of
+ * a set, and the records of one set usually come together (one key, one
+ * batch of records), so the answer is kept for ttl_ms and reused by the
+ * checks that follow: a consumer group re-reading a retained topic lists
+ * each set once per ttl window instead of once per record.
+ *
+ * Entries are keyed by an opaque string (the tenant and the set's URL).
+ * A create that succeeded is added to its set's entry (pf_setcache_add()),
+ * so an answer from the cache never says "absent" about a flow this
+ * process created. Only a check that follows nothing uncertain of its own
+ * may use the cache: after an uncertain create the job lists afresh.
+ *
+ * At most max_entries sets are kept; the oldest goes first. Not
+ * thread-safe: the loop thread owns a cache. No clock of its own: callers
+ * pass now_ms (monotonic).
+ */
+#ifndef PROVFLOW_SETCACHE_H
+#define PROVFLOW_SETCACHE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PF_SETCACHE_TTL_MS_DEFAULT  5000
+#define PF_SETCACHE_ENTRIES_DEFAULT 65536
+
+typedef struct pf_setcache pf_setcache;
+
+/* NULL when out of memory. ttl_ms >= 0 (0: nothing is ever reused). */
+pf_setcache *pf_setcache_new(int64_t ttl_ms, size_t max_entries);
+
+/* NULL is ignored. */
+void pf_setcache_destroy(pf_setcache *c);
+
+/*
+ * The set's flows (a JSON array, borrowed: valid until the next call that
+ * changes the cache), or NULL when none is known that is younger than
+ * ttl_ms and was listed at or after since_ms (a caller that knows of a
+ * create that may have landed until then passes that time).
+ */
+const json_t *pf_setcache_get(pf_setcache *c, const char *key, int64_t now_ms,
+                              int64_t since_ms);
+
+/*
+ * Remembers flows (a JSON array, copied) as the set's contents at now_ms,
+ * replacing what was known. Returns 0, or -1 when out of memory (the
+ * cache then knows nothing of the set: always safe).
+ */
+int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
+                    int64_t now_ms);
+
+/*
+ * Adds flow (an object, copied) to the set's entry if one is live; no
+ * entry: nothing to do. On failure to add, the entry is dropped, so the
+ * cache never answers "absent" for it.
+ */
+void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow);
+
+/* Forgets what is known of the set (a create of it may have landed). */
+void pf_setcache_forget(pf_setcache *c, const char *key);
+
+/* Sets known (live or expired, not yet purged). */
+size_t pf_setcache_size(const pf_setcache *c);
+
+#endif /* PROVFLOW_SETCACHE_H */
