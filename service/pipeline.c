@@ -29,14 +29,23 @@
 #include "provflow/outcome.h"
 #include "provflow/stats.h"
 
-#define METADATA_MAX    4000 /* Kafka's offset.metadata.max.bytes is 4096 */
-#define CHECKPOINT_MS   500  /* commit completed offsets at least this often */
-#define POLL_BATCH      500  /* records taken per loop turn */
-#define STALL_PAUSE_MS  1000 /* full and nothing taken this long: pause */
-#define SYSTEMIC_MIN_MS 1000
-#define SYSTEMIC_MAX_MS 30000
-#define TXN_TIMEOUT_MS  30000
-#define STATS_MS        1000 /* gauges and per-partition metrics */
+#define METADATA_MAX        4000 /* Kafka's offset.metadata.max.bytes is 4096 */
+#define CHECKPOINT_MS       500 /* commit completed offsets at least this often */
+#define POLL_BATCH          500  /* records taken per loop turn */
+#define STALL_PAUSE_MS      1000 /* full and nothing taken this long: pause */
+#define SYSTEMIC_MIN_MS     1000
+#define SYSTEMIC_MAX_MS     30000
+#define TXN_TIMEOUT_MS      30000
+#define STATS_MS            1000  /* gauges and per-partition metrics */
+#define OUTPUT_RETRY_MIN_MS 100   /* a failed delivery: produce again after */
+#define OUTPUT_RETRY_MAX_MS 10000 /* ... doubling up to this */
+/*
+ * Room left in a record for what librdkafka adds to it (lengths, the
+ * timestamp, the record's own framing): records of an output are cut to
+ * the size limit less this.
+ */
+#define RECORD_OVERHEAD 512
+#define KEY_KEEP        1024 /* bytes of a key that is too large kept */
 
 typedef struct pf_pipeline pipeline;
 typedef struct part part;
@@ -46,6 +55,8 @@ typedef struct work work;
 typedef struct output {
     work *w;
     bool dlq;
+    pf_timer retry;   /* produce again after a failed delivery */
+    int64_t delay_ms; /* the next retry's delay */
 } output;
 
 struct work {
@@ -83,7 +94,14 @@ struct work {
 struct part {
     int32_t id;
     pf_ptrack *track;
-    int64_t hw_prev;      /* offsets up to this may have been sent before */
+    int64_t hw_prev; /* offsets up to this may have been sent before */
+    /*
+     * The group had never committed this partition when it was assigned:
+     * records below this offset (the end of the partition then) may have
+     * been processed by another group, or before the group was renamed;
+     * each is checked before a create. -1: none.
+     */
+    int64_t unseen_end;
     int64_t received_max; /* highest offset received, -1 none */
     int64_t intent_acked; /* highest offset covered by a committed intent */
     int64_t intent_sent;  /* ... by the commit in flight */
@@ -102,6 +120,11 @@ struct part {
 
 struct pf_pipeline {
     pf_config cfg; /* borrowed strings: the caller's config outlives us */
+    /*
+     * The largest record an output may be: librdkafka's message.max.bytes,
+     * lowered when the broker refused a record as too large.
+     */
+    size_t record_limit;
     const pf_config *conf;
     pf_client client;
     rd_kafka_t *consumer, *producer;
@@ -159,6 +182,7 @@ static part *part_new(pipeline *p, int32_t id, int64_t committed,
     pt->intent_acked = -1;
     pt->intent_sent = -1;
     pt->handoff_settle_ms = -1;
+    pt->unseen_end = -1;
     /* Without a hand-off time, assume sends up to now: settle from now. */
     pt->create_after_ms = pt->adopted_ms + p->cfg.settle_ms;
     if (metadata != NULL && strncmp(metadata, "hw=", 3) == 0) {
@@ -210,6 +234,8 @@ static void work_free(work *w)
     pipeline *p = w->p;
 
     pf_timer_stop(p->client.timers, &w->retry);
+    pf_timer_stop(p->client.timers, &w->out_result.retry);
+    pf_timer_stop(p->client.timers, &w->out_dlq.retry);
     if (w->job != NULL)
         pf_graph_cancel(p->client.graph, w->job);
     pf_request_release(&w->req);
@@ -233,6 +259,7 @@ static void work_free(work *w)
 }
 
 static void on_retry(pf_timer *t, void *arg);
+static void on_output_retry(pf_timer *t, void *arg);
 
 static work *work_new(pipeline *p, part *pt, const rd_kafka_message_t *m)
 {
@@ -249,8 +276,10 @@ static work *work_new(pipeline *p, part *pt, const rd_kafka_message_t *m)
     w->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
     pf_keyq_item_init(&w->node);
     pf_timer_init(&w->retry, on_retry, w);
-    w->out_result = (output){w, false};
-    w->out_dlq = (output){w, true};
+    w->out_result = (output){.w = w, .dlq = false};
+    w->out_dlq = (output){.w = w, .dlq = true};
+    pf_timer_init(&w->out_result.retry, on_output_retry, &w->out_result);
+    pf_timer_init(&w->out_dlq.retry, on_output_retry, &w->out_dlq);
     p->live++;
     pt->live++;
     w->next = p->works;
@@ -342,12 +371,82 @@ static void publish(pipeline *p, work *w, const pf_outcome *o)
         produce_output(p, &w->out_dlq);
 }
 
+/* The bytes a record of these parts takes against message.max.bytes. */
+static size_t record_size(size_t key_len, size_t value_len,
+                          const rd_kafka_headers_t *hdrs)
+{
+    size_t n = key_len + value_len + RECORD_OVERHEAD, i, size;
+    const char *name;
+    const void *value;
+
+    for (i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR;
+         i++)
+        n += strlen(name) + size + 16;
+    return n;
+}
+
+static void add_length_header(rd_kafka_headers_t *hdrs, const char *name,
+                              size_t len)
+{
+    char text[32];
+
+    snprintf(text, sizeof(text), "%zu", len);
+    rd_kafka_header_add(hdrs, name, -1, text, -1);
+}
+
+/*
+ * Cuts a record that would exceed the output's size limit, and says so in
+ * headers (a record is never dropped silently): a key too large to send
+ * is cut to KEY_KEEP bytes; a dead letter's copy of the input value is
+ * cut to what fits, and when the input's own headers leave no room, they
+ * give way to provflow's. The outcome's value, which holds the input's
+ * coordinates, is small and kept whole.
+ */
+static void fit_record(pipeline *p, rd_kafka_headers_t **hdrs, size_t *key_len,
+                       size_t *value_len, bool dlq)
+{
+    size_t limit = p->record_limit, fixed, i, size;
+    rd_kafka_headers_t *own;
+    const char *name;
+    const void *value;
+
+    if (record_size(*key_len, *value_len, *hdrs) <= limit)
+        return;
+    if (*key_len > KEY_KEEP &&
+        record_size(*key_len, dlq ? 0 : *value_len, *hdrs) > limit) {
+        add_length_header(*hdrs, "provflow-key-truncated", *key_len);
+        *key_len = KEY_KEEP;
+    }
+    if (!dlq)
+        return;
+    /* 64: room for the header that says the value was cut. */
+    fixed = record_size(*key_len, 0, *hdrs) + 64;
+    if (fixed > limit) {
+        own = rd_kafka_headers_new(8);
+        for (i = 0; rd_kafka_header_get_all(*hdrs, i, &name, &value, &size) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR;
+             i++) {
+            if (strncmp(name, "provflow-", 9) == 0)
+                rd_kafka_header_add(own, name, -1, value, (ssize_t)size);
+        }
+        add_length_header(own, "provflow-headers-dropped", i);
+        rd_kafka_headers_destroy(*hdrs);
+        *hdrs = own;
+        fixed = record_size(*key_len, 0, *hdrs) + 64;
+    }
+    if (record_size(*key_len, *value_len, *hdrs) + 64 > limit) {
+        add_length_header(*hdrs, "provflow-value-truncated", *value_len);
+        *value_len = fixed < limit ? limit - fixed : 0;
+    }
+}
+
 static void produce_output(pipeline *p, output *o)
 {
     work *w = o->w;
     rd_kafka_headers_t *hdrs;
     rd_kafka_resp_err_t err;
-    size_t i;
+    size_t i, key_len, value_len;
 
     if (o->dlq) {
         hdrs = w->headers != NULL ? rd_kafka_headers_copy(w->headers)
@@ -362,26 +461,47 @@ static void produce_output(pipeline *p, output *o)
                             "application/cloudevents+json", -1);
     }
     for (;;) {
+        key_len = w->key_len;
+        value_len = o->dlq ? w->value_len : w->outcome_len;
+        fit_record(p, &hdrs, &key_len, &value_len, o->dlq);
         err = rd_kafka_producev(
             p->producer,
             RD_KAFKA_V_TOPIC(o->dlq ? p->cfg.dead_letter_topic
                                     : p->cfg.results_topic),
-            RD_KAFKA_V_KEY(w->key, w->key_len),
-            RD_KAFKA_V_VALUE(o->dlq ? w->value : w->outcome,
-                             o->dlq ? w->value_len : w->outcome_len),
+            RD_KAFKA_V_KEY(w->key, key_len),
+            RD_KAFKA_V_VALUE(o->dlq ? w->value : w->outcome, value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
             RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+            p->record_limit > 4 * RECORD_OVERHEAD) {
+            /* librdkafka counts differently than record_size(): lower. */
+            p->record_limit -= p->record_limit / 4;
+            continue;
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(p->producer, 100); /* let deliveries drain */
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        pf_log_ctx ctx;
+
         rd_kafka_headers_destroy(hdrs); /* not taken on failure */
-        pf_log(PF_LOG_ERROR, NULL, "produce: %s", rd_kafka_err2str(err));
+        ctx_of(w, &ctx, p->cfg.input_topic);
+        pf_log(PF_LOG_ERROR, &ctx, "produce to %s: %s",
+               o->dlq ? p->cfg.dead_letter_topic : p->cfg.results_topic,
+               rd_kafka_err2str(err));
         p->fatal = true;
         return;
     }
     w->pending++;
+}
+
+static void on_output_retry(pf_timer *t, void *arg)
+{
+    output *o = arg;
+
+    (void)t;
+    produce_output(o->w->p, o);
 }
 
 /* The work's outputs are acknowledged: its offset is done. */
@@ -403,10 +523,26 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     (void)rk;
     w->pending--;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        pf_log(PF_LOG_WARN, NULL, "delivery to %s failed: %s; producing again",
-               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+            m->len + m->key_len < p->record_limit + RECORD_OVERHEAD) {
+            /* The broker's limit (max.message.bytes) is below ours. */
+            p->record_limit = (m->len + m->key_len) * 3 / 4;
+            if (p->record_limit < 4 * RECORD_OVERHEAD)
+                p->record_limit = 4 * RECORD_OVERHEAD;
+        }
+        o->delay_ms = o->delay_ms == 0 ? OUTPUT_RETRY_MIN_MS : o->delay_ms * 2;
+        if (o->delay_ms > OUTPUT_RETRY_MAX_MS)
+            o->delay_ms = OUTPUT_RETRY_MAX_MS;
+        pf_log(PF_LOG_WARN, NULL,
+               "delivery to %s failed: %s; producing again in %lld ms",
+               rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
+               (long long)o->delay_ms);
         if (!p->eos) {
-            produce_output(p, o);
+            if (pf_timer_start(p->client.timers, &o->retry,
+                               pf_now_ms() + o->delay_ms) != 0) {
+                pf_log(PF_LOG_ERROR, NULL, "out of memory for a timer");
+                p->fatal = true;
+            }
             return;
         }
         /* In a transaction the commit fails and rewinds. */
@@ -615,6 +751,10 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     w->check_existing = m->offset <= pt->hw_prev;
     if (w->check_existing)
         w->create_after_ms = pt->create_after_ms;
+    /* Never committed by this group: check, but nothing of ours is in
+     * flight to wait for. */
+    if (m->offset < pt->unseen_end)
+        w->check_existing = true;
     if (p->cfg.dry_run) {
         pf_outcome o = {
             .status = PF_OUTCOME_VALIDATED,
@@ -947,10 +1087,32 @@ static void abandon_unfinished(pipeline *p)
     pf_keyq_clear(p->q, drop_work, NULL);
 }
 
+/*
+ * A partition the group never committed: its records up to the current
+ * end may have been processed by another group (a renamed group, a new
+ * one re-reading a retained topic), so each is checked before a create.
+ * Later records are new. Unknown end: all are checked.
+ */
+static int64_t unseen_end(pipeline *p, int32_t partition)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        p->consumer, p->cfg.input_topic, partition, &lo, &hi, 10000);
+
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return hi;
+    pf_log(PF_LOG_WARN,
+           &(pf_log_ctx){p->cfg.input_topic, partition, -1, NULL, NULL, NULL},
+           "end offset unknown (%s): every record is checked in Graph first",
+           rd_kafka_err2str(err));
+    return INT64_MAX;
+}
+
 /* Takes partitions on with their committed offsets and metadata. */
 static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
 {
     rd_kafka_resp_err_t err;
+    part *pt;
     int i;
 
     err = rd_kafka_committed(p->consumer, l, 10000);
@@ -976,13 +1138,28 @@ static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
             forget(p, one);
             rd_kafka_topic_partition_list_destroy(one);
         }
-        if (part_new(p, e->partition, e->offset >= 0 ? e->offset : -1, meta) ==
-            NULL)
+        pt = part_new(p, e->partition, e->offset >= 0 ? e->offset : -1, meta);
+        if (pt == NULL) {
+            pf_log(PF_LOG_ERROR, NULL, "out of memory adopting a partition");
             p->fatal = true;
+            continue;
+        }
+        /* Committed offsets unknown: as if never committed, check all. */
+        if (e->offset < 0)
+            pt->unseen_end = err == RD_KAFKA_RESP_ERR_NO_ERROR
+                                 ? unseen_end(p, e->partition)
+                                 : INT64_MAX;
         pf_log(PF_LOG_INFO,
                &(pf_log_ctx){p->cfg.input_topic, e->partition, e->offset, NULL,
                              NULL, NULL},
                "partition assigned");
+        if (pt->unseen_end >= 0)
+            pf_log(PF_LOG_INFO,
+                   &(pf_log_ctx){p->cfg.input_topic, e->partition, -1, NULL,
+                                 NULL, NULL},
+                   "never committed by this group: records before offset "
+                   "%lld are checked in Graph before any create",
+                   (long long)pt->unseen_end);
     }
 }
 
@@ -1450,6 +1627,15 @@ pipeline *pf_pipeline_new(const pf_config *cfg, char *errstr,
         goto fail;
     }
     pconf = NULL; /* now owned by the producer */
+    {
+        char max[32];
+        size_t max_size = sizeof(max);
+
+        p->record_limit = 1000000; /* librdkafka's default */
+        if (rd_kafka_conf_get(rd_kafka_conf(p->producer), "message.max.bytes",
+                              max, &max_size) == RD_KAFKA_CONF_OK)
+            p->record_limit = (size_t)strtoul(max, NULL, 10);
+    }
     {
         rd_kafka_queue_t *mq = rd_kafka_queue_get_main(p->producer);
 
