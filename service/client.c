@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "provflow/fileio.h"
+
+#define CREDENTIALS_FILE_MAX   (1024 * 1024)
+#define CLIENT_SECRET_FILE_MAX 4096
+
 static const pf_cloud clouds[] = {
     {"global", "https://login.microsoftonline.com",
      "https://graph.microsoft.com"},
@@ -58,6 +63,36 @@ static int default_credential(const pf_config *cfg, pf_credential *cred,
 }
 
 /*
+ * A clientSecretFile's secret: the file without its trailing line ends,
+ * into secret (secret_size > CLIENT_SECRET_FILE_MAX). Regular files only,
+ * never truncated (fileio.h). Returns 0, or -1 with a reason in why.
+ */
+static int read_secret_file(const char *path, char *secret, size_t secret_size,
+                            char *why, size_t why_size)
+{
+    char what[200], *buf;
+    size_t len, size;
+
+    snprintf(what, sizeof(what), "clientSecretFile %.160s", path);
+    if (pf_file_read(path, what, CLIENT_SECRET_FILE_MAX, &buf, &size, why,
+                     why_size) != PF_FILE_OK)
+        return -1;
+    len = size;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    if (len == 0 || memchr(buf, '\0', len) != NULL || len >= secret_size) {
+        snprintf(why, why_size, "%s is %s", what,
+                 len == 0 ? "empty" : "not text");
+        pf_file_free(buf, size);
+        return -1;
+    }
+    memcpy(secret, buf, len);
+    secret[len] = '\0';
+    pf_file_free(buf, size);
+    return 0;
+}
+
+/*
  * credentials-file: [{"tenantId", "clientId", and one of "clientSecretFile",
  * "certificatePath", "federatedTokenFile"}, ...]
  */
@@ -65,10 +100,18 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
                             size_t n)
 {
     json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *e;
-    size_t i;
+    json_t *doc = NULL, *e;
+    char *text = NULL;
+    size_t i, len = 0;
     int rc = -1;
+    char why[256];
 
+    if (pf_file_read(path, NULL, CREDENTIALS_FILE_MAX, &text, &len, why,
+                     sizeof(why)) != PF_FILE_OK) {
+        snprintf(errstr, n, "credentials-file %s", why);
+        goto out;
+    }
+    doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_array(doc)) {
         snprintf(errstr, n, "credentials-file %s: %s", path,
                  doc == NULL ? jerr.text : "expected a JSON array");
@@ -86,26 +129,15 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
             .federated_token_file =
                 json_string_value(json_object_get(e, "federatedTokenFile")),
         };
-        char why[256], secret[4097] = "";
-        FILE *f;
+        char secret[CLIENT_SECRET_FILE_MAX + 1] = "";
 
         if (secret_file != NULL) {
-            size_t len;
-
-            f = fopen(secret_file, "r");
-            if (f == NULL) {
-                snprintf(errstr, n,
-                         "credentials-file %s [%zu]: cannot read "
-                         "clientSecretFile %s",
-                         path, i, secret_file);
+            if (read_secret_file(secret_file, secret, sizeof(secret), why,
+                                 sizeof(why)) != 0) {
+                snprintf(errstr, n, "credentials-file %s [%zu]: %s", path, i,
+                         why);
                 goto out;
             }
-            len = fread(secret, 1, sizeof(secret) - 1, f);
-            fclose(f);
-            secret[len] = '\0';
-            while (len > 0 &&
-                   (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
-                secret[--len] = '\0';
             cred.kind = PF_CRED_SECRET;
             cred.secret = secret;
         } else if (cred.certificate_path != NULL) {
@@ -123,6 +155,7 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
     rc = 0;
 out:
     json_decref(doc);
+    pf_file_free(text, len);
     return rc;
 }
 

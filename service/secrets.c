@@ -2,12 +2,12 @@
 #include "provflow/secrets.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "provflow/fileio.h"
 
 struct pf_secrets {
     char *dir;
@@ -69,11 +69,10 @@ void pf_secrets_destroy(pf_secrets *s)
 int pf_secrets_read(const pf_secrets *s, const char *name, char **value,
                     char *errstr, size_t errstr_size)
 {
-    char path[4096];
-    char buf[PF_SECRET_MAX + 1];
-    size_t len = 0;
-    ssize_t n;
-    int fd, rc = -1;
+    char path[4096], what[96];
+    char *buf = NULL;
+    size_t len = 0, size = 0;
+    int rc = -1, st;
 
     *value = NULL;
     if (!pf_secret_name_valid(name)) {
@@ -86,32 +85,21 @@ int pf_secrets_read(const pf_secrets *s, const char *name, char **value,
         snprintf(errstr, errstr_size, "secret path too long");
         return -1;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(errstr, errstr_size, "secret '%s' %s", name,
-                 errno == ENOENT ? "does not exist in the secrets directory"
-                                 : strerror(errno));
+    /*
+     * Read on the loop thread, from a directory others write: a FIFO or a
+     * device there must fail this event, not hang the service (fileio.h).
+     */
+    snprintf(what, sizeof(what), "secret '%s'", name);
+    st = pf_file_read(path, what, PF_SECRET_MAX, &buf, &size, errstr,
+                      errstr_size);
+    if (st == PF_FILE_OPEN && errno == ENOENT) {
+        snprintf(errstr, errstr_size,
+                 "secret '%s' does not exist in the secrets directory", name);
         return -1;
     }
-    /* Read one byte past the limit to tell "exactly full" from "too big". */
-    while (len < sizeof(buf)) {
-        n = read(fd, buf + len, sizeof(buf) - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(errstr, errstr_size, "secret '%s': %s", name,
-                     strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    if (len > PF_SECRET_MAX) {
-        snprintf(errstr, errstr_size, "secret '%s' is larger than %d bytes",
-                 name, PF_SECRET_MAX);
-        goto out;
-    }
+    if (st != PF_FILE_OK)
+        return -1;
+    len = size;
     if (len > 0 && buf[len - 1] == '\n') {
         len--;
         if (len > 0 && buf[len - 1] == '\r')
@@ -131,8 +119,7 @@ int pf_secrets_read(const pf_secrets *s, const char *name, char **value,
     (*value)[len] = '\0';
     rc = 0;
 out:
-    explicit_bzero(buf, sizeof(buf));
-    close(fd);
+    pf_file_free(buf, size);
     return rc;
 }
 

@@ -7,6 +7,8 @@
  * inside the configured directory. Files may be symbolic links (Kubernetes
  * mounts them that way); a secret's value is the file's content without one
  * trailing newline ("\n" or "\r\n"), at most PF_SECRET_MAX bytes, non-empty.
+ * A name that is not a regular file (a FIFO, a directory, a device) is
+ * refused at once, without blocking (fileio.h).
  */
 #ifndef PROVFLOW_SECRETS_H
 #define PROVFLOW_SECRETS_H

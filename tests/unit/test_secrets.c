@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +38,15 @@ static int setup(void **state)
     put("empty", "\n", 1);
     put("nul", "a\0b", 3);
     return 0;
+}
+
+/* Makes a FIFO called name in the directory; no writer ever opens it. */
+static void put_fifo(const char *name)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(mkfifo(path, 0600), 0);
 }
 
 static int teardown(void **state)
@@ -107,6 +117,51 @@ static void bad_secrets_are_refused_without_their_content(void **state)
     pf_secrets_destroy(s);
 }
 
+static void a_fifo_fails_the_read_at_once(void **state)
+{
+    pf_secrets *s;
+    char err[128], *v;
+
+    (void)state;
+    /* A plain open() of a FIFO without a writer blocks: it must not. */
+    put_fifo("pipe");
+    s = pf_secrets_new(dir, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(pf_secrets_read(s, "pipe", &v, err, sizeof(err)), -1);
+    assert_null(v);
+    assert_string_equal(err, "secret 'pipe' is not a regular file (a FIFO)");
+    pf_secrets_destroy(s);
+}
+
+static void the_size_limit_refuses_rather_than_truncates(void **state)
+{
+    static char big[PF_SECRET_MAX + 2];
+    pf_secrets *s;
+    char err[128], *v;
+
+    (void)state;
+    memset(big, 'x', sizeof(big));
+    put("at-limit", big, PF_SECRET_MAX);
+    put("over-limit", big, PF_SECRET_MAX + 1);
+    /* The newline is part of the file: with it, the file is over. */
+    big[PF_SECRET_MAX] = '\n';
+    put("at-limit-nl", big, PF_SECRET_MAX + 1);
+    s = pf_secrets_new(dir, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(pf_secrets_read(s, "at-limit", &v, err, sizeof(err)), 0);
+    assert_int_equal(strlen(v), PF_SECRET_MAX);
+    pf_secret_free(v);
+    assert_int_equal(pf_secrets_read(s, "over-limit", &v, err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "secret 'over-limit' is larger than 4096 bytes");
+    assert_int_equal(pf_secrets_read(s, "at-limit-nl", &v, err, sizeof(err)),
+                     -1);
+    assert_int_equal(pf_secrets_read(s, "missing", &v, err, sizeof(err)), -1);
+    assert_string_equal(
+        err, "secret 'missing' does not exist in the secrets directory");
+    pf_secrets_destroy(s);
+}
+
 static void directory_must_exist(void **state)
 {
     char err[128];
@@ -123,6 +178,8 @@ int main(void)
         cmocka_unit_test(names_follow_the_rule),
         cmocka_unit_test(value_drops_one_trailing_newline),
         cmocka_unit_test(bad_secrets_are_refused_without_their_content),
+        cmocka_unit_test(a_fifo_fails_the_read_at_once),
+        cmocka_unit_test(the_size_limit_refuses_rather_than_truncates),
         cmocka_unit_test(directory_must_exist),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
