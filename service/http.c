@@ -14,7 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "provflow/fileio.h"
 #include "provflow/timers.h"
+
+/* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
+#define CURL_HEADER_LINE_MAX (100 * 1024)
 
 struct pf_http_xfer {
     pf_http *h;
@@ -27,9 +31,13 @@ struct pf_http_xfer {
     size_t body_len, body_pos;
     char *resp; /* response body, NUL-terminated */
     size_t resp_len, resp_cap;
-    bool too_large;
+    bool too_large;        /* the body passed max_response_bytes */
+    bool header_too_large; /* the header passed max_header_bytes */
+    bool giant_line;       /* libcurl refused one header line (finish) */
+    size_t header_bytes;   /* of the current response */
     char request_id[PF_HTTP_HEADER_VALUE_MAX];
     char retry_after[PF_HTTP_HEADER_VALUE_MAX];
+    char location[PF_HTTP_LOCATION_MAX];
     char errbuf[CURL_ERROR_SIZE];
     int64_t started_ms;
     pf_http_xfer *prev, *next; /* in the active list, or next in the pool */
@@ -50,6 +58,7 @@ void pf_http_config_default(pf_http_config *cfg)
     cfg->connect_timeout_ms = PF_HTTP_CONNECT_TIMEOUT_MS_DEFAULT;
     cfg->timeout_ms = PF_HTTP_TIMEOUT_MS_DEFAULT;
     cfg->max_response_bytes = PF_HTTP_MAX_RESPONSE_DEFAULT;
+    cfg->max_header_bytes = PF_HTTP_MAX_HEADER_DEFAULT;
 }
 
 pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
@@ -57,7 +66,7 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
 {
     static int global_done; /* curl_global_init: once, loop thread */
     pf_http *h;
-    FILE *probe;
+    char why[256];
 
     if (!global_done) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -66,19 +75,18 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
         }
         global_done = 1;
     }
-    if (cfg->ca_file != NULL) {
-        probe = fopen(cfg->ca_file, "r");
-        if (probe == NULL) {
-            snprintf(errstr, errstr_size, "CA file %s cannot be read",
-                     cfg->ca_file);
-            return NULL;
-        }
-        fclose(probe);
+    /* A FIFO would hang libcurl's TLS set-up: regular files only. */
+    if (cfg->ca_file != NULL &&
+        pf_file_check(cfg->ca_file, cfg->ca_file, why, sizeof(why)) != 0) {
+        snprintf(errstr, errstr_size, "CA file %s cannot be read", why);
+        return NULL;
     }
     h = calloc(1, sizeof(*h));
     if (h == NULL)
         goto oom;
     h->cfg = *cfg;
+    if (h->cfg.max_header_bytes == 0)
+        h->cfg.max_header_bytes = PF_HTTP_MAX_HEADER_DEFAULT;
     if (cfg->ca_file != NULL) {
         h->ca_file = strdup(cfg->ca_file);
         if (h->ca_file == NULL)
@@ -175,14 +183,90 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Copies a header's value if line is "<name>: value". */
-static void header_value(const char *line, size_t len, const char *name,
-                         char *out, size_t out_size)
+/* A valid UTF-8 sequence's length at p (at most len bytes), else 0. */
+static size_t utf8_len(const unsigned char *p, size_t len)
 {
-    size_t nl = strlen(name), vl;
+    size_t n, i;
+    unsigned cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+        n = 2;
+        cp = p[0] & 0x1F;
+    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+        n = 3;
+        cp = p[0] & 0x0F;
+    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+        n = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    /* Overlong forms, surrogates, beyond U+10FFFF. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    /* C1 controls (U+0080..U+009F): a terminal acts on them too. */
+    if (cp >= 0x80 && cp <= 0x9F)
+        return 0;
+    return n;
+}
+
+size_t pf_http_sanitize(char *dst, size_t dst_size, const char *src, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)src;
+    size_t out = 0, i = 0;
+
+    if (dst_size == 0)
+        return 0;
+    while (i < len) {
+        size_t n = utf8_len(p + i, len - i);
+
+        if (n == 1 && (p[i] == '\r' || p[i] == '\n' || p[i] == '\t')) {
+            if (out + 1 >= dst_size)
+                break;
+            dst[out++] = ' ';
+            i++;
+        } else if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7F))) {
+            if (out + 4 >= dst_size)
+                break;
+            dst[out++] = '\\';
+            dst[out++] = 'x';
+            dst[out++] = hex[p[i] >> 4];
+            dst[out++] = hex[p[i] & 15];
+            i++;
+        } else {
+            if (out + n >= dst_size)
+                break;
+            memcpy(dst + out, p + i, n);
+            out += n;
+            i += n;
+        }
+    }
+    dst[out] = '\0';
+    return out;
+}
+
+/*
+ * The value of a header line "<name>: value" (leading and trailing blanks
+ * and the line end removed) in *value, *vlen; false for another header.
+ */
+static bool header_value(const char *line, size_t len, const char *name,
+                         const char **value, size_t *vlen)
+{
+    size_t nl = strlen(name);
 
     if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
+        return false;
     line += nl + 1;
     len -= nl + 1;
     while (len > 0 && (*line == ' ' || *line == '\t')) {
@@ -190,26 +274,53 @@ static void header_value(const char *line, size_t len, const char *name,
         len--;
     }
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
-                       line[len - 1] == ' '))
+                       line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
-    vl = len < out_size - 1 ? len : out_size - 1;
-    memcpy(out, line, vl);
-    out[vl] = '\0';
+    *value = line;
+    *vlen = len;
+    return true;
+}
+
+/* A Location is used, not shown: kept only whole and plain. */
+static void copy_location(char *out, size_t out_size, const char *v, size_t len)
+{
+    size_t i;
+
+    out[0] = '\0';
+    if (len == 0 || len >= out_size)
+        return;
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7F)
+            return;
+    }
+    memcpy(out, v, len);
+    out[len] = '\0';
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
     pf_http_xfer *x = arg;
-    size_t len = size * n;
+    size_t len = size * n, vlen;
+    const char *v;
 
     /* A new status line (after a 100 Continue, say) starts afresh. */
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         x->request_id[0] = '\0';
         x->retry_after[0] = '\0';
+        x->location[0] = '\0';
+        x->header_bytes = 0;
     }
-    header_value(data, len, "request-id", x->request_id, sizeof(x->request_id));
-    header_value(data, len, "retry-after", x->retry_after,
-                 sizeof(x->retry_after));
+    x->header_bytes += len;
+    if (x->header_bytes > x->h->cfg.max_header_bytes) {
+        x->header_too_large = true;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (header_value(data, len, "request-id", &v, &vlen))
+        pf_http_sanitize(x->request_id, sizeof(x->request_id), v, vlen);
+    else if (header_value(data, len, "retry-after", &v, &vlen))
+        pf_http_sanitize(x->retry_after, sizeof(x->retry_after), v, vlen);
+    else if (header_value(data, len, "location", &v, &vlen))
+        copy_location(x->location, sizeof(x->location), v, vlen);
     return len;
 }
 
@@ -234,7 +345,10 @@ static pf_transport transport_of(CURLcode rc, const pf_http_xfer *x)
     case CURLE_SSL_INVALIDCERTSTATUS:
         return PF_TRANSPORT_TLS_VERIFY;
     case CURLE_WRITE_ERROR:
-        return x->too_large ? PF_TRANSPORT_BROKEN : PF_TRANSPORT_OTHER;
+        return x->too_large || x->header_too_large ? PF_TRANSPORT_BROKEN
+                                                   : PF_TRANSPORT_OTHER;
+    case CURLE_OUT_OF_MEMORY:
+        return x->giant_line ? PF_TRANSPORT_BROKEN : PF_TRANSPORT_OTHER;
     case CURLE_SEND_FAIL_REWIND: /* a break after sending: see on_seek */
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
@@ -413,8 +527,12 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     if (x->resp != NULL)
         x->resp[0] = '\0';
     x->too_large = false;
+    x->header_too_large = false;
+    x->giant_line = false;
+    x->header_bytes = 0;
     x->request_id[0] = '\0';
     x->retry_after[0] = '\0';
+    x->location[0] = '\0';
     x->errbuf[0] = '\0';
     x->prev = x->next = NULL;
     x->started_ms = pf_now_ms();
@@ -439,6 +557,35 @@ void pf_http_cancel(pf_http *h, pf_http_xfer *x)
     recycle(h, x);
 }
 
+/* A transport failure in words: libcurl's, unless it misleads. */
+static void describe(const pf_http *h, const pf_http_xfer *x, CURLcode rc,
+                     char *out, size_t out_size)
+{
+    const char *text = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+
+    if (x->too_large) {
+        snprintf(out, out_size, "response body larger than %zu bytes",
+                 h->cfg.max_response_bytes);
+    } else if (x->header_too_large) {
+        snprintf(out, out_size, "response header too large (over %zu bytes)",
+                 h->cfg.max_header_bytes);
+    } else if (x->giant_line) {
+        snprintf(out, out_size,
+                 "response header too large (a line over %d bytes)",
+                 CURL_HEADER_LINE_MAX);
+    } else if (rc == CURLE_GOT_NOTHING ||
+               (rc == CURLE_SEND_FAIL_REWIND && x->header_bytes == 0)) {
+        /*
+         * libcurl says "Empty reply from server", or, on a reused
+         * connection that it would have retried but may not (no rewind:
+         * see set_options), "seek callback returned error 2".
+         */
+        snprintf(out, out_size, "connection closed before any response");
+    } else {
+        pf_http_sanitize(out, out_size, text, strlen(text));
+    }
+}
+
 static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
 {
     pf_http_response resp;
@@ -446,17 +593,20 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
     long request_size = 0;
 
     memset(&resp, 0, sizeof(resp));
+    curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
+    curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    /*
+     * libcurl 7.88 fails a header line over CURL_HEADER_LINE_MAX with
+     * CURLE_OUT_OF_MEMORY: after the request went out and before any body
+     * byte, that is what it means (a real shortage there is unlikely).
+     */
+    x->giant_line =
+        rc == CURLE_OUT_OF_MEMORY && request_size > 0 && x->resp_len == 0;
     resp.transport = transport_of(rc, x);
     if (resp.transport == PF_TRANSPORT_OK)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
-    else if (x->too_large)
-        snprintf(resp.detail, sizeof(resp.detail),
-                 "response larger than %zu bytes", h->cfg.max_response_bytes);
     else
-        snprintf(resp.detail, sizeof(resp.detail), "%s",
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-    curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
-    curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+        describe(h, x, rc, resp.detail, sizeof(resp.detail));
     /* A refused rewind means the body had gone out (see on_seek). */
     resp.request_sent =
         rc == CURLE_SEND_FAIL_REWIND ||
@@ -465,6 +615,7 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
     resp.body_len = x->resp_len;
     memcpy(resp.request_id, x->request_id, sizeof(resp.request_id));
     memcpy(resp.retry_after, x->retry_after, sizeof(resp.retry_after));
+    memcpy(resp.location, x->location, sizeof(resp.location));
     resp.elapsed_ms = pf_now_ms() - x->started_ms;
 
     /*

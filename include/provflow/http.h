@@ -20,6 +20,7 @@
 #define PF_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000
 #define PF_HTTP_TIMEOUT_MS_DEFAULT         30000
 #define PF_HTTP_MAX_RESPONSE_DEFAULT       (1024 * 1024)
+#define PF_HTTP_MAX_HEADER_DEFAULT         (64 * 1024)
 
 typedef struct pf_http_config {
     const char *ca_file;       /* extra trusted CA (PEM); NULL: system only */
@@ -27,6 +28,9 @@ typedef struct pf_http_config {
     long connect_timeout_ms;   /* per connection attempt */
     long timeout_ms;           /* whole request, connect included */
     size_t max_response_bytes; /* larger bodies fail as BROKEN */
+    size_t max_header_bytes;   /* larger response headers (all lines of
+                                * one response) fail as BROKEN; libcurl
+                                * itself refuses one line over 100 KiB */
     long max_connections;      /* open connections kept; 0: libcurl's */
 } pf_http_config;
 
@@ -45,7 +49,16 @@ typedef struct pf_http_request {
 } pf_http_request;
 
 #define PF_HTTP_HEADER_VALUE_MAX 128
+#define PF_HTTP_LOCATION_MAX     1024
 
+/*
+ * The text fields below come from the server or from libcurl; none holds
+ * a raw control byte (pf_http_sanitize()). Transport failures are named
+ * in detail, among others: "connection closed before any response" (the
+ * server closed or reset the connection before a status line),
+ * "response header too large (over N bytes)", "response body larger than
+ * N bytes" (all three PF_TRANSPORT_BROKEN).
+ */
 typedef struct pf_http_response {
     pf_transport transport; /* PF_TRANSPORT_OK when status is valid */
     char detail[256];       /* transport failure, in words; "" when OK */
@@ -53,9 +66,16 @@ typedef struct pf_http_response {
     bool request_sent;      /* the whole request left this process */
     const char *body;       /* NUL-terminated, valid during the callback */
     size_t body_len;
-    char request_id[PF_HTTP_HEADER_VALUE_MAX];  /* "request-id" header */
-    char retry_after[PF_HTTP_HEADER_VALUE_MAX]; /* "Retry-After", raw */
-    int64_t elapsed_ms;                         /* submit to completion */
+    /* "request-id" and "Retry-After" (raw), sanitized, truncated to fit */
+    char request_id[PF_HTTP_HEADER_VALUE_MAX];
+    char retry_after[PF_HTTP_HEADER_VALUE_MAX];
+    /*
+     * "Location" as sent (a URL: visible ASCII only); "" when absent, when
+     * longer than PF_HTTP_LOCATION_MAX - 1, or when it holds any other
+     * byte (never truncated, never escaped: it is meant to be used).
+     */
+    char location[PF_HTTP_LOCATION_MAX];
+    int64_t elapsed_ms; /* submit to completion */
 } pf_http_response;
 
 /* Called once per submitted request, from inside pf_http_poll(). */
@@ -102,5 +122,17 @@ void pf_http_wakeup(pf_http *h);
 
 /* Transfers submitted and not yet finished. */
 size_t pf_http_active(const pf_http *h);
+
+/*
+ * Copies len bytes of src (text from a server: a header value, an error
+ * description) into dst as one printable line: CR, LF and TAB become a
+ * space; every other C0 control byte, DEL, a C1 control (U+0080..U+009F)
+ * and each byte that is not part of valid UTF-8 become "\xNN"; valid
+ * UTF-8 is kept. The result is NUL-terminated and cut at a character
+ * boundary to fit dst_size (> 0). Returns its length. dst and src must
+ * not overlap.
+ */
+size_t pf_http_sanitize(char *dst, size_t dst_size, const char *src,
+                        size_t len);
 
 #endif /* PROVFLOW_HTTP_H */

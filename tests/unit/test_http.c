@@ -1,0 +1,384 @@
+/*
+ * test_http.c - the HTTP client against a loopback server that misbehaves
+ * on purpose (real libcurl, no mocks): connections closed before any
+ * answer, giant headers, oversized bodies, the Location header, and text
+ * from the server that must not carry control bytes onward.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "loopback.h"
+#include "provflow/http.h"
+#include "provflow/timers.h"
+
+/* What the callback saw, copied out of the response. */
+typedef struct seen {
+    bool done;
+    pf_http_response resp; /* body pointer not valid after the callback */
+    char body[64];
+} seen;
+
+static void on_done(void *arg, const pf_http_response *resp)
+{
+    seen *s = arg;
+
+    s->done = true;
+    s->resp = *resp;
+    snprintf(s->body, sizeof(s->body), "%.*s", (int)resp->body_len, resp->body);
+    s->resp.body = NULL;
+}
+
+static pf_http *client(size_t max_response)
+{
+    pf_http_config cfg;
+    char err[256];
+    pf_http *h;
+
+    pf_http_config_default(&cfg);
+    cfg.allow_http = true;
+    cfg.timeout_ms = 20000;
+    if (max_response > 0)
+        cfg.max_response_bytes = max_response;
+    h = pf_http_new(&cfg, err, sizeof(err));
+    assert_non_null(h);
+    return h;
+}
+
+/* One request through h; waits (by events, 30 s at most) for its end. */
+static void exchange(pf_http *h, lb_server *srv, const char *method,
+                     const char *body, seen *out)
+{
+    char url[128], err[256];
+    pf_http_request req = {
+        .method = method,
+        .url = url,
+        .content_type = body != NULL ? "application/json" : NULL,
+        .body = body,
+        .body_len = body != NULL ? strlen(body) : 0,
+    };
+    int64_t deadline = pf_now_ms() + 30000;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(url, sizeof(url), "%s/x", lb_url(srv));
+    assert_non_null(pf_http_submit(h, &req, on_done, out, err, sizeof(err)));
+    while (!out->done && pf_now_ms() < deadline)
+        assert_true(pf_http_poll(h, NULL, 0, 100) >= 0);
+    assert_true(out->done);
+}
+
+/* --- handlers (on the server's thread) ----------------------------------- */
+
+/* Answers the first request of each connection, closes on the second. */
+static bool answer_then_close(const lb_request *req, char **resp, size_t *len,
+                              void *arg)
+{
+    (void)arg;
+    if (req->index > 0) {
+        *resp = NULL;
+        return false;
+    }
+    *resp = lb_reply(200, "", "{}", len);
+    return true;
+}
+
+static bool close_at_once(const lb_request *req, char **resp, size_t *len,
+                          void *arg)
+{
+    (void)req;
+    (void)arg;
+    (void)len;
+    *resp = NULL;
+    return false;
+}
+
+/* One header line of 200 KiB: over libcurl's own 100 KiB line limit. */
+static bool giant_header_line(const lb_request *req, char **resp, size_t *len,
+                              void *arg)
+{
+    size_t n = 200 * 1024;
+    char *h = malloc(n + 16);
+
+    (void)req;
+    (void)arg;
+    memcpy(h, "X-Big: ", 7);
+    memset(h + 7, 'a', n);
+    memcpy(h + 7 + n, "\r\n", 3);
+    *resp = lb_reply(200, h, "{}", len);
+    free(h);
+    return false;
+}
+
+/* 100 header lines of 1 KiB: each fine, together over 64 KiB. */
+static bool many_headers(const lb_request *req, char **resp, size_t *len,
+                         void *arg)
+{
+    size_t line = 1024, count = 100, i;
+    char *h = malloc(count * line + 1), *p = h;
+
+    (void)req;
+    (void)arg;
+    for (i = 0; i < count; i++) {
+        int n = snprintf(p, line, "X-H%03zu: ", i);
+
+        memset(p + n, 'b', line - (size_t)n - 2);
+        memcpy(p + line - 2, "\r\n", 2);
+        p += line;
+    }
+    *p = '\0';
+    *resp = lb_reply(200, h, "{}", len);
+    free(h);
+    return false;
+}
+
+/* A 2 MiB body: over the client's 1 MiB default. */
+static bool huge_body(const lb_request *req, char **resp, size_t *len,
+                      void *arg)
+{
+    size_t n = 2 * 1024 * 1024;
+    char *b = malloc(n + 1);
+
+    (void)req;
+    (void)arg;
+    memset(b, ' ', n);
+    b[n] = '\0';
+    *resp = lb_reply(200, "", b, len);
+    free(b);
+    return false;
+}
+
+/* The response's headers are the handler's argument. */
+static bool with_headers(const lb_request *req, char **resp, size_t *len,
+                         void *arg)
+{
+    (void)req;
+    *resp = lb_reply(201, arg, "{\"id\":\"f1\"}", len);
+    return false;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+static void a_connection_closed_without_answer_says_so(void **state)
+{
+    lb_server *srv = lb_start(close_at_once, NULL);
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    assert_non_null(srv);
+    exchange(h, srv, "POST", "{\"a\":1}", &s);
+    assert_int_equal(s.resp.transport, PF_TRANSPORT_BROKEN);
+    assert_int_equal(s.resp.status, 0);
+    assert_string_equal(s.resp.detail, "connection closed before any response");
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/*
+ * On a kept-alive connection, libcurl would resend the POST on a new one;
+ * the client forbids that (no rewind), and libcurl then says "seek
+ * callback returned error 2": the caller must read what happened.
+ */
+static void a_reused_connection_closed_without_answer_says_so(void **state)
+{
+    lb_server *srv = lb_start(answer_then_close, NULL);
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    assert_non_null(srv);
+    exchange(h, srv, "POST", "{\"a\":1}", &s);
+    assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+    assert_int_equal(s.resp.status, 200);
+    exchange(h, srv, "POST", "{\"a\":2}", &s);
+    assert_int_equal(s.resp.transport, PF_TRANSPORT_BROKEN);
+    assert_string_equal(s.resp.detail, "connection closed before any response");
+    assert_true(s.resp.request_sent); /* it may have been applied */
+    assert_null(strstr(s.resp.detail, "seek"));
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+static void a_giant_header_line_is_named(void **state)
+{
+    lb_server *srv = lb_start(giant_header_line, NULL);
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    assert_non_null(srv);
+    exchange(h, srv, "GET", NULL, &s);
+    assert_int_equal(s.resp.transport, PF_TRANSPORT_BROKEN);
+    assert_string_equal(s.resp.detail,
+                        "response header too large (a line over 102400 bytes)");
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+static void too_many_header_bytes_are_named(void **state)
+{
+    lb_server *srv = lb_start(many_headers, NULL);
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    assert_non_null(srv);
+    exchange(h, srv, "GET", NULL, &s);
+    assert_int_equal(s.resp.transport, PF_TRANSPORT_BROKEN);
+    assert_string_equal(s.resp.detail,
+                        "response header too large (over 65536 bytes)");
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+static void a_huge_body_names_the_limit(void **state)
+{
+    lb_server *srv = lb_start(huge_body, NULL);
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    assert_non_null(srv);
+    exchange(h, srv, "GET", NULL, &s);
+    assert_int_equal(s.resp.transport, PF_TRANSPORT_BROKEN);
+    assert_string_equal(s.resp.detail,
+                        "response body larger than 1048576 bytes");
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+static void the_location_header_is_kept_whole_or_not_at_all(void **state)
+{
+    static char long_loc[PF_HTTP_LOCATION_MAX + 64];
+    const char *loc = "https://graph.example/beta/external/industryData/"
+                      "outboundProvisioningFlowSets/s1/provisioningFlows/f1";
+    char headers[PF_HTTP_LOCATION_MAX + 128];
+    lb_server *srv;
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    snprintf(headers, sizeof(headers), "Location: %s\r\n", loc);
+    srv = lb_start(with_headers, headers);
+    exchange(h, srv, "POST", "{}", &s);
+    assert_int_equal(s.resp.status, 201);
+    assert_string_equal(s.resp.location, loc);
+    assert_string_equal(s.body, "{\"id\":\"f1\"}");
+    lb_stop(srv);
+
+    /* Absent. */
+    srv = lb_start(with_headers, "X-Other: 1\r\n");
+    exchange(h, srv, "POST", "{}", &s);
+    assert_int_equal(s.resp.status, 201);
+    assert_string_equal(s.resp.location, "");
+    lb_stop(srv);
+
+    /* Exactly the longest kept, then one byte longer: empty, not cut. */
+    memset(long_loc, 'a', sizeof(long_loc));
+    memcpy(long_loc, "https://x/", 10);
+    long_loc[PF_HTTP_LOCATION_MAX - 1] = '\0';
+    snprintf(headers, sizeof(headers), "location: %s\r\n", long_loc);
+    srv = lb_start(with_headers, headers);
+    exchange(h, srv, "POST", "{}", &s);
+    assert_string_equal(s.resp.location, long_loc);
+    lb_stop(srv);
+    long_loc[PF_HTTP_LOCATION_MAX - 1] = 'a';
+    long_loc[PF_HTTP_LOCATION_MAX] = '\0';
+    snprintf(headers, sizeof(headers), "Location: %s\r\n", long_loc);
+    srv = lb_start(with_headers, headers);
+    exchange(h, srv, "POST", "{}", &s);
+    assert_int_equal(s.resp.status, 201);
+    assert_string_equal(s.resp.location, "");
+    lb_stop(srv);
+
+    /* A control byte inside: not a URL to follow. */
+    srv = lb_start(with_headers, "Location: https://x/a\x1b[2Jb\r\n");
+    exchange(h, srv, "POST", "{}", &s);
+    assert_string_equal(s.resp.location, "");
+    lb_stop(srv);
+    pf_http_destroy(h);
+}
+
+static void header_values_from_the_server_are_sanitized(void **state)
+{
+    lb_server *srv =
+        lb_start(with_headers, "request-id: ab\x1b[31mc\x7f\x01\r\n"
+                               "Retry-After: 5\x08\x08\r\n");
+    pf_http *h = client(0);
+    seen s;
+
+    (void)state;
+    exchange(h, srv, "POST", "{}", &s);
+    assert_string_equal(s.resp.request_id, "ab\\x1b[31mc\\x7f\\x01");
+    assert_string_equal(s.resp.retry_after, "5\\x08\\x08");
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+static void sanitize_keeps_one_printable_line(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain text", "plain text"},
+        {"AADSTS7000215: x.\r\nTrace ID: 1", "AADSTS7000215: x.  Trace ID: 1"},
+        {"tab\there", "tab here"},
+        {"esc\x1b[2J", "esc\\x1b[2J"},
+        {"bell\x07 del\x7f", "bell\\x07 del\\x7f"},
+        {"caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"}, /* UTF-8 */
+        {"bad \xff\xfe", "bad \\xff\\xfe"},
+        {"c1 \xc2\x9b", "c1 \\xc2\\x9b"},             /* U+009B: a CSI */
+        {"overlong \xc0\xaf", "overlong \\xc0\\xaf"}, /* "/" in 2 bytes */
+        {"cut \xe2\x82", "cut \\xe2\\x82"},           /* truncated sequence */
+    };
+    char out[64];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = pf_http_sanitize(out, sizeof(out), cases[i].in,
+                                    strlen(cases[i].in));
+
+        assert_string_equal(out, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+    }
+    /* Cut to fit, never inside an escape or a character. */
+    assert_int_equal(pf_http_sanitize(out, 6,
+                                      "ab\x1b"
+                                      "cd",
+                                      5),
+                     2);
+    assert_string_equal(out, "ab");
+    assert_int_equal(pf_http_sanitize(out, 7,
+                                      "ab\x1b"
+                                      "cd",
+                                      5),
+                     6);
+    assert_string_equal(out, "ab\\x1b");
+    assert_int_equal(pf_http_sanitize(out, 4, "a\xc3\xa9\xc3\xa9", 5), 3);
+    assert_string_equal(out, "a\xc3\xa9");
+    /* A NUL inside the given length is escaped, not an end. */
+    assert_int_equal(pf_http_sanitize(out, sizeof(out), "a\0b", 3), 6);
+    assert_string_equal(out, "a\\x00b");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_connection_closed_without_answer_says_so),
+        cmocka_unit_test(a_reused_connection_closed_without_answer_says_so),
+        cmocka_unit_test(a_giant_header_line_is_named),
+        cmocka_unit_test(too_many_header_bytes_are_named),
+        cmocka_unit_test(a_huge_body_names_the_limit),
+        cmocka_unit_test(the_location_header_is_kept_whole_or_not_at_all),
+        cmocka_unit_test(header_values_from_the_server_are_sanitized),
+        cmocka_unit_test(sanitize_keeps_one_printable_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
