@@ -4,16 +4,15 @@
  */
 #include "provflow/token.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "provflow/fileio.h"
 #include "provflow/retry.h"
 
 #define FEDERATED_MAX  (16 * 1024) /* a projected service-account token */
@@ -33,9 +32,11 @@ struct pf_token_source {
     uint64_t generation;
     int64_t serve_until_ms;
 
-    pf_http_xfer *xfer; /* the fetch in flight */
-    char *body;         /* its form body: holds a credential */
-    int failures;       /* consecutive failed fetches */
+    pf_http_xfer *xfer;    /* the fetch in flight */
+    int64_t last_start_ms; /* when the last fetch started */
+    bool started;          /* a fetch has started: last_start_ms is set */
+    char *body;            /* its form body: holds a credential */
+    int failures;          /* consecutive failed fetches */
     bool has_failure;
     pf_token_failure failure;
     pf_timer timer; /* the next refresh or retry */
@@ -59,6 +60,7 @@ void pf_token_config_default(pf_token_config *cfg)
     cfg->retry_base_ms = PF_TOKEN_RETRY_BASE_MS_DEFAULT;
     cfg->retry_max_ms = PF_TOKEN_RETRY_MAX_MS_DEFAULT;
     cfg->systemic_retry_ms = PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT;
+    cfg->min_fetch_interval_ms = PF_TOKEN_MIN_FETCH_INTERVAL_MS_DEFAULT;
 }
 
 pf_tokens *pf_tokens_new(pf_http *http, pf_timers *timers,
@@ -77,6 +79,8 @@ pf_tokens *pf_tokens_new(pf_http *http, pf_timers *timers,
     t->http = http;
     t->timers = timers;
     t->cfg = *cfg;
+    if (t->cfg.min_fetch_interval_ms < 0)
+        t->cfg.min_fetch_interval_ms = 0;
     t->authority_host = strdup(cfg->authority_host);
     t->scope = strdup(cfg->scope);
     if (t->authority_host == NULL || t->scope == NULL)
@@ -277,45 +281,31 @@ static int form_append(char **buf, size_t *len, size_t *cap, const char *name,
     return 0;
 }
 
-/* Reads the federated token; the kubelet rotates it, so every time. */
+/*
+ * Reads the federated token; the kubelet rotates it, so every time. On the
+ * loop thread: a FIFO or an endless file must not block it (fileio.h).
+ */
 static char *read_federated(const char *path, char *why, size_t why_size)
 {
-    char *buf = malloc(FEDERATED_MAX + 1);
-    size_t len = 0;
-    ssize_t n;
-    int fd;
+    char what[200], *buf;
+    size_t len, size;
 
-    if (buf == NULL) {
-        snprintf(why, why_size, "out of memory");
+    snprintf(what, sizeof(what), "federated token file %.160s", path);
+    if (pf_file_read(path, what, FEDERATED_MAX, &buf, &len, why, why_size) !=
+        PF_FILE_OK)
         return NULL;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, why_size, "federated token file %s: %s", path,
-                 strerror(errno));
-        free(buf);
-        return NULL;
-    }
-    while (len < FEDERATED_MAX &&
-           (n = read(fd, buf + len, FEDERATED_MAX - len)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
+    size = len;
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
                        buf[len - 1] == ' '))
         len--;
     buf[len] = '\0';
-    if (len == 0 || len >= FEDERATED_MAX) {
-        snprintf(why, why_size, "federated token file %s is %s", path,
-                 len == 0 ? "empty" : "too large");
-        wipe_free(buf);
+    if (len == 0 || memchr(buf, '\0', len) != NULL) {
+        snprintf(why, why_size, "%s is %s", what,
+                 len == 0 ? "empty" : "not text");
+        pf_file_free(buf, size);
         return NULL;
     }
-    return buf;
+    return buf; /* freed by wipe_free(): strlen() covers the content */
 }
 
 /* The form body of a token request; NULL with a reason in why. */
@@ -399,6 +389,7 @@ static void scrub(char *text, const char *secret)
 static void fail(pf_token_source *s, pf_class cls, bool unreachable,
                  long status, const char *error, const char *description)
 {
+    char text[1024];
     int64_t delay;
 
     s->failed++;
@@ -407,15 +398,22 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
     s->failure.cls = cls;
     s->failure.unreachable = unreachable;
     s->failure.http_status = status;
-    snprintf(s->failure.error, sizeof(s->failure.error), "%s", error);
-    snprintf(s->failure.description, sizeof(s->failure.description), "%s",
-             description);
-    for (char *c = s->failure.description; *c != '\0'; c++) {
-        if (*c == '\r' || *c == '\n' || *c == '\t')
-            *c = ' '; /* one line in logs and messages */
-    }
-    scrub(s->failure.description, s->secret);
-    scrub(s->failure.description, s->token);
+    /*
+     * Both may come from the server: one line, no control bytes, for logs,
+     * outcome records and terminals (pf_http_sanitize). A secret the
+     * server echoes is removed before the text is cut to size.
+     */
+    snprintf(text, sizeof(text), "%s", error);
+    scrub(text, s->secret);
+    scrub(text, s->token);
+    pf_http_sanitize(s->failure.error, sizeof(s->failure.error), text,
+                     strlen(text));
+    snprintf(text, sizeof(text), "%s", description);
+    scrub(text, s->secret);
+    scrub(text, s->token);
+    pf_http_sanitize(s->failure.description, sizeof(s->failure.description),
+                     text, strlen(text));
+    explicit_bzero(text, sizeof(text));
 
     if (cls == PF_CLASS_SYSTEMIC) {
         delay = s->set->cfg.systemic_retry_ms;
@@ -439,7 +437,12 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
 
 static void on_response(void *arg, const pf_http_response *resp);
 
-/* Starts a fetch unless one is in flight. */
+/*
+ * Starts a fetch unless one is in flight. Fetches start at least
+ * min_fetch_interval_ms apart: one asked for sooner (a short-lived token,
+ * an invalidation, a waiter) is put off to then by the timer, so that no
+ * answer of the endpoint and no caller can make the source spin.
+ */
 static void fetch(pf_token_source *s)
 {
     pf_http_request req = {
@@ -447,11 +450,19 @@ static void fetch(pf_token_source *s)
         .url = s->endpoint,
         .content_type = "application/x-www-form-urlencoded",
     };
+    int64_t now = pf_now_ms(), earliest;
     char why[256];
 
     if (s->xfer != NULL)
         return;
+    earliest = s->last_start_ms + s->set->cfg.min_fetch_interval_ms;
+    if (s->started && now < earliest) {
+        pf_timer_start(s->set->timers, &s->timer, earliest);
+        return;
+    }
     pf_timer_stop(s->set->timers, &s->timer);
+    s->started = true;
+    s->last_start_ms = now;
     s->body = token_body(s, why, sizeof(why));
     if (s->body == NULL) {
         /* A certificate or token file problem: configuration. */
@@ -469,24 +480,73 @@ static void fetch(pf_token_source *s)
     }
 }
 
-/* A JSON number, or a string of digits (some servers quote it). */
-static int64_t seconds_of(const json_t *v)
+/*
+ * A number of seconds: a JSON number, or a string holding one (some
+ * servers quote it). False when v is missing or not a number (NaN
+ * included); else *out is v clamped to [lo, hi], computed without an
+ * overflow whatever v is (INT64_MAX, 1e300, -1e300).
+ */
+static bool seconds_of(const json_t *v, int64_t lo, int64_t hi, int64_t *out)
 {
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    if (json_is_string(v)) {
-        char *end;
-        long long n = strtoll(json_string_value(v), &end, 10);
+    double d;
 
-        if (end != json_string_value(v) && *end == '\0')
-            return n;
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+
+        *out = n < lo ? lo : n > hi ? hi : (int64_t)n;
+        return true;
     }
-    return -1;
+    if (json_is_real(v)) {
+        d = json_real_value(v);
+    } else if (json_is_string(v)) {
+        const char *text = json_string_value(v);
+        char *end;
+
+        d = strtod(text, &end); /* ERANGE gives +-HUGE_VAL or 0: fine */
+        if (end == text || *end != '\0')
+            return false;
+    } else {
+        return false;
+    }
+    if (isnan(d))
+        return false;
+    /* Compared as doubles first: the cast of a huge d would be UB. */
+    *out = d <= (double)lo ? lo : d >= (double)hi ? hi : (int64_t)d;
+    return true;
 }
 
-/* Takes a new token: serving window and refresh time (token.h). */
+/*
+ * Why an access token cannot go into an Authorization header, or NULL:
+ * visible ASCII only (RFC 6750's b64token is narrower still), so that no
+ * CR, LF or other byte can end the header or start another.
+ */
+static const char *token_unfit(const char *token, size_t len, char *buf,
+                               size_t buf_size)
+{
+    size_t i;
+
+    if (len == 0)
+        return "HTTP 200 with an empty access_token";
+    if (len > PF_TOKEN_MAX_BYTES) {
+        snprintf(buf, buf_size, "access_token is longer than %d bytes",
+                 PF_TOKEN_MAX_BYTES);
+        return buf;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)token[i];
+
+        if (c <= 0x20 || c >= 0x7F)
+            return "access_token holds a control byte, a space or a "
+                   "non-ASCII byte";
+    }
+    return NULL;
+}
+
+/*
+ * Takes a new token: serving window and refresh time (token.h). The
+ * lifetime and refresh_in come clamped (PF_TOKEN_LIFETIME_*), so no sum
+ * below can overflow.
+ */
 static void accept_token(pf_token_source *s, const char *token,
                          int64_t expires_in_s, int64_t refresh_in_s)
 {
@@ -501,6 +561,8 @@ static void accept_token(pf_token_source *s, const char *token,
     }
     if (margin > life / 4)
         margin = life / 4;
+    if (margin < 0)
+        margin = 0;
     wipe_free(s->token);
     s->token = copy;
     s->generation++;
@@ -519,8 +581,8 @@ static void on_response(void *arg, const pf_http_response *resp)
 {
     pf_token_source *s = arg;
     json_t *doc = NULL, *tok;
-    const char *error = NULL, *desc = "";
-    int64_t expires_in;
+    const char *error = NULL, *desc = "", *type, *unfit;
+    int64_t expires_in, refresh_in;
     char detail[256];
 
     s->xfer = NULL;
@@ -532,13 +594,38 @@ static void on_response(void *arg, const pf_http_response *resp)
              pf_classify_transport_name(resp->transport), resp->detail);
         return;
     }
-    doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+    /* Integers as reals: 18446744073709551616 must not fail the parse. */
+    doc = json_loadb(resp->body, resp->body_len, JSON_DECODE_INT_AS_REAL, NULL);
     tok = json_object_get(doc, "access_token");
-    expires_in = seconds_of(json_object_get(doc, "expires_in"));
-    if (resp->status == 200 && json_is_string(tok) &&
-        json_string_length(tok) > 0 && expires_in > 0) {
-        accept_token(s, json_string_value(tok), expires_in,
-                     seconds_of(json_object_get(doc, "refresh_in")));
+    if (resp->status == 200 && json_is_string(tok)) {
+        /*
+         * A token that cannot be sent as it is, or of another type, is
+         * refused: the endpoint is not the one expected (configuration),
+         * so systemic, retried every systemic_retry_ms.
+         */
+        type = json_string_value(json_object_get(doc, "token_type"));
+        unfit = token_unfit(json_string_value(tok), json_string_length(tok),
+                            detail, sizeof(detail));
+        if (unfit == NULL &&
+            (type == NULL || strcasecmp(type, "Bearer") != 0)) {
+            snprintf(detail, sizeof(detail),
+                     "token_type %s%.40s%s is not Bearer",
+                     type != NULL ? "\"" : "", type != NULL ? type : "none",
+                     type != NULL ? "\"" : "");
+            unfit = detail;
+        }
+        if (unfit != NULL) {
+            fail(s, PF_CLASS_SYSTEMIC, false, 200, "invalid_response", unfit);
+            goto out;
+        }
+        if (!seconds_of(json_object_get(doc, "expires_in"),
+                        PF_TOKEN_LIFETIME_MIN_S, PF_TOKEN_LIFETIME_MAX_S,
+                        &expires_in))
+            expires_in = PF_TOKEN_LIFETIME_DEFAULT_S;
+        if (!seconds_of(json_object_get(doc, "refresh_in"), 0, expires_in,
+                        &refresh_in))
+            refresh_in = 0; /* none: half the lifetime */
+        accept_token(s, json_string_value(tok), expires_in, refresh_in);
         goto out;
     }
     error = json_string_value(json_object_get(doc, "error"));
@@ -546,7 +633,7 @@ static void on_response(void *arg, const pf_http_response *resp)
         desc = json_string_value(json_object_get(doc, "error_description"));
     if (resp->status == 200) {
         error = "invalid_response";
-        desc = "HTTP 200 without access_token and expires_in";
+        desc = "HTTP 200 without an access_token";
     } else if (desc[0] == '\0') {
         snprintf(detail, sizeof(detail), "HTTP %ld from the token endpoint",
                  resp->status);

@@ -12,13 +12,34 @@
  *   under 5 minutes left is expired");
  *   the refresh starts at refresh_in (else L / 2), and never later than M
  *   before serving stops.
- * One fetch at a time. A failed refresh keeps serving the still-valid
+ * One fetch at a time, and fetches of one source start at least
+ * min_fetch_interval_ms apart (default 1 s) whoever asks (the refresh
+ * timer, pf_token_invalidate(), a waiter): no answer of the endpoint can
+ * make the refresher spin. A failed refresh keeps serving the still-valid
  * token and tries again with backoff (full jitter, retry_base_ms doubling
  * to retry_max_ms); a systemic failure (invalid_client, ...) is retried
  * every systemic_retry_ms until it clears.
  *
+ * What the endpoint answers is bounded before it is used:
+ *   expires_in: a JSON number or a string holding one, clamped to
+ *     [PF_TOKEN_LIFETIME_MIN_S, PF_TOKEN_LIFETIME_MAX_S] (1 s, 24 h):
+ *     0 or negative counts as 1 s, anything over a day (INT64_MAX, 1e300)
+ *     as a day; missing, NaN or not a number: PF_TOKEN_LIFETIME_DEFAULT_S
+ *     (3599 s, what MSAL assumes). A 1 s token is served 750 ms and
+ *     fetched again after at least min_fetch_interval_ms.
+ *   refresh_in: the same, clamped to [0, lifetime]; missing, not a number
+ *     or 0: none (refresh at L / 2).
+ *   access_token: 1 to PF_TOKEN_MAX_BYTES bytes of visible ASCII (0x21 to
+ *     0x7E). A token with CR, LF, any other control byte, a space or a
+ *     non-ASCII byte is refused, never put in an Authorization header.
+ *   token_type: "Bearer", in any case; another type, or none, is refused.
+ * A refused token is a systemic failure "invalid_response" (the endpoint
+ * is not the one expected: configuration).
+ *
  * Everything runs on the loop thread. Tokens, secrets and assertions are
- * never put in errors or failure descriptions.
+ * never put in errors or failure descriptions; the server's error and
+ * error_description reach pf_token_failure as one line without control
+ * bytes (pf_http_sanitize()).
  */
 #ifndef PROVFLOW_TOKEN_H
 #define PROVFLOW_TOKEN_H
@@ -32,10 +53,15 @@
 #include "provflow/jwt.h"
 #include "provflow/timers.h"
 
-#define PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT  (5 * 60 * 1000)
-#define PF_TOKEN_RETRY_BASE_MS_DEFAULT     1000
-#define PF_TOKEN_RETRY_MAX_MS_DEFAULT      (30 * 1000)
-#define PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT (30 * 1000)
+#define PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT      (5 * 60 * 1000)
+#define PF_TOKEN_RETRY_BASE_MS_DEFAULT         1000
+#define PF_TOKEN_RETRY_MAX_MS_DEFAULT          (30 * 1000)
+#define PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT     (30 * 1000)
+#define PF_TOKEN_MIN_FETCH_INTERVAL_MS_DEFAULT 1000
+#define PF_TOKEN_LIFETIME_MIN_S                1
+#define PF_TOKEN_LIFETIME_MAX_S                (24 * 60 * 60)
+#define PF_TOKEN_LIFETIME_DEFAULT_S            3599
+#define PF_TOKEN_MAX_BYTES                     (32 * 1024)
 
 typedef enum pf_credential_kind {
     PF_CRED_SECRET,
@@ -61,6 +87,7 @@ typedef struct pf_token_config {
     int64_t retry_base_ms;
     int64_t retry_max_ms;
     int64_t systemic_retry_ms;
+    int64_t min_fetch_interval_ms; /* between two fetch starts; >= 0 */
 } pf_token_config;
 
 /* Defaults above; authority_host and scope are left NULL to be set. */
@@ -71,8 +98,10 @@ typedef struct pf_token_failure {
     pf_class cls;          /* PF_CLASS_TRANSIENT or PF_CLASS_SYSTEMIC */
     bool unreachable;      /* no HTTP answer at all (transport error) */
     long http_status;      /* 0 without an answer */
-    char error[64];        /* OAuth error code, or the transport error's name */
-    char description[320]; /* e.g. "AADSTS7000215: Invalid client ..." */
+    char error[64];        /* OAuth error code, or the transport error's name;
+                            * from the server: sanitized */
+    char description[320]; /* e.g. "AADSTS7000215: Invalid client ...";
+                            * one line, no control bytes */
 } pf_token_failure;
 
 typedef struct pf_token_waiter pf_token_waiter;
