@@ -383,12 +383,36 @@ static bool any_value(const pf_redact_with *with)
                              json_is_array(with->body)));
 }
 
-/* The decodings worth searching: only when the text has escapes at all. */
-static int make_variants(const char *text, size_t len, variant v[5],
+#define VARIANTS_MAX 7
+
+/*
+ * JSON escapes decoded in v[from] (when it has any) as one more variant:
+ * a JSON text quoted in a JSON string is escaped twice, and a JSON body
+ * may come back URL-encoded.
+ */
+static int add_json(variant v[VARIANTS_MAX], size_t *n, size_t from)
+{
+    int rc;
+
+    if (memchr(v[from].text, '\\', v[from].len) == NULL)
+        return 0;
+    rc = decode(JSON_ESC, v[from].text, v[from].len,
+                from == 0 ? NULL : &v[from], &v[*n]);
+    if (rc > 0)
+        (*n)++;
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The decodings worth searching, only when the text has escapes at all:
+ * the text, %XX with '+' as a space, %XX alone, JSON escapes of each of
+ * them, and JSON escapes twice.
+ */
+static int make_variants(const char *text, size_t len, variant v[VARIANTS_MAX],
                          size_t *count)
 {
-    size_t n = 1;
-    int rc;
+    size_t n = 1, i, url_end;
+    int rc = 0;
 
     v[0] = (variant){(char *)text, len, NULL, NULL};
     if (memchr(text, '%', len) != NULL || memchr(text, '+', len) != NULL) {
@@ -402,21 +426,15 @@ static int make_variants(const char *text, size_t len, variant v[5],
         if (rc < 0)
             goto fail;
     }
-    if (memchr(text, '\\', len) != NULL) {
-        rc = decode(JSON_ESC, text, len, NULL, &v[n]);
-        if (rc < 0)
+    url_end = n;
+    for (i = 0; i < url_end; i++) {
+        size_t before = n;
+
+        if (add_json(v, &n, i) != 0)
             goto fail;
-        if (rc == 1) {
-            n++;
-            /* a JSON text quoted in a JSON string: escaped twice */
-            if (memchr(v[n - 1].text, '\\', v[n - 1].len) != NULL) {
-                rc = decode(JSON_ESC, v[n - 1].text, v[n - 1].len, &v[n - 1],
-                            &v[n]);
-                if (rc < 0)
-                    goto fail;
-                n += rc == 1;
-            }
-        }
+        /* twice, for the text itself */
+        if (i == 0 && n > before && add_json(v, &n, before) != 0)
+            goto fail;
     }
     *count = n;
     return 0;
@@ -429,7 +447,7 @@ fail:
 int pf_redact(const char *text, size_t len, const pf_redact_with *with,
               char **out, size_t *out_len)
 {
-    variant v[5];
+    variant v[VARIANTS_MAX];
     search s = {0};
     size_t i, o = 0, at = 0, count = 0, size;
     char *r;

@@ -8,8 +8,9 @@
  * in upper or lower hex, with whichever characters the encoder chose to
  * keep), the body JSON-escapes it (\", \\, \/, \n, \uXXXX with either hex
  * case, surrogate pairs), and a JSON text quoted inside a JSON string is
- * escaped twice. So the search runs over the text as it is and over its
- * decodings: %XX and '+' as a space, %XX alone, JSON escapes once and
+ * escaped twice, and a JSON body may come back URL-encoded. So the search
+ * runs over the text as it is and over its decodings: %XX and '+' as a
+ * space, %XX alone, JSON escapes of each of these three, and JSON escapes
  * twice. A secret found in a decoding has the whole stretch of the
  * original text that decodes to it replaced by PF_REDACT_MASK. Mixed forms
  * in one occurrence (half escaped, half encoded) are not looked for.

@@ -49,6 +49,9 @@ static void every_form_of_a_registered_secret_is_masked(void **state)
         {"JSON \\u for every character",
          "\\u0050\\u0061\\u0020\\u0073\\u0073\\u002b\\u0077\\u002f\\u0072"
          "\\u0064\\u0026\\u0022\\u00e9\\u0025"},
+        {"JSON-escaped, then form-encoded", "Pa+ss%2Bw%2Frd%26%5C%22%C3%A9%25"},
+        {"JSON-escaped, then percent-encoded in lower hex",
+         "Pa%20ss%2bw%2frd%26%5c%22%c3%a9%25"},
         {"JSON-escaped twice", "Pa ss+w\\\\/rd&\\\\\\\"\xc3\xa9%"},
     };
     char text[512];
