@@ -3,9 +3,11 @@
  * offsets on the input topic back (or forward), so that the service
  * processes those events again. Dry run unless --execute.
  *
- * The new commits carry an intent ("hw=<end - 1>;") in their metadata:
- * every replayed record is then checked against its set's flows before
- * any create, so a replay re-creates nothing that exists (pipeline.h).
+ * The new commits carry an intent ("hw=<end - 1>;", written by
+ * pf_ckpt_meta_format()) in their metadata: every replayed record is then
+ * checked against its set's flows before any create, so a replay
+ * re-creates nothing that exists (pipeline.h). No done offsets: they
+ * belonged to the old position.
  */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -17,6 +19,7 @@
 #include "provflow/cli.h"
 #include "provflow/config.h"
 #include "provflow/kafka.h"
+#include "provflow/offsets.h"
 
 #define TIMEOUT_MS 15000
 
@@ -246,7 +249,7 @@ int pf_cmd_replay(int argc, char **argv)
     for (i = 0; i < target->cnt; i++) {
         rd_kafka_topic_partition_t *e = &target->elems[i];
         int64_t lo = 0, hi = 0, cur = current->elems[i].offset, next;
-        char meta[48];
+        char meta[PF_CKPT_META_MIN_SIZE];
 
         if (rd_kafka_query_watermark_offsets(rk, cfg.input_topic, e->partition,
                                              &lo, &hi, TIMEOUT_MS) !=
@@ -270,8 +273,12 @@ int pf_cmd_replay(int argc, char **argv)
                (long long)hi, (long long)(cur > next ? cur - next : 0));
         total += cur > next ? cur - next : 0;
         e->offset = next;
-        /* Everything up to the end may have been processed: check first. */
-        snprintf(meta, sizeof(meta), "hw=%lld;", (long long)(hi - 1));
+        /*
+         * Everything up to the end may have been processed: check first.
+         * An empty partition (hi 0) needs no intent.
+         */
+        if (pf_ckpt_meta_format(meta, sizeof(meta), hi - 1, -1, NULL) < 0)
+            meta[0] = '\0';
         free(e->metadata);
         e->metadata = strdup(meta);
         e->metadata_size = e->metadata != NULL ? strlen(meta) : 0;

@@ -1,4 +1,5 @@
-/* offsets.c - per-partition tracking of out-of-order completions (offsets.h).
+/* offsets.c - per-partition tracking of out-of-order completions, and the
+ * commit metadata that carries it (offsets.h).
  */
 #include "provflow/offsets.h"
 
@@ -743,4 +744,127 @@ int pf_ptrack_commit_metadata(const pf_ptrack *t, char *buf, size_t size,
     if (dropped != NULL)
         *dropped = total - n;
     return total > n ? 1 : 0;
+}
+
+/* ---- the whole commit metadata ------------------------------------------- */
+
+/* A part's value: the whole of p[0 .. len) a number up to max. */
+static int meta_value(const char *p, size_t len, int64_t max, int64_t *out)
+{
+    size_t i = 0;
+
+    return parse_num(p, len, &i, max, out) == 0 && i == len ? 0 : -1;
+}
+
+/*
+ * Takes one "pf1:" part: valid text is kept, unless a different one came
+ * before (then neither is used, nor any after).
+ */
+static void meta_done(pf_ckpt_meta *m, const char *p, size_t len,
+                      bool *conflict)
+{
+    if (pf_ptrack_metadata_check(p, len, NULL, NULL) != 0 || *conflict) {
+        m->ignored++;
+        return;
+    }
+    if (m->done == NULL) {
+        m->done = p;
+        m->done_len = len;
+        return;
+    }
+    if (m->done_len == len && memcmp(m->done, p, len) == 0)
+        return; /* the same again: no doubt */
+    *conflict = true;
+    m->done = NULL;
+    m->done_len = 0;
+    m->ignored += 2;
+}
+
+int pf_ckpt_meta_parse(const char *text, size_t len, pf_ckpt_meta *out)
+{
+    const char *part, *semi, *eq;
+    bool conflict = false;
+    size_t i = 0, plen, nlen;
+    int64_t v;
+
+    *out = (pf_ckpt_meta){-1, -1, NULL, 0, 0};
+    if (text == NULL || len == 0)
+        return -1;
+    if (len > PF_PTRACK_METADATA_MAX_LEN) {
+        out->ignored = 1;
+        return -1;
+    }
+    while (i < len) {
+        part = text + i;
+        semi = memchr(part, ';', len - i);
+        plen = semi != NULL ? (size_t)(semi - part) : len - i;
+        i += plen + (semi != NULL);
+        if (plen >= PREFIX_LEN && memcmp(part, PREFIX, PREFIX_LEN) == 0) {
+            meta_done(out, part, plen, &conflict);
+            continue;
+        }
+        /* name=value; the ';' tells that the value is whole. */
+        eq = memchr(part, '=', plen);
+        if (semi == NULL || eq == NULL) {
+            out->ignored++;
+            continue;
+        }
+        nlen = (size_t)(eq - part);
+        if (nlen == 2 && memcmp(part, "hw", 2) == 0 &&
+            meta_value(eq + 1, plen - nlen - 1, PF_PTRACK_OFFSET_MAX, &v) ==
+                0) {
+            if (v > out->hw)
+                out->hw = v;
+        } else if (nlen == 1 && part[0] == 's' &&
+                   meta_value(eq + 1, plen - nlen - 1, INT64_MAX, &v) == 0) {
+            if (v > out->settle_wall_ms)
+                out->settle_wall_ms = v;
+        } else {
+            out->ignored++; /* unknown, or a malformed hw or s */
+        }
+    }
+    return out->hw >= 0 || out->settle_wall_ms >= 0 || out->done != NULL ? 0
+                                                                         : -1;
+}
+
+int pf_ckpt_meta_format(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
+                        const pf_ptrack *track)
+{
+    size_t need = 0;
+    char *p;
+
+    if (buf == NULL || n == 0)
+        return -1;
+    buf[0] = '\0';
+    if (hw > PF_PTRACK_OFFSET_MAX)
+        return -1;
+    /* Never longer than pf_ckpt_meta_parse() reads. */
+    if (n > PF_PTRACK_METADATA_MAX_LEN + 1)
+        n = PF_PTRACK_METADATA_MAX_LEN + 1;
+    if (hw >= 0)
+        need += 4 + num_len((uint64_t)hw);
+    if (settle_wall_ms >= 0)
+        need += 3 + num_len((uint64_t)settle_wall_ms);
+    if (need >= n)
+        return -1;
+    p = buf;
+    if (hw >= 0) {
+        memcpy(p, "hw=", 3);
+        p = put_num(p + 3, (uint64_t)hw);
+        *p++ = ';';
+    }
+    if (settle_wall_ms >= 0) {
+        memcpy(p, "s=", 2);
+        p = put_num(p + 2, (uint64_t)settle_wall_ms);
+        *p++ = ';';
+    }
+    *p = '\0';
+    if (track != NULL && pf_ptrack_commit_offset(track) >= 0) {
+        if (pf_ptrack_commit_metadata(track, p, n - need, NULL) < 0) {
+            buf[0] = '\0';
+            return -1;
+        }
+        p += strlen(p);
+    }
+    return (int)(p - buf);
 }

@@ -1,10 +1,11 @@
 /*
  * offsets.h - which input offset of one partition may be committed, when
- * records complete out of order (PRODUCT.md 5: "an input offset is
- * committed only after its outcome record (and dead-letter record) is
- * acknowledged by Kafka ... committed up to the highest contiguous one";
- * "events already completed past the committed offset are remembered in
- * the commit's metadata so a restart does not process them again").
+ * records complete out of order, and the commit metadata that goes with
+ * it (docs/design.md, "The delivery argument": an input offset is
+ * committed only once its outcome record, and dead letter, is
+ * acknowledged by Kafka, up to the lowest one not done; the done ones
+ * past it are remembered in the commit's metadata, so that a restart does
+ * not process them again).
  *
  * The service runs records of one partition concurrently (different keys),
  * so they finish in any order. One tracker per assigned partition follows
@@ -51,6 +52,35 @@
  *
  * Offsets that were never received between two done ones (holes) may be
  * listed as done: the consumer skipped them, so they never come back.
+ *
+ * The whole commit metadata of a partition (pf_ckpt_meta_parse() and
+ * pf_ckpt_meta_format(), the one reader and writer of it) is a sequence of
+ * parts, every one optional, written in this order:
+ *
+ *   hw=<offset>;              the intent: records up to this offset may
+ *                             have been sent to Graph (pipeline.h)
+ *   s=<wall ms>;              written at a clean hand-off: when the creates
+ *                             its owner abandoned will have landed, in ms
+ *                             since the epoch; 0 when none was in flight
+ *   pf1:...                   the done offsets, as above
+ *
+ * Numbers are decimal, without sign or leading zeros; an offset is at most
+ * PF_PTRACK_OFFSET_MAX. Examples: "hw=4711;s=0;pf1:4700" (a hand-off),
+ * "hw=4711;pf1:4700:1000,2000+5" (a periodic commit), "hw=99;" (provflow
+ * replay), "pf1:100" (the tracker's part alone, as written before intents).
+ *
+ * Every part but the tracker's ends with ';', so that a cut-off number is
+ * malformed rather than smaller: a smaller hw or s would be read as "sent
+ * nothing" or "landed sooner", the unsafe way (Kafka stores metadata
+ * whole or refuses it; the ';' guards against any other path). The
+ * reader is tolerant, for text that comes back from the broker: parts in
+ * any order (the tracker's is the one that starts with "pf1:", ended by
+ * ';' or the end), unknown names ignored (room for later parts), a
+ * malformed part ignored alone. A repeated hw or s counts with its
+ * largest value, the cautious reading (more records checked, a longer
+ * wait); two different pf1 parts are both ignored, as skipping a record
+ * that is not done is the one reading that loses an outcome (processing
+ * one again is safe: the duplicate check finds its flow).
  *
  * Not thread-safe: one event-loop thread owns a tracker. No clock, no I/O.
  */
@@ -177,8 +207,9 @@ int64_t pf_ptrack_commit_offset(const pf_ptrack *t);
  * Offsets that do not fit in size - 1 characters are left out, the highest
  * first. This is the fallback, not a loss: after a restart those records
  * are processed again, and the duplicate check finds the flows they made
- * (PRODUCT.md 5, "Duplicates"). The tracker still knows them, so a later
- * commit lists them once the position has moved on and they fit.
+ * (docs/design.md, "Nothing is created twice"). The tracker still knows
+ * them, so a later commit lists them once the position has moved on and
+ * they fit.
  *
  * Returns 0 when every done offset is listed; 1 when the highest were left
  * out, and *dropped (if dropped is not NULL) receives how many done offsets
@@ -237,5 +268,51 @@ size_t pf_ptrack_memory(const pf_ptrack *t);
  */
 int pf_ptrack_metadata_check(const char *metadata, size_t metadata_len,
                              int64_t *base, const char **reason);
+
+/*
+ * The commit metadata of a partition, read (see "The whole commit
+ * metadata" above).
+ */
+typedef struct pf_ckpt_meta {
+    int64_t hw;             /* the intent, 0 .. PF_PTRACK_OFFSET_MAX; -1 none */
+    int64_t settle_wall_ms; /* "s=": -1 none, 0 nothing in flight */
+    /*
+     * The tracker's part, valid "pf1" text (pf_ptrack_metadata_check()),
+     * pointing into the parsed text, not NUL-terminated: give it to
+     * pf_ptrack_new() while that text lives. NULL (done_len 0): none.
+     */
+    const char *done;
+    size_t done_len;
+    unsigned ignored; /* parts left out: unknown, malformed, conflicting */
+} pf_ckpt_meta;
+
+/*
+ * A buffer of this size always holds the "hw=" and "s=" parts with
+ * 19-digit numbers and the tracker's header (PF_PTRACK_METADATA_MIN_SIZE),
+ * so pf_ckpt_meta_format() succeeds with it.
+ */
+#define PF_CKPT_META_MIN_SIZE (23 + 22 + PF_PTRACK_METADATA_MIN_SIZE)
+
+/*
+ * Reads commit metadata as librdkafka gives it: text, len bytes, not
+ * necessarily NUL-terminated (a NUL byte makes its part malformed); text
+ * may be NULL when len is 0. Untrusted: never reads past len, never allocates;
+ * text longer than PF_PTRACK_METADATA_MAX_LEN is ignored unread. Fills *out
+ * (none values for what is absent or ignored) and returns 0, or -1 when
+ * nothing in it is usable (no hw, no s, no valid tracker part).
+ */
+int pf_ckpt_meta_parse(const char *text, size_t len, pf_ckpt_meta *out);
+
+/*
+ * Writes commit metadata into buf (n bytes, NUL-terminated): "hw=<hw>;"
+ * when hw >= 0, "s=<settle_wall_ms>;" when settle_wall_ms >= 0, then the
+ * tracker's part (pf_ptrack_commit_metadata()) when track is not NULL and
+ * has a commit position; its done offsets shrink to fit what is left of n.
+ * Returns the length written, or -1 (buf "" when n > 0) when hw is above
+ * PF_PTRACK_OFFSET_MAX or n is too small for the hw and s parts and the
+ * tracker's header (PF_CKPT_META_MIN_SIZE always suffices).
+ */
+int pf_ckpt_meta_format(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
+                        const pf_ptrack *track);
 
 #endif /* PROVFLOW_OFFSETS_H */

@@ -1,7 +1,9 @@
 /*
  * test_offsets.c - commit position under out-of-order completion, commit
- * metadata (encoding, restarts, garbage, overflow), dirty flag, memory, and
- * a randomized run against a reference model with simulated restarts.
+ * metadata (encoding, restarts, garbage, overflow), the whole commit
+ * metadata (pf_ckpt_meta: hostile text, formats, round trips), dirty flag,
+ * memory, and a randomized run against a reference model with simulated
+ * restarts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -698,6 +700,319 @@ static void metadata_buffer_too_small_for_the_header(void **state)
     pf_ptrack_destroy(t);
 }
 
+/* ---- the whole commit metadata (pf_ckpt_meta) ---------------------------- */
+
+#define NONE -1
+
+static void ckpt_meta_parse_reads_tolerantly(void **state)
+{
+    static const struct {
+        const char *what, *text;
+        size_t len; /* 0: strlen */
+        int rc;
+        int64_t hw, s;
+        const char *done; /* NULL: none */
+        unsigned ignored;
+    } cases[] = {
+        /* What the writers wrote, read as before. */
+        {"hand-off", "hw=4711;s=0;pf1:4700:3+2", 0, 0, 4711, 0, "pf1:4700:3+2",
+         0},
+        {"hand-off, settle time", "hw=5;s=1796316092000;pf1:3", 0, 0, 5,
+         1796316092000, "pf1:3", 0},
+        {"periodic", "hw=4711;pf1:4700:bA_", 0, 0, 4711, NONE, "pf1:4700:bA_",
+         0},
+        {"replay", "hw=99;", 0, 0, 99, NONE, NULL, 0},
+        {"tracker alone", "pf1:100", 0, 0, NONE, NONE, "pf1:100", 0},
+        {"nothing", "", 0, -1, NONE, NONE, NULL, 0},
+        {"no intent yet (old pipeline)", "hw=-1;pf1:100", 0, 0, NONE, NONE,
+         "pf1:100", 1},
+        {"hw 0", "hw=0;", 0, 0, 0, NONE, NULL, 0},
+        /* Another order, a terminated tracker's part. */
+        {"reversed", "pf1:100:0;s=7;hw=5;", 0, 0, 5, 7, "pf1:100:0", 0},
+        {"s first", "s=7;hw=5;pf1:3", 0, 0, 5, 7, "pf1:3", 0},
+        {"s alone", "s=0;", 0, 0, NONE, 0, NULL, 0},
+        /* Repeated: the largest hw and s; pf1 the same, or neither. */
+        {"hw thrice", "hw=5;hw=9;hw=7;", 0, 0, 9, NONE, NULL, 0},
+        {"s twice", "s=5;s=0;", 0, 0, NONE, 5, NULL, 0},
+        {"pf1 twice, same", "pf1:5;pf1:5", 0, 0, NONE, NONE, "pf1:5", 0},
+        {"pf1 twice, different", "pf1:5;pf1:6", 0, -1, NONE, NONE, NULL, 2},
+        {"pf1 thrice, one different", "hw=1;pf1:5;pf1:6;pf1:5", 0, 0, 1, NONE,
+         NULL, 3},
+        /* Missing ';', truncated: never a smaller number. */
+        {"hw without ';'", "hw=5", 0, -1, NONE, NONE, NULL, 1},
+        {"hw runs into pf1", "hw=5pf1:5", 0, -1, NONE, NONE, NULL, 1},
+        {"s truncated", "hw=4711;s=17", 0, 0, 4711, NONE, NULL, 1},
+        {"hw truncated", "hw=4711;s=0;pf1:4700:3+2", 6, -1, NONE, NONE, NULL,
+         1},
+        {"pf1 cut in a run", "hw=1;pf1:4700:3+", 0, 0, 1, NONE, NULL, 1},
+        /* Numbers: range, sign, leading zeros, junk. */
+        {"hw at the largest offset", "hw=9223372036854775806;", 0, 0,
+         PF_PTRACK_OFFSET_MAX, NONE, NULL, 0},
+        {"hw past the largest offset", "hw=9223372036854775807;", 0, -1, NONE,
+         NONE, NULL, 1},
+        {"hw huge", "hw=99999999999999999999;", 0, -1, NONE, NONE, NULL, 1},
+        {"s at INT64_MAX", "s=9223372036854775807;", 0, 0, NONE, INT64_MAX,
+         NULL, 0},
+        {"s huge", "s=9223372036854775808;", 0, -1, NONE, NONE, NULL, 1},
+        {"hw negative", "hw=-5;", 0, -1, NONE, NONE, NULL, 1},
+        {"s negative", "hw=1;s=-1;", 0, 0, 1, NONE, NULL, 1},
+        {"hw signed", "hw=+5;", 0, -1, NONE, NONE, NULL, 1},
+        {"hw spaced", "hw= 5;hw=6 ;", 0, -1, NONE, NONE, NULL, 2},
+        {"hw leading zero", "hw=05;", 0, -1, NONE, NONE, NULL, 1},
+        {"hw empty", "hw=;s=;", 0, -1, NONE, NONE, NULL, 2},
+        {"hw junk", "hw=5x;hw=0x5;hw==5;", 0, -1, NONE, NONE, NULL, 3},
+        /* Unknown and empty parts. */
+        {"unknown name", "x=1;hw=5;", 0, 0, 5, NONE, NULL, 1},
+        {"no name", "=1;future;hw=5;", 0, 0, 5, NONE, NULL, 2},
+        {"names are case-sensitive", "HW=5;S=1;Pf1:5", 0, -1, NONE, NONE, NULL,
+         3},
+        {"empty parts", ";;hw=5;;", 0, 0, 5, NONE, NULL, 3},
+        {"not provflow's", "{\"offset\":5}", 0, -1, NONE, NONE, NULL, 1},
+        {"invalid pf1", "hw=5;pf1:abc", 0, 0, 5, NONE, NULL, 1},
+        {"pf2", "hw=5;pf2:100", 0, 0, 5, NONE, NULL, 1},
+        /* NUL bytes. */
+        {"NUL in hw", "hw=5\0;", 6, -1, NONE, NONE, NULL, 1},
+        {"NUL in a name", "h\0w=5;", 6, -1, NONE, NONE, NULL, 1},
+        {"NUL before pf1", "hw=5;\0pf1:5", 11, 0, 5, NONE, NULL, 1},
+        {"NUL in pf1", "hw=5;pf1:5\0", 11, 0, 5, NONE, NULL, 1},
+        {"NUL alone", "\0", 1, -1, NONE, NONE, NULL, 1},
+    };
+    pf_ckpt_meta m;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        /* An exact-size copy: reading past len is caught by ASan. */
+        char *text = malloc(len > 0 ? len : 1);
+
+        print_message("%s: \"%s\"\n", cases[i].what, cases[i].text);
+        assert_non_null(text);
+        memcpy(text, cases[i].text, len);
+        assert_int_equal(pf_ckpt_meta_parse(text, len, &m), cases[i].rc);
+        assert_int_equal(m.hw, cases[i].hw);
+        assert_int_equal(m.settle_wall_ms, cases[i].s);
+        if (cases[i].done == NULL) {
+            assert_null(m.done);
+            assert_int_equal(m.done_len, 0);
+        } else {
+            assert_true(m.done >= text && m.done + m.done_len <= text + len);
+            assert_int_equal(m.done_len, strlen(cases[i].done));
+            assert_memory_equal(m.done, cases[i].done, m.done_len);
+        }
+        assert_int_equal(m.ignored, cases[i].ignored);
+        free(text);
+    }
+    assert_int_equal(pf_ckpt_meta_parse(NULL, 0, &m), -1);
+    assert_int_equal(m.hw, NONE);
+    assert_null(m.done);
+}
+
+static void ckpt_meta_parse_ignores_overlong_text_unread(void **state)
+{
+    size_t len = PF_PTRACK_METADATA_MAX_LEN, i;
+    char *text = malloc(len + 1);
+    pf_ckpt_meta m;
+
+    (void)state;
+    assert_non_null(text);
+    /* At the limit: read, a bitmap of zeros after the intent. */
+    memcpy(text, "hw=5;pf1:100:b", 14);
+    for (i = 14; i < len + 1; i++)
+        text[i] = 'A';
+    assert_int_equal(pf_ckpt_meta_parse(text, len, &m), 0);
+    assert_int_equal(m.hw, 5);
+    assert_ptr_equal(m.done, text + 5);
+    assert_int_equal(m.done_len, len - 5);
+    /* One more byte: nothing is read. */
+    assert_int_equal(pf_ckpt_meta_parse(text, len + 1, &m), -1);
+    assert_int_equal(m.hw, NONE);
+    assert_null(m.done);
+    assert_int_equal(m.ignored, 1);
+    free(text);
+}
+
+/*
+ * A tracker at position 4700 with 4702..4704 done: "pf1:4700:bO" (the
+ * bitmap is shorter than the run "1+2").
+ */
+static pf_ptrack *handoff_track(void)
+{
+    pf_ptrack *t = track(4700, NULL);
+    int64_t o;
+
+    for (o = 4700; o <= 4705; o++)
+        assert_int_equal(pf_ptrack_received(t, o), PF_PTRACK_PROCESS);
+    for (o = 4702; o <= 4704; o++)
+        assert_int_equal(pf_ptrack_done(t, o), 0);
+    return t;
+}
+
+static void ckpt_meta_format_writes_the_parts_in_order(void **state)
+{
+    pf_ptrack *t = handoff_track(), *none = track(-1, NULL);
+    char buf[PF_CKPT_META_MIN_SIZE + 64], old[PF_CKPT_META_MIN_SIZE + 64];
+    static const struct {
+        int64_t hw, s;
+        bool with_track;
+        const char *expect;
+    } cases[] = {
+        {4711, 0, true, "hw=4711;s=0;pf1:4700:bO"},
+        {4711, NONE, true, "hw=4711;pf1:4700:bO"},
+        {NONE, 1796316092000, true, "s=1796316092000;pf1:4700:bO"},
+        {NONE, NONE, true, "pf1:4700:bO"},
+        {99, NONE, false, "hw=99;"},
+        {0, 0, false, "hw=0;s=0;"},
+        {NONE, NONE, false, ""},
+        {-7, -7, false, ""}, /* any negative: none */
+    };
+    size_t i;
+    int n;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        n = pf_ckpt_meta_format(buf, sizeof(buf), cases[i].hw, cases[i].s,
+                                cases[i].with_track ? t : NULL);
+        assert_int_equal(n, strlen(cases[i].expect));
+        assert_string_equal(buf, cases[i].expect);
+    }
+    /* A tracker without a position yet adds nothing. */
+    assert_int_equal(pf_ckpt_meta_format(buf, sizeof(buf), 3, NONE, none), 5);
+    assert_string_equal(buf, "hw=3;");
+
+    /* Byte for byte what pipeline.c and cmd_replay.c wrote before. */
+    n = snprintf(old, sizeof(old), "hw=%lld;s=%lld;", 4711LL, 1796316092000LL);
+    assert_int_equal(
+        pf_ptrack_commit_metadata(t, old + n, sizeof(old) - (size_t)n, NULL),
+        0);
+    assert_int_equal(
+        pf_ckpt_meta_format(buf, sizeof(buf), 4711, 1796316092000, t),
+        strlen(old));
+    assert_string_equal(buf, old);
+    pf_ptrack_destroy(t);
+    pf_ptrack_destroy(none);
+}
+
+static void ckpt_meta_format_fits_the_buffer(void **state)
+{
+    char buf[PF_CKPT_META_MIN_SIZE] = "x";
+    pf_ckpt_meta m;
+    pf_ptrack *t = track(0, NULL), *top = track(INT64_MAX, NULL);
+    int64_t o;
+    int n;
+
+    (void)state;
+    /* The longest header fits the minimum size exactly. */
+    n = pf_ckpt_meta_format(buf, sizeof(buf), PF_PTRACK_OFFSET_MAX, INT64_MAX,
+                            top);
+    assert_int_equal(n, sizeof(buf) - 1);
+    assert_string_equal(buf, "hw=9223372036854775806;s=9223372036854775807;"
+                             "pf1:9223372036854775807");
+    assert_int_equal(pf_ckpt_meta_parse(buf, (size_t)n, &m), 0);
+    assert_int_equal(m.hw, PF_PTRACK_OFFSET_MAX);
+    assert_int_equal(m.settle_wall_ms, INT64_MAX);
+    assert_int_equal(m.done_len, 23);
+
+    /* One byte less: nothing. */
+    buf[0] = 'x';
+    assert_int_equal(pf_ckpt_meta_format(buf, sizeof(buf) - 1,
+                                         PF_PTRACK_OFFSET_MAX, INT64_MAX, top),
+                     -1);
+    assert_string_equal(buf, "");
+    buf[0] = 'x';
+    assert_int_equal(pf_ckpt_meta_format(buf, 6, 4711, NONE, NULL), -1);
+    assert_string_equal(buf, "");
+    assert_int_equal(pf_ckpt_meta_format(buf, 9, 4711, NONE, NULL), 8);
+    assert_int_equal(pf_ckpt_meta_format(buf, 0, NONE, NONE, NULL), -1);
+    assert_int_equal(pf_ckpt_meta_format(NULL, 10, NONE, NONE, NULL), -1);
+    /* An intent past the largest offset is a caller error. */
+    assert_int_equal(pf_ckpt_meta_format(buf, sizeof(buf),
+                                         PF_PTRACK_OFFSET_MAX + 1, NONE, NULL),
+                     -1);
+
+    /* Many done offsets: the tracker's part shrinks, the intent stays. */
+    for (o = 0; o <= 4000; o++)
+        assert_int_equal(pf_ptrack_received(t, o), PF_PTRACK_PROCESS);
+    for (o = 1; o <= 4000; o += 2)
+        assert_int_equal(pf_ptrack_done(t, o), 0);
+    n = pf_ckpt_meta_format(buf, 40, 4000, 0, t);
+    assert_true(n > 0 && n < 40);
+    assert_memory_equal(buf, "hw=4000;s=0;pf1:0:b", 19);
+    assert_int_equal(pf_ckpt_meta_parse(buf, (size_t)n, &m), 0);
+    assert_int_equal(m.hw, 4000);
+    assert_int_equal(m.settle_wall_ms, 0);
+    assert_non_null(m.done);
+    pf_ptrack_destroy(t);
+    pf_ptrack_destroy(top);
+}
+
+/*
+ * Written, read back, written again: the same values and the same text,
+ * and a tracker built from what was read skips what the first one did.
+ */
+static void ckpt_meta_round_trips(void **state)
+{
+    static const struct {
+        int64_t hw, s;
+        const char *done; /* the first tracker's metadata, NULL: none */
+    } cases[] = {
+        {4711, 0, "pf1:4700:1+2"},
+        {4711, NONE, "pf1:4700:b_A"},
+        {NONE, NONE, "pf1:100"},
+        {99, NONE, NULL},
+        {NONE, 1796316092000, NULL},
+        {PF_PTRACK_OFFSET_MAX, INT64_MAX, "pf1:9223372036854775805:0"},
+        {0, 0, "pf1:0:0+9,5,7+3"},
+        {5, NONE, "pf1:0:1000,2000+5"},
+    };
+    char buf[PF_CKPT_META_MIN_SIZE + 256], again[sizeof(buf)];
+    char enc[PF_PTRACK_METADATA_SIZE_DEFAULT];
+    pf_ckpt_meta m;
+    int64_t base;
+    size_t i;
+    int n;
+
+    (void)state;
+    for (i = 0; i < ARRAY_LEN(cases); i++) {
+        pf_ptrack *t = NULL, *t2 = NULL;
+
+        print_message("case %zu\n", i);
+        if (cases[i].done != NULL) {
+            assert_int_equal(pf_ptrack_metadata_check(cases[i].done,
+                                                      strlen(cases[i].done),
+                                                      &base, NULL),
+                             0);
+            t = track(base, cases[i].done);
+            assert_null(pf_ptrack_metadata_error(t));
+        }
+        n = pf_ckpt_meta_format(buf, sizeof(buf), cases[i].hw, cases[i].s, t);
+        assert_true(n >= 0);
+        assert_int_equal(pf_ckpt_meta_parse(buf, (size_t)n, &m),
+                         n > 0 ? 0 : -1);
+        assert_int_equal(m.hw, cases[i].hw);
+        assert_int_equal(m.settle_wall_ms, cases[i].s);
+        assert_int_equal(m.ignored, 0);
+        if (cases[i].done == NULL) {
+            assert_null(m.done);
+        } else {
+            /* The tracker's own text, not necessarily the case's. */
+            assert_int_equal(
+                pf_ptrack_commit_metadata(t, enc, sizeof(enc), NULL), 0);
+            assert_int_equal(m.done_len, strlen(enc));
+            assert_memory_equal(m.done, enc, m.done_len);
+            t2 = pf_ptrack_new(base, m.done, m.done_len);
+            assert_non_null(t2);
+            assert_null(pf_ptrack_metadata_error(t2));
+        }
+        assert_int_equal(pf_ckpt_meta_format(again, sizeof(again), m.hw,
+                                             m.settle_wall_ms, t2),
+                         n);
+        assert_string_equal(again, buf);
+        pf_ptrack_destroy(t);
+        pf_ptrack_destroy(t2);
+    }
+}
+
 /* ---- dirty flag ---------------------------------------------------------- */
 
 static void dirty_follows_position_and_done_set(void **state)
@@ -1163,6 +1478,11 @@ int main(void)
         cmocka_unit_test(metadata_check_reports_the_base),
         cmocka_unit_test(metadata_overflow_drops_the_highest_offsets),
         cmocka_unit_test(metadata_buffer_too_small_for_the_header),
+        cmocka_unit_test(ckpt_meta_parse_reads_tolerantly),
+        cmocka_unit_test(ckpt_meta_parse_ignores_overlong_text_unread),
+        cmocka_unit_test(ckpt_meta_format_writes_the_parts_in_order),
+        cmocka_unit_test(ckpt_meta_format_fits_the_buffer),
+        cmocka_unit_test(ckpt_meta_round_trips),
         cmocka_unit_test(dirty_follows_position_and_done_set),
         cmocka_unit_test(large_gaps_cost_no_memory),
         cmocka_unit_test(ring_shrinks_after_a_burst),
