@@ -38,9 +38,22 @@ static const char usage[] =
     "\n"
     "   \"path\":JSON-PATH,\"message\":REASON}}\n"
     "\n"
+    "Error texts are valid UTF-8 with control characters escaped; a text cut\n"
+    "to fit ends in \"...\".\n"
+    "\n"
     "Exit status: 0 every line was valid, 65 some line was invalid (all lines\n"
-    "are still processed), 64 usage error, 66 FILE cannot be read, 78 bad\n"
-    "--graph-root or --secrets-dir.\n";
+    "are still processed), 64 usage error, 66 FILE cannot be read, 70 the\n"
+    "output for some line could not be built (that line says so; the others\n"
+    "are still processed), 78 bad --graph-root or --secrets-dir.\n";
+
+/*
+ * The line written when a line's output cannot be built (out of memory):
+ * static, so that writing it allocates nothing.
+ */
+static const char unbuilt_line[] =
+    "{\"ok\":false,\"requestId\":null,\"error\":{\"code\":\"internal\","
+    "\"path\":\"$\",\"message\":\"the output for this line could not be "
+    "built (out of memory)\"}}";
 
 /*
  * Reads one line into buf (capacity cap + 1) without its "\n" or "\r\n".
@@ -128,7 +141,7 @@ int pf_cmd_transform(int argc, char **argv)
     const char *secrets_dir = NULL, *file = NULL;
     pf_secrets *secrets = NULL;
     char errstr[256];
-    bool reveal = false, all_valid = true;
+    bool reveal = false, all_valid = true, all_built = true;
     FILE *in = stdin;
     char *line = NULL;
     int opt, rc = PF_EXIT_OK;
@@ -197,11 +210,12 @@ int pf_cmd_transform(int argc, char **argv)
             break;
         result = transform_line(line, len, too_long, &opts, reveal, &valid);
         if (result == NULL) {
-            fputs("provflow transform: out of memory\n", stderr);
-            rc = PF_EXIT_SOFTWARE;
-            goto out;
+            /* One line's trouble: say so on its line, go on with the next. */
+            fputs(unbuilt_line, stdout);
+            all_built = false;
+        } else {
+            json_dumpf(result, stdout, JSON_COMPACT);
         }
-        json_dumpf(result, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(result);
         all_valid = all_valid && valid;
@@ -213,6 +227,11 @@ int pf_cmd_transform(int argc, char **argv)
     } else if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "provflow transform: write error: %s\n",
                 strerror(errno));
+        rc = PF_EXIT_SOFTWARE;
+    } else if (!all_built) {
+        fputs("provflow transform: the output for some lines could not be "
+              "built\n",
+              stderr);
         rc = PF_EXIT_SOFTWARE;
     } else if (!all_valid) {
         rc = PF_EXIT_DATAERR;

@@ -48,20 +48,35 @@ typedef struct slot {
 
 static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in);
 
-/* Fails at the current path, plus `key` when not NULL. */
+/*
+ * A value or name from the input, to quote in a message: at most 96
+ * bytes and "...", cut between characters, controls escaped
+ * (pf_error_excerpt()).
+ */
+typedef struct quote {
+    char text[100];
+} quote;
+
+static const char *quoted(quote *q, const char *s)
+{
+    return pf_error_excerpt(q->text, sizeof(q->text), s);
+}
+
+/*
+ * Fails at the current path, plus `key` when not NULL. The message is
+ * formatted once, by pf_error_vset(), which cuts and cleans it as a whole.
+ */
 __attribute__((format(printf, 3, 4))) static int fail(ctx *c, const char *key,
                                                       const char *fmt, ...)
 {
-    char message[PF_ERROR_MESSAGE_MAX];
     size_t mark = 0;
     va_list ap;
 
     if (key != NULL)
         mark = pf_path_push_key(&c->path, key);
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    pf_error_vset(c->err, INVALID, pf_path_str(&c->path), fmt, ap);
     va_end(ap);
-    pf_error_set(c->err, INVALID, pf_path_str(&c->path), "%s", message);
     if (key != NULL)
         pf_path_pop(&c->path, mark);
     return -1;
@@ -253,10 +268,11 @@ static json_t *convert_value(ctx *c, const pf_prop *p, const json_t *v,
         }
         {
             char list[256];
+            quote q;
 
             join(list, sizeof(list), p->values);
-            fail(c, NULL, "\"%.64s\" is not one of: %s", json_string_value(v),
-                 list);
+            fail(c, NULL, "\"%s\" is not one of: %s",
+                 quoted(&q, json_string_value(v)), list);
         }
         return NULL;
     case PF_KIND_CODE:
@@ -346,11 +362,13 @@ static int match_prop(const pf_type *t, const char *key, bool *alias)
 static int check_odata_type(ctx *c, const pf_type *t, const char *key,
                             const json_t *v)
 {
+    quote q;
+
     if (!json_is_string(v))
         return fail(c, key, "expected a string, got %s", json_kind(v));
     if (!pf_odata_type_is(json_string_value(v), t->name))
-        return fail(c, key, "\"%.96s\" is not " PF_ODATA_NS "%s",
-                    json_string_value(v), t->name);
+        return fail(c, key, "\"%s\" is not " PF_ODATA_NS "%s",
+                    quoted(&q, json_string_value(v)), t->name);
     return 0;
 }
 
@@ -388,6 +406,8 @@ static int match_members(ctx *c, const pf_type *t, const json_t *in,
         if (is_flow && (in_list(pf_flow_readonly_props, key) ||
                         in_list(response_annotations, key)))
             continue; /* set by Graph: never sent on create */
+        quote q;
+
         i = match_prop(t, key, &alias);
         if (i < 0)
             return unknown_property(c, t, key);
@@ -395,10 +415,10 @@ static int match_members(ctx *c, const pf_type *t, const json_t *in,
             /* Name the convenience: that is the one to drop. */
             return fail(c, alias ? key : slots[i].key,
                         "cannot be given together with \"%s\"",
-                        alias ? slots[i].key : key);
+                        quoted(&q, alias ? slots[i].key : key));
         if (slots[i].key != NULL)
             return fail(c, key, "repeats property \"%s\" (given as \"%s\")",
-                        t->props[i].name, slots[i].key);
+                        t->props[i].name, quoted(&q, slots[i].key));
         slots[i] = (slot){key, v, alias};
     }
     return 0;
@@ -492,6 +512,7 @@ static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
     const json_t *odata = NULL;
     const char *key;
     json_t *v;
+    quote q;
 
     if (type != NULL && !json_is_null(type)) {
         if (!json_is_string(type))
@@ -501,10 +522,10 @@ static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
         by_name = pf_flow_kind_by_name(json_string_value(type));
         if (by_name == NULL)
             return fail(c, "flowType",
-                        "unknown flow type \"%.64s\" (expected "
+                        "unknown flow type \"%s\" (expected "
                         "administrativeUnit, classGroup, securityGroup or "
                         "user)",
-                        json_string_value(type)),
+                        quoted(&q, json_string_value(type))),
                    NULL;
     }
     json_object_foreach((json_t *)flow, key, v)
@@ -519,8 +540,8 @@ static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
             fail(c, ODATA_TYPE, "expected a string, got %s", json_kind(odata));
         else if ((by_odata = pf_flow_kind_by_odata_type(
                       json_string_value(odata))) == NULL)
-            fail(c, ODATA_TYPE, "\"%.96s\" is not a provisioning flow type",
-                 json_string_value(odata));
+            fail(c, ODATA_TYPE, "\"%s\" is not a provisioning flow type",
+                 quoted(&q, json_string_value(odata)));
         else if (by_name != NULL && by_name != by_odata)
             fail(c, ODATA_TYPE, "names a %s flow but flowType is %s",
                  by_odata->flow_type, by_name->flow_type);

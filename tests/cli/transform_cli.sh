@@ -43,6 +43,46 @@ check "errors carry code and path" '"invalid_event" "id"' \
     "$(jq -c '.error.code, .error.path' "$tmp/mixed" | head -2 | tr '\n' ' ' | sed 's/ $//')"
 check "the unreadable id is null" "null" "$(jq -c '.requestId' "$tmp/mixed" | head -1)"
 
+# Hostile text in events: error texts stay well-formed, and every line is
+# still processed. Multibyte names longer than a message or a path, cut at
+# every offset against the character's width (before the fix a message cut
+# inside a character made the line's output fail: "out of memory", exit 70,
+# and the rest of the input skipped); control bytes in a member name.
+seed1=$(head -1 "$seed/events.ndjson")
+e1=$(printf 'é%.0s' {1..200})
+e3=$(printf '€%.0s' {1..200})
+for prefix in '' a ab abc; do
+    jq -c --arg t "$prefix$e1" '.data.flowType = $t' <<<"$seed1"
+    jq -c --arg t "$prefix$e3" '.data.flow."@odata.type" = $t' <<<"$seed1"
+    jq -c --arg k "$prefix$e3" '.data.flow[$k] = 1' <<<"$seed1"
+done >"$tmp/hostile"
+jq -c '.data.flow["x\r\n\u001b[2J\u001b]0;owned\u0007"] = 1' \
+    <<<"$seed1" >>"$tmp/hostile"
+echo "$seed1" >>"$tmp/hostile"
+"$pf" transform "$tmp/hostile" >"$tmp/hostile.out" 2>"$tmp/hostile.err"
+check "hostile text: exit 65, the documented status for invalid lines" 65 $?
+check "hostile text: nothing on stderr" "" "$(cat "$tmp/hostile.err")"
+check "hostile text: one line out per line in" "$(wc -l <"$tmp/hostile")" \
+    "$(wc -l <"$tmp/hostile.out")"
+check "hostile text: every output line is JSON" "$(wc -l <"$tmp/hostile")" \
+    "$(jq -c . "$tmp/hostile.out" | wc -l)"
+check "hostile text: the valid line after them is still transformed" \
+    "true" "$(tail -1 "$tmp/hostile.out" | jq '.ok')"
+check "hostile text: all others are invalid_event" "invalid_event" \
+    "$(head -n -1 "$tmp/hostile.out" | jq -r '.error.code' | sort -u)"
+check "hostile text: long names are cut with ..." "4" \
+    "$(jq -r 'select(.ok|not) | .error.path' "$tmp/hostile.out" |
+        grep -c '^data\.flow\.[abc]*€.*\.\.\.$')"
+check "hostile text: no control character in any path or message" "0" \
+    "$(jq -r 'select(.ok|not) | .error.path, .error.message' \
+        "$tmp/hostile.out" | LC_ALL=C grep -c '[[:cntrl:]]')"
+check "hostile text: control bytes shown escaped" \
+    'data.flow.x\r\n\u001b[2J\u001b]0;owned\u0007' \
+    "$(tail -2 "$tmp/hostile.out" | head -1 | jq -r '.error.path')"
+check "hostile text: every path fits 255 bytes" "" \
+    "$(jq -r 'select(.ok|not) | .error.path' "$tmp/hostile.out" |
+        LC_ALL=C awk 'length($0) > 255')"
+
 "$pf" transform /nonexistent/file >/dev/null 2>&1
 check "an unreadable FILE gives exit 66" 66 $?
 "$pf" transform --no-such-option >/dev/null 2>&1

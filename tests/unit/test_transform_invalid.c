@@ -9,9 +9,15 @@
  * nothing behind (the sanitizer build checks for leaks).
  *
  * JSON is written with single quotes; they become double quotes at run time.
+ *
+ * Every error must be well-formed text (valid UTF-8, no control bytes, at
+ * most the buffer's size): checked for every row, and for hostile values
+ * (long multibyte names cut at every offset, control bytes, deep paths)
+ * put into a few templates at run time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -620,6 +626,67 @@ static char *oversized(size_t *len)
     return out;
 }
 
+/* True if s is valid UTF-8 without C0, DEL or C1 control characters. */
+static bool well_formed(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    while (*s != '\0') {
+        uint32_t cp, min;
+        int n, i;
+
+        if (s[0] < 0x80) {
+            cp = s[0];
+            n = 1;
+            min = 0;
+        } else if ((s[0] & 0xE0) == 0xC0) {
+            cp = s[0] & 0x1Fu;
+            n = 2;
+            min = 0x80;
+        } else if ((s[0] & 0xF0) == 0xE0) {
+            cp = s[0] & 0x0Fu;
+            n = 3;
+            min = 0x800;
+        } else if ((s[0] & 0xF8) == 0xF0) {
+            cp = s[0] & 0x07u;
+            n = 4;
+            min = 0x10000;
+        } else {
+            return false;
+        }
+        for (i = 1; i < n; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+            cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+/*
+ * The three fields are well-formed, and jansson takes them: a string it
+ * refuses made `provflow transform` stop with "out of memory".
+ */
+static void assert_error_well_formed(const pf_error *err)
+{
+    json_t *line;
+
+    assert_true(strnlen(err->path, sizeof(err->path)) < sizeof(err->path));
+    assert_true(strnlen(err->message, sizeof(err->message)) <
+                sizeof(err->message));
+    if (!well_formed(err->path) || !well_formed(err->message))
+        fail_msg("not well-formed: path \"%s\", message \"%s\"", err->path,
+                 err->message);
+    line = json_pack("{ssssss}", "code", err->code, "path", err->path,
+                     "message", err->message);
+    assert_non_null(line);
+    json_decref(line);
+}
+
 static void rejects_at_path(void **state)
 {
     const invalid_case *c = *state;
@@ -673,16 +740,173 @@ static void rejects_at_path(void **state)
     assert_string_equal(err.code, "invalid_event");
     assert_string_equal(err.path, c->path);
     assert_true(err.message[0] != '\0');
+    assert_error_well_formed(&err);
 
     free(value);
     for (i = 0; i < n; i++)
         free(hvalues[i]);
 }
 
+/* ---- hostile values ---- */
+
+/*
+ * A template (single quotes) with @@ where a JSON string goes, and the
+ * start of the path the error must name ("" + the key for a key).
+ */
+typedef struct hostile_template {
+    const char *what;
+    const char *json;
+    const char *path; /* the error's path starts with this */
+    bool key;         /* @@ is a member name: the path goes on with it */
+} hostile_template;
+
+static const hostile_template templates[] = {
+    {"flowType",
+     EVENT("{'flowSetId':'" FSID "','flowType':@@,'flow':" AU_FLOW "}"),
+     "data.flowType", false},
+    {"flow @odata.type",
+     FLOW("administrativeUnit",
+          "{'@odata.type':@@,'creationOptions':{'createBasedOnOrg':true,"
+          "'createBasedOnOrgPlusRoleGroup':false}}"),
+     "data.flow.@odata.type", false},
+    {"enum item",
+     CG("{'additionalAttributes':['courseTitle',@@]," CG_OPTS "," CG_MAPS "}"),
+     "data.flow.configuration.additionalAttributes[1]", false},
+    {"event type",
+     "{'specversion':'1.0','id':'bad-1','source':'urn:sis:test','type':@@,"
+     "'data':" DATA("administrativeUnit", AU_FLOW) "}",
+     "type", false},
+    {"unknown flow property name",
+     FLOW("administrativeUnit", "{'creationOptions':{'createBasedOnOrg':true,"
+                                "'createBasedOnOrgPlusRoleGroup':false},@@:1}"),
+     "data.flow.", true},
+    {"unknown data property name",
+     EVENT("{'flowSetId':'" FSID
+           "','flowType':'administrativeUnit','flow':" AU_FLOW ",@@:1}"),
+     "data.", true},
+    {"unknown name deep in a class group",
+     CG_MAPPINGS("{'ownerEnrollmentMappings':[{'code':'teacher',@@:1}],"
+                 "'memberEnrollmentMappings':['student']}"),
+     "data.flow.configuration.enrollmentMappings.ownerEnrollmentMappings[0].",
+     true},
+};
+
+/* "é" (2 bytes), "€" (3), "😀" (4), and ASCII. */
+static const char *const glyphs[] = {"\xC3\xA9", "\xE2\x82\xAC",
+                                     "\xF0\x9F\x98\x80", "z"};
+
+/* Values: prefix 0..3 ASCII bytes, then 300 of a glyph; and controls. */
+static char *hostile_value(size_t n)
+{
+    static const char controls[] = "x\r\n\x1b[2J\x1b]0;owned\x07\t\x7f"
+                                   "\xC2\x9B"
+                                   "31m";
+    const char *g;
+    size_t prefix, w, i;
+    char *v;
+
+    if (n == 16)
+        return strdup(controls);
+    g = glyphs[n / 4];
+    prefix = n % 4;
+    w = strlen(g);
+    v = malloc(prefix + 300 * w + sizeof(controls));
+    assert_non_null(v);
+    memset(v, 'a', prefix);
+    for (i = 0; i < 300; i++)
+        memcpy(v + prefix + i * w, g, w);
+    /* controls at the end too: cut away, or escaped */
+    memcpy(v + prefix + 300 * w, controls, sizeof(controls));
+    return v;
+}
+
+#define HOSTILE_VALUES 17
+
+/* The template with @@ replaced by value as a JSON string. */
+static char *fill(const char *template, const char *value, size_t *len)
+{
+    size_t tlen;
+    char *t = sq(template, &tlen), *at, *out;
+    json_t *str = json_string(value);
+    char *enc;
+    size_t elen;
+
+    assert_non_null(str);
+    enc = json_dumps(str, JSON_ENCODE_ANY);
+    assert_non_null(enc);
+    elen = strlen(enc);
+    at = memmem(t, tlen, "@@", 2);
+    assert_non_null(at);
+    out = malloc(tlen - 2 + elen + 1);
+    assert_non_null(out);
+    memcpy(out, t, (size_t)(at - t));
+    memcpy(out + (at - t), enc, elen);
+    memcpy(out + (at - t) + elen, at + 2, tlen - (size_t)(at - t) - 2);
+    *len = tlen - 2 + elen;
+    out[*len] = '\0';
+    free(enc);
+    json_decref(str);
+    free(t);
+    return out;
+}
+
+/*
+ * Every template with every hostile value: rejected, at the expected path,
+ * with well-formed text; a path that would be too long ends in "...".
+ */
+static void hostile_values_give_well_formed_errors(void **state)
+{
+    pf_transform_opts opts = {NULL, NULL};
+    size_t t, n;
+
+    (void)state;
+    for (t = 0; t < sizeof(templates) / sizeof(templates[0]); t++) {
+        for (n = 0; n < HOSTILE_VALUES; n++) {
+            char *value = hostile_value(n), *json;
+            size_t len, plen = strlen(templates[t].path);
+            pf_record rec;
+            pf_event ev;
+            pf_request req;
+            pf_error err;
+            int rc;
+
+            json = fill(templates[t].json, value, &len);
+            rec = (pf_record){NULL, 0, json, len, NULL, 0};
+            memset(&err, 0, sizeof(err));
+            rc = pf_event_decode(&rec, &ev, &err);
+            if (rc == 0) {
+                rc = pf_transform(&ev, &opts, &req, &err);
+                if (rc == 0)
+                    pf_request_release(&req);
+            }
+            pf_event_release(&ev);
+            if (rc != -1 || strcmp(err.code, "invalid_event") != 0 ||
+                strncmp(err.path, templates[t].path, plen) != 0)
+                fail_msg("%s, value %zu: rc %d, path \"%s\"", templates[t].what,
+                         n, rc, err.path);
+            assert_error_well_formed(&err);
+            if (!templates[t].key)
+                assert_string_equal(err.path, templates[t].path);
+            else if (n < 12) /* a long name: the path is cut */
+                assert_non_null(strstr(err.path + plen, "..."));
+            else if (n == 16) /* controls escaped, the name kept */
+                assert_string_equal(err.path + plen,
+                                    "x\\r\\n\\u001b[2J\\u001b]0;owned"
+                                    "\\u0007\\t\\u007f\\u009b31m");
+            free(json);
+            free(value);
+        }
+    }
+}
+
 int main(void)
 {
     struct CMUnitTest tests[CASE_COUNT];
     size_t i;
+    const struct CMUnitTest hostile[] = {
+        cmocka_unit_test(hostile_values_give_well_formed_errors),
+    };
+    int failed;
 
     for (i = 0; i < CASE_COUNT; i++) {
         tests[i] = (struct CMUnitTest){
@@ -691,6 +915,7 @@ int main(void)
             .initial_state = (void *)&cases[i],
         };
     }
-    return _cmocka_run_group_tests("transform_invalid", tests, CASE_COUNT,
-                                   group_setup, group_teardown);
+    failed = _cmocka_run_group_tests("transform_invalid", tests, CASE_COUNT,
+                                     group_setup, group_teardown);
+    return failed + cmocka_run_group_tests(hostile, NULL, NULL);
 }
