@@ -41,6 +41,7 @@ struct pf_graph_job {
     bool settling;           /* the timer lists again; not a new try */
     bool holding;            /* the timer delivers j->last (settle) */
     bool use_cache;          /* the next list may come from g->sets */
+    bool after_create;       /* the list looks for the flow just created */
     int64_t settle_until_ms; /* no create before this */
     int64_t sent_ms;         /* the request in flight started */
     int attempts;            /* tries started */
@@ -55,6 +56,7 @@ struct pf_graph_job {
     pf_graph_job *qnext;       /* the slot queue */
     pf_graph_result last;      /* what the last failed try saw */
     json_t *last_doc;          /* the body j->last points into, held */
+    pf_graph_result created;   /* a 201 without a readable body */
 };
 
 struct pf_graph {
@@ -546,6 +548,86 @@ static void remember_created(pf_graph_job *j, const pf_graph_result *r)
     json_decref(stub);
 }
 
+/*
+ * The flow id in a Location header: the last path segment,
+ * ".../provisioningFlows/{id}" or ".../provisioningFlows('{id}')". -1
+ * when there is none or it is not id-shaped.
+ */
+static int id_from_location(const char *location, char *id, size_t n)
+{
+    const char *seg = strrchr(location, '/'), *open;
+    size_t len;
+
+    if (seg == NULL)
+        return -1;
+    seg++;
+    open = strchr(seg, '(');
+    if (open != NULL) {
+        seg = open + 1 + (open[1] == '\'');
+        len = strcspn(seg, "')");
+    } else {
+        len = strcspn(seg, "?#");
+    }
+    if (len == 0 || len >= n || strspn(seg, "0123456789abcdefABCDEF-") < len)
+        return -1;
+    memcpy(id, seg, len);
+    id[len] = '\0';
+    return 0;
+}
+
+/*
+ * A 201 whose body cannot be read (not JSON, empty, not an object): the
+ * flow was created all the same. Its id comes from the Location header,
+ * else from a list of the set (created_listed()); the outcome's note says
+ * what was wrong and where the id came from.
+ */
+static void created_unreadable(pf_graph_job *j, const pf_http_response *resp,
+                               const json_t *doc)
+{
+    pf_graph_result *r = &j->last;
+    const char *defect = resp->body_len == 0 ? "empty"
+                         : doc == NULL       ? "not JSON"
+                                             : "not a JSON object";
+
+    if (id_from_location(resp->location, r->flow_id, sizeof(r->flow_id)) == 0) {
+        snprintf(r->note, sizeof(r->note),
+                 "Graph's 201 body is %s: flow id taken from Location", defect);
+        remember_created(j, r);
+        finish(j, r);
+        return;
+    }
+    snprintf(r->note, sizeof(r->note), "Graph's 201 body is %s", defect);
+    j->created = *r;
+    j->after_create = true;
+    pf_setcache_forget(j->g->sets, j->cache_key);
+    j->step = STEP_LIST; /* same try */
+    proceed(j);
+}
+
+/* The list after an unreadable 201: whatever it answers, created. */
+static void created_listed(pf_graph_job *j, const pf_http_response *resp,
+                           const json_t *doc)
+{
+    pf_graph_result *r = &j->last;
+    const json_t *flow = NULL;
+    const char *id;
+
+    if (resp->transport == PF_TRANSPORT_OK && resp->status == 200)
+        flow = existing_flow(j, json_object_get(doc, "value"));
+    id = json_string_value(json_object_get(flow, "id"));
+    *r = j->created;
+    j->after_create = false;
+    r->flow = flow;
+    if (id != NULL && strlen(id) < sizeof(r->flow_id))
+        memcpy(r->flow_id, id, strlen(id) + 1);
+    snprintf(r->note + strlen(r->note), sizeof(r->note) - strlen(r->note),
+             flow != NULL ? ": flow taken from a list of the set"
+                          : ": no flow id known (a list of the set did not "
+                            "show one)");
+    remember_created(j, r);
+    finish(j, r);
+}
+
 static void on_response(void *arg, const pf_http_response *resp)
 {
     pf_graph_job *j = arg;
@@ -590,6 +672,10 @@ static void on_response(void *arg, const pf_http_response *resp)
         pf_setcache_forget(g->sets, j->cache_key);
     }
 
+    if (j->after_create && j->step == STEP_LIST) {
+        created_listed(j, resp, doc);
+        goto out;
+    }
     if (j->step == STEP_LIST && resp->transport == PF_TRANSPORT_OK &&
         resp->status == 200) {
         on_list(j, doc);
@@ -603,6 +689,10 @@ static void on_response(void *arg, const pf_http_response *resp)
     case PF_CLASS_CREATED:
         r->status = PF_GRAPH_CREATED;
         r->flow = json_is_object(doc) ? doc : NULL;
+        if (r->flow == NULL && r->flow_json == NULL) {
+            created_unreadable(j, resp, doc);
+            break;
+        }
         remember_created(j, r);
         finish(j, r);
         break;
@@ -707,6 +797,7 @@ void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
     o->flow_set_id = req->flow_set_id;
     o->flow_type = req->flow->flow_type;
     o->graph = og;
+    o->mask_body = req->body; /* Graph may quote the request: passwords */
     switch (r->status) {
     case PF_GRAPH_CREATED:
     case PF_GRAPH_EXISTS:
@@ -716,6 +807,7 @@ void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
         o->flow_json = r->flow_json;
         o->flow_json_len = r->flow_json_len;
         o->flow_id = r->flow_id;
+        o->note = r->note;
         break;
     case PF_GRAPH_FAILED:
     case PF_GRAPH_SYSTEMIC: /* not an outcome; mapped for completeness */

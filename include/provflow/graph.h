@@ -105,6 +105,12 @@ typedef struct pf_graph_result {
     const char *flow_json;
     size_t flow_json_len;
     char flow_id[PF_GRAPH_FLOW_ID_MAX];
+    /*
+     * CREATED, EXISTS: what went wrong with Graph's answer although the
+     * result stands ("Graph's 201 body is not JSON: flow id taken from
+     * Location"); "" when nothing did.
+     */
+    char note[200];
     const json_t *graph_error; /* Graph's "error" object, or NULL */
     long http_status;          /* of the last response, 0 if none */
     char request_id[PF_HTTP_HEADER_VALUE_MAX]; /* Graph's request-id */
