@@ -70,6 +70,7 @@ struct work {
     char *key, *value;
     size_t key_len, value_len;
     rd_kafka_headers_t *headers;
+    size_t bytes; /* counted in p->live_bytes */
     /* A valid event. */
     pf_request req;
     char *id, *tenant;
@@ -134,8 +135,9 @@ struct pf_pipeline {
     pf_keyq *q;
     part **parts; /* by partition id; NULL when not assigned */
     size_t nparts;
-    size_t live; /* works alive */
-    work *works; /* every live work */
+    size_t live;       /* works alive */
+    size_t live_bytes; /* their input records' bytes (key, value, headers) */
+    work *works;       /* every live work */
     bool paused;
     int64_t last_take_ms; /* when the loop last had room for a record */
     bool commit_in_flight;
@@ -255,11 +257,14 @@ static void work_free(work *w)
     if (w->next != NULL)
         w->next->prev = w->prev;
     p->live--;
+    p->live_bytes -= w->bytes;
     free(w);
 }
 
 static void on_retry(pf_timer *t, void *arg);
 static void on_output_retry(pf_timer *t, void *arg);
+static size_t record_size(size_t key_len, size_t value_len,
+                          const rd_kafka_headers_t *hdrs);
 
 static work *work_new(pipeline *p, part *pt, const rd_kafka_message_t *m)
 {
@@ -302,6 +307,8 @@ static work *work_new(pipeline *p, part *pt, const rd_kafka_message_t *m)
     }
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
         w->headers = rd_kafka_headers_copy(hdrs);
+    w->bytes = record_size(w->key_len, w->value_len, w->headers);
+    p->live_bytes += w->bytes;
     return w;
 oom:
     work_free(w);
@@ -311,6 +318,15 @@ oom:
 /* Outputs. */
 
 static void produce_output(pipeline *p, output *o);
+static void work_done(pipeline *p, work *w);
+
+/* Where an output goes: a dry run writes only to its own topic. */
+static const char *output_topic(const pipeline *p, const output *o)
+{
+    if (p->cfg.dry_run)
+        return p->cfg.dry_run_output;
+    return o->dlq ? p->cfg.dead_letter_topic : p->cfg.results_topic;
+}
 
 static void ctx_of(const work *w, pf_log_ctx *ctx, const char *topic)
 {
@@ -349,6 +365,20 @@ static void publish(pipeline *p, work *w, const pf_outcome *o)
         p->stats, pf_outcome_status_name(o->status), o->flow_type, w->has_dlq,
         w->timestamp_ms > 0 ? (double)(o->time_ms - w->timestamp_ms) / 1000.0
                             : -1);
+    if (p->cfg.dry_run && p->cfg.dry_run_output == NULL) {
+        /* A dry run without an output topic: the outcome is a line. */
+        fwrite(w->outcome, 1, w->outcome_len, stdout);
+        fputc('\n', stdout);
+        if (fflush(stdout) != 0) {
+            pf_log(PF_LOG_ERROR, NULL, "standard output: %s", strerror(errno));
+            p->fatal = true;
+            return;
+        }
+        work_done(p, w);
+        return;
+    }
+    if (p->cfg.dry_run)
+        w->has_dlq = false; /* the production dead-letter topic: never */
     if (p->eos && !p->txn_open) {
         rd_kafka_error_t *e = rd_kafka_begin_transaction(p->producer);
 
@@ -379,8 +409,9 @@ static size_t record_size(size_t key_len, size_t value_len,
     const char *name;
     const void *value;
 
-    for (i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (i = 0; hdrs != NULL &&
+                rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR;
          i++)
         n += strlen(name) + size + 16;
     return n;
@@ -465,9 +496,7 @@ static void produce_output(pipeline *p, output *o)
         value_len = o->dlq ? w->value_len : w->outcome_len;
         fit_record(p, &hdrs, &key_len, &value_len, o->dlq);
         err = rd_kafka_producev(
-            p->producer,
-            RD_KAFKA_V_TOPIC(o->dlq ? p->cfg.dead_letter_topic
-                                    : p->cfg.results_topic),
+            p->producer, RD_KAFKA_V_TOPIC(output_topic(p, o)),
             RD_KAFKA_V_KEY(w->key, key_len),
             RD_KAFKA_V_VALUE(o->dlq ? w->value : w->outcome, value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
@@ -487,8 +516,7 @@ static void produce_output(pipeline *p, output *o)
 
         rd_kafka_headers_destroy(hdrs); /* not taken on failure */
         ctx_of(w, &ctx, p->cfg.input_topic);
-        pf_log(PF_LOG_ERROR, &ctx, "produce to %s: %s",
-               o->dlq ? p->cfg.dead_letter_topic : p->cfg.results_topic,
+        pf_log(PF_LOG_ERROR, &ctx, "produce to %s: %s", output_topic(p, o),
                rd_kafka_err2str(err));
         p->fatal = true;
         return;
@@ -725,7 +753,9 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
         pf_event_release(&ev);
         return;
     }
-    if (pf_tokens_find(p->client.tokens, ev.tenantid) == NULL) {
+    /* A dry run needs no credential; with some configured, it checks. */
+    if (pf_tokens_find(p->client.tokens, ev.tenantid) == NULL &&
+        !(p->cfg.dry_run && pf_tokens_find(p->client.tokens, NULL) == NULL)) {
         pf_error_set(&err, "invalid_event", "tenantid",
                      "no credential is configured for tenant \"%.64s\"",
                      ev.tenantid);
@@ -1258,15 +1288,22 @@ static void rewind_all(pipeline *p)
  * not taking: librdkafka's queue (queued.max.messages.kbytes) bounds what
  * waits there, and keeps its prefetch, which a pause would drop.
  */
+/* Held records reach either budget: --max-buffered, --max-buffered-bytes. */
+static bool full(const pipeline *p)
+{
+    return p->live >= (size_t)p->cfg.max_buffered ||
+           p->live_bytes >= (size_t)p->cfg.max_buffered_bytes;
+}
+
 static size_t room(pipeline *p, int64_t now)
 {
     size_t max = (size_t)p->cfg.max_buffered;
 
-    if (p->paused || p->live < max)
+    if (p->paused || !full(p))
         p->last_take_ms = now;
     if (p->paused)
         return POLL_BATCH; /* only events come: paused records are purged */
-    return p->live < max ? max - p->live : 0;
+    return full(p) ? 0 : max - p->live;
 }
 
 /*
@@ -1277,9 +1314,11 @@ static size_t room(pipeline *p, int64_t now)
 static void update_pause(pipeline *p, int64_t now)
 {
     size_t max = (size_t)p->cfg.max_buffered;
-    bool stalled = p->live >= max && now - p->last_take_ms >= STALL_PAUSE_MS;
-    bool want = p->systemic || p->draining || stalled ||
-                (p->paused && p->live > max / 2);
+    bool stalled = full(p) && now - p->last_take_ms >= STALL_PAUSE_MS;
+    bool want =
+        p->systemic || p->draining || stalled ||
+        (p->paused && (p->live > max / 2 ||
+                       p->live_bytes > (size_t)p->cfg.max_buffered_bytes / 2));
     rd_kafka_topic_partition_list_t *l = NULL;
 
     if (want == p->paused)
@@ -1311,8 +1350,10 @@ static void ready_checks(void *arg, pf_admin_readiness *r)
                                            : "waiting for an assignment");
     snprintf(why, sizeof(why), "%s%s%.180s", f != NULL ? f->error : "",
              f != NULL ? ": " : "", f != NULL ? f->description : "");
-    pf_admin_readiness_add(r, "token", pf_tokens_ready(p->client.tokens),
-                           pf_tokens_ready(p->client.tokens) ? "valid" : why);
+    if (!p->cfg.dry_run)
+        pf_admin_readiness_add(r, "token", pf_tokens_ready(p->client.tokens),
+                               pf_tokens_ready(p->client.tokens) ? "valid"
+                                                                 : why);
     pf_admin_readiness_add(r, "graph", !p->systemic,
                            p->systemic ? p->systemic_reason : "working");
     pf_admin_readiness_add(r, "producer", !p->fatal,
@@ -1434,7 +1475,8 @@ int pf_pipeline_run(pipeline *p)
         pf_log(PF_LOG_ERROR, NULL, "subscribe: %s", rd_kafka_err2str(err));
         return 69;
     }
-    pf_tokens_prefetch(p->client.tokens);
+    if (!p->cfg.dry_run)
+        pf_tokens_prefetch(p->client.tokens);
     pf_timer_init(&p->stats_timer, on_stats_timer, p);
     pf_timer_start(p->client.timers, &p->stats_timer, pf_now_ms());
     pf_log(PF_LOG_INFO, NULL,
@@ -1456,7 +1498,9 @@ int pf_pipeline_run(pipeline *p)
         }
         pf_timers_run(p->client.timers, now);
         take = room(p, now);
-        for (n = 0; (size_t)n < take && n < POLL_BATCH && !p->fatal; n++) {
+        for (n = 0; (size_t)n < take && n < POLL_BATCH && !p->fatal &&
+                    (p->paused || !full(p));
+             n++) {
             m = rd_kafka_consumer_poll(p->consumer, 0);
             if (m == NULL)
                 break;
@@ -1520,6 +1564,12 @@ static int check_topics(pipeline *p, char *errstr, size_t n)
     const rd_kafka_metadata_t *md = NULL;
     const char *need[3] = {p->cfg.input_topic, p->cfg.results_topic,
                            p->cfg.dead_letter_topic};
+    int count = 3;
+
+    if (p->cfg.dry_run) {
+        need[1] = p->cfg.dry_run_output; /* NULL: standard output */
+        count = need[1] != NULL ? 2 : 1;
+    }
     rd_kafka_resp_err_t err;
     int i, t, rc = 0;
 
@@ -1529,7 +1579,7 @@ static int check_topics(pipeline *p, char *errstr, size_t n)
                  rd_kafka_err2str(err));
         return 69;
     }
-    for (i = 0; i < 3 && rc == 0; i++) {
+    for (i = 0; i < count && rc == 0; i++) {
         for (t = 0; t < md->topic_cnt; t++) {
             if (strcmp(md->topics[t].topic, need[i]) == 0 &&
                 md->topics[t].err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -1559,17 +1609,14 @@ pipeline *pf_pipeline_new(const pf_config *cfg, char *errstr,
     p->cfg = *cfg;
     p->wake[0] = p->wake[1] = -1;
     if (strcmp(cfg->delivery, "exactly-once") == 0)
-        p->eos = true;
+        p->eos = !cfg->dry_run; /* a dry run has nothing to make atomic */
     else if (strcmp(cfg->delivery, "at-least-once") != 0) {
         snprintf(errstr, errstr_size,
                  "delivery: \"%s\" is not at-least-once or exactly-once",
                  cfg->delivery);
         goto fail;
     }
-    if (cfg->instance != NULL)
-        snprintf(p->instance, sizeof(p->instance), "%s", cfg->instance);
-    else if (gethostname(p->instance, sizeof(p->instance)) != 0)
-        snprintf(p->instance, sizeof(p->instance), "provflow");
+    pf_config_instance(cfg, p->instance, sizeof(p->instance));
     snprintf(p->source, sizeof(p->source), "urn:provflow:%s", p->instance);
     if (pf_client_init(&p->client, cfg, errstr, errstr_size) != 0)
         goto fail;
