@@ -7,12 +7,17 @@
 # /_sim/requests and /_sim/stats. Secrets: (a) a client secret in the
 # environment and in a file while a setting is invalid (exit 78); (b) a
 # wrong client secret the simulator refuses (AADSTS7000215); (c) inline
-# passwords of a user flow Graph rejects (409) and of an invalid event;
+# passwords of a second user flow of a set (which the new group's check
+# finds: exists) and of an invalid event;
 # (d) a Kafka sasl.password under --log-level debug -X debug=all; (e)
 # access tokens (the simulator's shape "gsim." + base64url); (f) the
-# private key of a certificate credential. Each search must find nothing
-# in output that is not empty.
+# private key of a certificate credential; (g) a password that Graph's
+# 400 quotes back in every encoding (echo_server.py), searched in all its
+# forms in the outcome and the dead letter's headers, which must hold no
+# raw control character either. Each search must find nothing in output
+# that is not empty.
 . "$(dirname "$0")/run_lib.sh"
+. "$(dirname "$0")/echo_lib.sh"
 run_init "$@"
 
 good=cs-good-$(openssl rand -hex 16)
@@ -53,7 +58,7 @@ dump_all() {
     pf_get "$1" /readyz >"$TMP/out-$1.readyz" 2>/dev/null || true
 }
 
-group "(c, d, e) a run: created, rejected (409) and invalid user flows with passwords; debug logging; a Kafka password"
+group "(c, d, e) a run: created, existing (a second user flow in the set, found by the new group's check) and invalid user flows with passwords; debug logging; a Kafka password"
 run_topics main 1
 set1=$(set_id 1)
 produce "$set1" "$(user_event redact-created "$set1" "$pw_created")"
@@ -69,12 +74,12 @@ assert_eq "exit 0 after SIGTERM" 0 "$PF_STOP_RC"
 timeout 60 kcat -C -b "$RUN_BROKERS" -t "$OUT" -o beginning -e -q -f '%s\n' | jq -c '[.data.requestId, .data.status, .data.error.code, .data.error.graphError.code]' 2>/dev/null |
     sort >"$TMP/statuses"
 assert_eq "outcomes as planned" \
-    '["redact-created","created",null,null] ["redact-invalid","failed","invalid_event",null] ["redact-rejected","failed","rejected","Conflict"]' \
+    '["redact-created","created",null,null] ["redact-invalid","failed","invalid_event",null] ["redact-rejected","exists",null,null]' \
     "$(tr '\n' ' ' <"$TMP/statuses" | sed 's/ $//')"
 assert_cmp "debug log lines from librdkafka" \
     "$(grep -c '"msg":"librdkafka' "${PF_LOG[main]}" || true)" -ge 20
 assert_grep "the outcomes show the password as ***" '"password":"\*\*\*"' "$TMP/out-main.outcomes"
-assert_eq "two dead letters (rejected, invalid)" 2 "$(grep -c provflow-error-code "$TMP/out-main.dlqheaders" || true)"
+assert_eq "one dead letter (invalid)" 1 "$(grep -c provflow-error-code "$TMP/out-main.dlqheaders" || true)"
 
 group "(b) a wrong client secret (the simulator refuses it)"
 run_topics wrong 1
@@ -128,6 +133,37 @@ cfgrun envdebug "AZURE_CLIENT_SECRET=$envsec" -- --log-level debug -X "sasl.pass
 cat "$TMP"/cfg-*.log | sed 's/^/# /' | head -8
 assert_grep "the error names the setting" 'max-in-flight' "$TMP/cfg-env.log"
 
+group "(g) Graph answers 400 quoting the request body: outcome and dead letter"
+pw_echo="$(openssl rand -hex 8)-PwEcho \"q\"/+&é"
+secret_forms "$pw_echo" "$good" >"$TMP/forms-echo"
+sim_saved=("$SIM_PID" "$SIM_URL" "$SIM_DIR")
+echo_start --token ok
+run_topics echo 1
+produce "$(set_id 5)" "$(user_event redact-echo "$(set_id 5)" "$pw_echo")"
+PF_ENV=(AZURE_TENANT_ID=test-tenant AZURE_CLIENT_ID=test-client
+    "AZURE_CLIENT_SECRET=$good")
+pf_run echo --log-level debug
+wait_done echo 1 60 || fail "provflow committed the echo run's record" "$(pf_log_show echo)"
+dump_all echo
+pf_stop echo TERM 30
+sim_stop
+SIM_PID=${sim_saved[0]} SIM_URL=${sim_saved[1]} SIM_DIR=${sim_saved[2]}
+assert_grep "(g) rejected, Graph's quote of the body kept with the password masked" \
+    '"graphError":\{"code":"BadRequest","message":"Invalid request body: .*password.{1,12}\*\*\*' \
+    "$TMP/out-echo.outcomes"
+assert_grep "(g) the dead letter carries Graph's message" \
+    'provflow-error-message=BadRequest: Invalid request body' \
+    "$TMP/out-echo.dlqheaders"
+assert_no_secret "(g) the password in any form: outcome, dead letter, log" \
+    "$TMP/forms-echo" "$TMP/out-echo.outcomes" "$TMP/out-echo.dlqheaders" \
+    "${PF_LOG[echo]}"
+if LC_ALL=C grep -q $'\x1b\\|\a\\|\r' "$TMP/out-echo.dlqheaders"; then
+    fail "(g) no ESC, BEL or CR in the dead letter's headers" \
+        "$(LC_ALL=C cat -v "$TMP/out-echo.dlqheaders" | head -n 3)"
+else
+    pass "(g) no ESC, BEL or CR in the dead letter's headers"
+fi
+
 group "the searches"
 sim_get /_sim/requests >"$TMP/sim.requests"
 sim_get /_sim/stats >"$TMP/sim.stats"
@@ -159,6 +195,7 @@ assert_absent "the good client secret" "$good" "${files[@]}"
 assert_absent "(c) password of the created flow" "$pw_created" "${files[@]}"
 assert_absent "(c) password of the rejected flow" "$pw_rejected" "${files[@]}"
 assert_absent "(c) password of the invalid event" "$pw_invalid" "${files[@]}"
+assert_absent "(g) password Graph quoted" "${pw_echo:0:16}" "${files[@]}"
 assert_grep "(d) librdkafka's config dump shows sasl.password, redacted" \
     'sasl\.password = \*\*\*' "${PF_LOG[main]}"
 assert_absent "(d) Kafka sasl.password" "$kafkapw" "${files[@]}"

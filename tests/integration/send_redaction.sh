@@ -19,9 +19,9 @@
 # not used.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/echo_lib.sh"
 lib_init "$@"
 
-ECHO=$(dirname "$0")/echo_server.py
 # Each secret starts with 16 random hex digits: a part of one, left by a
 # cut before the masking, is found by its first 8.
 r1=$(openssl rand -hex 8) r2=$(openssl rand -hex 8) r3=$(openssl rand -hex 8)
@@ -30,32 +30,6 @@ pw_inline="$r2-PwIn \"line\"/+&é"
 pw_file="$r3-PwFile +/=& é\""
 mkdir -p "$TMP/secrets"
 printf '%s\n' "$pw_file" >"$TMP/secrets/staff-initial"
-
-# echo_start [echo_server.py options...]: sets SIM_PID and SIM_URL (pf_send
-# sends to SIM_URL), like sim_start.
-echo_start() {
-    local tls=() i
-    SIM_DIR=$(mktemp -d "$TMP/echo.XXXXXX")
-    if [ "$PF_SCHEME" = https ]; then
-        tls=(--tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key")
-    fi
-    python3 "$ECHO" --port-file "$SIM_DIR/port" --log "$SIM_DIR/requests" \
-        ${tls[@]+"${tls[@]}"} "$@" >"$SIM_DIR/stdout" 2>"$SIM_DIR/stderr" &
-    SIM_PID=$!
-    SIM_PIDS+=("$SIM_PID")
-    for i in $(seq 200); do
-        [ -s "$SIM_DIR/port" ] && break
-        if ! kill -0 "$SIM_PID" 2>/dev/null; then
-            echo "echo_server.py did not start:" >&2
-            cat "$SIM_DIR/stderr" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-    [ -s "$SIM_DIR/port" ] || { echo "echo_server.py wrote no port file" >&2; exit 1; }
-    SIM_URL=$PF_SCHEME://127.0.0.1:$(cat "$SIM_DIR/port")
-    : "$i"
-}
 
 # user_event ID SET CONFIGURATIONS-JSON
 user_event() {
@@ -75,33 +49,7 @@ named='{"roleGroupId": "students", "defaultPasswordSecret": "staff-initial"}'
     user_event redact-both "$(set_id 3)" "[$inline, $named]"
 } >"$TMP/events.ndjson"
 
-# Every form of the three secrets, and the start of each, one a line.
-python3 - "$client_secret" "$pw_inline" "$pw_file" >"$TMP/forms" <<'EOF'
-import json, re, sys, urllib.parse
-forms = set()
-for s in sys.argv[1:]:
-    once = json.dumps(s, ensure_ascii=False)[1:-1]
-    for f in (s, once, json.dumps(s)[1:-1], json.dumps(once)[1:-1],
-              json.dumps(once, ensure_ascii=False)[1:-1],
-              once.replace("/", "\\/"), s[:8],
-              urllib.parse.quote_plus(s, safe=""),
-              urllib.parse.quote(s, safe=""),
-              urllib.parse.quote(s, safe="/+&=")):
-        forms.add(f)
-        forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f))
-for f in sorted(forms):
-    print(f)
-EOF
-# assert_no_secret WHAT FILES...: no form of any secret in the files.
-assert_no_secret() {
-    local what=$1 hits
-    shift
-    if hits=$(grep -F -n -f "$TMP/forms" "$@" 2>/dev/null); then
-        fail "$what" "a secret in:" "$(printf '%s\n' "$hits" | cut -c 1-400 | head -n 5)"
-    else
-        pass "$what ($(wc -l <"$TMP/forms") forms, $(cat "$@" | wc -c) bytes)"
-    fi
-}
+secret_forms "$client_secret" "$pw_inline" "$pw_file" >"$TMP/forms"
 PF_ENV=(AZURE_TENANT_ID=test-tenant AZURE_CLIENT_ID=test-client
     "AZURE_CLIENT_SECRET=$client_secret")
 
@@ -122,8 +70,8 @@ assert_jq "the quoted body still shows the names around the masks" "$PF_OUTCOMES
     '[true]'
 assert_cmp "the echo server saw the creates" \
     "$(grep -c provisioningFlows "$SIM_DIR/requests" || true)" -ge 3
-assert_no_secret "no secret in the outcome lines (stdout)" "$PF_OUT"
-assert_no_secret "no secret on stderr" "$PF_ERR"
+assert_no_secret "no secret in the outcome lines (stdout)" "$TMP/forms" "$PF_OUT"
+assert_no_secret "no secret on stderr" "$TMP/forms" "$PF_ERR"
 sim_stop
 
 for status in 401 400; do
@@ -136,8 +84,8 @@ for status in 401 400; do
     assert_grep "token $status: the quoted form is there, masked" \
         'client_secret=\*\*\*' "$PF_ERR"
     assert_eq "token $status: no outcome" 0 "$(wc -c <"$PF_OUT")"
-    assert_no_secret "token $status: no secret on stderr" "$PF_ERR"
-    assert_no_secret "token $status: no secret on stdout" "$PF_OUT"
+    assert_no_secret "token $status: no secret on stderr" "$TMP/forms" "$PF_ERR"
+    assert_no_secret "token $status: no secret on stdout" "$TMP/forms" "$PF_OUT"
     if LC_ALL=C grep -q $'\x1b\\|\xc2\x9b\\|\a\\|\r' "$PF_ERR"; then
         fail "token $status: no ESC, BEL, CR or C1 CSI on stderr" \
             "$(LC_ALL=C grep -n $'\x1b\\|\xc2\x9b\\|\a\\|\r' "$PF_ERR" | cat -v | head -n 3)"
