@@ -234,12 +234,17 @@ int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
         snprintf(errstr, errstr_size, "tokens: %s", why);
         goto fail;
     }
-    if (default_credential(cfg, &cred, errstr, errstr_size) != 0)
-        goto fail;
-    if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
-        snprintf(errstr, errstr_size, "credential of tenant %s: %s",
-                 cfg->tenant_id, why);
-        goto fail;
+    /* A dry run calls nothing: a credential, if given, only names the
+     * tenants it accepts. */
+    if (!cfg->dry_run || cfg->client_secret != NULL ||
+        cfg->certificate_path != NULL || cfg->federated_token_file != NULL) {
+        if (default_credential(cfg, &cred, errstr, errstr_size) != 0)
+            goto fail;
+        if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
+            snprintf(errstr, errstr_size, "credential of tenant %s: %s",
+                     cfg->tenant_id, why);
+            goto fail;
+        }
     }
     if (cfg->credentials_file != NULL &&
         more_credentials(c, cfg->credentials_file, errstr, errstr_size) != 0)

@@ -29,7 +29,8 @@
 #include "provflow/outcome.h"
 #include "provflow/stats.h"
 
-#define METADATA_MAX        4000 /* Kafka's offset.metadata.max.bytes is 4096 */
+#define METADATA_MAX 4000 /* Kafka's offset.metadata.max.bytes is 4096 */
+_Static_assert(METADATA_MAX >= PF_CKPT_META_MIN_SIZE, "metadata buffer");
 #define CHECKPOINT_MS       500 /* commit completed offsets at least this often */
 #define POLL_BATCH          500  /* records taken per loop turn */
 #define STALL_PAUSE_MS      1000 /* full and nothing taken this long: pause */
@@ -158,6 +159,19 @@ struct pf_pipeline {
     pf_timer stats_timer;
 };
 
+/*
+ * The timer heap grows only when full: without memory a wait cannot be
+ * scheduled, and a record would wait for ever. Stop instead (exit 70):
+ * what is not done is processed again by the next owner.
+ */
+static void start_timer(pipeline *p, pf_timer *t, int64_t due_ms)
+{
+    if (pf_timer_start(p->client.timers, t, due_ms) != 0) {
+        pf_log(PF_LOG_ERROR, NULL, "out of memory for a timer: stopping");
+        p->fatal = true;
+    }
+}
+
 /* Partitions. */
 
 static part *part_get(pipeline *p, int32_t id)
@@ -166,14 +180,14 @@ static part *part_get(pipeline *p, int32_t id)
 }
 
 /*
- * metadata = "hw=<n>;" ["s=<wall ms>;"] + the tracker's own; any part may
- * be absent.
+ * A partition taken on from its commit: offset and metadata (offsets.h,
+ * "The whole commit metadata"; len bytes, untrusted).
  */
 static part *part_new(pipeline *p, int32_t id, int64_t committed,
-                      const char *metadata)
+                      const char *metadata, size_t len)
 {
     part *pt = calloc(1, sizeof(*pt));
-    const char *rest = metadata;
+    pf_ckpt_meta meta;
 
     if (pt == NULL)
         return NULL;
@@ -187,27 +201,17 @@ static part *part_new(pipeline *p, int32_t id, int64_t committed,
     pt->unseen_end = -1;
     /* Without a hand-off time, assume sends up to now: settle from now. */
     pt->create_after_ms = pt->adopted_ms + p->cfg.settle_ms;
-    if (metadata != NULL && strncmp(metadata, "hw=", 3) == 0) {
-        char *end;
-        long long hw = strtoll(metadata + 3, &end, 10), s;
-
-        if (end != metadata + 3 && *end == ';' && hw >= 0) {
-            pt->hw_prev = hw;
-            rest = end + 1;
-        }
-        /* "s=<wall ms>;": a clean hand-off said when its creates land. */
-        if (rest != metadata && strncmp(rest, "s=", 2) == 0) {
-            s = strtoll(rest + 2, &end, 10);
-            if (end != rest + 2 && *end == ';' && s >= 0) {
-                pt->create_after_ms =
-                    s == 0 ? 0 : pt->adopted_ms + (s - pf_wall_ms());
-                rest = end + 1;
-            }
-        }
-    }
+    pf_ckpt_meta_parse(metadata, len, &meta);
+    pt->hw_prev = meta.hw;
+    /* A clean hand-off said when its creates land. */
+    if (meta.settle_wall_ms >= 0)
+        pt->create_after_ms =
+            meta.settle_wall_ms == 0
+                ? 0
+                : pt->adopted_ms + (meta.settle_wall_ms - pf_wall_ms());
     /* What may have been sent before is already covered by an intent. */
     pt->intent_acked = pt->hw_prev;
-    pt->track = pf_ptrack_new(committed, rest, rest != NULL ? strlen(rest) : 0);
+    pt->track = pf_ptrack_new(committed, meta.done, meta.done_len);
     if (pt->track == NULL) {
         free(pt);
         return NULL;
@@ -566,11 +570,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err),
                (long long)o->delay_ms);
         if (!p->eos) {
-            if (pf_timer_start(p->client.timers, &o->retry,
-                               pf_now_ms() + o->delay_ms) != 0) {
-                pf_log(PF_LOG_ERROR, NULL, "out of memory for a timer");
-                p->fatal = true;
-            }
+            start_timer(p, &o->retry, pf_now_ms() + o->delay_ms);
             return;
         }
         /* In a transaction the commit fails and rewinds. */
@@ -640,8 +640,7 @@ static void on_job_done(void *arg, const pf_graph_result *r)
             w->systemic_delay_ms = SYSTEMIC_MAX_MS;
         w->check_existing = true; /* an earlier try may have reached it */
         w->create_after_ms = r->settle_until_ms;
-        pf_timer_start(p->client.timers, &w->retry,
-                       pf_now_ms() + w->systemic_delay_ms);
+        start_timer(p, &w->retry, pf_now_ms() + w->systemic_delay_ms);
         return;
     }
     set_systemic(p, false, NULL);
@@ -732,6 +731,8 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
         return; /* not (or no longer) ours */
     skip = pf_ptrack_received(pt->track, m->offset);
     if (skip == PF_PTRACK_ERR_NOMEM) {
+        pf_log(PF_LOG_ERROR, NULL, "out of memory tracking offset %lld",
+               (long long)m->offset);
         p->fatal = true;
         return;
     }
@@ -744,6 +745,8 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     pf_stats_consumed(p->stats);
     w = work_new(p, pt, m);
     if (w == NULL) {
+        pf_log(PF_LOG_ERROR, NULL, "out of memory for a record of %zu bytes",
+               m->len + m->key_len);
         p->fatal = true;
         return;
     }
@@ -803,8 +806,10 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     /* Order by the record key, else by the flow set. */
     if (pf_keyq_push(p->q, w->key_len ? w->key : w->req.flow_set_id,
                      w->key_len ? w->key_len : strlen(w->req.flow_set_id),
-                     &w->node) != 0)
+                     &w->node) != 0) {
+        pf_log(PF_LOG_ERROR, NULL, "out of memory queueing a record");
         p->fatal = true;
+    }
 }
 
 /* Checkpoints: offsets, done-above lists and intents, per partition. */
@@ -829,8 +834,7 @@ checkpoint_list(pipeline *p, const rd_kafka_topic_partition_list_t *only)
         part *pt = p->parts[i];
         rd_kafka_topic_partition_t *e;
         char meta[METADATA_MAX];
-        int64_t off;
-        int n;
+        int64_t off, settle;
 
         if (pt == NULL ||
             (only != NULL && rd_kafka_topic_partition_list_find(
@@ -839,15 +843,14 @@ checkpoint_list(pipeline *p, const rd_kafka_topic_partition_list_t *only)
         off = pf_ptrack_commit_offset(pt->track);
         if (off < 0)
             continue;
-        n = snprintf(meta, sizeof(meta), "hw=%lld;", (long long)intent_of(pt));
+        settle = -1; /* not a hand-off */
         if (pt->handoff_settle_ms >= 0)
-            n += snprintf(
-                meta + n, sizeof(meta) - n, "s=%lld;",
-                pt->handoff_settle_ms > pf_now_ms()
-                    ? (long long)(pf_wall_ms() +
-                                  (pt->handoff_settle_ms - pf_now_ms()))
-                    : 0LL);
-        pf_ptrack_commit_metadata(pt->track, meta + n, sizeof(meta) - n, NULL);
+            settle = pt->handoff_settle_ms > pf_now_ms()
+                         ? pf_wall_ms() + (pt->handoff_settle_ms - pf_now_ms())
+                         : 0;
+        if (pf_ckpt_meta_format(meta, sizeof(meta), intent_of(pt), settle,
+                                pt->track) < 0)
+            continue; /* not reached: METADATA_MAX holds the header */
         pf_ptrack_committed(pt->track);
         e = rd_kafka_topic_partition_list_add(l, p->cfg.input_topic, pt->id);
         e->offset = off;
@@ -952,8 +955,10 @@ failed:
         rewind_all(p);
         return -1;
     }
-    if (rd_kafka_error_is_fatal(e))
+    if (rd_kafka_error_is_fatal(e)) {
+        pf_log(PF_LOG_ERROR, NULL, "the producer's error is fatal: stopping");
         p->fatal = true;
+    }
     rd_kafka_error_destroy(e);
     return -1;
 }
@@ -1151,12 +1156,6 @@ static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
                rd_kafka_err2str(err));
     for (i = 0; i < l->cnt; i++) {
         rd_kafka_topic_partition_t *e = &l->elems[i];
-        char meta[METADATA_MAX + 1] = "";
-
-        if (e->metadata != NULL && e->metadata_size < sizeof(meta)) {
-            memcpy(meta, e->metadata, e->metadata_size);
-            meta[e->metadata_size] = '\0';
-        }
         if (part_get(p, e->partition) != NULL) {
             /* Assigned again without a revocation (a lost assignment):
              * start that partition afresh, the others are unaffected. */
@@ -1168,7 +1167,8 @@ static void adopt(pipeline *p, rd_kafka_topic_partition_list_t *l)
             forget(p, one);
             rd_kafka_topic_partition_list_destroy(one);
         }
-        pt = part_new(p, e->partition, e->offset >= 0 ? e->offset : -1, meta);
+        pt = part_new(p, e->partition, e->offset >= 0 ? e->offset : -1,
+                      e->metadata, e->metadata != NULL ? e->metadata_size : 0);
         if (pt == NULL) {
             pf_log(PF_LOG_ERROR, NULL, "out of memory adopting a partition");
             p->fatal = true;
@@ -1417,7 +1417,7 @@ static void on_stats_timer(pf_timer *t, void *arg)
     }
     pf_stats_gauges(p->stats, pf_graph_requests(p->client.graph), p->live,
                     paused, p->was_ready, p->systemic);
-    pf_timer_start(p->client.timers, t, pf_now_ms() + STATS_MS);
+    start_timer(p, t, pf_now_ms() + STATS_MS);
 }
 
 /* The loop. */
@@ -1478,7 +1478,7 @@ int pf_pipeline_run(pipeline *p)
     if (!p->cfg.dry_run)
         pf_tokens_prefetch(p->client.tokens);
     pf_timer_init(&p->stats_timer, on_stats_timer, p);
-    pf_timer_start(p->client.timers, &p->stats_timer, pf_now_ms());
+    start_timer(p, &p->stats_timer, pf_now_ms());
     pf_log(PF_LOG_INFO, NULL,
            "consuming %s as %s, delivery %s, admin on port %u",
            p->cfg.input_topic, p->instance, p->cfg.delivery,
