@@ -46,8 +46,15 @@ struct sender {
     bool systemic;    /* stop: not the events' fault */
     bool systemic_unreachable;
     char systemic_msg[PF_ERROR_MESSAGE_MAX];
+    int lost;          /* outcomes that could not be built */
+    bool write_failed; /* standard output refused an outcome */
 };
 
+/*
+ * Prints the outcome of input line o->input.offset + 1. An outcome that
+ * cannot be built or written is said on stderr and counted: the exit
+ * status is then 70, never 0 (an event must not pass unreported).
+ */
 static void print_outcome(sender *s, const pf_outcome *o)
 {
     char err[256];
@@ -55,14 +62,21 @@ static void print_outcome(sender *s, const pf_outcome *o)
     char *text = pf_outcome_dump(o, &len, err, sizeof(err));
 
     if (text == NULL) {
-        fprintf(stderr, "provflow send: outcome: %s\n", err);
+        fprintf(stderr,
+                "provflow send: %s line %lld: the outcome cannot be "
+                "written: %s\n",
+                s->in_name, (long long)o->input.offset + 1, err);
+        s->lost++;
         return;
     }
-    fwrite(text, 1, len, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    if ((fwrite(text, 1, len, stdout) != len || fputc('\n', stdout) == EOF ||
+         fflush(stdout) != 0) &&
+        !s->write_failed) {
+        fprintf(stderr, "provflow send: writing outcomes: %s\n",
+                strerror(errno));
+        s->write_failed = true;
+    }
     free(text);
-    (void)s;
 }
 
 static void invalid(sender *s, const char *id, const pf_error *e, int64_t line)
@@ -119,7 +133,17 @@ static void on_done(void *arg, const pf_graph_result *r)
         /* Not the event's fault: no outcome; everything stops. */
         if (!s->systemic) {
             s->systemic = true;
-            s->systemic_unreachable = r->unreachable;
+            /*
+             * A dependency away (69), not configuration (78): Graph
+             * unreachable, or a token endpoint that kept failing in a way
+             * that clears by itself (no answer, 429, 5xx) until the
+             * event's retries ran out.
+             */
+            s->systemic_unreachable =
+                r->unreachable ||
+                (r->token_failure != NULL &&
+                 (r->token_failure->unreachable ||
+                  r->token_failure->cls == PF_CLASS_TRANSIENT));
             snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s",
                      r->message);
         }
@@ -260,6 +284,12 @@ static int run(sender *s, size_t window)
         fprintf(stderr, "provflow send: read error: %s\n", strerror(errno));
         return PF_EXIT_NOINPUT;
     }
+    if (s->lost > 0 || s->write_failed) {
+        fprintf(stderr, "provflow send: %s\n",
+                s->write_failed ? "outcomes were lost: standard output failed"
+                                : "outcomes were lost: see above");
+        return PF_EXIT_SOFTWARE;
+    }
     if (s->failed > 0)
         return s->unreachable ? PF_EXIT_UNAVAIL : PF_EXIT_DATAERR;
     return PF_EXIT_OK;
@@ -281,8 +311,10 @@ static void usage(FILE *out)
     fputs("\n"
           "Exit status: 0 every event was created or existed; 65 some event\n"
           "failed (invalid or rejected); 69 Graph or the token endpoint\n"
-          "stayed unreachable; 78 configuration or authorisation error\n"
-          "(e.g. a wrong client secret: nothing is marked failed); 64 usage.\n",
+          "stayed unreachable or unavailable (no answer, 429, 5xx); 78\n"
+          "configuration or authorisation error (e.g. a wrong client secret,\n"
+          "a token endpoint answering a token that is not Bearer: nothing is\n"
+          "marked failed); 70 an outcome could not be written; 64 usage.\n",
           out);
 }
 
@@ -332,6 +364,7 @@ int pf_cmd_send(int argc, char **argv)
     s.buf = malloc(PF_EVENT_MAX_BYTES + 1);
     s.q = pf_keyq_new((size_t)cfg.max_in_flight * READ_AHEAD);
     if (s.buf == NULL || s.q == NULL) {
+        fprintf(stderr, "provflow send: out of memory\n");
         rc = PF_EXIT_SOFTWARE;
         goto out;
     }

@@ -457,3 +457,53 @@ assert_absent_re() {
         pass "$what"
     fi
 }
+
+# --- a misbehaving token endpoint (badserver.py) ----------------------------
+
+BAD_REPLY=
+BAD_LOG=
+
+# bad_start: starts badserver.py in place of the simulator (it sets the
+# same SIM_PID, SIM_URL and SIM_DIR, so pf_send and sim_stop work as with
+# the simulator). Its token endpoint answers what bad_reply last set (a
+# valid Bearer token until then); it logs every request with its headers
+# to BAD_LOG (one JSON line each: method, path, status, headers).
+bad_start() {
+    local tls=() i
+    SIM_DIR=$(mktemp -d "$TMP/bad.XXXXXX")
+    BAD_REPLY=$SIM_DIR/reply
+    BAD_LOG=$SIM_DIR/log
+    bad_reply 200 '{"token_type":"Bearer","expires_in":3600,"access_token":"ok-token"}'
+    : >"$BAD_LOG"
+    if [ "$PF_SCHEME" = https ]; then
+        tls=(--tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key")
+    fi
+    python3 "$SRC_DIR/tests/integration/badserver.py" \
+        --port-file "$SIM_DIR/port" --token-reply "$BAD_REPLY" \
+        --log "$BAD_LOG" ${tls[@]+"${tls[@]}"} \
+        >"$SIM_DIR/stdout" 2>"$SIM_DIR/stderr" &
+    SIM_PID=$!
+    SIM_PIDS+=("$SIM_PID")
+    for i in $(seq 200); do
+        [ -s "$SIM_DIR/port" ] && [ -s "$SIM_DIR/stdout" ] && break
+        if ! kill -0 "$SIM_PID" 2>/dev/null; then
+            echo "badserver.py did not start:" >&2
+            cat "$SIM_DIR/stderr" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    SIM_URL=$(head -n 1 "$SIM_DIR/stdout")
+    if [ "$SIM_URL" != "$PF_SCHEME://127.0.0.1:$(cat "$SIM_DIR/port")" ]; then
+        echo "unexpected badserver.py URL '$SIM_URL'" >&2
+        exit 1
+    fi
+    : "$i"
+}
+
+# bad_reply STATUS BODY: what the token endpoint answers from now on (the
+# body is sent byte for byte).
+bad_reply() {
+    printf '%s\n%s' "$1" "$2" >"$BAD_REPLY.tmp"
+    mv "$BAD_REPLY.tmp" "$BAD_REPLY"
+}
