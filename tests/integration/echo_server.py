@@ -12,9 +12,13 @@ back in an error text.
                         received form body as it came, control characters,
                         the body again with lower-case hex, and decoded}
   POST .../provisioningFlows
-      400 {"error": {"code": "BadRequest", "message": the received body as
-      it came, form-encoded and percent-encoded in lower hex, then control
-      characters (CR, LF, ESC sequences, a C1 CSI),
+      --graph 400 (the default) or 403: that status, {"error": {"code":
+      "BadRequest" (400) or "Forbidden" (403), "message": control
+      characters (CR, LF, ESC sequences, a C1 CSI: 403 only); with
+      --cut-at N, the body's first password placed across byte N of
+      "<code>: <message>" (padded with "x"); the received body as it
+      came, form-encoded and percent-encoded in lower hex; the control
+      characters again,
       "innerError": {"request-id", "date", "client-request-id"}}}
   GET  .../provisioningFlows   200 {"value": []}
 
@@ -49,6 +53,8 @@ def lower_hex(text):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     token_mode = "ok"
+    graph_status = 400
+    cut_at = 0
     log_file = None
     lock = threading.Lock()
 
@@ -74,6 +80,34 @@ class Handler(BaseHTTPRequestHandler):
         with self.lock, open(self.log_file, "a", encoding="utf-8") as f:
             f.write(json.dumps({"method": self.command, "path": self.path,
                                 "bytes": len(body)}) + "\n")
+
+    def _straddle(self, body, before):
+        """With --cut-at N: padding and the body's first password, placed
+        so that byte N of before + the padding falls 10 bytes into the
+        password (a client that cuts "code: message" there before masking
+        leaves the password's start behind); else ""."""
+        if self.cut_at <= 0:
+            return ""
+        found = []
+
+        def walk(v):
+            if isinstance(v, dict):
+                for k, m in v.items():
+                    if k.lower() == "password" and isinstance(m, str):
+                        found.append(m)
+                    else:
+                        walk(m)
+            elif isinstance(v, list):
+                for m in v:
+                    walk(m)
+        try:
+            walk(json.loads(body))
+        except ValueError:
+            return ""
+        if not found:
+            return ""
+        pad = self.cut_at - len(before.encode()) - 10
+        return "x" * max(pad, 0) + found[0] + " "
 
     def do_GET(self):
         self._record("")
@@ -102,10 +136,14 @@ class Handler(BaseHTTPRequestHandler):
                     "AADSTS7000215: received: %s%s | %s | %s"
                     % (body, CONTROLS, lower_hex(decoded), decoded)})
         elif path.endswith("/provisioningFlows"):
-            self._send(400, {"error": {
-                "code": "BadRequest",
-                "message": "Invalid request body: %s | %s | %s%s"
-                           % (body, urllib.parse.quote_plus(body),
+            code = "BadRequest" if self.graph_status == 400 else "Forbidden"
+            # a 403 stops `provflow send`: its text goes to a terminal
+            lead = CONTROLS if self.graph_status == 403 else ""
+            self._send(self.graph_status, {"error": {
+                "code": code,
+                "message": "%s%sInvalid request body: %s | %s | %s%s"
+                           % (lead, self._straddle(body, code + ": " + lead),
+                              body, urllib.parse.quote_plus(body),
                               lower_hex(body), CONTROLS),
                 "innerError": {"request-id": "echo-request-id",
                                "date": "2026-01-01T00:00:00",
@@ -124,9 +162,13 @@ def main():
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--log")
+    p.add_argument("--cut-at", type=int, default=0)
+    p.add_argument("--graph", type=int, choices=[400, 403], default=400)
     args = p.parse_args()
     Handler.token_mode = args.token
     Handler.log_file = args.log
+    Handler.cut_at = args.cut_at
+    Handler.graph_status = args.graph
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     scheme = "http"
