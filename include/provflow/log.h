@@ -11,8 +11,9 @@
  * "client_secret", "access_token", "client_assertion" and "Authorization:
  * Bearer" that look like they are printed in the text. Control characters
  * reach the line JSON-escaped. Nothing is written to stderr by provflow's
- * service code except through here (the CLI's own messages excepted:
- * they pass through pf_redact_line()).
+ * service code except through here; the CLI's own messages, which are
+ * not JSON lines, are for pf_redact_line() (redact.h) when they quote a
+ * server.
  *
  * Thread: entries may be written from any thread (librdkafka's log
  * callback runs on its threads); each line is written with one write(2).
