@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "provflow/json.h"
+#include "provflow/redact.h"
 #include "provflow/setcache.h"
 
 typedef enum step {
@@ -32,6 +33,7 @@ struct pf_graph_job {
     pf_token_source *tokens;
     char *url, *body, crid[PF_UUID_STR_LEN + 1];
     size_t body_len;
+    json_t *secrets; /* the request body: its passwords are masked */
     char *cache_key; /* the tenant and the set: its entry in g->sets */
     char *list_url;  /* the list's next page, owned; NULL: the first */
 
@@ -156,6 +158,7 @@ static void job_free(pf_graph_job *j)
     free(j->list_url);
     free(j->cache_key);
     json_decref(j->last_doc);
+    json_decref(j->secrets);
     free(j);
 }
 
@@ -439,18 +442,25 @@ static void next_in_queue(pf_graph *g)
 }
 
 /* The owner's view of a Graph error body: its "error" object. */
-static void graph_error(pf_graph_result *r, const json_t *doc)
+static void graph_error(pf_graph_result *r, const json_t *doc,
+                        const json_t *secrets)
 {
     const json_t *e = json_object_get(doc, "error");
+    const pf_redact_with with = {NULL, 0, secrets};
     const char *code, *msg;
+    char *masked = NULL;
 
     if (!json_is_object(e))
         return;
     r->graph_error = e;
     code = json_string_value(json_object_get(e, "code"));
     msg = json_string_value(json_object_get(e, "message"));
+    /* Masked whole: a password cut in two would not be found later. */
+    if (msg != NULL && pf_redact(msg, strlen(msg), &with, &masked, NULL) < 0)
+        msg = PF_REDACT_MASK;
     snprintf(r->message, sizeof(r->message), "%s: %s", code ? code : "error",
-             msg ? msg : "");
+             masked != NULL ? masked : msg ? msg : "");
+    free(masked);
 }
 
 /*
@@ -652,7 +662,7 @@ static void on_response(void *arg, const pf_http_response *resp)
         if (j->step != STEP_POST || resp->status != 201 ||
             copy_flow(&flow, resp, r) != 0) {
             doc = json_loadb(resp->body, resp->body_len, 0, NULL);
-            graph_error(r, doc);
+            graph_error(r, doc, j->secrets);
         }
         /* j->last may point into doc until the job ends. */
         json_decref(j->last_doc);
@@ -762,6 +772,7 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
         goto oom;
     }
     j->body_len = strlen(j->body);
+    j->secrets = json_incref(req->body); /* req may go: the tree stays */
     pf_timer_init(&j->timer, on_timer, j);
     j->next = g->jobs;
     if (j->next != NULL)
