@@ -148,6 +148,12 @@ static void on_done(void *arg, const pf_graph_result *r)
                      r->message);
         }
         break;
+    default:
+        /* A result this command does not know: said, never passed over. */
+        fprintf(stderr, "provflow send: %s line %lld: unexpected result %d\n",
+                s->in_name, (long long)it->line + 1, (int)r->status);
+        s->lost++;
+        break;
     }
     pf_keyq_done(s->q, &it->node);
     item_free(it);

@@ -78,7 +78,7 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
     /* A FIFO would hang libcurl's TLS set-up: regular files only. */
     if (cfg->ca_file != NULL &&
         pf_file_check(cfg->ca_file, cfg->ca_file, why, sizeof(why)) != 0) {
-        snprintf(errstr, errstr_size, "CA file %s cannot be read", why);
+        snprintf(errstr, errstr_size, "CA file %s", why);
         return NULL;
     }
     h = calloc(1, sizeof(*h));

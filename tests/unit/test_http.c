@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -368,6 +370,29 @@ static void sanitize_keeps_one_printable_line(void **state)
     assert_string_equal(out, "a\\x00b");
 }
 
+static void a_ca_file_that_is_not_a_regular_file_is_refused(void **state)
+{
+    char dir[] = "/tmp/pf-http-XXXXXX", path[64], err[256], want[128];
+    pf_http_config cfg;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/ca.pem", dir);
+    /* A FIFO without a writer: opening it to read would block for good. */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    pf_http_config_default(&cfg);
+    cfg.ca_file = path;
+    assert_null(pf_http_new(&cfg, err, sizeof(err)));
+    snprintf(want, sizeof(want), "CA file %s is not a regular file (a FIFO)",
+             path);
+    assert_string_equal(err, want);
+    cfg.ca_file = dir;
+    assert_null(pf_http_new(&cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "is not a regular file (a directory)"));
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +404,7 @@ int main(void)
         cmocka_unit_test(the_location_header_is_kept_whole_or_not_at_all),
         cmocka_unit_test(header_values_from_the_server_are_sanitized),
         cmocka_unit_test(sanitize_keeps_one_printable_line),
+        cmocka_unit_test(a_ca_file_that_is_not_a_regular_file_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
