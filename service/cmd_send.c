@@ -307,7 +307,7 @@ static void usage(FILE *out)
           "\n"
           "Creates the provisioning flows that events ask for, one Graph\n"
           "request per event, and prints one outcome record per event\n"
-          "(PRODUCT.md section 4) as a JSON line. Events are structured-mode\n"
+          "(docs/events.md) as a JSON line. Events are structured-mode\n"
           "CloudEvents, one per line, from FILE or standard input. Events\n"
           "of one flowSetId are sent in order; others run concurrently.\n"
           "\n"

@@ -232,8 +232,8 @@ pf_token_source *pf_tokens_find(pf_tokens *t, const char *tenant_id)
             return t->sources[i];
     }
     /*
-     * tenantid selects among several credentials (PRODUCT.md section 1);
-     * with one, it may name the same tenant differently (a domain for a
+     * tenantid selects among several credentials (docs/events.md); with
+     * one, it may name the same tenant differently (a domain for a
      * GUID), so the one credential serves.
      */
     return t->count == 1 ? t->sources[0] : NULL;

@@ -15,7 +15,7 @@
 #include "provflow/token.h"
 #include "provflow/transform.h"
 
-/* A national cloud (GRAPH.md, "National clouds"). */
+/* A national cloud (docs/configuration.md, --cloud). */
 typedef struct pf_cloud {
     const char *name;           /* "global", "usgov", "usgov-dod", "china" */
     const char *authority_host; /* token host */

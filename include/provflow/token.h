@@ -1,6 +1,7 @@
 /*
- * token.h - OAuth 2.0 client-credentials tokens for Graph (GRAPH.md,
- * "Tokens"), shared by every request of one (tenant, client).
+ * token.h - OAuth 2.0 client-credentials tokens for Graph (the identity
+ * platform's client-credentials grant), shared by every request of one
+ * (tenant, client).
  *
  * A token source holds one credential: a client secret, a certificate (a
  * signed JWT client assertion, jwt.h), or a federated token file re-read on
