@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "provflow/error.h"
 #include "provflow/json.h"
 
 #define INVALID "invalid_event"
@@ -50,10 +51,12 @@ static size_t utf8_length(const char *s)
 
 static int check_specversion(const char *v, char *why, size_t why_size)
 {
+    char q[36];
+
     if (strcmp(v, "1.0") == 0)
         return 0;
-    snprintf(why, why_size,
-             "unsupported specversion \"%.32s\" (expected \"1.0\")", v);
+    snprintf(why, why_size, "unsupported specversion \"%s\" (expected \"1.0\")",
+             pf_error_excerpt(q, sizeof(q), v));
     return -1;
 }
 
@@ -78,11 +81,12 @@ static int check_nonempty(const char *v, char *why, size_t why_size)
 
 static int check_type(const char *v, char *why, size_t why_size)
 {
+    char q[68];
+
     if (strcmp(v, PF_EVENT_TYPE_CREATE) == 0)
         return 0;
-    snprintf(why, why_size,
-             "unsupported event type \"%.64s\" (expected \"%s\")", v,
-             PF_EVENT_TYPE_CREATE);
+    snprintf(why, why_size, "unsupported event type \"%s\" (expected \"%s\")",
+             pf_error_excerpt(q, sizeof(q), v), PF_EVENT_TYPE_CREATE);
     return -1;
 }
 
@@ -171,12 +175,14 @@ static bool media_type_is(const char *value, const char *type)
 
 static int check_json_content_type(const char *v, char *why, size_t why_size)
 {
+    char q[68];
+
     if (media_type_is(v, "application/json"))
         return 0;
     snprintf(why, why_size,
-             "unsupported data content type \"%.64s\" (expected "
+             "unsupported data content type \"%s\" (expected "
              "application/json)",
-             v);
+             pf_error_excerpt(q, sizeof(q), v));
     return -1;
 }
 
@@ -393,7 +399,7 @@ int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err)
 {
     const pf_header *ct = pf_record_header(rec, "content-type");
     const pf_header *sv = pf_record_header(rec, "ce_specversion");
-    char ctbuf[128] = "";
+    char ctbuf[128] = "", q[68];
     int rc;
 
     memset(ev, 0, sizeof(*ev));
@@ -429,10 +435,10 @@ int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err)
         rc = decode_binary(rec, ev, err);
     } else {
         return pf_error_set(err, INVALID, "content-type",
-                            "unsupported content type \"%.64s\" (expected "
+                            "unsupported content type \"%s\" (expected "
                             "application/cloudevents+json or "
                             "application/json)",
-                            ctbuf);
+                            pf_error_excerpt(q, sizeof(q), ctbuf));
     }
     if (rc != 0) {
         /* Keep only the id, so the failure can still name the request. */

@@ -459,7 +459,9 @@ static void graph_error(pf_graph_result *r, const json_t *doc,
     if (msg != NULL && pf_redact(msg, strlen(msg), &with, &masked, NULL) < 0)
         msg = PF_REDACT_MASK;
     snprintf(r->message, sizeof(r->message), "%s: %s", code ? code : "error",
-             masked != NULL ? masked : msg ? msg : "");
+             masked != NULL ? masked
+             : msg          ? msg
+                            : "");
     free(masked);
 }
 

@@ -759,9 +759,11 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     /* A dry run needs no credential; with some configured, it checks. */
     if (pf_tokens_find(p->client.tokens, ev.tenantid) == NULL &&
         !(p->cfg.dry_run && pf_tokens_find(p->client.tokens, NULL) == NULL)) {
+        char q[68];
+
         pf_error_set(&err, "invalid_event", "tenantid",
-                     "no credential is configured for tenant \"%.64s\"",
-                     ev.tenantid);
+                     "no credential is configured for tenant \"%s\"",
+                     pf_error_excerpt(q, sizeof(q), ev.tenantid));
         publish_invalid(p, w, ev.id, &err);
         pf_event_release(&ev);
         return;
