@@ -18,6 +18,7 @@
 #include "provflow/keyq.h"
 #include "provflow/log.h"
 #include "provflow/outcome.h"
+#include "provflow/redact.h"
 
 #define SOURCE     "urn:provflow:send"
 #define READ_AHEAD 4 /* events held per in-flight slot: bounds memory */
@@ -280,6 +281,8 @@ static int run(sender *s, size_t window)
         pf_graph_destroy(s->client.graph);
         s->client.graph = NULL;
         pf_keyq_clear(s->q, drop, NULL);
+        /* The reason may quote a server: secrets masked, no control. */
+        pf_redact_line(s->systemic_msg, sizeof(s->systemic_msg));
         fprintf(stderr,
                 "provflow send: stopped: %s (not the events' fault: nothing "
                 "was marked failed)\n",

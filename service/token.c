@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "provflow/fileio.h"
+#include "provflow/redact.h"
 #include "provflow/retry.h"
 
 #define FEDERATED_MAX  (16 * 1024) /* a projected service-account token */
@@ -372,24 +373,35 @@ static void notify(pf_token_source *s)
     }
 }
 
-/* Removes every occurrence of secret from text (a server may echo it). */
-static void scrub(char *text, const char *secret)
+/*
+ * Copies text from the server into dst (dst_size bytes) as it may be shown:
+ * the source's secret and token, and every registered secret, masked in
+ * every form a server echoes them in (redact.h) while the text is whole,
+ * then one line without control bytes, cut to size (pf_http_sanitize).
+ */
+static void server_text(const pf_token_source *s, char *dst, size_t dst_size,
+                        const char *text)
 {
-    size_t n = secret != NULL ? strlen(secret) : 0;
-    char *hit;
+    const char *values[] = {s->secret, s->token};
+    pf_redact_with with = {values, 2, NULL};
+    char *masked = NULL;
+    size_t len = strlen(text);
+    int rc = pf_redact(text, len, &with, &masked, &len);
 
-    if (n < 4)
+    if (rc < 0) {
+        snprintf(dst, dst_size, "%s", PF_REDACT_MASK); /* out of memory */
         return;
-    while ((hit = strstr(text, secret)) != NULL) {
-        memcpy(hit, "***", 3);
-        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+    }
+    pf_http_sanitize(dst, dst_size, rc == 1 ? masked : text, len);
+    if (masked != NULL) {
+        explicit_bzero(masked, len);
+        free(masked);
     }
 }
 
 static void fail(pf_token_source *s, pf_class cls, bool unreachable,
                  long status, const char *error, const char *description)
 {
-    char text[1024];
     int64_t delay;
 
     s->failed++;
@@ -398,22 +410,10 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
     s->failure.cls = cls;
     s->failure.unreachable = unreachable;
     s->failure.http_status = status;
-    /*
-     * Both may come from the server: one line, no control bytes, for logs,
-     * outcome records and terminals (pf_http_sanitize). A secret the
-     * server echoes is removed before the text is cut to size.
-     */
-    snprintf(text, sizeof(text), "%s", error);
-    scrub(text, s->secret);
-    scrub(text, s->token);
-    pf_http_sanitize(s->failure.error, sizeof(s->failure.error), text,
-                     strlen(text));
-    snprintf(text, sizeof(text), "%s", description);
-    scrub(text, s->secret);
-    scrub(text, s->token);
-    pf_http_sanitize(s->failure.description, sizeof(s->failure.description),
-                     text, strlen(text));
-    explicit_bzero(text, sizeof(text));
+    /* Both may come from the server (it may quote the request form). */
+    server_text(s, s->failure.error, sizeof(s->failure.error), error);
+    server_text(s, s->failure.description, sizeof(s->failure.description),
+                description);
 
     if (cls == PF_CLASS_SYSTEMIC) {
         delay = s->set->cfg.systemic_retry_ms;

@@ -39,8 +39,10 @@
  *
  * Everything runs on the loop thread. Tokens, secrets and assertions are
  * never put in errors or failure descriptions; the server's error and
- * error_description reach pf_token_failure as one line without control
- * bytes (pf_http_sanitize()).
+ * error_description reach pf_token_failure with the source's secret and
+ * token and every registered secret masked in whatever form the server
+ * echoed them (redact.h: the whole text, before it is cut), as one line
+ * without control bytes (pf_http_sanitize()).
  */
 #ifndef PROVFLOW_TOKEN_H
 #define PROVFLOW_TOKEN_H
