@@ -55,6 +55,7 @@ struct request {
     struct gs_call call;
     struct gs_buf body;
     bool delayed;
+    bool finished; /* handled (gs_sim_finish) */
 };
 
 static void *delay_main(void *arg)
@@ -276,6 +277,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         }
     }
     gs_sim_finish(srv->sim, c, &resp);
+    rq->finished = true;
     /* Every JSON value of this request is gone: empty the arena. */
     gs_jsonmem_reset();
     if (resp.status == 0) {
@@ -290,13 +292,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct gs_server *srv = cls;
     struct request *rq = *con_cls;
+    struct gs_response resp;
 
-    (void)cls;
     (void)conn;
-    (void)toe;
     if (!rq)
         return;
+    /*
+     * A request that waited out its latency and whose client left
+     * meanwhile: MHD may see the closed socket before it calls the handler
+     * again. Graph finishes what it started, so the request is handled
+     * all the same (a create is applied) and its answer dropped.
+     */
+    if (rq->delayed && !rq->finished &&
+        toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        gs_sim_finish(srv->sim, &rq->call, &resp);
+        rq->finished = true;
+        gs_jsonmem_reset();
+        gs_response_release(&resp);
+    }
     gs_buf_release(&rq->body);
     free(rq);
     *con_cls = NULL;
