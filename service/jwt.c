@@ -16,6 +16,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "provflow/error.h"
+#include "provflow/fileio.h"
 #include "provflow/reqid.h"
 
 struct pf_jwt_signer {
@@ -96,56 +98,15 @@ static void b64url_encode(char *dst, const unsigned char *in, size_t n)
 static int read_file(const char *path, unsigned char **buf, size_t *len,
                      char *errstr, size_t errstr_size)
 {
-    unsigned char *b = NULL;
-    size_t used = 0;
-    ssize_t n;
-    int fd;
-    int rc = -1;
+    char what[PF_ERROR_MESSAGE_MAX], *data;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        set_err(errstr, errstr_size, "certificate file %s: %s", path,
-                strerror(errno));
-        goto out;
-    }
-    /* One byte more than allowed, to tell "too large" from "just fits". */
-    b = malloc(PF_JWT_PEM_MAX + 1);
-    if (b == NULL) {
-        set_err(errstr, errstr_size, "certificate file %s: out of memory",
-                path);
-        goto out;
-    }
-    for (;;) {
-        n = read(fd, b + used, PF_JWT_PEM_MAX + 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set_err(errstr, errstr_size, "certificate file %s: %s", path,
-                    strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > PF_JWT_PEM_MAX) {
-            set_err(errstr, errstr_size,
-                    "certificate file %s: larger than %d bytes", path,
-                    PF_JWT_PEM_MAX);
-            goto out;
-        }
-    }
-    *buf = b;
-    *len = used;
-    b = NULL; /* now owned by the caller */
-    rc = 0;
-out:
-    if (b != NULL) {
-        OPENSSL_cleanse(b, used);
-        free(b);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    snprintf(what, sizeof(what), "certificate file %s", path);
+    /* Bounded, and never blocked by a FIFO or a device (fileio.h). */
+    if (pf_file_read(path, what, PF_JWT_PEM_MAX, &data, len, errstr,
+                     errstr_size) != PF_FILE_OK)
+        return -1;
+    *buf = (unsigned char *)data; /* now owned by the caller */
+    return 0;
 }
 
 /* PEM labels (RFC 7468) that hold a private key in the clear. */

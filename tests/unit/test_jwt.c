@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -615,7 +616,7 @@ static void unreadable_or_oversized_file_fails(void **state)
 {
     fixture *f = *state;
     char err[512] = "";
-    char missing[160];
+    char missing[160], fifo[160];
     FILE *fp;
     size_t i;
 
@@ -634,6 +635,13 @@ static void unreadable_or_oversized_file_fails(void **state)
     assert_int_equal(fclose(fp), 0);
     assert_null(pf_jwt_signer_new(f->path, err, sizeof(err)));
     assert_non_null(strstr(err, "larger than"));
+
+    /* A FIFO (nobody writing) is refused at once, never waited on. */
+    snprintf(fifo, sizeof(fifo), "%s/fifo.pem", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_null(pf_jwt_signer_new(fifo, err, sizeof(err)));
+    assert_non_null(strstr(err, "not a regular file"));
+    unlink(fifo);
 
     /* No errstr at all is fine. */
     assert_null(pf_jwt_signer_new(missing, NULL, 0));
