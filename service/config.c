@@ -197,8 +197,9 @@ static const struct owned {
      "so that none is lost; move a group with provflow replay"},
     {"isolation.level", NULL, "aborted transactional records are never "
      "processed (read_committed)"},
-    {"partition.assignment.strategy", NULL, "a rebalance moves only the "
-     "partitions that change owner (cooperative-sticky)"},
+    {"partition.assignment.strategy", NULL, "a rebalance revokes every "
+     "partition and commits before the group re-forms (range: librdkafka "
+     "2.0.2 loses a cooperative assignment on a refused commit)"},
 };
 /* clang-format on */
 

@@ -188,6 +188,11 @@ int64_t pf_graph_job_settle_until(const pf_graph_job *j)
     return until;
 }
 
+bool pf_graph_job_sending(const pf_graph_job *j)
+{
+    return j->xfer != NULL && j->step == STEP_POST;
+}
+
 size_t pf_graph_jobs(const pf_graph *g)
 {
     return g->job_count;

@@ -170,8 +170,16 @@ rd_kafka_conf_t *pf_kafka_consumer_conf(const pf_config *cfg, void *opaque,
     const kv defs[] = {
         {"group.id", group(cfg, gbuf, sizeof(gbuf))},
         {"client.id", pf_config_instance(cfg, instance, sizeof(instance))},
-        /* Moves only the partitions that change owner. */
-        {"partition.assignment.strategy", "cooperative-sticky"},
+        /*
+         * Eager: a rebalance revokes every partition, and the loop holds
+         * none while the group re-forms, so it sends no commit then. With
+         * cooperative-sticky it keeps partitions and keeps committing, and
+         * librdkafka 2.0.2 (Debian 12) answers a commit refused for a
+         * stale generation by dropping its own generation: the assignment
+         * is lost and what finished since the last commit is processed
+         * again (librdkafka #4059, fixed in 2.8.3; docs/design.md).
+         */
+        {"partition.assignment.strategy", "range"},
         /* Offsets are committed by the pipeline, with metadata, only for
          * work whose outcome Kafka acknowledged. */
         {"enable.auto.commit", "false"},

@@ -203,12 +203,21 @@ static part *part_new(pipeline *p, int32_t id, int64_t committed,
     pt->create_after_ms = pt->adopted_ms + p->cfg.settle_ms;
     pf_ckpt_meta_parse(metadata, len, &meta);
     pt->hw_prev = meta.hw;
-    /* A clean hand-off said when its creates land. */
-    if (meta.settle_wall_ms >= 0)
+    /* A clean hand-off said when its creates land: never later than a
+     * crash would wait (a skewed clock or a hostile value). */
+    if (meta.settle_wall_ms == 0)
+        pt->create_after_ms = 0;
+    else if (meta.settle_wall_ms > 0 &&
+             meta.settle_wall_ms - pf_wall_ms() < p->cfg.settle_ms)
         pt->create_after_ms =
-            meta.settle_wall_ms == 0
-                ? 0
-                : pt->adopted_ms + (meta.settle_wall_ms - pf_wall_ms());
+            pt->adopted_ms + (meta.settle_wall_ms - pf_wall_ms());
+    if (meta.ignored > 0)
+        pf_log(
+            PF_LOG_WARN,
+            &(pf_log_ctx){p->cfg.input_topic, id, committed, NULL, NULL, NULL},
+            "%u parts of the commit metadata ignored (malformed or "
+            "unknown)",
+            meta.ignored);
     /* What may have been sent before is already covered by an intent. */
     pt->intent_acked = pt->hw_prev;
     pt->track = pf_ptrack_new(committed, meta.done, meta.done_len);
@@ -1047,9 +1056,16 @@ static void checkpoint_now(pipeline *p,
         return;
     }
     l = checkpoint_list(p, only);
-    if (l->cnt > 0 &&
-        rd_kafka_commit(p->consumer, l, 0) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        checkpoint_acked(p, l);
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(p->consumer, l, 0);
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            checkpoint_acked(p, l);
+        else
+            pf_log(PF_LOG_WARN, NULL,
+                   "commit of %d partitions before giving them up: %s", l->cnt,
+                   rd_kafka_err2str(err));
+    }
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -1206,6 +1222,40 @@ static void set_pause(pipeline *p, bool pause,
         rd_kafka_resume_partitions(p->consumer, l);
 }
 
+/* A create of a record of these partitions is on the wire. */
+static bool revoked_sending(const pipeline *p,
+                            const rd_kafka_topic_partition_list_t *l)
+{
+    const work *w;
+
+    for (w = p->works; w != NULL; w = w->next) {
+        if (w->part != NULL && w->job != NULL && pf_graph_job_sending(w->job) &&
+            rd_kafka_topic_partition_list_find(l, p->cfg.input_topic,
+                                               w->partition) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Before partitions are given up: creates on the wire for them answer
+ * first (bounded by the HTTP timeout), so that their outcomes are
+ * published and committed with the hand-off, and the next owner has no
+ * create of ours to wait for (a hand-off that still has one says so:
+ * "s=", and the next owner waits until it has landed). Only HTTP moves
+ * here: no timer runs and nothing new starts.
+ */
+static void let_creates_answer(pipeline *p,
+                               const rd_kafka_topic_partition_list_t *l)
+{
+    int64_t until = pf_now_ms() + p->cfg.http_timeout_ms + 1000;
+
+    while (revoked_sending(p, l) && pf_now_ms() < until) {
+        if (pf_http_poll(p->client.http, NULL, 0, 20) < 0)
+            break;
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *l, void *opaque)
 {
@@ -1229,6 +1279,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         set_pause(p, p->paused, l);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        if (rd_kafka_assignment_lost(rk))
+            pf_log(PF_LOG_WARN, NULL,
+                   "the group took %d partitions away (assignment lost): "
+                   "what finished since the last commit is processed again",
+                   l->cnt);
+        else
+            let_creates_answer(p, l);
         /* Commit what finished before giving the partitions up. */
         rd_kafka_flush(p->producer, 10000);
         prepare_handoff(p, l);

@@ -165,6 +165,13 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
  */
 int64_t pf_graph_job_settle_until(const pf_graph_job *job);
 
+/*
+ * True while the job's create is on the wire (sent, no answer yet): asked
+ * at a hand-off, which lets such creates answer before it gives the
+ * partition up, so that the next owner need not wait for them.
+ */
+bool pf_graph_job_sending(const pf_graph_job *job);
+
 /* Abandons a job; its callback is never made. */
 void pf_graph_cancel(pf_graph *g, pf_graph_job *job);
 

@@ -34,7 +34,7 @@
 /*
  * The consumer's configuration: group (with --dry-run the group
  * "<group-id>.dry-run", never the service's), client.id the instance
- * (pf_config_instance()), cooperative-sticky assignment, manual offset
+ * (pf_config_instance()), eager range assignment, manual offset
  * store and commit, read_committed, bounded prefetch. opaque is passed to
  * every callback. Returns NULL with a message naming the property in
  * errstr.
