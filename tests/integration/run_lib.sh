@@ -982,3 +982,174 @@ sim_quiet() {
         sleep 0.2
     done
 }
+
+# --- dry runs and oversized records (run_dryrun, run_oversize) --------------
+
+# records_in FILE: the records of a topic_dump file.
+records_in() { grep -c '^@@END@@$' "$1" || true; }
+
+# groups_describe FILE: every group's committed offsets on IN, in one
+# ConsumerGroupCommand: "GROUP PARTITION CURRENT END" lines, sorted (a
+# group without a commit on IN has no line).
+groups_describe() {
+    local file=$1 raw=$TMP/groups.describe
+    "$KAFKA" run org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$RUN_BROKERS" --describe --all-groups \
+        >"$raw" 2>"$raw.err" || true
+    awk -v t="$IN" '$2 == t && $4 ~ /^[0-9]+$/ { print $1, $3, $4, $5 }' \
+        "$raw" | sort >"$file"
+}
+
+# group_rows FILE GROUP: the "PARTITION CURRENT END" rows of GROUP in a
+# groups_describe FILE.
+group_rows() { awk -v g="$2" '$1 == g { print $2, $3, $4 }' "$1"; }
+
+# group_rows_at_end FILE GROUP: GROUP has committed the end of every
+# non-empty partition of IN (NPARTS).
+group_rows_at_end() {
+    local ends p end n=0
+    for ((p = 0; p < NPARTS; p++)); do
+        end=$(kcat -Q -b "$RUN_BROKERS" -t "$IN:$p:-1" 2>/dev/null |
+            awk '{ print $NF }')
+        [ "${end:-0}" = 0 ] && n=$((n + 1)) && continue
+        ends=$(group_rows "$1" "$2" | awk -v p="$p" -v e="$end" \
+            '$1 == p && $2 == e' | wc -l)
+        [ "$ends" = 1 ] && n=$((n + 1))
+    done
+    [ "$n" -eq "$NPARTS" ]
+}
+
+# check_dry OUTCOMES WHAT [--keys]: checks the outcomes of a dry run over
+# IN against EXPECT: OUTCOMES is either a file of JSON lines (provflow's
+# standard output) or a topic_dump file (--keys: then each record's key
+# must be its input record's key). Exactly one outcome per input record,
+# naming it (data.input); valid events "validated" (type, requestId,
+# flowSetId, flowType, the flow as an object), invalid ones "failed" with
+# invalid_event. Counts into PASSED/FAILED.
+check_dry() {
+    local outcomes=$1 what=$2 keys=${3:-} kind text detail
+    topic_dump "$IN" "$TMP/dry.in.dump"
+    cat >"$TMP/check_dry.py" <<'PY'
+import base64, json, sys
+sys.path.insert(0, sys.argv[1])
+import run_helper
+exp = {base64.b64decode(e["value"]): e for e in json.load(open(sys.argv[2]))}
+ins = run_helper.dump(sys.argv[3])
+src, topic, keys = sys.argv[4], sys.argv[5], sys.argv[6] == "--keys"
+data = open(src, "rb").read()
+if data.startswith(b"{") or not data:
+    outs = [{"value": l, "key": None} for l in data.split(b"\n") if l]
+else:
+    outs = run_helper.dump(src)
+res = []
+def verdict(ok, what, bad):
+    if ok:
+        res.append("PASS\t" + what)
+    else:
+        more = "\\n... and %d more" % (len(bad) - 8) if len(bad) > 8 else ""
+        res.append("FAIL\t%s\t%s%s" % (what, "\\n".join(bad[:8]), more))
+by_in, errs = {}, []
+for o in outs:
+    try:
+        ce = json.loads(o["value"])
+        i = ce["data"]["input"]
+        if i["topic"] != topic:
+            errs.append("input topic %r" % i["topic"])
+        by_in.setdefault((i["partition"], i["offset"]), []).append((o, ce))
+    except (ValueError, KeyError, TypeError) as e:
+        errs.append("%r: %s" % (o["value"][:100], e))
+verdict(not errs, "every outcome is a CloudEvent naming its input record",
+        errs)
+missing, multi, wrong, nv = [], [], [], 0
+for r in ins:
+    e = exp.get(r["value"])
+    where = "%d/%d (%s)" % (r["p"], r["o"], e["kind"] if e else "?")
+    got = by_in.pop((r["p"], r["o"]), [])
+    if e is None:
+        wrong.append(where + ": not produced by the test")
+        continue
+    if not got:
+        missing.append(where)
+        continue
+    if len(got) != 1:
+        multi.append("%s: %d outcomes" % (where, len(got)))
+    o, ce = got[0]
+    d = ce.get("data", {})
+    st = d.get("status")
+    prob = []
+    if e["valid"]:
+        nv += 1
+        if st != "validated" or ce.get("type") != \
+                "provflow.provisioningFlow.validated":
+            prob.append("status %s type %s: %s" % (st, ce.get("type"),
+                        json.dumps(d.get("error"))[:200]))
+        if d.get("flowSetId") != e["set"] or d.get("flowType") != e["type"]:
+            prob.append("flow %s/%s" % (d.get("flowSetId"), d.get("flowType")))
+        if not isinstance(d.get("flow"), dict):
+            prob.append("flow %r" % (d.get("flow"),))
+    else:
+        code = (d.get("error") or {}).get("code")
+        if st != "failed" or code != "invalid_event" or ce.get("type") != \
+                "provflow.provisioningFlow.failed":
+            prob.append("status %s, type %s, error %s" % (st, ce.get("type"),
+                                                          code))
+    if d.get("requestId") != e["id"]:
+        prob.append("requestId %r, event id %r" % (d.get("requestId"),
+                                                    e["id"]))
+    if keys and o["key"] != r["key"]:
+        prob.append("key %r, input key %r" % (o["key"], r["key"]))
+    if prob:
+        wrong.append(where + ": " + "; ".join(prob))
+extra = ["outcome for %d/%d, no such input record" % k for k in by_in]
+verdict(not missing, "every one of the %d input records has an outcome"
+        % len(ins), missing)
+verdict(not multi and not extra, "exactly one outcome per input record, "
+        "none other", multi + extra)
+verdict(not wrong, "%d validated (type, requestId, flow set and type, the "
+        "flow) and %d failed invalid_event" % (nv, len(ins) - nv), wrong)
+res.append("INFO\t%d outcomes for %d input records" % (len(outs), len(ins)))
+print("\n".join(res))
+PY
+    while IFS=$'\t' read -r kind text detail; do
+        case $kind in
+        PASS) pass "$what: $text" ;;
+        FAIL) fail "$what: $text" "$(printf '%b' "$detail")" ;;
+        INFO) echo "# $what: $text" ;;
+        esac
+    done < <(python3 "$TMP/check_dry.py" "$TMP" "$EXPECT" "$TMP/dry.in.dump" \
+        "$outcomes" "$IN" "$keys" || echo "FAIL	the checker ran	exit $?")
+}
+
+# run_topics_config NAME PARTITIONS K=V...: run_topics, with the input
+# topic created with these topic configurations (e.g.
+# max.message.bytes=2097152 for records over the broker's 1 MiB default).
+run_topics_config() {
+    local name=$1 base=$RUN_ID-$1 parts=$2 cfg=() c
+    shift 2
+    for c in "$@"; do cfg+=(--config "$c"); done
+    if ! "$KAFKA" create-topic "$base.in" --partitions "$parts" "${cfg[@]}" \
+        2>"$TMP/topic-in.err"; then
+        cat "$TMP/topic-in.err" >&2
+        echo "could not create the topics" >&2
+        exit 1
+    fi
+    run_topics "$name" "$parts" # the input topic exists: left as it is
+}
+
+# run_outputs NAME: another consumer group NAME over the same input topic,
+# with results and dead-letter topics of its own (created in parallel);
+# sets OUT, DLQ and GROUP (IN and NPARTS stay).
+run_outputs() {
+    local base=$RUN_ID-$1 pids=() rc=0 p
+    OUT=$base.out DLQ=$base.dlq GROUP=$base
+    "$KAFKA" create-topic "$OUT" --partitions 3 2>"$TMP/topic-out.err" &
+    pids+=($!)
+    "$KAFKA" create-topic "$DLQ" --partitions 3 2>"$TMP/topic-dlq.err" &
+    pids+=($!)
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    if [ "$rc" -ne 0 ]; then
+        cat "$TMP"/topic-out.err "$TMP"/topic-dlq.err >&2
+        echo "could not create the topics" >&2
+        exit 1
+    fi
+}
