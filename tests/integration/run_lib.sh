@@ -1153,3 +1153,103 @@ run_outputs() {
         exit 1
     fi
 }
+
+# --- keyed layouts, more groups, outcomes by event (duplicate-check tests) ---
+
+# gen_sets LAYOUT...: produces events keyed by their flowSetId, one flow
+# set per LAYOUT, a comma-separated list of flow types in the order that
+# set's events are produced (types may repeat: "user,user,classGroup").
+# The sets are interleaved (the first event of every set, then the
+# second, ...), so each set's events keep their order in its partition.
+# Sets EXPECT (as gen_workload, plus "seq": the event's place in its set)
+# and prints a summary line.
+gen_sets() {
+    EXPECT=$TMP/expect.json
+    cat >"$TMP/gen_sets.py" <<'PY'
+"""Events of given per-set layouts, keyed by flowSetId (gen_sets)."""
+import base64
+import json
+import subprocess
+import sys
+import uuid
+
+sys.path.insert(0, sys.argv[1])
+import run_helper  # noqa: E402  (FLOWS, event, compact)
+
+brokers, topic, prefix, out = sys.argv[2:6]
+layouts = [l.split(",") for l in sys.argv[6:]]
+ns = uuid.uuid5(uuid.NAMESPACE_URL, "urn:provflow-it:sets:" + prefix)
+sets = [str(uuid.uuid5(ns, "set-%d" % i)) for i in range(len(layouts))]
+exp, lines, n = [], [], 0
+for k in range(max(len(l) for l in layouts)):
+    for i, layout in enumerate(layouts):
+        if k >= len(layout):
+            continue
+        t = layout[k]
+        if t not in run_helper.FLOWS:
+            sys.exit("gen_sets: unknown flow type %r" % t)
+        n += 1
+        eid = "%s-s%03d-e%02d" % (prefix, i, k)
+        val = run_helper.compact(run_helper.event(eid, sets[i], t))
+        lines.append(sets[i].encode() + b"\t" + val + b"\n")
+        exp.append({"valid": True, "id": eid, "set": sets[i], "type": t,
+                    "kind": "valid", "key": sets[i], "seq": k,
+                    "value": base64.b64encode(val).decode(), "headers": ""})
+subprocess.run(["kcat", "-P", "-b", brokers, "-t", topic, "-X",
+                "linger.ms=5", "-K", "\t"], input=b"".join(lines), check=True)
+with open(out, "w") as f:
+    json.dump(exp, f)
+print("# produced %d events to %s: %d flow sets" % (n, topic, len(sets)))
+PY
+    python3 "$TMP/gen_sets.py" "$TMP" "$RUN_BROKERS" "$IN" "$RUN_ID" \
+        "$EXPECT" "$@" || {
+        echo "could not produce the events" >&2
+        exit 1
+    }
+}
+
+# run_group_topics NAME: a new consumer group NAME over the same input
+# topic, with outcome and dead-letter topics of its own; sets OUT, DLQ,
+# GROUP (IN and NPARTS stay).
+run_group_topics() {
+    local base=$RUN_ID-$1
+    OUT=$base.out DLQ=$base.dlq GROUP=$base
+    if ! "$KAFKA" create-topic "$OUT" --partitions 3 2>"$TMP/topic-out.err" ||
+        ! "$KAFKA" create-topic "$DLQ" --partitions 3 2>"$TMP/topic-dlq.err"; then
+        cat "$TMP"/topic-*.err >&2
+        echo "could not create the topics" >&2
+        exit 1
+    fi
+}
+
+# sim_request_seq: the sequence number of the simulator's latest request
+# (0: none yet); requests after it are "since" it.
+sim_request_seq() {
+    sim_get '/_sim/requests?limit=1' | jq '.requests[-1].seq // 0'
+}
+
+# sim_requests_since SEQ FILE: the simulator's logged requests after SEQ
+# (a JSON array, oldest first) into FILE. Start the simulator with a
+# --request-log large enough for the test.
+sim_requests_since() {
+    sim_get /_sim/requests | jq --argjson s "$1" '[.requests[] | select(.seq > $s)]' >"$2"
+}
+
+# outcomes_by_event FILE: every outcome record of OUT as one JSON object
+# {event id: [outcome data, ...]} into FILE (records without a requestId
+# are left out).
+outcomes_by_event() {
+    topic_dump "$OUT" "$TMP/obe.out.dump"
+    python3 - "$TMP" "$TMP/obe.out.dump" "$1" <<'PY'
+import collections, json, sys
+sys.path.insert(0, sys.argv[1])
+import run_helper
+by = collections.defaultdict(list)
+for r in run_helper.dump(sys.argv[2]):
+    ce = json.loads(r["value"])
+    d = ce.get("data", {})
+    if d.get("requestId") is not None:
+        by[d["requestId"]].append(dict(d, subject=ce.get("subject")))
+json.dump(by, open(sys.argv[3], "w"))
+PY
+}
