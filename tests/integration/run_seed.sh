@@ -3,13 +3,15 @@
 # flowSetId, on a 3-partition topic: exactly four `created` outcomes
 # (type, subject = Graph's flow id, input coordinates), no dead letter,
 # the group's committed offsets at the end of the topic, a clean SIGTERM.
+# A consumer-only and a producer-only pass-through property reach only
+# their client: no CONFWARN line in the log.
 . "$(dirname "$0")/run_lib.sh"
 run_init "$@"
 
 run_topics seed 3
 sim_start
 gen_seed
-pf_run seed
+pf_run seed -X session.timeout.ms=30000 -X linger.ms=10
 
 group "four seed events"
 if wait_done seed 4 60; then
@@ -45,4 +47,6 @@ group "SIGTERM"
 pf_stop seed TERM 30
 assert_eq "exit 0 after SIGTERM (${PF_STOP_MS} ms)" 0 "$PF_STOP_RC"
 assert_grep "logged its stop" '"msg":"stopped"' "${PF_LOG[seed]}"
+assert_absent "no CONFWARN: each property reached only its client" \
+    CONFWARN "${PF_LOG[seed]}"
 lib_finish
