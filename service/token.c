@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "provflow/fileio.h"
+#include "provflow/log.h"
 #include "provflow/redact.h"
 #include "provflow/retry.h"
 
@@ -354,6 +355,19 @@ fail:
     return NULL;
 }
 
+/*
+ * The source's one timer: a refresh, a retry, a fetch put off. The heap
+ * grows only when full; without memory nothing is scheduled, and the next
+ * caller that finds the token stale fetches one itself (pf_token_get()).
+ */
+static void arm(pf_token_source *s, int64_t due_ms)
+{
+    if (pf_timer_start(s->set->timers, &s->timer, due_ms) != 0)
+        pf_log(PF_LOG_ERROR, NULL,
+               "out of memory for a timer: the token's next fetch is not "
+               "scheduled");
+}
+
 static void notify(pf_token_source *s)
 {
     /* Waiters are detached first: a callback may wait again. */
@@ -431,7 +445,7 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
         if (delay < 1)
             delay = 1;
     }
-    pf_timer_start(s->set->timers, &s->timer, pf_now_ms() + delay);
+    arm(s, pf_now_ms() + delay);
     notify(s);
 }
 
@@ -457,7 +471,7 @@ static void fetch(pf_token_source *s)
         return;
     earliest = s->last_start_ms + s->set->cfg.min_fetch_interval_ms;
     if (s->started && now < earliest) {
-        pf_timer_start(s->set->timers, &s->timer, earliest);
+        arm(s, earliest);
         return;
     }
     pf_timer_stop(s->set->timers, &s->timer);
@@ -573,7 +587,7 @@ static void accept_token(pf_token_source *s, const char *token,
     s->fetched++;
     s->failures = 0;
     s->has_failure = false;
-    pf_timer_start(s->set->timers, &s->timer, refresh);
+    arm(s, refresh);
     notify(s);
 }
 
