@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# NOT REGISTERED in CMakeLists.txt yet: it checks a behaviour that is being
-# built (an unreadable list is a failed check, not an empty one); it fails
-# on the service of commit 3015b30 (part 1: a new group does not list at
-# all; part 2: a list body that is not JSON or has no "value" array is
-# read as "no flow" and the flow is created again).
+# Before commits ac6ba20 and bccc084 it failed (part 1: a new group did
+# not list at all; part 2: a list body that was not JSON or had no "value"
+# array was read as "no flow", and 15 flows were created twice).
 #
 # provflow run: the duplicate check's answer must be read, not assumed. A
 # 200 to the list whose body is not JSON, is empty, is cut short, has no

@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
-# NOT REGISTERED in CMakeLists.txt yet: it checks a behaviour that is being
-# built (the duplicate check for a group that never committed); it fails
-# on the service of commit 3015b30 (g2 creates every flow a second time).
+# Before commit bccc084 it failed: g2 created every flow a second time.
 #
 # provflow run: a new consumer group re-reading a retained topic must not
-# create blindly (PRODUCT.md, Duplicates: "one that no commit of this
-# consumer group covers: a new or renamed group reading a retained
-# topic"). Group g1 creates the flows of 40 flow sets (1 to 4 events each,
-# the four flow types); g2, a group that never committed, reads the same
-# topic from the beginning: no flow is created, every g2 outcome is
-# `exists` with the flow g1 created, and g2 listed each set about once
-# (one list answers for every flow type of the set: at most 2 lists per
-# set).
+# create blindly: a record that no commit of this group covers (a new or
+# renamed group) may have been sent by another group, so its set is
+# listed first. Group g1 creates the flows of 40 flow sets (1 to 4
+# events each, the four flow types); g2, a group that never committed,
+# reads the same topic from the beginning: no flow is created, every g2
+# outcome is `exists` with the flow g1 created, and g2 listed each set
+# about once (one list answers for every flow type of the set: at most 2
+# lists per set; 40 lists for the 40 sets seen).
 . "$(dirname "$0")/run_lib.sh"
 run_init "$@"
 TYPES=(administrativeUnit classGroup securityGroup user)

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# NOT REGISTERED in CMakeLists.txt yet: it checks a behaviour that is being
-# built (an uncertain create holds its key for the settle time whatever
-# the list answers); on the service of commit 3015b30 it failed in every
-# run tried, with 4 or 5 of the 16 sets out of order (a create that timed
-# out is followed at once by the key's next create when the list finds an
-# older flow of its type, and lands after it).
+# Before commit ac6ba20 it failed in every run tried (9 of 9), with 1 to 5
+# of the 16 sets out of order: a create that timed out was followed at
+# once by the key's next create when the list found an older flow of its
+# type, and landed after it.
 #
-# provflow run: per-key order holds after an uncertain create (PRODUCT.md,
-# Duplicates: "An uncertain create holds its key for the settle time
-# whatever the list answers, so per-key order holds"). 16 flow sets, each
+# provflow run: per-key order holds after an uncertain create: it holds
+# its key for the settle time whatever the list answers. 16 flow sets, each
 # with 4-5 events keyed by the set, flow types repeating within a set
 # (user, user, classGroup, user, ...). A third of the creates take 2 s in
 # the simulator (pSlow), over provflow's --http-timeout-ms 1000: provflow

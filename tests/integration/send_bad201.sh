@@ -4,6 +4,10 @@
 # service of commit 3015b30 it fails: of 8 such creates 7 have no outcome
 # line ("outcome: created needs the flow" on stderr) and the exit status
 # is 0; the one outcome written (an object without the flow) has no id.
+# Since commit 19dec2a every kind passes but that one (noValue: a 201
+# whose body is a JSON object without "id"): it is `created` without the
+# flow's id although Graph sent a Location header or the set's list
+# names the flow.
 #
 # provflow send: Graph answers a create with 201 (the flow was created)
 # but a body that cannot be read: not JSON (an HTML page), empty, cut
@@ -45,8 +49,9 @@ run_case() {
     assert_eq "$name: one outcome line per input line" "$NK" "$(wc -l <"$PF_OUT")"
     assert_jq "$name: every outcome is created" "$PF_OUTCOMES" \
         '[.[].data.status] | unique' '["created"]'
-    assert_jq "$name: the simulator broke all $NK bodies" "$STATS" \
-        '[.badBodies[]] | add' "$NK"
+    assert_jq "$name: the simulator broke all $NK 201 bodies" "$REQS" \
+        '[.requests[] | select(.method == "POST" and .status == 201 and (.fault // "" | startswith("badBody:")))] | length' \
+        "$NK"
     assert_jq "$name: no duplicate flow" "$STATS" .duplicatesCreated 0
     assert_jq "$name: one flow per event" "$STATS" .flowsCreated "$NK"
     assert_jq "$name: one create per event (none repeated after the 201)" "$REQS" \
