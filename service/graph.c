@@ -592,6 +592,16 @@ static int id_from_location(const char *location, char *id, size_t n)
     return 0;
 }
 
+/* The created flow names its id: in the copied text, or in the tree. */
+static bool names_id(const pf_graph_result *r)
+{
+    const char *id = r->flow_json != NULL
+                         ? r->flow_id
+                         : json_string_value(json_object_get(r->flow, "id"));
+
+    return id != NULL && id[0] != '\0';
+}
+
 /*
  * A 201 whose body cannot be read (not JSON, empty, not an object): the
  * flow was created all the same. Its id comes from the Location header,
@@ -599,12 +609,9 @@ static int id_from_location(const char *location, char *id, size_t n)
  * what was wrong and where the id came from.
  */
 static void created_unreadable(pf_graph_job *j, const pf_http_response *resp,
-                               const json_t *doc)
+                               const char *defect)
 {
     pf_graph_result *r = &j->last;
-    const char *defect = resp->body_len == 0 ? "empty"
-                         : doc == NULL       ? "not JSON"
-                                             : "not a JSON object";
 
     if (id_from_location(resp->location, r->flow_id, sizeof(r->flow_id)) == 0) {
         snprintf(r->note, sizeof(r->note),
@@ -707,7 +714,18 @@ static void on_response(void *arg, const pf_http_response *resp)
         r->status = PF_GRAPH_CREATED;
         r->flow = json_is_object(doc) ? doc : NULL;
         if (r->flow == NULL && r->flow_json == NULL) {
-            created_unreadable(j, resp, doc);
+            created_unreadable(j, resp,
+                               resp->body_len == 0 ? "empty"
+                               : doc == NULL       ? "not JSON"
+                                                   : "not a JSON object");
+            break;
+        }
+        if (!names_id(r)) {
+            /* Nothing to name the flow by: the id from elsewhere. */
+            r->flow = NULL;
+            r->flow_json = NULL;
+            r->flow_json_len = 0;
+            created_unreadable(j, resp, "a JSON object without \"id\"");
             break;
         }
         remember_created(j, r);

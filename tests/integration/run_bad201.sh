@@ -1,12 +1,4 @@
 #!/usr/bin/env bash
-# NOT REGISTERED in CMakeLists.txt yet: it checks a behaviour that is being
-# built (a 201 whose body cannot be read is still `created`); on the
-# service of commit 3015b30 provflow run exits 70 at the first such 201
-# ("outcome not built: outcome: created needs the flow"). Since commit
-# 19dec2a only noValue (a 201 whose body is a JSON object without "id")
-# fails: `created` without the flow's id (no subject), with a Location
-# header or without.
-#
 # provflow run: Graph answers creates with 201 but a body that cannot be
 # read (the simulator's badBody fault on createFlow, three creates in
 # four: not JSON, empty, cut short, a JSON array, nested 10,000 deep,
