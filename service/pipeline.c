@@ -29,8 +29,7 @@
 #include "provflow/outcome.h"
 #include "provflow/stats.h"
 
-#define METADATA_MAX 4000 /* Kafka's offset.metadata.max.bytes is 4096 */
-_Static_assert(METADATA_MAX >= PF_CKPT_META_MIN_SIZE, "metadata buffer");
+#define METADATA_MAX        4000 /* Kafka's offset.metadata.max.bytes is 4096 */
 #define CHECKPOINT_MS       500 /* commit completed offsets at least this often */
 #define POLL_BATCH          500  /* records taken per loop turn */
 #define STALL_PAUSE_MS      1000 /* full and nothing taken this long: pause */
@@ -47,6 +46,8 @@ _Static_assert(METADATA_MAX >= PF_CKPT_META_MIN_SIZE, "metadata buffer");
  */
 #define RECORD_OVERHEAD 512
 #define KEY_KEEP        1024 /* bytes of a key that is too large kept */
+
+_Static_assert(METADATA_MAX >= PF_CKPT_META_MIN_SIZE, "metadata buffer");
 
 typedef struct pf_pipeline pipeline;
 typedef struct part part;
