@@ -131,8 +131,8 @@ static const setting settings[] = {
      "records held in memory before provflow stops taking more"},
     {"max-buffered-bytes", "PROVFLOW_MAX_BUFFERED_BYTES", INT, 0, PF_CMD_RUN,
      AT(max_buffered_bytes), "33554432", 1048576, 17179869184L, "N",
-     "bytes of input records (key, value, headers) held in memory before "
-     "provflow stops taking more"},
+     "bytes held for input records (key, value, headers, and a valid "
+     "event's request: twice its value) before provflow stops taking more"},
     {"dry-run", "PROVFLOW_DRY_RUN", BOOL, 0, PF_CMD_RUN, AT(dry_run), "false",
      0, 0, NULL, "validate only and write \"validated\" outcome lines; call "
      "nothing, need no credential, commit only in group <group-id>.dry-run"},

@@ -223,9 +223,11 @@ rd_kafka_conf_t *pf_kafka_producer_conf(const pf_config *cfg,
     rd_kafka_conf_t *conf =
         build(cfg, PF_KAFKA_PRODUCER, defs, opaque, errstr, errstr_size);
 
-    if (conf == NULL || strcmp(cfg->delivery, "exactly-once") != 0)
+    /* A dry run has no transaction (pipeline.c): it never fences. */
+    if (conf == NULL || cfg->dry_run ||
+        strcmp(cfg->delivery, "exactly-once") != 0)
         return conf;
-    /* Per group and instance: a dry run never fences the service's. */
+    /* Per group and instance. */
     snprintf(txid, sizeof(txid), "%s-%s", group(cfg, gbuf, sizeof(gbuf)), name);
     if (set(conf, "transactional.id", txid, errstr, errstr_size) != 0) {
         rd_kafka_conf_destroy(conf);

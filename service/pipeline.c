@@ -46,6 +46,8 @@
  */
 #define RECORD_OVERHEAD 512
 #define KEY_KEEP        1024 /* bytes of a key that is too large kept */
+/* Copies of a valid record's value that its request holds (tree, text). */
+#define REQUEST_COPIES 2
 
 _Static_assert(METADATA_MAX >= PF_CKPT_META_MIN_SIZE, "metadata buffer");
 
@@ -352,6 +354,37 @@ static void ctx_of(const work *w, pf_log_ctx *ctx, const char *topic)
     ctx->client_request_id = w->valid ? w->req.client_request_id : NULL;
 }
 
+/*
+ * The outcome record's value. Graph's flow (or a dry run's request) can
+ * make it larger than the producer may send: it is then written without
+ * the flow, and data.warning says so (the flow id stays the subject).
+ */
+static char *dump_outcome(pipeline *p, work *w, const pf_outcome *o, char *err,
+                          size_t err_size)
+{
+    size_t key_len = w->key_len > KEY_KEEP ? KEY_KEEP : w->key_len;
+    char *text = pf_outcome_dump(o, &w->outcome_len, err, err_size);
+    char note[200];
+    pf_outcome slim;
+
+    if (text == NULL || (o->flow == NULL && o->flow_json == NULL) ||
+        record_size(key_len, w->outcome_len, NULL) + 64 <= p->record_limit)
+        return text;
+    slim = *o;
+    slim.flow = NULL;
+    slim.flow_json = NULL;
+    slim.flow_json_len = 0;
+    if ((slim.flow_id == NULL || slim.flow_id[0] == '\0') && o->flow != NULL)
+        slim.flow_id = json_string_value(json_object_get(o->flow, "id"));
+    snprintf(note, sizeof(note),
+             "the flow was left out: with it the outcome (%zu bytes) would "
+             "exceed the %zu bytes a record may have",
+             w->outcome_len, p->record_limit);
+    slim.note = note;
+    free(text);
+    return pf_outcome_dump(&slim, &w->outcome_len, err, err_size);
+}
+
 /* Publishes the outcome (and the dead letter of a failure). */
 static void publish(pipeline *p, work *w, const pf_outcome *o)
 {
@@ -359,7 +392,7 @@ static void publish(pipeline *p, work *w, const pf_outcome *o)
     pf_log_ctx ctx;
 
     ctx_of(w, &ctx, p->cfg.input_topic);
-    w->outcome = pf_outcome_dump(o, &w->outcome_len, err, sizeof(err));
+    w->outcome = dump_outcome(p, w, o, err, sizeof(err));
     if (w->outcome == NULL) {
         pf_log(PF_LOG_ERROR, &ctx, "outcome not built: %s", err);
         p->fatal = true;
@@ -375,6 +408,8 @@ static void publish(pipeline *p, work *w, const pf_outcome *o)
         pf_log(PF_LOG_INFO, &ctx, "failed: %s: %s", w->dlq.code,
                w->dlq.message);
     }
+    if (p->cfg.dry_run)
+        w->has_dlq = false; /* the production dead-letter topic: never */
     pf_stats_outcome(
         p->stats, pf_outcome_status_name(o->status), o->flow_type, w->has_dlq,
         w->timestamp_ms > 0 ? (double)(o->time_ms - w->timestamp_ms) / 1000.0
@@ -391,8 +426,6 @@ static void publish(pipeline *p, work *w, const pf_outcome *o)
         work_done(p, w);
         return;
     }
-    if (p->cfg.dry_run)
-        w->has_dlq = false; /* the production dead-letter topic: never */
     if (p->eos && !p->txn_open) {
         rd_kafka_error_t *e = rd_kafka_begin_transaction(p->producer);
 
@@ -451,7 +484,7 @@ static void add_length_header(rd_kafka_headers_t *hdrs, const char *name,
 static void fit_record(pipeline *p, rd_kafka_headers_t **hdrs, size_t *key_len,
                        size_t *value_len, bool dlq)
 {
-    size_t limit = p->record_limit, fixed, i, size;
+    size_t limit = p->record_limit, fixed, i, size, dropped;
     rd_kafka_headers_t *own;
     const char *name;
     const void *value;
@@ -469,13 +502,16 @@ static void fit_record(pipeline *p, rd_kafka_headers_t **hdrs, size_t *key_len,
     fixed = record_size(*key_len, 0, *hdrs) + 64;
     if (fixed > limit) {
         own = rd_kafka_headers_new(8);
-        for (i = 0; rd_kafka_header_get_all(*hdrs, i, &name, &value, &size) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (i = 0, dropped = 0;
+             rd_kafka_header_get_all(*hdrs, i, &name, &value, &size) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR;
              i++) {
             if (strncmp(name, "provflow-", 9) == 0)
                 rd_kafka_header_add(own, name, -1, value, (ssize_t)size);
+            else
+                dropped++;
         }
-        add_length_header(own, "provflow-headers-dropped", i);
+        add_length_header(own, "provflow-headers-dropped", dropped);
         rd_kafka_headers_destroy(*hdrs);
         *hdrs = own;
         fixed = record_size(*key_len, 0, *hdrs) + 64;
@@ -788,6 +824,13 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     w->tenant = ev.tenantid;
     ev.id = ev.tenantid = NULL; /* now owned by w */
     pf_event_release(&ev);
+    /*
+     * The request built from the record weighs about as much again, twice:
+     * its tree, and its text once the job is submitted (measured:
+     * bench/README.md, "Memory with 1 MB events").
+     */
+    w->bytes += REQUEST_COPIES * w->value_len;
+    p->live_bytes += REQUEST_COPIES * w->value_len;
     /*
      * At or below the previous owner's intent: it may have sent the create,
      * and Graph may still apply it; check first, and create only once it

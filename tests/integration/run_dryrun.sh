@@ -6,7 +6,7 @@
 #   1. at-least-once, outcomes on standard output;
 #   2. at-least-once, --dry-run-output TOPIC;
 #   3. exactly-once, outcomes on standard output;
-#   4. exactly-once, --dry-run-output TOPIC (not run yet: see the TODO).
+#   4. exactly-once, --dry-run-output TOPIC.
 # Each time: one outcome per input record (valid: "validated" with the
 # flow; invalid: "failed", invalid_event) on standard output or in the
 # topic (keyed as the input), nothing on the other one, nothing in the
@@ -60,13 +60,8 @@ dry_case() {
     fi
     assert_eq "$name: provflow_outcomes_total = $N" "$N" \
         "$(pf_metric "$name" provflow_outcomes_total)"
-    # TODO(dry run counts dead letters): publish() (service/pipeline.c)
-    # counts a dead letter for every failed outcome of a dry run
-    # (pf_stats_outcome(..., w->has_dlq, ...) before the dry run clears
-    # has_dlq), although a dry run never writes one:
-    # provflow_dead_letters_total says 15 here. Enable once fixed:
-    # assert_eq "$name: provflow_dead_letters_total = 0 (none written)" 0 \
-    #     "$(pf_metric "$name" provflow_dead_letters_total)"
+    assert_eq "$name: provflow_dead_letters_total = 0 (none written)" 0 \
+        "$(pf_metric "$name" provflow_dead_letters_total)"
     pf_stop "$name" TERM 30
     assert_eq "$name: exit 0 after SIGTERM" 0 "$PF_STOP_RC"
     lines=$(grep -c . "${PF_LOG[$name]}.stdout" || true)
@@ -90,14 +85,7 @@ dry_case() {
 dry_case alo-stdout at-least-once stdout
 dry_case alo-topic at-least-once topic
 dry_case eos-stdout exactly-once stdout
-# TODO(dry run, exactly-once, --dry-run-output): provflow exits 70 at the
-# first outcome ("produce to ...: Local: Erroneous state"):
-# pf_kafka_producer_conf() (service/kafka.c) gives the producer a
-# transactional.id for --delivery exactly-once even in a dry run, but the
-# pipeline runs a dry run without transactions (p->eos false, no
-# init_transactions), and librdkafka refuses a transactional producer's
-# record outside a transaction. Enable once fixed:
-# dry_case eos-topic exactly-once topic
+dry_case eos-topic exactly-once topic
 
 group "the simulator: no request at all"
 sim_get /_sim/stats >"$TMP/stats.json"
