@@ -51,8 +51,10 @@ sed 's/^/# /' "$RP_OUT"
 assert_eq "plans $N events" "$N" "$(replayed_total "$RP_OUT")"
 assert_grep "says nothing changed" '^dry run: nothing changed' "$RP_OUT"
 assert_eq "three partitions in the table" 3 "$(plan "$RP_OUT" | wc -l)"
-assert_eq "every row: new 0, replayed = current = log end" 0 \
-    "$(plan "$RP_OUT" | awk '!($3 == 0 && $2 == $4 && $5 == $2)' | wc -l)"
+# A partition that no key hashed to (a chance of about 1 in 60 with the
+# workload's 10 sets) was never committed: current -1001, log end 0.
+assert_eq "every row: new 0, replayed = current = log end (or an empty partition)" 0 \
+    "$(plan "$RP_OUT" | awk '!($3 == 0 && $5 == $4 && ($2 == $4 || ($4 == 0 && $2 < 0)))' | wc -l)"
 earliest_plan=$(plan "$RP_OUT")
 sleep 1
 group_describe "$TMP/offsets.after"
