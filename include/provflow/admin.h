@@ -1,6 +1,6 @@
 /*
  * admin.h - the admin HTTP server: /healthz, /readyz, /metrics
- * (PRODUCT.md 6).
+ * (docs/operations.md).
  *
  * libmicrohttpd in external polling mode with epoll, on the event-loop
  * thread: the server creates no thread. It exposes one file descriptor
