@@ -5,10 +5,10 @@
 #include <string.h>
 
 /*
- * Network-level failures are transient: they are what "connection errors,
- * timeouts" in PRODUCT.md 3 means, and a TLS handshake that fails (as
- * opposed to a certificate that fails verification) is most often a reset
- * or a middlebox hiccup during the handshake. A certificate that does not
+ * Network-level failures are transient: they are the "connection errors,
+ * timeouts" of docs/contract.md, "Classification", and a TLS handshake that
+ * fails (as opposed to a certificate that fails verification) is most often a
+ * reset or a middlebox hiccup during the handshake. A certificate that does not
  * verify, or a failure that is not about the network at all (a malformed
  * URL, an unsupported protocol, an allocation failure), will not clear by
  * retrying the same event, and must not burn events into the dead-letter
@@ -56,12 +56,12 @@ pf_class pf_classify_graph(pf_transport transport, long http_status,
         break;
     }
     /*
-     * 4xx blames the request: 400, 404, 409, 412, 413, 415, 422 are named in
-     * PRODUCT.md and GRAPH.md; the rest (410 gone, 414 too long, ...) are
-     * about this request too. 5xx is the server's trouble and may clear.
-     * Anything else (1xx, 3xx, a 2xx other than 201, nonsense) is outside
-     * the create call's contract: treating it as created would need a body
-     * we cannot trust, failing the event would blame it for Graph's or a
+     * 4xx blames the request: 400, 404, 409, 412, 413, 415, 422 are the ones
+     * Graph documents for the create call; the rest (410 gone, 414 too long,
+     * ...) are about this request too. 5xx is the server's trouble and may
+     * clear. Anything else (1xx, 3xx, a 2xx other than 201, nonsense) is
+     * outside the create call's contract: treating it as created would need a
+     * body we cannot trust, failing the event would blame it for Graph's or a
      * proxy's behaviour; stopping to look (systemic) is the safe answer,
      * and pf_classify_may_have_reached() makes the retry check for a
      * duplicate first.

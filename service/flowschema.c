@@ -1,7 +1,7 @@
 /*
  * flowschema.c - the four provisioning flow types as tables (flowschema.h).
  *
- * Rows follow GRAPH.md and the CSDL: property names in CSDL casing and
+ * Rows follow Graph's beta CSDL: property names in CSDL casing and
  * order, PF_PROP_REQUIRED where the CSDL says non-nullable. `annotate` is
  * set exactly on the types whose "@odata.type" the Graph documentation's
  * request bodies carry (the flows, classGroupConfiguration,
@@ -60,7 +60,7 @@ static const char *const user_attributes[] = {
 /* studentAgeGroup */
 static const char *const age_groups[] = {"minor", "notAdult", "adult", NULL};
 
-/* Well-known section role codes, in Graph's casing (GRAPH.md). */
+/* Well-known section role codes, in Graph's casing (docs/events.md). */
 static const char *const role_codes[] = {
     "student",
     "teacher",

@@ -1,7 +1,8 @@
 /*
- * classify.h - what an attempt's outcome means for the event (PRODUCT.md 3).
+ * classify.h - what an attempt's outcome means for the event
+ * (docs/contract.md, "Classification").
  *
- * The three kinds of input are kept apart as they enter (STYLE.md): a
+ * The three kinds of input are kept apart as they enter (docs/style.md): a
  * transport error (no HTTP response), an HTTP status, and, for the token
  * endpoint, the OAuth2 `error` code. This module does not depend on curl:
  * the HTTP layer maps CURLcode onto pf_transport.
@@ -27,7 +28,7 @@ typedef enum pf_transport {
                                  * protocol, out of memory, internal error */
 } pf_transport;
 
-/* The outcome classes of PRODUCT.md section 3, plus one step of auth. */
+/* The outcome classes (docs/contract.md), plus one step of auth. */
 typedef enum pf_class {
     PF_CLASS_CREATED = 0, /* 201: done */
     PF_CLASS_TRANSIENT,   /* retry with backoff (retry.h) */
@@ -47,7 +48,7 @@ typedef enum pf_class {
  *   for this request; a second 401 is then systemic.
  *
  * Transport errors: DNS, CONNECT, TLS_HANDSHAKE, TIMEOUT, BROKEN are
- * transient (PRODUCT.md: "connection errors, timeouts"); TLS_VERIFY and
+ * transient (connection errors, timeouts); TLS_VERIFY and
  * OTHER are systemic: an untrusted certificate or a bad URL is
  * configuration, and will not clear by retrying the same event.
  *
@@ -84,8 +85,8 @@ pf_class pf_classify_token(pf_transport transport, long http_status,
 
 /*
  * True if the attempt may have created the flow although no 201 was seen,
- * so that a retry must first list the set's flows (PRODUCT.md 5,
- * "Duplicates"):
+ * so that a retry must first list the set's flows (docs/design.md, "The
+ * delivery argument"):
  * - a TIMEOUT, BROKEN or OTHER transport error after the whole request was
  *   sent (request_sent true): the response may have been lost;
  * - any 5xx: the server failed after it may have committed the flow;

@@ -6,7 +6,11 @@
 #ifndef PROVFLOW_CLI_H
 #define PROVFLOW_CLI_H
 
-/* Exit statuses (sysexits.h values; PRODUCT.md section 6). */
+/*
+ * Exit statuses (sysexits.h values; docs/configuration.md, "Exit
+ * statuses"). The only place these numbers are written: code returns the
+ * names (scripts/checksrc checks).
+ */
 enum {
     PF_EXIT_OK = 0,
     PF_EXIT_USAGE = 64,    /* bad command line */

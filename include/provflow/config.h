@@ -3,9 +3,9 @@
  *
  * Every setting is a row (config.c): its flag, its environment variable,
  * its type, default and help. Values come from command-line flags, then
- * the environment, then a config file, then the default (PRODUCT.md
- * section 6: flags > environment > file). Secrets have no flag (a command
- * line is visible to every user of the host): they come from the
+ * the environment, then a config file, then the default
+ * (docs/configuration.md: flags > environment > file). Secrets have no flag (a
+ * command line is visible to every user of the host): they come from the
  * environment, directly or as NAME_FILE naming a file that holds them.
  *
  * The config file (--config FILE or PROVFLOW_CONFIG) has one "key = value"

@@ -2,7 +2,7 @@
  * event.h - decoding a provisioning request CloudEvent from a Kafka record.
  *
  * Both content modes of the CloudEvents Kafka protocol binding are accepted
- * (PRODUCT.md section 1, docs/events.md):
+ * (docs/events.md, "Content modes"):
  *   - structured: the value is a JSON CloudEvent; `content-type` is
  *     `application/cloudevents+json` or absent;
  *   - binary: the value is the `data` object; the attributes are `ce_*`

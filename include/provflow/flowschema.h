@@ -6,7 +6,7 @@
  * documentation's request bodies put one), and its properties in CSDL order
  * and casing. The transform walks these tables; nothing in provflow knows a
  * flow type's properties except flowschema.c. Adding a property is one row.
- * Facts: ../shared/spec/GRAPH.md.
+ * The tables as a list: docs/events.md, "The flows".
  */
 #ifndef PROVFLOW_FLOWSCHEMA_H
 #define PROVFLOW_FLOWSCHEMA_H

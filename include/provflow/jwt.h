@@ -1,6 +1,6 @@
 /*
  * jwt.h - the client-assertion JWT of the OAuth 2.0 client-credentials grant
- * with a certificate (GRAPH.md, "Tokens").
+ * with a certificate (docs/configuration.md, "Credentials").
  *
  * Header: {"alg":"PS256","typ":"JWT","x5t#S256":<thumbprint>}, where the
  * thumbprint is the unpadded base64url SHA-256 of the certificate's DER.

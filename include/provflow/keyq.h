@@ -1,7 +1,7 @@
 /*
- * keyq.h - per-key ordering with bounded concurrency (PRODUCT.md 3, last
- * bullet: "requests with the same record key run strictly in order; a
- * throttled key waits without blocking other keys").
+ * keyq.h - per-key ordering with bounded concurrency: requests with the same
+ * record key run strictly in order, and a key that waits (a backoff, a
+ * settle time) holds back no other key (docs/contract.md, "Delivery").
  *
  * Work items are identified by a key: any bytes, NUL bytes and the empty key
  * included (the Kafka record key, else the flowSetId). The queue guarantees:

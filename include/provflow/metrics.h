@@ -29,7 +29,7 @@
  * that collides with a family already registered (histograms also reserve
  * NAME_bucket, NAME_sum and NAME_count), is rejected at registration.
  *
- * Not thread-safe, and deliberately so (STYLE.md, The loop): one thread,
+ * Not thread-safe, and deliberately so (docs/style.md, "The loop"): one thread,
  * the event loop, registers, updates and renders; fields are plain.
  */
 #ifndef PROVFLOW_METRICS_H

@@ -7,7 +7,7 @@
  * HTTP-date form of Retry-After, the wall-clock time in seconds since the
  * Unix epoch. All functions are safe to call from any thread.
  *
- * Policy (PRODUCT.md section 3, GRAPH.md "Errors"):
+ * Policy (docs/contract.md, "Retries"):
  * - Exponential backoff with full jitter: after attempt n (n >= 1) failed,
  *   wait a uniformly random time in [0, min(max_backoff, base * 2^(n-1))].
  * - A Retry-After sent by the server wins over the backoff, even when longer,
@@ -25,7 +25,7 @@
 
 /*
  * Microsoft's Graph SDK retry design caps a request at about 10 attempts and
- * 30 minutes in all (GRAPH.md, "Errors").
+ * 30 minutes in all.
  */
 #define PF_RETRY_MAX_ATTEMPTS_DEFAULT   10
 #define PF_RETRY_MAX_ELAPSED_MS_DEFAULT (30 * 60 * 1000)

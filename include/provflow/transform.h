@@ -3,8 +3,7 @@
  *
  * Pure: no network, no clock, no randomness. The same event and options
  * always give byte-identical output (the body serialised compactly). The rules
- * are PRODUCT.md section 2 and docs/events.md; the flow types are the tables of
- * flowschema.h.
+ * are docs/events.md; the flow types are the tables of flowschema.h.
  */
 #ifndef PROVFLOW_TRANSFORM_H
 #define PROVFLOW_TRANSFORM_H

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # provflow run, case 7b: creates that Graph applies after provflow gave up
-# on them must not be made twice (PRODUCT.md section 5, Duplicates).
+# on them must not be made twice (docs/design.md, "The delivery argument").
 # The simulator takes 3 s per create, and applies it even when the client
 # has gone.
 #  1. SIGTERM with --shutdown-grace-ms 1000 abandons creates still

@@ -28,8 +28,8 @@ static void fail_class(const char *what, long status, pf_class got,
 static void graph_statuses_map_to_product_classes(void **state)
 {
     /*
-     * Every status of PRODUCT.md 3 and GRAPH.md "Statuses to expect", then
-     * the choices for statuses neither names.
+     * Every status Graph documents for the create call (docs/contract.md,
+     * "Classification"), then the choices for statuses it does not name.
      */
     static const struct {
         long status;
@@ -131,7 +131,7 @@ static void transport_errors_classify_without_status(void **state)
 static void
 token_errors_are_systemic_except_temporarily_unavailable(void **state)
 {
-    /* Every `error` value GRAPH.md lists, at statuses Entra uses. */
+    /* Every OAuth2 `error` value Entra documents, at statuses it uses. */
     static const struct {
         const char *error;
         long status;

@@ -2,7 +2,7 @@
  * test_transform.c - events that must decode and transform, and exactly
  * what they become: the seed's four examples byte for byte (golden files in
  * tests/data/seed), the URL and client-request-id, determinism, and each
- * input convenience of PRODUCT.md section 1.
+ * input convenience of docs/events.md, "Conveniences".
  *
  * JSON inside C strings is written with single quotes; sq() turns them into
  * double quotes, so the cases stay readable.

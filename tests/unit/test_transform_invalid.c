@@ -2,7 +2,7 @@
  * test_transform_invalid.c - events that must be rejected, and where.
  *
  * One row per case: what is wrong, the record (value and headers), and the
- * JSON path the error must name (PRODUCT.md section 2, docs/events.md).
+ * JSON path the error must name (docs/events.md, "Errors").
  * Each row runs as its own cmocka test, named by its description. A row
  * passes when decoding or the transform returns -1 with code
  * "invalid_event", exactly that path and a non-empty message, and leaves

@@ -75,7 +75,7 @@ static const struct enum_def user_attrs_enum = {"additionalUserAttributes",
 static const char *const age_groups[] = {"minor", "notAdult", "adult", NULL};
 static const struct enum_def age_group_enum = {"studentAgeGroup", age_groups};
 
-/* Section-role codes Graph defines, in its casing (GRAPH.md). */
+/* Section-role codes Graph defines, in its casing (its role-group pages). */
 static const char *const role_codes[] = {"student",
                                          "teacher",
                                          "proctor",

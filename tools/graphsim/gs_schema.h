@@ -4,9 +4,9 @@
  * and the validator that checks a create body against it the way Graph does.
  *
  * This deliberately shares nothing with provflow's transform tables
- * (include/provflow/flowschema.h): it is written from GRAPH.md and the
- * CSDL, so that it catches the transform's mistakes instead of repeating
- * them.
+ * (include/provflow/flowschema.h): it is written from Graph's beta CSDL
+ * and its API pages, so that it catches the transform's mistakes instead of
+ * repeating them.
  */
 #ifndef GRAPHSIM_SCHEMA_H
 #define GRAPHSIM_SCHEMA_H
