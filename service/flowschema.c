@@ -239,12 +239,6 @@ const char *const pf_flow_readonly_props[] = {
     "id", "createdDateTime", "lastModifiedDateTime", "readinessStatus", NULL,
 };
 
-const pf_flow_kind *pf_flow_kinds(size_t *count)
-{
-    *count = COUNT(kinds);
-    return kinds;
-}
-
 const pf_flow_kind *pf_flow_kind_by_name(const char *flow_type)
 {
     size_t i;

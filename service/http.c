@@ -47,7 +47,6 @@ struct pf_http {
     CURLM *multi;
     pf_http_config cfg;
     char *ca_file;
-    size_t active;
     pf_http_xfer *active_list; /* transfers running, doubly linked */
     pf_http_xfer *free_list;   /* finished transfers, handles reusable */
 };
@@ -477,7 +476,6 @@ static void unlink_active(pf_http *h, pf_http_xfer *x)
     if (x->next != NULL)
         x->next->prev = x->prev;
     x->prev = x->next = NULL;
-    h->active--;
 }
 
 /* Back to the pool once out of the multi handle; the easy handle is kept. */
@@ -547,7 +545,6 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     if (x->next != NULL)
         x->next->prev = x;
     h->active_list = x;
-    h->active++;
     return x;
 }
 
@@ -659,14 +656,4 @@ int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
         finish(h, x, m->data.result);
     }
     return ready;
-}
-
-void pf_http_wakeup(pf_http *h)
-{
-    curl_multi_wakeup(h->multi);
-}
-
-size_t pf_http_active(const pf_http *h)
-{
-    return h->active;
 }

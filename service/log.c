@@ -38,11 +38,6 @@ void pf_log_set_level(pf_log_level level)
     min_level = (int)level;
 }
 
-int pf_log_enabled(pf_log_level level)
-{
-    return (int)level >= min_level;
-}
-
 int pf_log_secret(const char *secret)
 {
     return pf_redact_add(secret);

@@ -72,9 +72,6 @@ typedef struct pf_flow_kind {
     const pf_type *type;   /* its entity type: classGroupProvisioningFlow */
 } pf_flow_kind;
 
-/* The four flow kinds, in a fixed order; *count receives 4. */
-const pf_flow_kind *pf_flow_kinds(size_t *count);
-
 /* Looks a flow kind up by data.flowType (exact case); NULL if unknown. */
 const pf_flow_kind *pf_flow_kind_by_name(const char *flow_type);
 

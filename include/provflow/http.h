@@ -6,7 +6,7 @@
  * the loop thread. Connections are kept alive and reused, HTTP/2 is used
  * when a TLS server offers it, responses are size-capped, and transport
  * failures are classified as they enter (classify.h). Nothing here is
- * thread-safe except pf_http_wakeup().
+ * thread-safe.
  */
 #ifndef PROVFLOW_HTTP_H
 #define PROVFLOW_HTTP_H
@@ -116,12 +116,6 @@ void pf_http_cancel(pf_http *h, pf_http_xfer *x);
  */
 int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
                  int timeout_ms);
-
-/* Makes a pf_http_poll() waiting in another thread return early. */
-void pf_http_wakeup(pf_http *h);
-
-/* Transfers submitted and not yet finished. */
-size_t pf_http_active(const pf_http *h);
 
 /*
  * Copies len bytes of src (text from a server: a header value, an error

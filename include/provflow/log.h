@@ -49,8 +49,6 @@ int pf_log_level_parse(const char *name);
 /* Entries below level are dropped. Default: PF_LOG_INFO. */
 void pf_log_set_level(pf_log_level level);
 
-int pf_log_enabled(pf_log_level level);
-
 /*
  * Registers a secret (at least 4 bytes; copied) that must never appear in a
  * line, nor in any other text redact.h masks (outcomes, dead-letter
@@ -72,10 +70,5 @@ void pf_log_redact(char *text);
 /* Writes one entry. ctx may be NULL. */
 void pf_log(pf_log_level level, const pf_log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-#define pf_debug(...) pf_log(PF_LOG_DEBUG, NULL, __VA_ARGS__)
-#define pf_info(...)  pf_log(PF_LOG_INFO, NULL, __VA_ARGS__)
-#define pf_warn(...)  pf_log(PF_LOG_WARN, NULL, __VA_ARGS__)
-#define pf_error(...) pf_log(PF_LOG_ERROR, NULL, __VA_ARGS__)
 
 #endif /* PROVFLOW_LOG_H */
