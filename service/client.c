@@ -2,10 +2,20 @@
 #include "provflow/client.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "provflow/fileio.h"
+
+struct pf_client {
+    pf_tokens *tokens;
+    pf_graph *graph;
+    pf_secrets *secrets;
+    pf_transform_opts transform; /* points into this struct */
+    char graph_root[PF_GRAPH_ROOT_MAX + 1];
+    char authority_host[PF_GRAPH_ROOT_MAX + 1];
+};
 
 #define CREDENTIALS_FILE_MAX   (1024 * 1024)
 #define CLIENT_SECRET_FILE_MAX 4096
@@ -159,23 +169,36 @@ out:
     return rc;
 }
 
-int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
-                   size_t errstr_size)
+void pf_client_http_config(const pf_config *cfg, pf_http_config *hc)
+{
+    pf_http_config_default(hc);
+    hc->ca_file = cfg->ca_file;
+    hc->allow_http = cfg->allow_http;
+    hc->timeout_ms = cfg->http_timeout_ms;
+    hc->connect_timeout_ms = cfg->connect_timeout_ms;
+    hc->max_connections = cfg->max_in_flight + 8;
+}
+
+pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
+                         char *errstr, size_t errstr_size)
 {
     const pf_cloud *cloud = pf_cloud_find(cfg->cloud ? cfg->cloud : "global");
-    pf_http_config hc;
+    pf_client *c = calloc(1, sizeof(*c));
     pf_token_config tc;
     pf_graph_config gc;
     pf_credential cred;
     char scope[PF_GRAPH_ROOT_MAX + 16], why[256];
     size_t len;
 
-    memset(c, 0, sizeof(*c));
+    if (c == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
     if (cloud == NULL) {
         snprintf(errstr, errstr_size,
                  "cloud: \"%s\" is not global, usgov, usgov-dod or china",
                  cfg->cloud);
-        return -1;
+        goto fail;
     }
     snprintf(c->graph_root, sizeof(c->graph_root), "%s",
              cfg->graph_root ? cfg->graph_root : cloud->graph_root);
@@ -186,18 +209,18 @@ int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
         c->graph_root[len - 1] = '\0';
     if (!pf_graph_root_valid(c->graph_root, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "graph-root: %s", why);
-        return -1;
+        goto fail;
     }
     if (!pf_graph_root_valid(c->authority_host, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "authority-host: %s", why);
-        return -1;
+        goto fail;
     }
     if (!cfg->allow_http && (strncmp(c->graph_root, "http://", 7) == 0 ||
                              strncmp(c->authority_host, "http://", 7) == 0)) {
         snprintf(errstr, errstr_size,
                  "graph-root and authority-host must be https:// unless "
                  "allow-http is set");
-        return -1;
+        goto fail;
     }
     c->transform.graph_root = c->graph_root;
     if (cfg->secrets_dir != NULL) {
@@ -209,19 +232,6 @@ int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
         c->transform.secrets = c->secrets;
     }
 
-    pf_http_config_default(&hc);
-    hc.ca_file = cfg->ca_file;
-    hc.allow_http = cfg->allow_http;
-    hc.timeout_ms = cfg->http_timeout_ms;
-    hc.connect_timeout_ms = cfg->connect_timeout_ms;
-    hc.max_connections = cfg->max_in_flight + 8;
-    c->timers = pf_timers_new();
-    c->http = pf_http_new(&hc, why, sizeof(why));
-    if (c->timers == NULL || c->http == NULL) {
-        snprintf(errstr, errstr_size, "ca-file: %s", why);
-        goto fail;
-    }
-
     /* The scope is the Graph root's: "<root>/.default". */
     snprintf(scope, sizeof(scope), "%s/.default", c->graph_root);
     pf_token_config_default(&tc);
@@ -229,7 +239,7 @@ int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
     tc.scope = scope;
     tc.expiry_margin_ms = cfg->token_expiry_margin_ms;
     tc.systemic_retry_ms = cfg->token_systemic_retry_ms;
-    c->tokens = pf_tokens_new(c->http, c->timers, &tc, why, sizeof(why));
+    c->tokens = pf_tokens_new(http, timers, &tc, why, sizeof(why));
     if (c->tokens == NULL) {
         snprintf(errstr, errstr_size, "tokens: %s", why);
         goto fail;
@@ -258,24 +268,38 @@ int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
     gc.retry.max_backoff_ms = cfg->max_backoff_ms;
     gc.retry.max_retry_after_ms = cfg->max_retry_after_ms;
     gc.settle_ms = cfg->settle_ms;
-    c->graph =
-        pf_graph_new(c->http, c->timers, c->tokens, &gc, why, sizeof(why));
+    c->graph = pf_graph_new(http, timers, c->tokens, &gc, why, sizeof(why));
     if (c->graph == NULL) {
         snprintf(errstr, errstr_size, "retry settings: %s", why);
         goto fail;
     }
-    return 0;
+    return c;
 fail:
-    pf_client_release(c);
-    return -1;
+    pf_client_destroy(c);
+    return NULL;
 }
 
-void pf_client_release(pf_client *c)
+void pf_client_destroy(pf_client *c)
 {
+    if (c == NULL)
+        return;
     pf_graph_destroy(c->graph);
     pf_tokens_destroy(c->tokens);
-    pf_http_destroy(c->http);
-    pf_timers_destroy(c->timers);
     pf_secrets_destroy(c->secrets);
-    memset(c, 0, sizeof(*c));
+    free(c);
+}
+
+pf_graph *pf_client_graph(pf_client *c)
+{
+    return c->graph;
+}
+
+pf_tokens *pf_client_tokens(pf_client *c)
+{
+    return c->tokens;
+}
+
+const pf_transform_opts *pf_client_transform(const pf_client *c)
+{
+    return &c->transform;
 }

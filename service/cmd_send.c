@@ -1,9 +1,11 @@
 /*
  * cmd_send.c - `provflow send`: events (NDJSON) in, outcome records
  * (NDJSON) out, through Graph, no Kafka. The operator's tool for one-off
- * creates, and the pipeline's building blocks driven by a small loop:
- * read -> decode -> transform -> keyq (per-flowSetId order) -> graph job ->
- * outcome.
+ * creates. The same chain as `run` (docs/design.md, "The chain"): a line
+ * is taken in (intake.h), waits for its flow set's turn (keyq.h), runs as
+ * a Graph job (graph.h) and its result becomes an outcome (outcome.h);
+ * only the source of records (lines) and the sink of outcomes (standard
+ * output) are this file's.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,7 +16,7 @@
 #include "provflow/cli.h"
 #include "provflow/client.h"
 #include "provflow/config.h"
-#include "provflow/event.h"
+#include "provflow/intake.h"
 #include "provflow/keyq.h"
 #include "provflow/log.h"
 #include "provflow/outcome.h"
@@ -29,13 +31,15 @@ typedef struct sender sender;
 typedef struct item {
     pf_keyq_item node;
     sender *s;
-    pf_request req;
-    char *id, *tenant;
+    pf_intake in;
     int64_t line;
 } item;
 
 struct sender {
-    pf_client client;
+    pf_timers *timers;
+    pf_http *http;
+    pf_client *client;
+    pf_intake_config intake;
     pf_keyq *q;
     FILE *in;
     const char *in_name;
@@ -80,81 +84,60 @@ static void print_outcome(sender *s, const pf_outcome *o)
     free(text);
 }
 
+static pf_outcome_input input_of(const sender *s, int64_t line)
+{
+    return (pf_outcome_input){s->in_name, 0, line};
+}
+
 static void invalid(sender *s, const char *id, const pf_error *e, int64_t line)
 {
-    pf_outcome_error oe = {
-        .code = PF_OUTCOME_INVALID_EVENT,
-        .message = e->message,
-        .path = e->path,
-    };
-    pf_outcome o = {
-        .status = PF_OUTCOME_FAILED,
-        .source = SOURCE,
-        .time_ms = pf_wall_ms(),
-        .request_id = id,
-        .error = &oe,
-        .input = {s->in_name, 0, line},
-    };
+    pf_outcome_build b;
 
+    pf_outcome_of_invalid(&b, e, id, SOURCE, pf_wall_ms(), input_of(s, line));
     s->failed++;
-    print_outcome(s, &o);
+    print_outcome(s, &b.o);
 }
 
 static void item_free(item *it)
 {
-    pf_request_release(&it->req);
-    free(it->id);
-    free(it->tenant);
+    pf_intake_release(&it->in);
     free(it);
+}
+
+/* Systemic: not the event's fault; no outcome, everything stops. */
+static void stop_systemic(sender *s, const pf_graph_result *r)
+{
+    if (s->systemic)
+        return;
+    s->systemic = true;
+    /*
+     * A dependency away (69), not configuration (78): Graph unreachable,
+     * or a token endpoint that kept failing in a way that clears by
+     * itself (no answer, 429, 5xx) until the event's retries ran out.
+     */
+    s->systemic_unreachable =
+        r->unreachable || (r->token_failure != NULL &&
+                           (r->token_failure->unreachable ||
+                            r->token_failure->cls == PF_CLASS_TRANSIENT));
+    snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s", r->message);
 }
 
 static void on_done(void *arg, const pf_graph_result *r)
 {
     item *it = arg;
     sender *s = it->s;
-    pf_outcome_graph og;
-    pf_outcome_error oe;
-    pf_outcome o;
+    pf_outcome_build b;
 
-    pf_graph_outcome(r, &it->req, it->id, &o, &og, &oe);
-    o.source = SOURCE;
-    o.time_ms = pf_wall_ms();
-    o.input = (pf_outcome_input){s->in_name, 0, it->line};
-    switch (r->status) {
-    case PF_GRAPH_CREATED:
-    case PF_GRAPH_EXISTS:
-        print_outcome(s, &o);
-        break;
-    case PF_GRAPH_FAILED:
-        s->failed++;
-        s->unreachable = s->unreachable || r->unreachable;
-        print_outcome(s, &o);
-        break;
-    case PF_GRAPH_SYSTEMIC:
-        /* Not the event's fault: no outcome; everything stops. */
-        if (!s->systemic) {
-            s->systemic = true;
-            /*
-             * A dependency away (69), not configuration (78): Graph
-             * unreachable, or a token endpoint that kept failing in a way
-             * that clears by itself (no answer, 429, 5xx) until the
-             * event's retries ran out.
-             */
-            s->systemic_unreachable =
-                r->unreachable ||
-                (r->token_failure != NULL &&
-                 (r->token_failure->unreachable ||
-                  r->token_failure->cls == PF_CLASS_TRANSIENT));
-            snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s",
-                     r->message);
+    if (r->status == PF_GRAPH_SYSTEMIC) {
+        stop_systemic(s, r);
+    } else {
+        pf_outcome_of_result(&b, r, &it->in.req, it->in.id, SOURCE,
+                             pf_wall_ms(), input_of(s, it->line));
+        if (r->status == PF_GRAPH_FAILED) {
+            s->failed++;
+            s->unreachable = s->unreachable || r->unreachable;
         }
-        break;
-    default:
-        /* A result this command does not know: said, never passed over. */
-        fprintf(stderr, "provflow send: %s line %lld: unexpected result %d\n",
-                s->in_name, (long long)it->line + 1, (int)r->status);
-        s->lost++;
-        break;
+        print_outcome(s, &b.o);
     }
     pf_keyq_done(s->q, &it->node);
     item_free(it);
@@ -165,9 +148,10 @@ static void read_one(sender *s)
 {
     size_t cap = PF_EVENT_MAX_BYTES, len = 0;
     pf_record rec = {0};
-    pf_event ev;
     pf_error err;
     item *it;
+    const char *key;
+    size_t key_len;
     int ch = EOF;
     bool too_long = false;
 
@@ -192,40 +176,25 @@ static void read_one(sender *s)
     }
     rec.value = s->buf;
     rec.value_len = len;
-    if (pf_event_decode(&rec, &ev, &err) != 0) {
-        invalid(s, ev.id, &err, s->line - 1);
-        pf_event_release(&ev);
-        return;
-    }
-    if (pf_tokens_find(s->client.tokens, ev.tenantid) == NULL) {
-        pf_error_set(&err, "invalid_event", "tenantid",
-                     "no credential is configured for tenant \"%.64s\"",
-                     ev.tenantid);
-        invalid(s, ev.id, &err, s->line - 1);
-        pf_event_release(&ev);
-        return;
-    }
     it = calloc(1, sizeof(*it));
-    if (it == NULL ||
-        pf_transform(&ev, &s->client.transform, &it->req, &err) != 0) {
-        if (it == NULL)
-            pf_error_set(&err, "internal", "$", "out of memory");
-        invalid(s, ev.id, &err, s->line - 1);
-        pf_event_release(&ev);
-        free(it);
+    if (it == NULL) {
+        pf_error_set(&err, "internal", "$", "out of memory");
+        invalid(s, NULL, &err, s->line - 1);
         return;
     }
     it->s = s;
     it->line = s->line - 1;
-    it->id = ev.id;
-    it->tenant = ev.tenantid;
-    ev.id = ev.tenantid = NULL; /* now owned by it */
-    pf_event_release(&ev);
     pf_keyq_item_init(&it->node);
-    if (pf_keyq_push(s->q, it->req.flow_set_id, strlen(it->req.flow_set_id),
-                     &it->node) != 0) {
+    pf_intake_record(&s->intake, &rec, &it->in);
+    if (!it->in.valid) {
+        invalid(s, it->in.id, &it->in.err, it->line);
+        item_free(it);
+        return;
+    }
+    key = pf_intake_order_key(&it->in, &rec, &key_len);
+    if (pf_keyq_push(s->q, key, key_len, &it->node) != 0) {
         pf_error_set(&err, "internal", "$", "out of memory");
-        invalid(s, it->id, &err, it->line);
+        invalid(s, it->in.id, &err, it->line);
         item_free(it);
     }
 }
@@ -238,8 +207,9 @@ static void start_ready(sender *s)
     while (!s->systemic && (n = pf_keyq_pop_ready(s->q)) != NULL) {
         item *it = PF_KEYQ_ENTRY(n, item, node);
 
-        if (pf_graph_submit(s->client.graph, &it->req, it->tenant, false, 0,
-                            on_done, it, why, sizeof(why)) == NULL) {
+        if (pf_graph_submit(pf_client_graph(s->client), &it->in.req,
+                            it->in.source, false, 0, on_done, it, why,
+                            sizeof(why)) == NULL) {
             fprintf(stderr, "provflow send: %s\n", why);
             s->systemic = true;
             snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s", why);
@@ -268,18 +238,18 @@ static int run(sender *s, size_t window)
         if (s->eof && pf_keyq_queued(s->q) + pf_keyq_running(s->q) == 0)
             break;
         now = pf_now_ms();
-        pf_timers_run(s->client.timers, now);
-        due = pf_timers_next_due(s->client.timers);
+        pf_timers_run(s->timers, now);
+        due = pf_timers_next_due(s->timers);
         timeout = due <= now ? 0 : due - now > 1000 ? 1000 : (int)(due - now);
-        if (pf_http_poll(s->client.http, NULL, 0, timeout) < 0) {
+        if (pf_http_poll(s->http, NULL, 0, timeout) < 0) {
             fputs("provflow send: libcurl failed\n", stderr);
             return PF_EXIT_SOFTWARE;
         }
     }
     if (s->systemic) {
         /* Jobs still running are abandoned; their events get no outcome. */
-        pf_graph_destroy(s->client.graph);
-        s->client.graph = NULL;
+        pf_client_destroy(s->client);
+        s->client = NULL;
         pf_keyq_clear(s->q, drop, NULL);
         /* The reason may quote a server: secrets masked, no control. */
         pf_redact_line(s->systemic_msg, sizeof(s->systemic_msg));
@@ -330,6 +300,7 @@ static void usage(FILE *out)
 int pf_cmd_send(int argc, char **argv)
 {
     pf_config cfg;
+    pf_http_config hc;
     sender s;
     char err[512];
     int first, rc;
@@ -353,11 +324,23 @@ int pf_cmd_send(int argc, char **argv)
     }
     pf_log_set_level((pf_log_level)pf_log_level_parse(cfg.log_level));
     pf_log_secret(cfg.client_secret);
-    if (pf_client_init(&s.client, &cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "provflow send: %s\n", err);
-        pf_config_release(&cfg);
-        return PF_EXIT_CONFIG;
+    pf_client_http_config(&cfg, &hc);
+    s.timers = pf_timers_new();
+    s.http = pf_http_new(&hc, err, sizeof(err));
+    if (s.timers == NULL || s.http == NULL) {
+        fprintf(stderr, "provflow send: ca-file: %s\n",
+                s.timers == NULL ? "out of memory" : err);
+        rc = PF_EXIT_CONFIG;
+        goto out;
     }
+    s.client = pf_client_new(&cfg, s.http, s.timers, err, sizeof(err));
+    if (s.client == NULL) {
+        fprintf(stderr, "provflow send: %s\n", err);
+        rc = PF_EXIT_CONFIG;
+        goto out;
+    }
+    s.intake = (pf_intake_config){.tokens = pf_client_tokens(s.client),
+                                  .transform = pf_client_transform(s.client)};
     s.in = stdin;
     s.in_name = "stdin";
     if (first < argc && strcmp(argv[first], "-") != 0) {
@@ -377,13 +360,15 @@ int pf_cmd_send(int argc, char **argv)
         rc = PF_EXIT_SOFTWARE;
         goto out;
     }
-    pf_tokens_prefetch(s.client.tokens);
+    pf_tokens_prefetch(pf_client_tokens(s.client));
     rc = run(&s, (size_t)cfg.max_in_flight * READ_AHEAD);
 out:
     if (s.q != NULL)
         pf_keyq_clear(s.q, drop, NULL);
     pf_keyq_destroy(s.q);
-    pf_client_release(&s.client);
+    pf_client_destroy(s.client);
+    pf_http_destroy(s.http);
+    pf_timers_destroy(s.timers);
     if (s.in != NULL && s.in != stdin)
         fclose(s.in);
     free(s.buf);

@@ -67,7 +67,7 @@ struct pf_graph {
     pf_tokens *tokens;
     pf_graph_config cfg;
     pf_graph_job *jobs; /* every live job, doubly linked */
-    size_t job_count, requests;
+    size_t requests;
     pf_graph_job *queue_head, *queue_tail; /* waiting for a slot, FIFO */
     pf_setcache *sets;                     /* recent list answers */
 };
@@ -151,7 +151,6 @@ static void job_free(pf_graph_job *j)
         g->jobs = j->next;
     if (j->next != NULL)
         j->next->prev = j->prev;
-    g->job_count--;
     explicit_bzero(j->body, j->body_len); /* it may hold a password */
     free(j->body);
     free(j->url);
@@ -191,11 +190,6 @@ int64_t pf_graph_job_settle_until(const pf_graph_job *j)
 bool pf_graph_job_sending(const pf_graph_job *j)
 {
     return j->xfer != NULL && j->step == STEP_POST;
-}
-
-size_t pf_graph_jobs(const pf_graph *g)
-{
-    return g->job_count;
 }
 
 size_t pf_graph_requests(const pf_graph *g)
@@ -758,18 +752,13 @@ out:
 }
 
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
-                              const char *tenant_id, bool check_existing,
+                              pf_token_source *source, bool check_existing,
                               int64_t create_after_ms, pf_graph_done_fn done,
                               void *arg, char *errstr, size_t errstr_size)
 {
-    pf_token_source *tokens = pf_tokens_find(g->tokens, tenant_id);
     pf_graph_job *j;
 
-    if (tokens == NULL) {
-        snprintf(errstr, errstr_size, "no credential for tenant %.64s",
-                 tenant_id != NULL ? tenant_id : "(default)");
-        return NULL;
-    }
+    assert(source != NULL);
     j = calloc(1, sizeof(*j));
     if (j == NULL)
         goto oom;
@@ -777,7 +766,7 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->done = done;
     j->arg = arg;
     j->kind = req->flow;
-    j->tokens = tokens;
+    j->tokens = source;
     j->may_exist = check_existing;
     j->use_cache = check_existing;
     j->settle_until_ms = create_after_ms;
@@ -786,8 +775,7 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->url = strdup(req->url);
     j->body = pf_jsonw_dump(req->body, 0, NULL);
     if (j->url != NULL &&
-        asprintf(&j->cache_key, "%s %s", tenant_id != NULL ? tenant_id : "",
-                 j->url) < 0)
+        asprintf(&j->cache_key, "%p %s", (void *)source, j->url) < 0)
         j->cache_key = NULL;
     if (j->url == NULL || j->body == NULL || j->cache_key == NULL) {
         free(j->url);
@@ -803,7 +791,6 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     if (j->next != NULL)
         j->next->prev = j;
     g->jobs = j;
-    g->job_count++;
     /* Start from the loop, so that done is never called from here. */
     if (pf_timer_start(g->timers, &j->timer, pf_now_ms()) != 0) {
         job_free(j);
@@ -813,46 +800,4 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
 oom:
     snprintf(errstr, errstr_size, "out of memory");
     return NULL;
-}
-
-void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
-                      const char *request_id, pf_outcome *o,
-                      pf_outcome_graph *og, pf_outcome_error *oe)
-{
-    *og = (pf_outcome_graph){
-        .http_status = r->http_status,
-        .request_id = r->request_id,
-        .client_request_id = req->client_request_id,
-        .attempts = r->attempts,
-        .elapsed_ms = r->elapsed_ms,
-    };
-    *oe = (pf_outcome_error){.message = r->message,
-                             .graph_error = r->graph_error};
-    memset(o, 0, sizeof(*o));
-    o->request_id = request_id;
-    o->flow_set_id = req->flow_set_id;
-    o->flow_type = req->flow->flow_type;
-    o->graph = og;
-    o->mask_body = req->body; /* Graph may quote the request: passwords */
-    switch (r->status) {
-    case PF_GRAPH_CREATED:
-    case PF_GRAPH_EXISTS:
-        o->status = r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED
-                                                  : PF_OUTCOME_EXISTS;
-        o->flow = r->flow;
-        o->flow_json = r->flow_json;
-        o->flow_json_len = r->flow_json_len;
-        o->flow_id = r->flow_id;
-        o->note = r->note;
-        break;
-    case PF_GRAPH_FAILED:
-    case PF_GRAPH_SYSTEMIC: /* not an outcome; mapped for completeness */
-        o->status = PF_OUTCOME_FAILED;
-        oe->code =
-            r->error_code != NULL && strcmp(r->error_code, "rejected") == 0
-                ? PF_OUTCOME_REJECTED
-                : PF_OUTCOME_RETRIES_EXHAUSTED;
-        o->error = oe;
-        break;
-    }
 }

@@ -1,6 +1,7 @@
 /* outcome.c - the outcome record and its dead-letter headers (outcome.h). */
 #include "provflow/outcome.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -575,4 +576,89 @@ int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
     dlq_set(dlq, 4, "provflow-source-partition", dlq->partition);
     dlq_set(dlq, 5, "provflow-source-offset", dlq->offset);
     return 0;
+}
+
+/* Building an outcome from what happened. */
+
+void pf_outcome_of_result(pf_outcome_build *b, const pf_graph_result *r,
+                          const pf_request *req, const char *request_id,
+                          const char *source, int64_t time_ms,
+                          pf_outcome_input in)
+{
+    pf_outcome *o = &b->o;
+
+    assert(r->status != PF_GRAPH_SYSTEMIC);
+    memset(b, 0, sizeof(*b));
+    b->graph = (pf_outcome_graph){
+        .http_status = r->http_status,
+        .request_id = r->request_id,
+        .client_request_id = req->client_request_id,
+        .attempts = r->attempts,
+        .elapsed_ms = r->elapsed_ms,
+    };
+    o->source = source;
+    o->time_ms = time_ms;
+    o->input = in;
+    o->request_id = request_id;
+    o->flow_set_id = req->flow_set_id;
+    o->flow_type = req->flow->flow_type;
+    o->graph = &b->graph;
+    o->mask_body = req->body; /* Graph may quote the request: passwords */
+    if (r->status == PF_GRAPH_FAILED) {
+        o->status = PF_OUTCOME_FAILED;
+        b->error = (pf_outcome_error){
+            .code =
+                r->error_code != NULL && strcmp(r->error_code, "rejected") == 0
+                    ? PF_OUTCOME_REJECTED
+                    : PF_OUTCOME_RETRIES_EXHAUSTED,
+            .message = r->message,
+            .graph_error = r->graph_error,
+        };
+        o->error = &b->error;
+        return;
+    }
+    o->status =
+        r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED : PF_OUTCOME_EXISTS;
+    o->flow = r->flow;
+    o->flow_json = r->flow_json;
+    o->flow_json_len = r->flow_json_len;
+    o->flow_id = r->flow_id;
+    o->note = r->note;
+}
+
+void pf_outcome_of_invalid(pf_outcome_build *b, const pf_error *e,
+                           const char *request_id, const char *source,
+                           int64_t time_ms, pf_outcome_input in)
+{
+    memset(b, 0, sizeof(*b));
+    b->error = (pf_outcome_error){
+        .code = PF_OUTCOME_INVALID_EVENT,
+        .message = e->message,
+        .path = e->path,
+    };
+    b->o = (pf_outcome){
+        .status = PF_OUTCOME_FAILED,
+        .source = source,
+        .time_ms = time_ms,
+        .request_id = request_id,
+        .error = &b->error,
+        .input = in,
+    };
+}
+
+void pf_outcome_of_request(pf_outcome_build *b, const pf_request *req,
+                           const char *request_id, const char *source,
+                           int64_t time_ms, pf_outcome_input in)
+{
+    memset(b, 0, sizeof(*b));
+    b->o = (pf_outcome){
+        .status = PF_OUTCOME_VALIDATED,
+        .source = source,
+        .time_ms = time_ms,
+        .request_id = request_id,
+        .flow_set_id = req->flow_set_id,
+        .flow_type = req->flow->flow_type,
+        .flow = req->body,
+        .input = in,
+    };
 }

@@ -21,7 +21,7 @@
 
 #include "provflow/admin.h"
 #include "provflow/client.h"
-#include "provflow/event.h"
+#include "provflow/intake.h"
 #include "provflow/kafka.h"
 #include "provflow/keyq.h"
 #include "provflow/log.h"
@@ -76,9 +76,8 @@ struct work {
     rd_kafka_headers_t *headers;
     size_t bytes; /* counted in p->live_bytes */
     /* A valid event. */
-    pf_request req;
-    char *id, *tenant;
-    bool valid, check_existing;
+    pf_intake in; /* the request, or why the record is invalid */
+    bool check_existing;
     int64_t create_after_ms; /* no create before (graph.h, "settle") */
     pf_graph_job *job;
     pf_timer retry; /* after a systemic failure */
@@ -130,8 +129,10 @@ struct pf_pipeline {
      * lowered when the broker refused a record as too large.
      */
     size_t record_limit;
-    const pf_config *conf;
-    pf_client client;
+    pf_timers *timers; /* the loop's: every wait of every module */
+    pf_http *http;     /* the loop's curl multi handle */
+    pf_client *client;
+    pf_intake_config intake;
     rd_kafka_t *consumer, *producer;
     rd_kafka_queue_t *cq;
     bool eos;
@@ -169,7 +170,7 @@ struct pf_pipeline {
  */
 static void start_timer(pipeline *p, pf_timer *t, int64_t due_ms)
 {
-    if (pf_timer_start(p->client.timers, t, due_ms) != 0) {
+    if (pf_timer_start(p->timers, t, due_ms) != 0) {
         pf_log(PF_LOG_ERROR, NULL, "out of memory for a timer: stopping");
         p->fatal = true;
     }
@@ -251,18 +252,16 @@ static void work_free(work *w)
 {
     pipeline *p = w->p;
 
-    pf_timer_stop(p->client.timers, &w->retry);
-    pf_timer_stop(p->client.timers, &w->out_result.retry);
-    pf_timer_stop(p->client.timers, &w->out_dlq.retry);
+    pf_timer_stop(p->timers, &w->retry);
+    pf_timer_stop(p->timers, &w->out_result.retry);
+    pf_timer_stop(p->timers, &w->out_dlq.retry);
     if (w->job != NULL)
-        pf_graph_cancel(p->client.graph, w->job);
-    pf_request_release(&w->req);
+        pf_graph_cancel(pf_client_graph(p->client), w->job);
+    pf_intake_release(&w->in);
     if (w->headers != NULL)
         rd_kafka_headers_destroy(w->headers);
     free(w->key);
     free(w->value);
-    free(w->id);
-    free(w->tenant);
     free(w->outcome);
     if (w->part != NULL)
         w->part->live--;
@@ -350,8 +349,8 @@ static void ctx_of(const work *w, pf_log_ctx *ctx, const char *topic)
     ctx->topic = topic;
     ctx->partition = w->partition;
     ctx->offset = w->offset;
-    ctx->request_id = w->id;
-    ctx->client_request_id = w->valid ? w->req.client_request_id : NULL;
+    ctx->request_id = w->in.id;
+    ctx->client_request_id = w->in.valid ? w->in.req.client_request_id : NULL;
 }
 
 /*
@@ -632,24 +631,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 
 /* Outcome building. */
 
-static void publish_invalid(pipeline *p, work *w, const char *id,
-                            const pf_error *e)
+static pf_outcome_input input_of(const pipeline *p, const work *w)
 {
-    pf_outcome_error oe = {
-        .code = PF_OUTCOME_INVALID_EVENT,
-        .message = e->message,
-        .path = e->path,
-    };
-    pf_outcome o = {
-        .status = PF_OUTCOME_FAILED,
-        .source = p->source,
-        .time_ms = pf_wall_ms(),
-        .request_id = id,
-        .error = &oe,
-        .input = {p->cfg.input_topic, w->partition, w->offset},
-    };
-
-    publish(p, w, &o);
+    return (pf_outcome_input){p->cfg.input_topic, w->partition, w->offset};
 }
 
 static void start_job(pipeline *p, work *w);
@@ -671,9 +655,7 @@ static void on_job_done(void *arg, const pf_graph_result *r)
 {
     work *w = arg;
     pipeline *p = w->p;
-    pf_outcome_graph og;
-    pf_outcome_error oe;
-    pf_outcome o;
+    pf_outcome_build b;
 
     w->job = NULL;
     if (r->status == PF_GRAPH_SYSTEMIC) {
@@ -690,21 +672,19 @@ static void on_job_done(void *arg, const pf_graph_result *r)
         return;
     }
     set_systemic(p, false, NULL);
-    pf_graph_outcome(r, &w->req, w->id, &o, &og, &oe);
-    o.source = p->source;
-    o.time_ms = pf_wall_ms();
-    o.input = (pf_outcome_input){p->cfg.input_topic, w->partition, w->offset};
+    pf_outcome_of_result(&b, r, &w->in.req, w->in.id, p->source, pf_wall_ms(),
+                         input_of(p, w));
     pf_keyq_done(p->q, &w->node); /* the key's next record may start */
-    publish(p, w, &o);
+    publish(p, w, &b.o);
 }
 
 static void start_job(pipeline *p, work *w)
 {
     char why[256];
 
-    w->job =
-        pf_graph_submit(p->client.graph, &w->req, w->tenant, w->check_existing,
-                        w->create_after_ms, on_job_done, w, why, sizeof(why));
+    w->job = pf_graph_submit(
+        pf_client_graph(p->client), &w->in.req, w->in.source, w->check_existing,
+        w->create_after_ms, on_job_done, w, why, sizeof(why));
     if (w->job == NULL) {
         pf_log(PF_LOG_ERROR, NULL, "cannot start a Graph job: %s", why);
         p->fatal = true;
@@ -768,8 +748,9 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     pf_header hbuf[PF_KAFKA_HEADERS_MAX];
     part *pt = part_get(p, m->partition);
     pf_record rec;
-    pf_event ev;
-    pf_error err;
+    pf_outcome_build b;
+    const char *key;
+    size_t key_len;
     work *w;
     int skip;
 
@@ -797,33 +778,13 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
         return;
     }
     pf_kafka_record(m, &rec, hbuf);
-    if (pf_event_decode(&rec, &ev, &err) != 0) {
-        publish_invalid(p, w, ev.id, &err);
-        pf_event_release(&ev);
+    pf_intake_record(&p->intake, &rec, &w->in);
+    if (!w->in.valid) {
+        pf_outcome_of_invalid(&b, &w->in.err, w->in.id, p->source, pf_wall_ms(),
+                              input_of(p, w));
+        publish(p, w, &b.o);
         return;
     }
-    /* A dry run needs no credential; with some configured, it checks. */
-    if (pf_tokens_find(p->client.tokens, ev.tenantid) == NULL &&
-        !(p->cfg.dry_run && pf_tokens_find(p->client.tokens, NULL) == NULL)) {
-        char q[68];
-
-        pf_error_set(&err, "invalid_event", "tenantid",
-                     "no credential is configured for tenant \"%s\"",
-                     pf_error_excerpt(q, sizeof(q), ev.tenantid));
-        publish_invalid(p, w, ev.id, &err);
-        pf_event_release(&ev);
-        return;
-    }
-    if (pf_transform(&ev, &p->client.transform, &w->req, &err) != 0) {
-        publish_invalid(p, w, ev.id, &err);
-        pf_event_release(&ev);
-        return;
-    }
-    w->valid = true;
-    w->id = ev.id;
-    w->tenant = ev.tenantid;
-    ev.id = ev.tenantid = NULL; /* now owned by w */
-    pf_event_release(&ev);
     /*
      * The request built from the record weighs about as much again, twice:
      * its tree, and its text once the job is submitted (measured:
@@ -844,24 +805,13 @@ static void on_record(pipeline *p, const rd_kafka_message_t *m)
     if (m->offset < pt->unseen_end)
         w->check_existing = true;
     if (p->cfg.dry_run) {
-        pf_outcome o = {
-            .status = PF_OUTCOME_VALIDATED,
-            .source = p->source,
-            .time_ms = pf_wall_ms(),
-            .request_id = w->id,
-            .flow_set_id = w->req.flow_set_id,
-            .flow_type = w->req.flow->flow_type,
-            .flow = w->req.body,
-            .input = {p->cfg.input_topic, w->partition, w->offset},
-        };
-
-        publish(p, w, &o);
+        pf_outcome_of_request(&b, &w->in.req, w->in.id, p->source, pf_wall_ms(),
+                              input_of(p, w));
+        publish(p, w, &b.o);
         return;
     }
-    /* Order by the record key, else by the flow set. */
-    if (pf_keyq_push(p->q, w->key_len ? w->key : w->req.flow_set_id,
-                     w->key_len ? w->key_len : strlen(w->req.flow_set_id),
-                     &w->node) != 0) {
+    key = pf_intake_order_key(&w->in, &rec, &key_len);
+    if (pf_keyq_push(p->q, key, key_len, &w->node) != 0) {
         pf_log(PF_LOG_ERROR, NULL, "out of memory queueing a record");
         p->fatal = true;
     }
@@ -1295,7 +1245,7 @@ static void let_creates_answer(pipeline *p,
     int64_t until = pf_now_ms() + p->cfg.http_timeout_ms + 1000;
 
     while (revoked_sending(p, l) && pf_now_ms() < until) {
-        if (pf_http_poll(p->client.http, NULL, 0, 20) < 0)
+        if (pf_http_poll(p->http, NULL, 0, 20) < 0)
             break;
     }
 }
@@ -1439,7 +1389,7 @@ static void update_pause(pipeline *p, int64_t now)
 static void ready_checks(void *arg, pf_admin_readiness *r)
 {
     pipeline *p = arg;
-    pf_token_source *src = pf_tokens_find(p->client.tokens, NULL);
+    pf_token_source *src = pf_tokens_find(pf_client_tokens(p->client), NULL);
     const pf_token_failure *f = src ? pf_token_last_failure(src) : NULL;
     char why[PF_ADMIN_CHECK_REASON_MAX];
     size_t i;
@@ -1454,9 +1404,9 @@ static void ready_checks(void *arg, pf_admin_readiness *r)
     snprintf(why, sizeof(why), "%s%s%.180s", f != NULL ? f->error : "",
              f != NULL ? ": " : "", f != NULL ? f->description : "");
     if (!p->cfg.dry_run)
-        pf_admin_readiness_add(r, "token", pf_tokens_ready(p->client.tokens),
-                               pf_tokens_ready(p->client.tokens) ? "valid"
-                                                                 : why);
+        pf_admin_readiness_add(
+            r, "token", pf_tokens_ready(pf_client_tokens(p->client)),
+            pf_tokens_ready(pf_client_tokens(p->client)) ? "valid" : why);
     pf_admin_readiness_add(r, "graph", !p->systemic,
                            p->systemic ? p->systemic_reason : "working");
     pf_admin_readiness_add(r, "producer", !p->fatal,
@@ -1500,7 +1450,7 @@ static void on_stats_timer(pf_timer *t, void *arg)
     uint64_t fetched, failed;
     size_t i, paused = 0;
 
-    pf_tokens_counts(p->client.tokens, &fetched, &failed);
+    pf_tokens_counts(pf_client_tokens(p->client), &fetched, &failed);
     pf_stats_tokens(p->stats, fetched, failed);
     for (i = 0; i < p->nparts; i++) {
         part *pt = p->parts[i];
@@ -1518,8 +1468,8 @@ static void on_stats_timer(pf_timer *t, void *arg)
                            hi > committed && committed >= 0 ? hi - committed
                                                             : 0);
     }
-    pf_stats_gauges(p->stats, pf_graph_requests(p->client.graph), p->live,
-                    paused, p->was_ready, p->systemic);
+    pf_stats_gauges(p->stats, pf_graph_requests(pf_client_graph(p->client)),
+                    p->live, paused, p->was_ready, p->systemic);
     start_timer(p, t, pf_now_ms() + STATS_MS);
 }
 
@@ -1579,7 +1529,7 @@ int pf_pipeline_run(pipeline *p)
         return 69;
     }
     if (!p->cfg.dry_run)
-        pf_tokens_prefetch(p->client.tokens);
+        pf_tokens_prefetch(pf_client_tokens(p->client));
     pf_timer_init(&p->stats_timer, on_stats_timer, p);
     start_timer(p, &p->stats_timer, pf_now_ms());
     pf_log(PF_LOG_INFO, NULL,
@@ -1599,7 +1549,7 @@ int pf_pipeline_run(pipeline *p)
             pf_log(PF_LOG_INFO, NULL, "stopping: draining for up to %ld ms",
                    p->cfg.shutdown_grace_ms);
         }
-        pf_timers_run(p->client.timers, now);
+        pf_timers_run(p->timers, now);
         take = room(p, now);
         for (n = 0; (size_t)n < take && n < POLL_BATCH && !p->fatal &&
                     (p->paused || !full(p));
@@ -1622,14 +1572,14 @@ int pf_pipeline_run(pipeline *p)
         }
         if (p->draining && (drained(p) || now >= p->drain_deadline_ms))
             break;
-        due = pf_timers_next_due(p->client.timers);
+        due = pf_timers_next_due(p->timers);
         timeout = n == POLL_BATCH ? 0 : 100;
         if (due - now < timeout)
             timeout = due <= now ? 0 : (int)(due - now);
         if (pf_admin_timeout_ms(p->admin) >= 0 &&
             pf_admin_timeout_ms(p->admin) < timeout)
             timeout = pf_admin_timeout_ms(p->admin);
-        if (pf_http_poll(p->client.http, fds, 2, timeout) < 0) {
+        if (pf_http_poll(p->http, fds, 2, timeout) < 0) {
             status = 70;
             break;
         }
@@ -1721,15 +1671,33 @@ pipeline *pf_pipeline_new(const pf_config *cfg, char *errstr,
     }
     pf_config_instance(cfg, p->instance, sizeof(p->instance));
     snprintf(p->source, sizeof(p->source), "urn:provflow:%s", p->instance);
-    if (pf_client_init(&p->client, cfg, errstr, errstr_size) != 0)
+    {
+        pf_http_config hc;
+
+        pf_client_http_config(cfg, &hc);
+        p->timers = pf_timers_new();
+        p->http = pf_http_new(&hc, why, sizeof(why));
+        if (p->timers == NULL || p->http == NULL) {
+            snprintf(errstr, errstr_size, "ca-file: %s",
+                     p->timers == NULL ? "out of memory" : why);
+            goto fail;
+        }
+    }
+    p->client = pf_client_new(cfg, p->http, p->timers, errstr, errstr_size);
+    if (p->client == NULL)
         goto fail;
+    p->intake = (pf_intake_config){
+        .tokens = pf_client_tokens(p->client),
+        .transform = pf_client_transform(p->client),
+        .dry_run = cfg->dry_run,
+    };
     p->metrics = pf_metrics_new();
     p->stats = p->metrics ? pf_stats_new(p->metrics, PROVFLOW_VERSION) : NULL;
     if (p->stats == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    pf_graph_observe(p->client.graph, pf_stats_graph_attempt,
+    pf_graph_observe(pf_client_graph(p->client), pf_stats_graph_attempt,
                      pf_stats_graph_retry, p->stats);
     {
         pf_admin_config ac;
@@ -1834,8 +1802,11 @@ void pf_pipeline_destroy(pipeline *p)
     if (p->producer != NULL)
         rd_kafka_destroy(p->producer);
     pf_admin_destroy(p->admin);
-    pf_timer_stop(p->client.timers, &p->stats_timer);
-    pf_client_release(&p->client);
+    if (p->timers != NULL)
+        pf_timer_stop(p->timers, &p->stats_timer);
+    pf_client_destroy(p->client);
+    pf_http_destroy(p->http);
+    pf_timers_destroy(p->timers);
     pf_stats_destroy(p->stats);
     pf_metrics_destroy(p->metrics);
     free(p->parts);

@@ -1,8 +1,9 @@
 /*
- * client.h - the Graph side of provflow, assembled from the settings:
- * timers, the HTTP client, the token sources and the Graph job client,
- * plus the transform options (Graph root, secrets directory). `send` and
- * `run` both build one; it runs on their loop thread.
+ * client.h - the Graph side of provflow, assembled from the settings: the
+ * token sources, the Graph job client and the transform options (Graph
+ * root, secrets directory), on the HTTP client and timers of the loop
+ * that runs it. `send` and `run` both build one; it runs on their loop
+ * thread.
  */
 #ifndef PROVFLOW_CLIENT_H
 #define PROVFLOW_CLIENT_H
@@ -25,28 +26,34 @@ typedef struct pf_cloud {
 /* The cloud called name, or NULL. */
 const pf_cloud *pf_cloud_find(const char *name);
 
-typedef struct pf_client {
-    pf_timers *timers;
-    pf_http *http;
-    pf_tokens *tokens;
-    pf_graph *graph;
-    pf_secrets *secrets;
-    pf_transform_opts transform; /* points into this struct */
-    char graph_root[PF_GRAPH_ROOT_MAX + 1];
-    char authority_host[PF_GRAPH_ROOT_MAX + 1];
-} pf_client;
+/* Opaque: the Graph side, built once per process. */
+typedef struct pf_client pf_client;
 
 /*
- * Builds the client from cfg: the cloud's hosts unless --graph-root or
+ * The HTTP client's settings from cfg (CA file, timeouts, plain http
+ * allowed, connections for max_in_flight). The loop creates the HTTP
+ * client and the timers it polls; the Graph side borrows them.
+ */
+void pf_client_http_config(const pf_config *cfg, pf_http_config *hc);
+
+/*
+ * Builds the client from cfg on the loop's http and timers (borrowed,
+ * outliving it): the cloud's hosts unless --graph-root or
  * --authority-host say otherwise; the default credential from
  * tenant-id/client-id and the first of client secret, certificate,
  * federated token file (the Azure SDKs' order); further tenants from
- * credentials-file. Returns 0, or -1 with a message naming the setting in
+ * credentials-file. Returns NULL with a message naming the setting in
  * errstr (a configuration error: exit 78). Nothing is fetched yet.
  */
-int pf_client_init(pf_client *c, const pf_config *cfg, char *errstr,
-                   size_t errstr_size);
+pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
+                         char *errstr, size_t errstr_size);
 
-void pf_client_release(pf_client *c);
+/* Cancels every job (no callbacks) and frees the client. NULL is a no-op. */
+void pf_client_destroy(pf_client *c);
+
+/* Its parts, owned by the client. */
+pf_graph *pf_client_graph(pf_client *c);
+pf_tokens *pf_client_tokens(pf_client *c);
+const pf_transform_opts *pf_client_transform(const pf_client *c);
 
 #endif /* PROVFLOW_CLIENT_H */

@@ -46,7 +46,6 @@
 #include <stdint.h>
 
 #include "provflow/http.h"
-#include "provflow/outcome.h"
 #include "provflow/retry.h"
 #include "provflow/timers.h"
 #include "provflow/token.h"
@@ -145,16 +144,16 @@ void pf_graph_destroy(pf_graph *g);
 
 /*
  * Starts a job for req, whose url, body and ids are copied (the caller may
- * release req at once). tenant_id (may be NULL: the default credential)
- * picks the token source. check_existing: list the set's flows before the
- * first create; create_after_ms: monotonic time before which no create is
- * sent (0: none; see "settle" above). done(arg, result) is called exactly once,
- * from the loop, never from inside this call; the job is freed after it
- * returns. Returns NULL with a reason in errstr when the job cannot start
- * (unknown tenant, out of memory): no callback then.
+ * release req at once). source is the tenant's token source (intake.h
+ * resolved it from the event; it outlives the job). check_existing: list the
+ * set's flows before the first create; create_after_ms: monotonic time before
+ * which no create is sent (0: none; see "settle" above). done(arg, result) is
+ * called exactly once, from the loop, never from inside this call; the job is
+ * freed after it returns. Returns NULL with a reason in errstr when the job
+ * cannot start (out of memory): no callback then.
  */
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
-                              const char *tenant_id, bool check_existing,
+                              pf_token_source *source, bool check_existing,
                               int64_t create_after_ms, pf_graph_done_fn done,
                               void *arg, char *errstr, size_t errstr_size);
 
@@ -175,19 +174,7 @@ bool pf_graph_job_sending(const pf_graph_job *job);
 /* Abandons a job; its callback is never made. */
 void pf_graph_cancel(pf_graph *g, pf_graph_job *job);
 
-/*
- * The outcome record of a job that ended CREATED, EXISTS or FAILED: fills
- * *o, with o->graph = og and (for FAILED) o->error = oe, from r, req and
- * the event id (may be NULL). The caller sets o->source, o->time_ms and
- * o->input. Everything is borrowed from r and req: use o during the
- * callback.
- */
-void pf_graph_outcome(const pf_graph_result *r, const pf_request *req,
-                      const char *request_id, pf_outcome *o,
-                      pf_outcome_graph *og, pf_outcome_error *oe);
-
-/* Jobs submitted and not finished; of those, HTTP requests running. */
-size_t pf_graph_jobs(const pf_graph *g);
+/* HTTP requests running. */
 size_t pf_graph_requests(const pf_graph *g);
 
 #endif /* PROVFLOW_GRAPH_H */

@@ -1,6 +1,10 @@
 /*
  * outcome.h - the outcome record of one request, and its dead-letter
- * headers (PRODUCT.md section 4).
+ * headers (docs/events.md, "Outcome records"), and the one place where what
+ * happened to a request becomes an outcome: a Graph result
+ * (pf_outcome_of_result), an invalid event (pf_outcome_of_invalid), a dry
+ * run's validated request (pf_outcome_of_request). `run` and `send` both
+ * build their outcomes here and differ only in where they write them.
  *
  * Pure: the caller passes everything, the wall-clock time included; no
  * clock, no randomness, no I/O, no librdkafka or curl types. The same
@@ -61,8 +65,11 @@
 
 #include <jansson.h>
 
+#include "provflow/error.h"
+#include "provflow/graph.h"
 #include "provflow/record.h"
 #include "provflow/reqid.h"
+#include "provflow/transform.h"
 
 #define PF_OUTCOME_TYPE_PREFIX "provflow.provisioningFlow."
 
@@ -183,6 +190,39 @@ typedef struct pf_outcome {
     const pf_outcome_error *error; /* required for failed, else NULL */
     pf_outcome_input input;
 } pf_outcome;
+
+/*
+ * An outcome with the parts it points to, built whole by the functions
+ * below; b->o is the outcome. Its strings are borrowed from the arguments:
+ * use it while they live. Not to be copied (o points into it).
+ */
+typedef struct pf_outcome_build {
+    pf_outcome o;
+    pf_outcome_graph graph;
+    pf_outcome_error error;
+} pf_outcome_build;
+
+/*
+ * The outcome of a Graph job that ended CREATED, EXISTS or FAILED (r),
+ * for request req of event request_id (may be NULL), from source at
+ * time_ms, for the input at in. Graph may quote the request: its body is
+ * the mask (mask_body). SYSTEMIC is no outcome: a caller's mistake
+ * (asserted).
+ */
+void pf_outcome_of_result(pf_outcome_build *b, const pf_graph_result *r,
+                          const pf_request *req, const char *request_id,
+                          const char *source, int64_t time_ms,
+                          pf_outcome_input in);
+
+/* The failed outcome of an event that intake refused (intake.h): e. */
+void pf_outcome_of_invalid(pf_outcome_build *b, const pf_error *e,
+                           const char *request_id, const char *source,
+                           int64_t time_ms, pf_outcome_input in);
+
+/* A dry run's outcome: the event is valid, req was built, nothing sent. */
+void pf_outcome_of_request(pf_outcome_build *b, const pf_request *req,
+                           const char *request_id, const char *source,
+                           int64_t time_ms, pf_outcome_input in);
 
 /*
  * The record value: the outcome CloudEvent, compact JSON, members in the

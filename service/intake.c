@@ -1,0 +1,55 @@
+/* intake.c - a record becomes a request, or an invalid outcome (intake.h). */
+#include "provflow/intake.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "provflow/event.h"
+
+/* The credential of the event's tenant; false when none may serve it. */
+static bool tenant(const pf_intake_config *cfg, const pf_event *ev,
+                   pf_intake *in)
+{
+    char q[68];
+
+    in->source = pf_tokens_find(cfg->tokens, ev->tenantid);
+    if (in->source != NULL ||
+        (cfg->dry_run && pf_tokens_find(cfg->tokens, NULL) == NULL))
+        return true;
+    pf_error_set(&in->err, "invalid_event", "tenantid",
+                 "no credential is configured for tenant \"%s\"",
+                 pf_error_excerpt(q, sizeof(q), ev->tenantid));
+    return false;
+}
+
+void pf_intake_record(const pf_intake_config *cfg, const pf_record *rec,
+                      pf_intake *in)
+{
+    pf_event ev;
+
+    memset(in, 0, sizeof(*in));
+    if (pf_event_decode(rec, &ev, &in->err) == 0 && tenant(cfg, &ev, in) &&
+        pf_transform(&ev, cfg->transform, &in->req, &in->err) == 0)
+        in->valid = true;
+    in->id = ev.id; /* set by decode even when it fails, when readable */
+    ev.id = NULL;
+    pf_event_release(&ev);
+}
+
+const char *pf_intake_order_key(const pf_intake *in, const pf_record *rec,
+                                size_t *len)
+{
+    if (rec->key_len > 0) {
+        *len = rec->key_len;
+        return rec->key;
+    }
+    *len = strlen(in->req.flow_set_id);
+    return in->req.flow_set_id;
+}
+
+void pf_intake_release(pf_intake *in)
+{
+    pf_request_release(&in->req);
+    free(in->id);
+    memset(in, 0, sizeof(*in));
+}
