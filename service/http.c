@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "provflow/fileio.h"
 #include "provflow/timers.h"
@@ -40,15 +41,15 @@ struct pf_http_xfer {
     char location[PF_HTTP_LOCATION_MAX];
     char errbuf[CURL_ERROR_SIZE];
     int64_t started_ms;
-    pf_http_xfer *prev, *next; /* in the active list, or next in the pool */
+    LIST_ENTRY(pf_http_xfer) link; /* in the active list or in the pool */
 };
 
 struct pf_http {
     CURLM *multi;
     pf_http_config cfg;
     char *ca_file;
-    pf_http_xfer *active_list; /* transfers running, doubly linked */
-    pf_http_xfer *free_list;   /* finished transfers, handles reusable */
+    LIST_HEAD(, pf_http_xfer) active; /* transfers running */
+    LIST_HEAD(, pf_http_xfer) pool;   /* finished ones, handles reusable */
 };
 
 void pf_http_config_default(pf_http_config *cfg)
@@ -83,6 +84,8 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
     h = calloc(1, sizeof(*h));
     if (h == NULL)
         goto oom;
+    LIST_INIT(&h->active);
+    LIST_INIT(&h->pool);
     h->cfg = *cfg;
     if (h->cfg.max_header_bytes == 0)
         h->cfg.max_header_bytes = PF_HTTP_MAX_HEADER_DEFAULT;
@@ -120,13 +123,13 @@ void pf_http_destroy(pf_http *h)
 
     if (h == NULL)
         return;
-    while ((x = h->active_list) != NULL) {
-        h->active_list = x->next;
+    while ((x = LIST_FIRST(&h->active)) != NULL) {
+        LIST_REMOVE(x, link);
         curl_multi_remove_handle(h->multi, x->easy);
         xfer_free(x);
     }
-    while ((x = h->free_list) != NULL) {
-        h->free_list = x->next;
+    while ((x = LIST_FIRST(&h->pool)) != NULL) {
+        LIST_REMOVE(x, link);
         xfer_free(x);
     }
     curl_multi_cleanup(h->multi);
@@ -469,13 +472,7 @@ fail:
 static void unlink_active(pf_http *h, pf_http_xfer *x)
 {
     curl_multi_remove_handle(h->multi, x->easy);
-    if (x->prev != NULL)
-        x->prev->next = x->next;
-    else
-        h->active_list = x->next;
-    if (x->next != NULL)
-        x->next->prev = x->prev;
-    x->prev = x->next = NULL;
+    LIST_REMOVE(x, link);
 }
 
 /* Back to the pool once out of the multi handle; the easy handle is kept. */
@@ -489,8 +486,7 @@ static void recycle(pf_http *h, pf_http_xfer *x)
         x->resp = NULL;
         x->resp_cap = 0;
     }
-    x->next = h->free_list;
-    h->free_list = x;
+    LIST_INSERT_HEAD(&h->pool, x, link);
 }
 
 pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
@@ -505,9 +501,9 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
                  req->url);
         return NULL;
     }
-    x = h->free_list;
+    x = LIST_FIRST(&h->pool);
     if (x != NULL) {
-        h->free_list = x->next;
+        LIST_REMOVE(x, link);
         curl_easy_reset(x->easy);
     } else {
         x = calloc(1, sizeof(*x));
@@ -532,7 +528,6 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->retry_after[0] = '\0';
     x->location[0] = '\0';
     x->errbuf[0] = '\0';
-    x->prev = x->next = NULL;
     x->started_ms = pf_now_ms();
     if (set_options(h, x, req) != 0 ||
         curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
@@ -540,11 +535,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
         recycle(h, x);
         return NULL;
     }
-    x->prev = NULL;
-    x->next = h->active_list;
-    if (x->next != NULL)
-        x->next->prev = x;
-    h->active_list = x;
+    LIST_INSERT_HEAD(&h->active, x, link);
     return x;
 }
 

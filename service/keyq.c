@@ -4,12 +4,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 /*
- * Invariant: a key's items are linked oldest first from key->head; the head
+ * Invariant: a key's items are linked oldest first in key->items; the first
  * is READY (and then in the queue's ready list) or RUNNING, every other item
  * of the key is WAITING. So at most one item per key runs, and the next one
- * cannot become ready before the head leaves.
+ * cannot become ready before the first leaves.
  */
 enum {
     ITEM_IDLE = 0, /* in no queue */
@@ -18,9 +19,11 @@ enum {
     ITEM_RUNNING,  /* its key's head, popped */
 };
 
+TAILQ_HEAD(item_list, pf_keyq_item);
+
 struct pf_keyq_key {
-    pf_keyq_item *head, *tail; /* the key's items, oldest first */
-    pf_keyq_key *prev, *next;  /* all keys, for pf_keyq_remove_if() */
+    struct item_list items;       /* the key's items, oldest first */
+    LIST_ENTRY(pf_keyq_key) link; /* all keys, for pf_keyq_remove_if() */
     uint64_t hash;
     size_t len;
     unsigned char bytes[]; /* the key, len bytes, not NUL-terminated */
@@ -37,8 +40,8 @@ struct pf_keyq_key {
 struct pf_keyq {
     size_t max_running;
     size_t running, queued, ready;
-    pf_keyq_item *ready_head, *ready_tail;
-    pf_keyq_key *keys; /* list of all entries */
+    struct item_list ready_list;   /* oldest first */
+    LIST_HEAD(, pf_keyq_key) keys; /* every entry */
     pf_keyq_key **slots;
     size_t cap; /* slots, a power of two */
     size_t nkeys;
@@ -106,7 +109,8 @@ static int table_resize(pf_keyq *q, size_t cap)
     free(q->slots);
     q->slots = slots;
     q->cap = cap;
-    for (k = q->keys; k != NULL; k = k->next) {
+    LIST_FOREACH(k, &q->keys, link)
+    {
         i = (size_t)k->hash & (cap - 1);
         while (slots[i] != NULL)
             i = (i + 1) & (cap - 1);
@@ -138,12 +142,7 @@ static void key_free(pf_keyq *q, pf_keyq_key *k)
     q->slots[i] = NULL;
     q->nkeys--;
 
-    if (k->prev != NULL)
-        k->prev->next = k->next;
-    else
-        q->keys = k->next;
-    if (k->next != NULL)
-        k->next->prev = k->prev;
+    LIST_REMOVE(k, link);
     free(k);
 
     /* Failing to shrink only keeps the larger table. */
@@ -167,17 +166,19 @@ pf_keyq *pf_keyq_new(size_t max_running)
         return NULL;
     }
     q->cap = TABLE_MIN;
+    TAILQ_INIT(&q->ready_list);
+    LIST_INIT(&q->keys);
     return q;
 }
 
 void pf_keyq_destroy(pf_keyq *q)
 {
-    pf_keyq_key *k, *next;
+    pf_keyq_key *k;
 
     if (q == NULL)
         return;
-    for (k = q->keys; k != NULL; k = next) {
-        next = k->next;
+    while ((k = LIST_FIRST(&q->keys)) != NULL) {
+        LIST_REMOVE(k, link);
         free(k);
     }
     free(q->slots);
@@ -192,28 +193,13 @@ void pf_keyq_item_init(pf_keyq_item *it)
 static void ready_append(pf_keyq *q, pf_keyq_item *it)
 {
     it->state = ITEM_READY;
-    it->ready_next = NULL;
-    it->ready_prev = q->ready_tail;
-    if (q->ready_tail != NULL)
-        q->ready_tail->ready_next = it;
-    else
-        q->ready_head = it;
-    q->ready_tail = it;
+    TAILQ_INSERT_TAIL(&q->ready_list, it, ready_link);
     q->ready++;
 }
 
 static void ready_unlink(pf_keyq *q, pf_keyq_item *it)
 {
-    if (it->ready_prev != NULL)
-        it->ready_prev->ready_next = it->ready_next;
-    else
-        q->ready_head = it->ready_next;
-    if (it->ready_next != NULL)
-        it->ready_next->ready_prev = it->ready_prev;
-    else
-        q->ready_tail = it->ready_prev;
-    it->ready_prev = NULL;
-    it->ready_next = NULL;
+    TAILQ_REMOVE(&q->ready_list, it, ready_link);
     q->ready--;
 }
 
@@ -244,31 +230,20 @@ int pf_keyq_push(pf_keyq *q, const void *key, size_t key_len, pf_keyq_item *it)
         k = malloc(sizeof(*k) + key_len);
         if (k == NULL)
             return -1;
-        k->head = NULL;
-        k->tail = NULL;
+        TAILQ_INIT(&k->items);
         k->hash = h;
         k->len = key_len;
         if (key_len > 0)
             memcpy(k->bytes, key, key_len);
-        k->prev = NULL;
-        k->next = q->keys;
-        if (q->keys != NULL)
-            q->keys->prev = k;
-        q->keys = k;
+        LIST_INSERT_HEAD(&q->keys, k, link);
         q->slots[slot] = k;
         q->nkeys++;
     }
 
     it->key = k;
-    it->key_next = NULL;
-    it->key_prev = k->tail;
-    if (k->tail != NULL)
-        k->tail->key_next = it;
-    else
-        k->head = it;
-    k->tail = it;
+    TAILQ_INSERT_TAIL(&k->items, it, key_link);
     q->queued++;
-    if (k->head == it)
+    if (TAILQ_FIRST(&k->items) == it)
         ready_append(q, it);
     else
         it->state = ITEM_WAITING;
@@ -277,7 +252,7 @@ int pf_keyq_push(pf_keyq *q, const void *key, size_t key_len, pf_keyq_item *it)
 
 pf_keyq_item *pf_keyq_pop_ready(pf_keyq *q)
 {
-    pf_keyq_item *it = q->ready_head;
+    pf_keyq_item *it = TAILQ_FIRST(&q->ready_list);
 
     if (it == NULL || q->running >= q->max_running)
         return NULL;
@@ -292,7 +267,7 @@ pf_keyq_item *pf_keyq_pop_ready(pf_keyq *q)
 static void item_leave(pf_keyq *q, pf_keyq_item *it)
 {
     pf_keyq_key *k = it->key;
-    bool was_head = k->head == it;
+    bool was_first = TAILQ_FIRST(&k->items) == it;
 
     switch (it->state) {
     case ITEM_RUNNING:
@@ -307,20 +282,13 @@ static void item_leave(pf_keyq *q, pf_keyq_item *it)
         break;
     }
 
-    if (it->key_prev != NULL)
-        it->key_prev->key_next = it->key_next;
-    else
-        k->head = it->key_next;
-    if (it->key_next != NULL)
-        it->key_next->key_prev = it->key_prev;
-    else
-        k->tail = it->key_prev;
+    TAILQ_REMOVE(&k->items, it, key_link);
     pf_keyq_item_init(it);
 
-    if (k->head == NULL)
+    if (TAILQ_EMPTY(&k->items))
         key_free(q, k);
-    else if (was_head)
-        ready_append(q, k->head);
+    else if (was_first)
+        ready_append(q, TAILQ_FIRST(&k->items));
 }
 
 void pf_keyq_done(pf_keyq *q, pf_keyq_item *it)
@@ -349,10 +317,10 @@ size_t pf_keyq_remove_if(pf_keyq *q, pf_keyq_pred_fn pred,
     pf_keyq_item *it, *next_it;
     size_t n = 0;
 
-    for (k = q->keys; k != NULL; k = next_k) {
-        next_k = k->next;
-        for (it = k->head; it != NULL; it = next_it) {
-            next_it = it->key_next;
+    for (k = LIST_FIRST(&q->keys); k != NULL; k = next_k) {
+        next_k = LIST_NEXT(k, link);
+        for (it = TAILQ_FIRST(&k->items); it != NULL; it = next_it) {
+            next_it = TAILQ_NEXT(it, key_link);
             if (pred != NULL && !pred(it, arg))
                 continue;
             item_leave(q, it);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 const double pf_metrics_latency_buckets[PF_METRICS_LATENCY_BUCKETS_COUNT] = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -26,7 +27,7 @@ typedef enum {
  */
 struct pf_metric_child {
     pf_metric *family;
-    pf_metric_child *next; /* creation order */
+    STAILQ_ENTRY(pf_metric_child) link; /* in creation order */
     uint64_t hash;
     double value; /* counter, gauge; a histogram's sum */
     uint64_t count;
@@ -35,7 +36,7 @@ struct pf_metric_child {
 };
 
 struct pf_metric {
-    pf_metric *next; /* registration order */
+    STAILQ_ENTRY(pf_metric) link; /* in registration order */
     metric_type type;
     char *name;
     char *help; /* NULL: no HELP line */
@@ -52,7 +53,7 @@ struct pf_metric {
     size_t cap;
     size_t nchildren;
     size_t max_children;
-    pf_metric_child *head, *tail;
+    STAILQ_HEAD(, pf_metric_child) children;
     /*
      * Allocated with the family so that pf_metric_with() has somewhere to
      * send updates even when memory runs out; rendered once used.
@@ -63,7 +64,7 @@ struct pf_metric {
 };
 
 struct pf_metrics {
-    pf_metric *head, *tail;
+    STAILQ_HEAD(, pf_metric) families;
     char error[160];
 };
 
@@ -247,8 +248,8 @@ static int table_reserve(pf_metric *f)
     slots = calloc(cap, sizeof(*slots));
     if (slots == NULL)
         return -1;
-    for (c = f->head; c != NULL; c = c->next)
-        table_put(slots, cap, c);
+    STAILQ_FOREACH(c, &f->children, link)
+    table_put(slots, cap, c);
     free(f->slots);
     f->slots = slots;
     f->cap = cap;
@@ -274,7 +275,7 @@ pf_metric_child *pf_metric_with(pf_metric *f, const char *const values[])
     if (f == NULL)
         return NULL;
     if (f->nlabels == 0)
-        return f->head;
+        return STAILQ_FIRST(&f->children);
     for (i = 0; i < f->nlabels; i++) {
         v[i] = values == NULL || values[i] == NULL ? "" : values[i];
         len[i] = value_len(v[i]);
@@ -303,11 +304,7 @@ pf_metric_child *pf_metric_with(pf_metric *f, const char *const values[])
         return use_overflow(f);
     c->hash = h;
     table_put(f->slots, f->cap, c);
-    if (f->tail != NULL)
-        f->tail->next = c;
-    else
-        f->head = c;
-    f->tail = c;
+    STAILQ_INSERT_TAIL(&f->children, c, link);
     f->nchildren++;
     return c;
 }
@@ -403,13 +400,13 @@ uint64_t pf_metric_count(const pf_metric_child *c)
 
 static void family_free(pf_metric *f)
 {
-    pf_metric_child *c, *next;
+    pf_metric_child *c;
     size_t i;
 
     if (f == NULL)
         return;
-    for (c = f->head; c != NULL; c = next) {
-        next = c->next;
+    while ((c = STAILQ_FIRST(&f->children)) != NULL) {
+        STAILQ_REMOVE_HEAD(&f->children, link);
         free(c);
     }
     free(f->overflow);
@@ -439,7 +436,8 @@ static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
         set_error(m, "invalid metric name \"%s\"", name ? name : "(null)");
         goto out;
     }
-    for (g = m->head; g != NULL; g = g->next) {
+    STAILQ_FOREACH(g, &m->families, link)
+    {
         if (families_clash(g, name, t)) {
             set_error(m, "metric \"%s\" clashes with \"%s\"", name, g->name);
             goto out;
@@ -493,6 +491,7 @@ static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
     f = calloc(1, sizeof(*f));
     if (f == NULL)
         goto oom;
+    STAILQ_INIT(&f->children);
     f->type = t;
     f->max_children = PF_METRICS_CHILDREN_MAX_DEFAULT;
     f->name = strdup(name);
@@ -525,18 +524,15 @@ static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
         goto oom;
     if (nlabels == 0) {
         /* The single child, so that the family renders from the start. */
-        f->head = child_new(f, NULL, NULL);
-        if (f->head == NULL)
+        pf_metric_child *only = child_new(f, NULL, NULL);
+
+        if (only == NULL)
             goto oom;
-        f->tail = f->head;
+        STAILQ_INSERT_TAIL(&f->children, only, link);
         f->nchildren = 1;
     }
 
-    if (m->tail != NULL)
-        m->tail->next = f;
-    else
-        m->head = f;
-    m->tail = f;
+    STAILQ_INSERT_TAIL(&m->families, f, link);
     ret = f;
     f = NULL; /* now owned by m */
     goto out;
@@ -589,17 +585,21 @@ const char *pf_metrics_last_error(const pf_metrics *m)
 
 pf_metrics *pf_metrics_new(void)
 {
-    return calloc(1, sizeof(pf_metrics));
+    pf_metrics *m = calloc(1, sizeof(*m));
+
+    if (m != NULL)
+        STAILQ_INIT(&m->families);
+    return m;
 }
 
 void pf_metrics_destroy(pf_metrics *m)
 {
-    pf_metric *f, *next;
+    pf_metric *f;
 
     if (m == NULL)
         return;
-    for (f = m->head; f != NULL; f = next) {
-        next = f->next;
+    while ((f = STAILQ_FIRST(&m->families)) != NULL) {
+        STAILQ_REMOVE_HEAD(&m->families, link);
         family_free(f);
     }
     free(m);
@@ -806,7 +806,8 @@ char *pf_metrics_render(const pf_metrics *m, size_t *len)
     if (m == NULL)
         return NULL;
     buf_grow(&b, 0);
-    for (f = m->head; f != NULL; f = f->next) {
+    STAILQ_FOREACH(f, &m->families, link)
+    {
         if (f->help != NULL) {
             buf_adds(&b, "# HELP ");
             buf_adds(&b, f->name);
@@ -819,8 +820,8 @@ char *pf_metrics_render(const pf_metrics *m, size_t *len)
         buf_adds(&b, " ");
         buf_adds(&b, types[f->type]);
         buf_adds(&b, "\n");
-        for (c = f->head; c != NULL; c = c->next)
-            render_child(&b, c);
+        STAILQ_FOREACH(c, &f->children, link)
+        render_child(&b, c);
         if (f->overflow_used)
             render_child(&b, f->overflow);
     }

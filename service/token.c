@@ -41,8 +41,8 @@ struct pf_token_source {
     int failures;          /* consecutive failed fetches */
     bool has_failure;
     pf_token_failure failure;
-    pf_timer timer; /* the next refresh or retry */
-    pf_token_waiter *waiters;
+    pf_timer timer;                       /* the next refresh or retry */
+    LIST_HEAD(, pf_token_waiter) waiters; /* the newest first */
     uint64_t fetched, failed;
 };
 
@@ -168,6 +168,7 @@ pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
     if (s == NULL)
         goto oom;
     s->set = t;
+    LIST_INIT(&s->waiters);
     s->kind = cred->kind;
     s->alg = cred->alg;
     pf_timer_init(&s->timer, on_timer, s);
@@ -370,20 +371,29 @@ static void arm(pf_token_source *s, int64_t due_ms)
 
 static void notify(pf_token_source *s)
 {
-    /* Waiters are detached first: a callback may wait again. */
-    pf_token_waiter *w = s->waiters;
+    /*
+     * Waiters move to a list of their own first, in the same order: a
+     * callback may wait again (joining s->waiters for the next fetch), or
+     * cancel a waiter not yet called (LIST_REMOVE needs no head).
+     */
+    LIST_HEAD(, pf_token_waiter) batch = LIST_HEAD_INITIALIZER(batch);
+    pf_token_waiter *w, *last = NULL;
 
-    s->waiters = NULL;
-    while (w != NULL) {
-        pf_token_waiter *next = w->next;
-
+    while ((w = LIST_FIRST(&s->waiters)) != NULL) {
+        LIST_REMOVE(w, link);
+        if (last != NULL)
+            LIST_INSERT_AFTER(last, w, link);
+        else
+            LIST_INSERT_HEAD(&batch, w, link);
+        last = w;
+    }
+    while ((w = LIST_FIRST(&batch)) != NULL) {
+        LIST_REMOVE(w, link);
         w->waiting = false;
-        w->prev = w->next = NULL;
         if (s->has_failure)
             w->fn(w, NULL, 0, &s->failure);
         else
             w->fn(w, s->token, s->generation, NULL);
-        w = next;
     }
 }
 
@@ -707,25 +717,16 @@ void pf_token_wait(pf_token_source *s, pf_token_waiter *w, pf_token_fn fn)
 {
     w->fn = fn;
     w->waiting = true;
-    w->prev = NULL;
-    w->next = s->waiters;
-    if (w->next != NULL)
-        w->next->prev = w;
-    s->waiters = w;
+    LIST_INSERT_HEAD(&s->waiters, w, link);
     fetch(s); /* no-op when one is in flight */
 }
 
 void pf_token_cancel(pf_token_source *s, pf_token_waiter *w)
 {
+    (void)s; /* LIST_REMOVE needs no head: w knows its list */
     if (!w->waiting)
         return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        s->waiters = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
+    LIST_REMOVE(w, link); /* from s->waiters, or from notify()'s batch */
     w->waiting = false;
 }
 

@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 typedef struct pf_keyq pf_keyq;
 typedef struct pf_keyq_key pf_keyq_key; /* private to keyq.c */
@@ -48,9 +49,9 @@ typedef struct pf_keyq_item pf_keyq_item;
  * pf_keyq_item_init() before its first push.
  */
 struct pf_keyq_item {
-    pf_keyq_item *key_prev, *key_next;     /* the key's items, oldest first */
-    pf_keyq_item *ready_prev, *ready_next; /* the queue's ready list */
-    pf_keyq_key *key;                      /* NULL when not in a queue */
+    TAILQ_ENTRY(pf_keyq_item) key_link;   /* the key's items, oldest first */
+    TAILQ_ENTRY(pf_keyq_item) ready_link; /* the queue's ready list */
+    pf_keyq_key *key;                     /* NULL when not in a queue */
     int state;
 };
 

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "provflow/classify.h"
 #include "provflow/http.h"
@@ -119,7 +120,7 @@ typedef void (*pf_token_fn)(pf_token_waiter *w, const char *bearer,
 
 /* Embedded in the waiting job; fields are private to token.c. */
 struct pf_token_waiter {
-    pf_token_waiter *prev, *next;
+    LIST_ENTRY(pf_token_waiter) link; /* in its source's list */
     pf_token_fn fn;
     bool waiting;
 };
