@@ -590,14 +590,14 @@ static void a_429_is_retried_after_its_retry_after(void **state)
 }
 
 /*
- * A create that left and got no answer (the connection reset, or the
+ * A create that left and got no answer (the connection closed, or the
  * client's timeout) may have landed: the next try lists first, and a flow
  * of the type found there ends the job as "exists" without a second POST.
  */
 static void an_unanswered_create_lists_before_the_next(void **state)
 {
     static const struct {
-        bool timeout; /* else: the connection is reset */
+        bool timeout; /* else: the connection is closed */
         bool landed;  /* the list shows the flow */
         const char *seen;
     } cases[] = {
@@ -615,7 +615,7 @@ static void an_unanswered_create_lists_before_the_next(void **state)
         env e;
 
         print_message("case %zu: %s, %s\n", i,
-                      cases[i].timeout ? "timeout" : "reset",
+                      cases[i].timeout ? "timeout" : "closed",
                       cases[i].landed ? "landed" : "not landed");
         srv_reset();
         if (cases[i].timeout)
@@ -626,7 +626,7 @@ static void an_unanswered_create_lists_before_the_next(void **state)
             script(200, "",
                    "{\"value\":[" FLOW("classGroup", CLASS_FLOW_ID) "]}");
         test_config(&cfg);
-        env_open(&e, &cfg, cases[i].timeout ? 300 : 0, true);
+        env_open(&e, &cfg, cases[i].timeout ? 500 : 0, true);
         run_job(&e, "classGroup", false, &r);
 
         assert_string_equal(seen_str(), cases[i].seen);
