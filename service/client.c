@@ -179,26 +179,19 @@ void pf_client_http_config(const pf_config *cfg, pf_http_config *hc)
     hc->max_connections = cfg->max_in_flight + 8;
 }
 
-pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
-                         char *errstr, size_t errstr_size)
+/* The hosts: the cloud's unless --graph-root / --authority-host. */
+static int hosts(pf_client *c, const pf_config *cfg, char *errstr,
+                 size_t errstr_size)
 {
     const pf_cloud *cloud = pf_cloud_find(cfg->cloud ? cfg->cloud : "global");
-    pf_client *c = calloc(1, sizeof(*c));
-    pf_token_config tc;
-    pf_graph_config gc;
-    pf_credential cred;
-    char scope[PF_GRAPH_ROOT_MAX + 16], why[256];
+    char why[256];
     size_t len;
 
-    if (c == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
     if (cloud == NULL) {
         snprintf(errstr, errstr_size,
                  "cloud: \"%s\" is not global, usgov, usgov-dod or china",
                  cfg->cloud);
-        goto fail;
+        return -1;
     }
     snprintf(c->graph_root, sizeof(c->graph_root), "%s",
              cfg->graph_root ? cfg->graph_root : cloud->graph_root);
@@ -209,19 +202,37 @@ pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
         c->graph_root[len - 1] = '\0';
     if (!pf_graph_root_valid(c->graph_root, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "graph-root: %s", why);
-        goto fail;
+        return -1;
     }
     if (!pf_graph_root_valid(c->authority_host, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "authority-host: %s", why);
-        goto fail;
+        return -1;
     }
     if (!cfg->allow_http && (strncmp(c->graph_root, "http://", 7) == 0 ||
                              strncmp(c->authority_host, "http://", 7) == 0)) {
         snprintf(errstr, errstr_size,
                  "graph-root and authority-host must be https:// unless "
                  "allow-http is set");
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
+                         char *errstr, size_t errstr_size)
+{
+    pf_client *c = calloc(1, sizeof(*c));
+    pf_token_config tc;
+    pf_graph_config gc;
+    pf_credential cred;
+    char scope[PF_GRAPH_ROOT_MAX + 16], why[256];
+
+    if (c == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (hosts(c, cfg, errstr, errstr_size) != 0)
+        goto fail;
     c->transform.graph_root = c->graph_root;
     if (cfg->secrets_dir != NULL) {
         c->secrets = pf_secrets_new(cfg->secrets_dir, why, sizeof(why));

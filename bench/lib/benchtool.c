@@ -35,6 +35,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sysexits.h>
 #include <inttypes.h>
 #include <search.h>
 #include <signal.h>
@@ -633,5 +634,5 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "measure") == 0)
         return cmd_measure(argc - 1, argv + 1);
     fprintf(stderr, "usage: benchtool topics|passthrough|measure ...\n");
-    return 64;
+    return EX_USAGE;
 }

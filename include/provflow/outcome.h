@@ -275,10 +275,11 @@ const char *pf_outcome_code_name(pf_outcome_code c);
 #define PF_OUTCOME_TOPIC_MAX       249 /* Kafka's limit on topic names */
 
 /*
- * The headers a dead letter gets on top of the original record's (PRODUCT.md
- * section 4), in this order: provflow-error-code, provflow-error-message,
- * provflow-attempts, provflow-source-topic, provflow-source-partition,
- * provflow-source-offset. Numbers are decimal text; the message is
+ * The headers a dead letter gets on top of the original record's
+ * (docs/outcomes.md, "The dead letter"), in this order: provflow-error-code,
+ * provflow-error-message, provflow-attempts, provflow-source-topic,
+ * provflow-source-partition, provflow-source-offset. Numbers are decimal text;
+ * the message is
  * "<path>: <message>" when a path is given, masked as the outcome's text
  * is (the registered secrets, mask_body, mask), made valid UTF-8, control
  * characters escaped (\n, \r, \t, \xHH, \u00HH: pf_redact_controls())

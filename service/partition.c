@@ -1,0 +1,205 @@
+/* partition.c - one assigned partition's state (partition.h). */
+#include "provflow/partition.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+pf_part *pf_part_new(int32_t id, int64_t committed, const char *metadata,
+                     size_t len, int64_t settle_ms, int64_t now_ms,
+                     int64_t wall_ms, unsigned *ignored)
+{
+    pf_part *pt = calloc(1, sizeof(*pt));
+    pf_ckpt_meta meta;
+
+    if (pt == NULL)
+        return NULL;
+    pt->id = id;
+    pt->received_max = -1;
+    pt->intent_sent = -1;
+    pt->handoff_settle_ms = -1;
+    pt->unseen_end = -1;
+    TAILQ_INIT(&pt->waiting);
+    pf_ckpt_meta_parse(metadata, len, &meta);
+    *ignored = meta.ignored;
+    pt->hw_prev = meta.hw;
+    /* Without a hand-off time, assume sends up to now: settle from now. */
+    pt->create_after_ms = now_ms + settle_ms;
+    /* A clean hand-off said when its creates land: never later than a
+     * crash would wait (a skewed clock or a hostile value). */
+    if (meta.settle_wall_ms == 0)
+        pt->create_after_ms = 0;
+    else if (meta.settle_wall_ms > 0 &&
+             meta.settle_wall_ms - wall_ms < settle_ms)
+        pt->create_after_ms = now_ms + (meta.settle_wall_ms - wall_ms);
+    /* What may have been sent before is already covered by an intent. */
+    pt->intent_acked = pt->hw_prev;
+    pt->track = pf_ptrack_new(committed, meta.done, meta.done_len);
+    if (pt->track == NULL) {
+        free(pt);
+        return NULL;
+    }
+    return pt;
+}
+
+void pf_part_destroy(pf_part *pt)
+{
+    if (pt == NULL)
+        return;
+    pf_ptrack_destroy(pt->track);
+    free(pt);
+}
+
+int pf_part_received(pf_part *pt, int64_t offset)
+{
+    int rc = pf_ptrack_received(pt->track, offset);
+
+    if (rc >= 0 && offset > pt->received_max)
+        pt->received_max = offset;
+    return rc;
+}
+
+bool pf_part_check_first(const pf_part *pt, int64_t offset,
+                         int64_t *create_after_ms)
+{
+    /*
+     * At or below the previous owner's intent: it may have sent the
+     * create, and Graph may still apply it; check first, and create only
+     * once it would have landed. Never committed by this group: check,
+     * but nothing of ours is in flight to wait for.
+     */
+    *create_after_ms = offset <= pt->hw_prev ? pt->create_after_ms : 0;
+    return offset <= pt->hw_prev || offset < pt->unseen_end;
+}
+
+bool pf_part_may_send(const pf_part *pt, int64_t offset)
+{
+    return offset <= pt->intent_acked;
+}
+
+void pf_part_wait(pf_part *pt, pf_part_waiter *w, int64_t offset)
+{
+    assert(TAILQ_EMPTY(&pt->waiting) ||
+           TAILQ_LAST(&pt->waiting, pf_part_waitq)->offset < offset);
+    w->offset = offset;
+    TAILQ_INSERT_TAIL(&pt->waiting, w, link);
+}
+
+pf_part_waiter *pf_part_released(pf_part *pt)
+{
+    pf_part_waiter *w = TAILQ_FIRST(&pt->waiting);
+
+    if (w == NULL || w->offset > pt->intent_acked)
+        return NULL;
+    TAILQ_REMOVE(&pt->waiting, w, link);
+    return w;
+}
+
+bool pf_part_intent_due(const pf_part *pt)
+{
+    const pf_part_waiter *w = TAILQ_FIRST(&pt->waiting);
+
+    return w != NULL && w->offset > pt->intent_sent;
+}
+
+size_t pf_part_waiting(const pf_part *pt)
+{
+    const pf_part_waiter *w;
+    size_t n = 0;
+
+    TAILQ_FOREACH(w, &pt->waiting, link)
+    n++;
+    return n;
+}
+
+void pf_part_forget_waiters(pf_part *pt)
+{
+    TAILQ_INIT(&pt->waiting);
+}
+
+/* The intent to commit: everything received, or more if it was before. */
+static int64_t intent_of(const pf_part *pt)
+{
+    return pt->received_max > pt->hw_prev ? pt->received_max : pt->hw_prev;
+}
+
+int pf_part_checkpoint(pf_part *pt, int64_t now_ms, int64_t wall_ms, char *meta,
+                       size_t meta_size, int64_t *offset)
+{
+    int64_t settle = -1; /* not a hand-off */
+
+    *offset = pf_ptrack_commit_offset(pt->track);
+    if (*offset < 0)
+        return -1;
+    if (pt->handoff_settle_ms >= 0)
+        settle = pt->handoff_settle_ms > now_ms
+                     ? wall_ms + (pt->handoff_settle_ms - now_ms)
+                     : 0;
+    if (pf_ckpt_meta_format(meta, meta_size, intent_of(pt), settle, pt->track) <
+        0)
+        return -1; /* not reached: the caller's buffer holds the header */
+    pf_ptrack_committed(pt->track);
+    pt->intent_sent = intent_of(pt);
+    return 0;
+}
+
+void pf_part_acked(pf_part *pt, bool ok)
+{
+    if (!ok) {
+        pf_ptrack_set_dirty(pt->track);
+        return;
+    }
+    if (pt->intent_sent > pt->intent_acked)
+        pt->intent_acked = pt->intent_sent;
+}
+
+void pf_part_handoff(pf_part *pt, int64_t until_ms)
+{
+    if (until_ms > pt->handoff_settle_ms)
+        pt->handoff_settle_ms = until_ms;
+}
+
+pf_part *pf_parts_get(const pf_parts *ps, int32_t id)
+{
+    return id >= 0 && (size_t)id < ps->n ? ps->v[id] : NULL;
+}
+
+int pf_parts_put(pf_parts *ps, pf_part *pt)
+{
+    size_t id = (size_t)pt->id;
+
+    assert(pt->id >= 0 && pf_parts_get(ps, pt->id) == NULL);
+    if (id >= ps->n) {
+        size_t n = id + 16;
+        pf_part **grown = realloc(ps->v, n * sizeof(*grown));
+
+        if (grown == NULL)
+            return -1;
+        memset(grown + ps->n, 0, (n - ps->n) * sizeof(*grown));
+        ps->v = grown;
+        ps->n = n;
+    }
+    ps->v[id] = pt;
+    return 0;
+}
+
+void pf_parts_remove(pf_parts *ps, int32_t id)
+{
+    pf_part *pt = pf_parts_get(ps, id);
+
+    if (pt == NULL)
+        return;
+    ps->v[id] = NULL;
+    pf_part_destroy(pt);
+}
+
+void pf_parts_release(pf_parts *ps)
+{
+    size_t i;
+
+    for (i = 0; i < ps->n; i++)
+        pf_part_destroy(ps->v[i]);
+    free(ps->v);
+    ps->v = NULL;
+    ps->n = 0;
+}
