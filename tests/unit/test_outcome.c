@@ -807,6 +807,359 @@ static void names_cover_the_enums(void **state)
     assert_null(pf_outcome_code_name((pf_outcome_code)3));
 }
 
+/*
+ * The chain's completion (outcome.h): pf_outcome_of_result(),
+ * pf_outcome_of_invalid() and pf_outcome_of_request() build the outcome
+ * from a Graph result, an intake error or a dry run's request; asserted on
+ * the dumped record.
+ */
+
+#define CHAIN_PW  "PwChain-5e1d"
+#define CHAIN_URL "https://graph.microsoft.com/beta/external/industryData/x"
+
+static const pf_outcome_input chain_in = {"provisioning.requests", 3, 42};
+
+/* A user flow request whose body holds a password. */
+static void chain_request(pf_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->flow = pf_flow_kind_by_name("user");
+    assert_non_null(req->flow);
+    snprintf(req->flow_set_id, sizeof(req->flow_set_id), "%s", SET);
+    snprintf(req->client_request_id, sizeof(req->client_request_id), "%s",
+             CRID);
+    req->url = (char *)CHAIN_URL; /* not released: borrowed here */
+    req->body = parse("{\"displayName\":\"u\",\"creationOptions\":{"
+                      "\"configurations\":[{\"defaultPasswordSettings\":{"
+                      "\"password\":\"" CHAIN_PW "\"}}]}}");
+}
+
+/* The password of chain_request()'s body, in flow. */
+static const char *chain_password(const json_t *flow)
+{
+    const json_t *c = json_object_get(json_object_get(flow, "creationOptions"),
+                                      "configurations");
+
+    c = json_object_get(json_array_get(c, 0), "defaultPasswordSettings");
+    return json_string_value(json_object_get(c, "password"));
+}
+
+static pf_graph_result chain_result(pf_graph_status status, long http_status)
+{
+    pf_graph_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.status = status;
+    r.http_status = http_status;
+    snprintf(r.request_id, sizeof(r.request_id), "rid-7");
+    r.attempts = 2;
+    r.elapsed_ms = 345;
+    return r;
+}
+
+/* The record of b, parsed; it never holds the request's password. */
+static json_t *chain_dump(const pf_outcome_build *b)
+{
+    char err[128] = "";
+    char *s = pf_outcome_dump(&b->o, NULL, err, sizeof(err));
+    json_t *v;
+
+    if (s == NULL)
+        fail_msg("dump failed: %s", err);
+    assert_null(strstr(s, CHAIN_PW));
+    v = json_loads(s, 0, NULL);
+    free(s);
+    assert_non_null(v);
+    return v;
+}
+
+static const char *str_at(const json_t *v, const char *a, const char *b)
+{
+    const json_t *x = json_object_get(v, a);
+
+    if (b != NULL)
+        x = json_object_get(x, b);
+    return json_string_value(x);
+}
+
+static json_int_t int_at(const json_t *v, const char *a, const char *b)
+{
+    const json_t *x = json_object_get(json_object_get(v, a), b);
+
+    assert_true(json_is_integer(x));
+    return json_integer_value(x);
+}
+
+/* What every outcome of the chain says of its request and input. */
+static void assert_chain_common(const json_t *ev, const char *status)
+{
+    char type[64];
+    const json_t *data = json_object_get(ev, "data");
+    const json_t *input = json_object_get(data, "input");
+
+    snprintf(type, sizeof(type), PF_OUTCOME_TYPE_PREFIX "%s", status);
+    assert_string_equal(str_at(ev, "type", NULL), type);
+    assert_string_equal(str_at(ev, "source", NULL), "urn:provflow:host-1");
+    assert_string_equal(str_at(ev, "time", NULL), "2024-03-22T21:38:02.716Z");
+    assert_string_equal(str_at(data, "status", NULL), status);
+    assert_string_equal(str_at(input, "topic", NULL), "provisioning.requests");
+    assert_int_equal(int_at(data, "input", "partition"), 3);
+    assert_int_equal(int_at(data, "input", "offset"), 42);
+}
+
+/* The Graph block of a result: the last attempt and the request's id. */
+static void assert_chain_graph(const json_t *data, long http_status)
+{
+    const json_t *g = json_object_get(data, "graph");
+
+    assert_true(json_is_object(g));
+    if (http_status == 0)
+        assert_true(json_is_null(json_object_get(g, "httpStatus")));
+    else
+        assert_int_equal(int_at(data, "graph", "httpStatus"), http_status);
+    assert_string_equal(str_at(g, "requestId", NULL), "rid-7");
+    assert_string_equal(str_at(g, "clientRequestId", NULL), CRID);
+    assert_int_equal(int_at(data, "graph", "attempts"), 2);
+    assert_int_equal(int_at(data, "graph", "elapsedMs"), 345);
+}
+
+/* CREATED: the flow, its id, the note as the warning, the Graph block. */
+static void chain_created_result_is_a_created_outcome(void **state)
+{
+    pf_graph_result r = chain_result(PF_GRAPH_CREATED, 201);
+    json_t *flow = parse(FLOW), *ev, *data;
+    pf_outcome_build b;
+    pf_request req;
+
+    (void)state;
+    chain_request(&req);
+    r.flow = flow;
+    snprintf(r.flow_id, sizeof(r.flow_id), "%s", FLOW_ID);
+    snprintf(r.note, sizeof(r.note), "201 body echoed %s", CHAIN_PW);
+    pf_outcome_of_result(&b, &r, &req, "req-1", "urn:provflow:host-1",
+                         1711143482716LL, chain_in);
+    assert_ptr_equal(b.o.mask_body, req.body);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_chain_common(ev, "created");
+    assert_string_equal(str_at(ev, "subject", NULL), FLOW_ID);
+    assert_string_equal(str_at(data, "requestId", NULL), "req-1");
+    assert_string_equal(str_at(data, "flowSetId", NULL), SET);
+    assert_string_equal(str_at(data, "flowType", NULL), "user");
+    assert_true(json_equal(json_object_get(data, "flow"), flow));
+    assert_string_equal(str_at(data, "warning", NULL), "201 body echoed ***");
+    assert_chain_graph(data, 201);
+    assert_null(json_object_get(data, "error"));
+    json_decref(ev);
+
+    /* The flow as checked text, and no note. */
+    r.flow = NULL;
+    r.flow_json = FLOW;
+    r.flow_json_len = strlen(FLOW);
+    r.note[0] = '\0';
+    pf_outcome_of_result(&b, &r, &req, "req-1", "urn:provflow:host-1",
+                         1711143482716LL, chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_true(json_equal(json_object_get(data, "flow"), flow));
+    assert_null(json_object_get(data, "warning"));
+    assert_string_equal(str_at(ev, "subject", NULL), FLOW_ID);
+    json_decref(ev);
+
+    /* No flow, an id from Location: a subject and a warning. */
+    r.flow_json = NULL;
+    r.flow_json_len = 0;
+    snprintf(r.flow_id, sizeof(r.flow_id), "from-location");
+    snprintf(r.note, sizeof(r.note), "Graph's 201 body is not JSON");
+    pf_outcome_of_result(&b, &r, &req, NULL, "urn:provflow:host-1",
+                         1711143482716LL, chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_string_equal(str_at(ev, "subject", NULL), "from-location");
+    assert_null(json_object_get(data, "flow"));
+    assert_string_equal(str_at(data, "warning", NULL),
+                        "Graph's 201 body is not JSON");
+    assert_true(json_is_null(json_object_get(data, "requestId")));
+    json_decref(ev);
+
+    json_decref(flow);
+    json_decref(req.body);
+}
+
+/* EXISTS: the existing flow, the Graph block. */
+static void chain_exists_result_is_an_exists_outcome(void **state)
+{
+    pf_graph_result r = chain_result(PF_GRAPH_EXISTS, 200);
+    json_t *flow = parse(FLOW), *ev, *data;
+    pf_outcome_build b;
+    pf_request req;
+
+    (void)state;
+    chain_request(&req);
+    r.flow = flow;
+    pf_outcome_of_result(&b, &r, &req, "req-1", "urn:provflow:host-1",
+                         1711143482716LL, chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_chain_common(ev, "exists");
+    assert_string_equal(str_at(ev, "subject", NULL), FLOW_ID);
+    assert_string_equal(str_at(data, "flowSetId", NULL), SET);
+    assert_string_equal(str_at(data, "flowType", NULL), "user");
+    assert_true(json_equal(json_object_get(data, "flow"), flow));
+    assert_null(json_object_get(data, "warning"));
+    assert_chain_graph(data, 200);
+    assert_null(json_object_get(data, "error"));
+    json_decref(ev);
+    json_decref(flow);
+    json_decref(req.body);
+}
+
+/* FAILED: the code from the result's, Graph's message and error masked. */
+static void chain_failed_result_maps_the_code(void **state)
+{
+    static const struct {
+        const char *error_code, *code;
+        long http_status;
+    } rows[] = {
+        {"rejected", "rejected", 400},
+        {"retries_exhausted", "retries_exhausted", 503},
+        {"retries_exhausted", "retries_exhausted", 0}, /* no answer */
+        {NULL, "retries_exhausted", 0},
+    };
+    json_t *ge =
+        json_pack("{s:s, s:s, s:s, s:[s], s:{s:s, s:s}}", "code", "BadRequest",
+                  "message", "password " CHAIN_PW " is too weak", "target",
+                  "password", "details", CHAIN_PW, "innerError", "date",
+                  "2024-03-22T21:38:02", "request-id", "rid-7");
+    size_t i;
+
+    (void)state;
+    assert_non_null(ge);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        pf_graph_result r = chain_result(PF_GRAPH_FAILED, rows[i].http_status);
+        const json_t *err, *gerr;
+        json_t *ev, *data;
+        pf_outcome_build b;
+        pf_request req;
+
+        chain_request(&req);
+        r.error_code = rows[i].error_code;
+        snprintf(r.message, sizeof(r.message), "Graph said: %s is weak",
+                 CHAIN_PW);
+        r.graph_error = i == 0 ? ge : NULL;
+        pf_outcome_of_result(&b, &r, &req, "req-1", "urn:provflow:host-1",
+                             1711143482716LL, chain_in);
+        ev = chain_dump(&b);
+        data = json_object_get(ev, "data");
+        assert_chain_common(ev, "failed");
+        assert_null(json_object_get(ev, "subject"));
+        assert_null(json_object_get(data, "flow"));
+        assert_string_equal(str_at(data, "flowSetId", NULL), SET);
+        assert_string_equal(str_at(data, "flowType", NULL), "user");
+        assert_chain_graph(data, rows[i].http_status);
+        err = json_object_get(data, "error");
+        assert_string_equal(str_at(err, "code", NULL), rows[i].code);
+        assert_string_equal(str_at(err, "message", NULL),
+                            "Graph said: *** is weak");
+        assert_null(json_object_get(err, "path"));
+        gerr = json_object_get(err, "graphError");
+        if (i == 0) {
+            assert_string_equal(str_at(gerr, "code", NULL), "BadRequest");
+            assert_string_equal(str_at(gerr, "message", NULL),
+                                "password *** is too weak");
+            assert_string_equal(str_at(gerr, "target", NULL), "password");
+            assert_null(json_object_get(gerr, "details"));
+            assert_string_equal(str_at(gerr, "innerError", "request-id"),
+                                "rid-7");
+        } else {
+            assert_null(gerr);
+        }
+        json_decref(ev);
+        json_decref(req.body);
+    }
+    json_decref(ge);
+}
+
+/* An intake error: invalid_event at its path, no Graph block. */
+static void chain_invalid_event_is_a_failed_outcome(void **state)
+{
+    pf_outcome_build b;
+    const json_t *err;
+    json_t *ev, *data;
+    pf_error e;
+
+    (void)state;
+    pf_error_set(&e, "invalid_event", "data.flowSetId",
+                 "\"12345\" is not a GUID");
+    pf_outcome_of_invalid(&b, &e, "bad-1", "urn:provflow:host-1",
+                          1711143482716LL, chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_chain_common(ev, "failed");
+    assert_string_equal(str_at(data, "requestId", NULL), "bad-1");
+    assert_null(json_object_get(data, "graph"));
+    assert_null(json_object_get(data, "flow"));
+    err = json_object_get(data, "error");
+    assert_string_equal(str_at(err, "code", NULL), "invalid_event");
+    assert_string_equal(str_at(err, "path", NULL), "data.flowSetId");
+    assert_string_equal(str_at(err, "message", NULL),
+                        "\"12345\" is not a GUID");
+    assert_null(json_object_get(err, "graphError"));
+    json_decref(ev);
+
+    /* Unreadable: no id, the whole value. */
+    pf_error_set(&e, "invalid_event", "$", "not JSON");
+    pf_outcome_of_invalid(&b, &e, NULL, "urn:provflow:host-1", 1711143482716LL,
+                          chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_true(json_is_null(json_object_get(data, "requestId")));
+    assert_string_equal(str_at(data, "error", "path"), "$");
+    assert_string_equal(str_at(data, "error", "message"), "not JSON");
+    json_decref(ev);
+
+    /* An error without a path (memory ran out): the path is left out. */
+    pf_error_set(&e, "internal", NULL, "out of memory");
+    pf_outcome_of_invalid(&b, &e, "bad-2", "urn:provflow:host-1",
+                          1711143482716LL, chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_string_equal(str_at(data, "error", "code"), "invalid_event");
+    assert_null(json_object_get(json_object_get(data, "error"), "path"));
+    json_decref(ev);
+}
+
+/* A dry run: validated, the request body as the flow, no Graph block. */
+static void chain_dry_run_request_is_a_validated_outcome(void **state)
+{
+    pf_outcome_build b;
+    pf_request req;
+    const json_t *flow;
+    json_t *ev, *data;
+
+    (void)state;
+    chain_request(&req);
+    pf_outcome_of_request(&b, &req, "req-1", "urn:provflow:host-1",
+                          1711143482716LL, chain_in);
+    ev = chain_dump(&b);
+    data = json_object_get(ev, "data");
+    assert_chain_common(ev, "validated");
+    assert_null(json_object_get(ev, "subject"));
+    assert_string_equal(str_at(data, "requestId", NULL), "req-1");
+    assert_string_equal(str_at(data, "flowSetId", NULL), SET);
+    assert_string_equal(str_at(data, "flowType", NULL), "user");
+    assert_null(json_object_get(data, "graph"));
+    assert_null(json_object_get(data, "error"));
+    assert_null(json_object_get(data, "warning"));
+    flow = json_object_get(data, "flow");
+    assert_string_equal(str_at(flow, "displayName", NULL), "u");
+    /* The body as sent, its password masked; the caller's untouched. */
+    assert_string_equal(chain_password(flow), "***");
+    assert_string_equal(chain_password(req.body), CHAIN_PW);
+    json_decref(ev);
+    json_decref(req.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -831,6 +1184,11 @@ int main(void)
         cmocka_unit_test(
             request_passwords_are_masked_in_errors_and_dead_letters),
         cmocka_unit_test(masking_comes_before_the_cut),
+        cmocka_unit_test(chain_created_result_is_a_created_outcome),
+        cmocka_unit_test(chain_exists_result_is_an_exists_outcome),
+        cmocka_unit_test(chain_failed_result_maps_the_code),
+        cmocka_unit_test(chain_invalid_event_is_a_failed_outcome),
+        cmocka_unit_test(chain_dry_run_request_is_a_validated_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
