@@ -148,7 +148,7 @@ void pf_checkpoint_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                rd_kafka_err2str(err));
         for (i = 0; i < p->parts.n; i++) {
             if (p->parts.v[i] != NULL)
-                pf_ptrack_set_dirty(p->parts.v[i]->track);
+                pf_part_acked(p->parts.v[i], false);
         }
         return;
     }

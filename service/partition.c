@@ -146,6 +146,8 @@ int pf_part_checkpoint(pf_part *pt, int64_t now_ms, int64_t wall_ms, char *meta,
 void pf_part_acked(pf_part *pt, bool ok)
 {
     if (!ok) {
+        /* No commit carries the intent sent: a waiter asks for it again. */
+        pt->intent_sent = pt->intent_acked;
         pf_ptrack_set_dirty(pt->track);
         return;
     }
