@@ -43,7 +43,7 @@ const pf_cloud *pf_cloud_find(const char *name)
 
 /* The default credential's kind: the Azure SDKs' order. */
 static int default_credential(const pf_config *cfg, pf_credential *cred,
-                              char *errstr, size_t n)
+                              char *errstr, size_t errstr_size)
 {
     memset(cred, 0, sizeof(*cred));
     cred->tenant_id = cfg->tenant_id;
@@ -58,13 +58,13 @@ static int default_credential(const pf_config *cfg, pf_credential *cred,
         cred->kind = PF_CRED_FEDERATED;
         cred->federated_token_file = cfg->federated_token_file;
     } else {
-        snprintf(errstr, n,
+        snprintf(errstr, errstr_size,
                  "no credential: set AZURE_CLIENT_SECRET (or _FILE), "
                  "AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE");
         return -1;
     }
     if (cfg->tenant_id == NULL || cfg->client_id == NULL) {
-        snprintf(errstr, n,
+        snprintf(errstr, errstr_size,
                  "tenant-id (AZURE_TENANT_ID) and client-id "
                  "(AZURE_CLIENT_ID) are required");
         return -1;
@@ -78,20 +78,20 @@ static int default_credential(const pf_config *cfg, pf_credential *cred,
  * never truncated (fileio.h). Returns 0, or -1 with a reason in why.
  */
 static int read_secret_file(const char *path, char *secret, size_t secret_size,
-                            char *why, size_t why_size)
+                            char *errstr, size_t errstr_size)
 {
     char what[200], *buf;
     size_t len, size;
 
     snprintf(what, sizeof(what), "clientSecretFile %.160s", path);
-    if (pf_file_read(path, what, CLIENT_SECRET_FILE_MAX, &buf, &size, why,
-                     why_size) != PF_FILE_OK)
+    if (pf_file_read(path, what, CLIENT_SECRET_FILE_MAX, &buf, &size, errstr,
+                     errstr_size) != PF_FILE_OK)
         return -1;
     len = size;
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
     if (len == 0 || memchr(buf, '\0', len) != NULL || len >= secret_size) {
-        snprintf(why, why_size, "%s is %s", what,
+        snprintf(errstr, errstr_size, "%s is %s", what,
                  len == 0 ? "empty" : "not text");
         pf_file_free(buf, size);
         return -1;
@@ -107,7 +107,7 @@ static int read_secret_file(const char *path, char *secret, size_t secret_size,
  * "certificatePath", "federatedTokenFile"}, ...]
  */
 static int more_credentials(pf_client *c, const char *path, char *errstr,
-                            size_t n)
+                            size_t errstr_size)
 {
     json_error_t jerr;
     json_t *doc = NULL, *e;
@@ -118,12 +118,12 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
 
     if (pf_file_read(path, NULL, CREDENTIALS_FILE_MAX, &text, &len, why,
                      sizeof(why)) != PF_FILE_OK) {
-        snprintf(errstr, n, "credentials-file %s", why);
+        snprintf(errstr, errstr_size, "credentials-file %s", why);
         goto out;
     }
     doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_array(doc)) {
-        snprintf(errstr, n, "credentials-file %s: %s", path,
+        snprintf(errstr, errstr_size, "credentials-file %s: %s", path,
                  doc == NULL ? jerr.text : "expected a JSON array");
         goto out;
     }
@@ -144,8 +144,8 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
         if (secret_file != NULL) {
             if (read_secret_file(secret_file, secret, sizeof(secret), why,
                                  sizeof(why)) != 0) {
-                snprintf(errstr, n, "credentials-file %s [%zu]: %s", path, i,
-                         why);
+                snprintf(errstr, errstr_size, "credentials-file %s [%zu]: %s",
+                         path, i, why);
                 goto out;
             }
             cred.kind = PF_CRED_SECRET;
@@ -157,7 +157,8 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
         }
         if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
             explicit_bzero(secret, sizeof(secret));
-            snprintf(errstr, n, "credentials-file %s [%zu]: %s", path, i, why);
+            snprintf(errstr, errstr_size, "credentials-file %s [%zu]: %s", path,
+                     i, why);
             goto out;
         }
         explicit_bzero(secret, sizeof(secret));

@@ -646,84 +646,96 @@ static void created_listed(pf_graph_job *j, const pf_http_response *resp,
     finish(j, r);
 }
 
-static void on_response(void *arg, const pf_http_response *resp)
+/*
+ * Reads an answer into j->last: status, Graph's request-id, in words what
+ * happened, Graph's error object; a 201's flow copied into *flow. Returns
+ * the parsed body (or NULL), which the caller releases.
+ */
+static json_t *read_answer(pf_graph_job *j, const pf_http_response *resp,
+                           pf_jsonw *flow)
 {
-    pf_graph_job *j = arg;
-    pf_graph *g = j->g;
     pf_graph_result *r = &j->last;
-    pf_jsonw flow = {0};
     json_t *doc = NULL;
-    pf_class cls;
 
-    j->xfer = NULL;
-    g->requests--;
-    if (g->cfg.on_attempt != NULL) {
-        pf_graph_attempt a = {resp->transport, resp->status, resp->elapsed_ms};
-
-        g->cfg.on_attempt(g->cfg.observer_arg, &a);
-    }
     memset(r, 0, sizeof(*r));
     r->http_status = resp->status;
     memcpy(r->request_id, resp->request_id, sizeof(r->request_id));
-    if (resp->transport == PF_TRANSPORT_OK) {
-        snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
-        if (j->step != STEP_POST || resp->status != 201 ||
-            copy_flow(&flow, resp, r) != 0) {
-            doc = json_loadb(resp->body, resp->body_len, 0, NULL);
-            graph_error(r, doc, j->secrets);
-        }
-        /* j->last may point into doc until the job ends. */
-        json_decref(j->last_doc);
-        j->last_doc = json_incref(doc);
-    } else {
+    if (resp->transport != PF_TRANSPORT_OK) {
         r->unreachable = true;
         snprintf(r->message, sizeof(r->message), "%s: %s",
                  pf_classify_transport_name(resp->transport), resp->detail);
+        return NULL;
     }
-    if (j->step == STEP_POST &&
-        pf_classify_may_have_reached(resp->transport, resp->status,
-                                     resp->request_sent)) {
-        j->may_exist = true;
-        if (j->sent_ms + g->cfg.settle_ms > j->settle_until_ms)
-            j->settle_until_ms = j->sent_ms + g->cfg.settle_ms;
-        /* The set may hold this create any time now: list it afresh. */
-        pf_setcache_forget(g->sets, j->cache_key);
+    snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
+    if (j->step != STEP_POST || resp->status != 201 ||
+        copy_flow(flow, resp, r) != 0) {
+        doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+        graph_error(r, doc, j->secrets);
     }
+    /* j->last may point into doc until the job ends. */
+    json_decref(j->last_doc);
+    j->last_doc = json_incref(doc);
+    return doc;
+}
 
-    if (j->after_create && j->step == STEP_LIST) {
-        created_listed(j, resp, doc);
-        goto out;
-    }
-    if (j->step == STEP_LIST && resp->transport == PF_TRANSPORT_OK &&
-        resp->status == 200) {
-        on_list(j, doc);
-        goto out;
-    }
+/*
+ * A create that may have reached Graph without a 201 seen: the next try
+ * lists first, and no create goes out before it would have landed.
+ */
+static void note_uncertain(pf_graph_job *j, const pf_http_response *resp)
+{
+    pf_graph *g = j->g;
 
-    cls = pf_classify_graph(resp->transport, resp->status, j->reauthed);
+    if (j->step != STEP_POST ||
+        !pf_classify_may_have_reached(resp->transport, resp->status,
+                                      resp->request_sent))
+        return;
+    j->may_exist = true;
+    if (j->sent_ms + g->cfg.settle_ms > j->settle_until_ms)
+        j->settle_until_ms = j->sent_ms + g->cfg.settle_ms;
+    /* The set may hold this create any time now: list it afresh. */
+    pf_setcache_forget(g->sets, j->cache_key);
+}
+
+/* A 201: the flow, or its id from elsewhere when the body cannot name it. */
+static void on_created(pf_graph_job *j, const pf_http_response *resp,
+                       json_t *doc)
+{
+    pf_graph_result *r = &j->last;
+
+    r->status = PF_GRAPH_CREATED;
+    r->flow = json_is_object(doc) ? doc : NULL;
+    if (r->flow == NULL && r->flow_json == NULL) {
+        created_unreadable(j, resp,
+                           resp->body_len == 0 ? "empty"
+                           : doc == NULL       ? "not JSON"
+                                               : "not a JSON object");
+        return;
+    }
+    if (!names_id(r)) {
+        /* Nothing to name the flow by: the id from elsewhere. */
+        r->flow = NULL;
+        r->flow_json = NULL;
+        r->flow_json_len = 0;
+        created_unreadable(j, resp, "a JSON object without \"id\"");
+        return;
+    }
+    remember_created(j, r);
+    finish(j, r);
+}
+
+/* What the answer to a create (or a list that failed) means for the job. */
+static void decide(pf_graph_job *j, const pf_http_response *resp, json_t *doc)
+{
+    pf_graph_result *r = &j->last;
+    pf_class cls =
+        pf_classify_graph(resp->transport, resp->status, j->reauthed);
+
     if (cls == PF_CLASS_CREATED && j->step == STEP_LIST)
         cls = PF_CLASS_SYSTEMIC; /* a 201 to a GET: outside the contract */
     switch (cls) {
     case PF_CLASS_CREATED:
-        r->status = PF_GRAPH_CREATED;
-        r->flow = json_is_object(doc) ? doc : NULL;
-        if (r->flow == NULL && r->flow_json == NULL) {
-            created_unreadable(j, resp,
-                               resp->body_len == 0 ? "empty"
-                               : doc == NULL       ? "not JSON"
-                                                   : "not a JSON object");
-            break;
-        }
-        if (!names_id(r)) {
-            /* Nothing to name the flow by: the id from elsewhere. */
-            r->flow = NULL;
-            r->flow_json = NULL;
-            r->flow_json_len = 0;
-            created_unreadable(j, resp, "a JSON object without \"id\"");
-            break;
-        }
-        remember_created(j, r);
-        finish(j, r);
+        on_created(j, resp, doc);
         break;
     case PF_CLASS_SYSTEMIC:
         r->status = PF_GRAPH_SYSTEMIC;
@@ -745,7 +757,36 @@ static void on_response(void *arg, const pf_http_response *resp)
         backoff(j, resp->retry_after, false);
         break;
     }
-out:
+}
+
+/*
+ * Every answer comes here: read it, note an uncertain create, then a list
+ * answers the check and anything else is classified (where a retry is
+ * decided: classify.h, then retry.h's delay in backoff()).
+ */
+static void on_response(void *arg, const pf_http_response *resp)
+{
+    pf_graph_job *j = arg;
+    pf_graph *g = j->g;
+    pf_jsonw flow = {0};
+    json_t *doc;
+
+    j->xfer = NULL;
+    g->requests--;
+    if (g->cfg.on_attempt != NULL) {
+        pf_graph_attempt a = {resp->transport, resp->status, resp->elapsed_ms};
+
+        g->cfg.on_attempt(g->cfg.observer_arg, &a);
+    }
+    doc = read_answer(j, resp, &flow);
+    note_uncertain(j, resp);
+    if (j->after_create && j->step == STEP_LIST)
+        created_listed(j, resp, doc);
+    else if (j->step == STEP_LIST && resp->transport == PF_TRANSPORT_OK &&
+             resp->status == 200)
+        on_list(j, doc);
+    else
+        decide(j, resp, doc);
     json_decref(doc);
     pf_jsonw_release(&flow);
     next_in_queue(g);

@@ -68,11 +68,11 @@ static void ctx_of(const work *w, pf_log_ctx *ctx, const char *topic)
  * make it larger than the producer may send: it is then written without
  * the flow, and data.warning says so (the flow id stays the subject).
  */
-static char *dump_outcome(pipeline *p, work *w, const pf_outcome *o, char *err,
-                          size_t err_size)
+static char *dump_outcome(pipeline *p, work *w, const pf_outcome *o,
+                          char *errstr, size_t errstr_size)
 {
     size_t key_len = w->key_len > KEY_KEEP ? KEY_KEEP : w->key_len;
-    char *text = pf_outcome_dump(o, &w->outcome_len, err, err_size);
+    char *text = pf_outcome_dump(o, &w->outcome_len, errstr, errstr_size);
     char note[200];
     pf_outcome slim;
 
@@ -92,7 +92,7 @@ static char *dump_outcome(pipeline *p, work *w, const pf_outcome *o, char *err,
              w->outcome_len, p->record_limit);
     slim.note = note;
     free(text);
-    return pf_outcome_dump(&slim, &w->outcome_len, err, err_size);
+    return pf_outcome_dump(&slim, &w->outcome_len, errstr, errstr_size);
 }
 
 /* Publishes the outcome (and the dead letter of a failure). */

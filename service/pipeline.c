@@ -349,7 +349,7 @@ void pf_pipeline_stop(pipeline *p)
     }
 }
 
-static int check_topics(pipeline *p, char *errstr, size_t n)
+static int check_topics(pipeline *p, char *errstr, size_t errstr_size)
 {
     const rd_kafka_metadata_t *md = NULL;
     const char *need[3] = {p->cfg.input_topic, p->cfg.results_topic,
@@ -365,8 +365,8 @@ static int check_topics(pipeline *p, char *errstr, size_t n)
 
     err = rd_kafka_metadata(p->producer, 1, NULL, &md, 15000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errstr, n, "Kafka at %s is unreachable: %s", p->cfg.brokers,
-                 rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "Kafka at %s is unreachable: %s",
+                 p->cfg.brokers, rd_kafka_err2str(err));
         return PF_EXIT_UNAVAIL;
     }
     for (i = 0; i < count && rc == 0; i++) {
@@ -376,7 +376,7 @@ static int check_topics(pipeline *p, char *errstr, size_t n)
                 break;
         }
         if (t == md->topic_cnt) {
-            snprintf(errstr, n, "topic %s does not exist", need[i]);
+            snprintf(errstr, errstr_size, "topic %s does not exist", need[i]);
             rc = PF_EXIT_CONFIG;
         }
     }
