@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "provflow/json.h"
 #include "provflow/redact.h"
@@ -50,15 +51,15 @@ struct pf_graph_job {
     int64_t started_ms;      /* at submit */
     uint64_t token_gen;      /* the token of the request in flight */
 
-    pf_timer timer;            /* start, and backoff between tries */
-    pf_token_waiter waiter;    /* waiting for a token */
-    pf_http_xfer *xfer;        /* the request in flight */
-    bool queued;               /* waiting for a request slot */
-    pf_graph_job *prev, *next; /* every live job */
-    pf_graph_job *qnext;       /* the slot queue */
-    pf_graph_result last;      /* what the last failed try saw */
-    json_t *last_doc;          /* the body j->last points into, held */
-    pf_graph_result created;   /* a 201 without a readable body */
+    pf_timer timer;                 /* start, and backoff between tries */
+    pf_token_waiter waiter;         /* waiting for a token */
+    pf_http_xfer *xfer;             /* the request in flight */
+    bool queued;                    /* waiting for a request slot */
+    LIST_ENTRY(pf_graph_job) all;   /* every live job */
+    TAILQ_ENTRY(pf_graph_job) slot; /* waiting for a request slot */
+    pf_graph_result last;           /* what the last failed try saw */
+    json_t *last_doc;               /* the body j->last points into, held */
+    pf_graph_result created;        /* a 201 without a readable body */
 };
 
 struct pf_graph {
@@ -66,10 +67,10 @@ struct pf_graph {
     pf_timers *timers;
     pf_tokens *tokens;
     pf_graph_config cfg;
-    pf_graph_job *jobs; /* every live job, doubly linked */
+    LIST_HEAD(, pf_graph_job) jobs; /* every live job */
     size_t requests;
-    pf_graph_job *queue_head, *queue_tail; /* waiting for a slot, FIFO */
-    pf_setcache *sets;                     /* recent list answers */
+    TAILQ_HEAD(, pf_graph_job) queue; /* waiting for a slot, FIFO */
+    pf_setcache *sets;                /* recent list answers */
 };
 
 void pf_graph_config_default(pf_graph_config *cfg)
@@ -102,6 +103,8 @@ pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
+    LIST_INIT(&g->jobs);
+    TAILQ_INIT(&g->queue);
     g->http = http;
     g->timers = timers;
     g->tokens = tokens;
@@ -120,16 +123,8 @@ void pf_graph_observe(pf_graph *g,
 
 static void unqueue(pf_graph *g, pf_graph_job *j)
 {
-    pf_graph_job **p = &g->queue_head, *last = NULL;
-
-    while (*p != j) {
-        last = *p;
-        p = &(*p)->qnext;
-    }
-    *p = j->qnext;
-    if (g->queue_tail == j)
-        g->queue_tail = last;
-    j->qnext = NULL;
+    assert(j->queued);
+    TAILQ_REMOVE(&g->queue, j, slot);
     j->queued = false;
 }
 
@@ -145,12 +140,7 @@ static void job_free(pf_graph_job *j)
     }
     if (j->queued)
         unqueue(g, j);
-    if (j->prev != NULL)
-        j->prev->next = j->next;
-    else
-        g->jobs = j->next;
-    if (j->next != NULL)
-        j->next->prev = j->prev;
+    LIST_REMOVE(j, all);
     explicit_bzero(j->body, j->body_len); /* it may hold a password */
     free(j->body);
     free(j->url);
@@ -165,8 +155,8 @@ void pf_graph_destroy(pf_graph *g)
 {
     if (g == NULL)
         return;
-    while (g->jobs != NULL)
-        job_free(g->jobs);
+    while (!LIST_EMPTY(&g->jobs))
+        job_free(LIST_FIRST(&g->jobs));
     pf_setcache_destroy(g->sets);
     free(g);
 }
@@ -418,12 +408,7 @@ static void proceed(pf_graph_job *j)
     }
     if (g->requests >= (size_t)g->cfg.max_in_flight) {
         j->queued = true;
-        j->qnext = NULL;
-        if (g->queue_tail != NULL)
-            g->queue_tail->qnext = j;
-        else
-            g->queue_head = j;
-        g->queue_tail = j;
+        TAILQ_INSERT_TAIL(&g->queue, j, slot);
         return;
     }
     send_step(j, bearer);
@@ -431,9 +416,9 @@ static void proceed(pf_graph_job *j)
 
 static void next_in_queue(pf_graph *g)
 {
-    while (g->queue_head != NULL &&
+    while (!TAILQ_EMPTY(&g->queue) &&
            g->requests < (size_t)g->cfg.max_in_flight) {
-        pf_graph_job *j = g->queue_head;
+        pf_graph_job *j = TAILQ_FIRST(&g->queue);
 
         unqueue(g, j);
         proceed(j); /* the token may have changed while it queued */
@@ -828,10 +813,7 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->body_len = strlen(j->body);
     j->secrets = json_incref(req->body); /* req may go: the tree stays */
     pf_timer_init(&j->timer, on_timer, j);
-    j->next = g->jobs;
-    if (j->next != NULL)
-        j->next->prev = j;
-    g->jobs = j;
+    LIST_INSERT_HEAD(&g->jobs, j, all);
     /* Start from the loop, so that done is never called from here. */
     if (pf_timer_start(g->timers, &j->timer, pf_now_ms()) != 0) {
         job_free(j);
