@@ -8,6 +8,7 @@
  */
 #include "provflow/http.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,6 +481,7 @@ static void recycle(pf_http *h, pf_http_xfer *x)
 {
     curl_slist_free_all(x->headers);
     x->headers = NULL;
+    x->done = NULL;
     /* Keep small buffers; drop big ones so one large reply is not kept. */
     if (x->resp_cap > 64 * 1024) {
         free(x->resp);
@@ -541,6 +543,8 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
 
 void pf_http_cancel(pf_http *h, pf_http_xfer *x)
 {
+    /* Submitted here, and neither finished nor cancelled (recycle()). */
+    assert(x->h == h && x->done != NULL);
     unlink_active(h, x);
     recycle(h, x);
 }

@@ -1,6 +1,7 @@
 /* keyq.c - per-key ordering with bounded concurrency (keyq.h). */
 #include "provflow/keyq.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,7 @@ static void ready_append(pf_keyq *q, pf_keyq_item *it)
 
 static void ready_unlink(pf_keyq *q, pf_keyq_item *it)
 {
+    assert(q->ready > 0);
     TAILQ_REMOVE(&q->ready_list, it, ready_link);
     q->ready--;
 }
@@ -210,10 +212,8 @@ int pf_keyq_push(pf_keyq *q, const void *key, size_t key_len, pf_keyq_item *it)
     size_t slot;
     bool found;
 
-    if (it->key != NULL || it->state != ITEM_IDLE)
-        return -1;
-    if (key == NULL && key_len > 0)
-        return -1;
+    assert(it->key == NULL && it->state == ITEM_IDLE); /* in no queue */
+    assert(key != NULL || key_len == 0);
     h = key_hash(key, key_len);
     slot = table_find(q, key, key_len, h, &found);
     if (found) {
@@ -256,6 +256,7 @@ pf_keyq_item *pf_keyq_pop_ready(pf_keyq *q)
 
     if (it == NULL || q->running >= q->max_running)
         return NULL;
+    assert(it->state == ITEM_READY && TAILQ_FIRST(&it->key->items) == it);
     ready_unlink(q, it);
     it->state = ITEM_RUNNING;
     q->queued--;
@@ -269,15 +270,20 @@ static void item_leave(pf_keyq *q, pf_keyq_item *it)
     pf_keyq_key *k = it->key;
     bool was_first = TAILQ_FIRST(&k->items) == it;
 
+    /* Only the first item of a key is ready or running (see the top). */
+    assert(was_first || it->state == ITEM_WAITING);
     switch (it->state) {
     case ITEM_RUNNING:
+        assert(q->running > 0);
         q->running--;
         break;
     case ITEM_READY:
         ready_unlink(q, it);
+        assert(q->queued > 0);
         q->queued--;
         break;
     default:
+        assert(it->state == ITEM_WAITING && q->queued > 0);
         q->queued--;
         break;
     }
@@ -293,8 +299,7 @@ static void item_leave(pf_keyq *q, pf_keyq_item *it)
 
 void pf_keyq_done(pf_keyq *q, pf_keyq_item *it)
 {
-    if (it->key == NULL || it->state != ITEM_RUNNING)
-        return;
+    assert(it->key != NULL && it->state == ITEM_RUNNING);
     item_leave(q, it);
 }
 

@@ -3,6 +3,7 @@
  */
 #include "provflow/offsets.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,7 @@ static void settle(pf_ptrack *t)
     int64_t pos = t->pos;
 
     while (t->count > 0 && t->done[t->head]) {
+        assert(t->ndone > 0);
         t->head = (t->head + 1) & (t->cap - 1);
         t->count--;
         t->ndone--;
@@ -500,6 +502,7 @@ int pf_ptrack_done(pf_ptrack *t, int64_t offset)
     j = ring_at(t, (size_t)i);
     if (t->done[j])
         return -1;
+    assert(t->npending > 0);
     t->done[j] = 1;
     t->npending--;
     t->ndone++;

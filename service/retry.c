@@ -1,6 +1,7 @@
 /* retry.c - retry policy and Retry-After parsing (retry.h). */
 #include "provflow/retry.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,7 @@ pf_retry_verdict pf_retry_decide(const pf_retry_policy *p, int attempts,
 {
     int64_t delay;
 
+    assert(pf_retry_policy_check(p, NULL, 0) == 0); /* retry.h */
     *delay_ms = 0;
     if (attempts < 1)
         attempts = 1;

@@ -1,6 +1,7 @@
 /* timers.c - a binary min-heap of embedded timers (timers.h). */
 #include "provflow/timers.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -99,6 +100,7 @@ void pf_timer_stop(pf_timers *ts, pf_timer *t)
     if (t->slot == 0)
         return;
     i = t->slot - 1;
+    assert(i < ts->len && ts->heap[i] == t); /* started in this set */
     t->slot = 0;
     last = ts->heap[--ts->len];
     if (i == ts->len)
@@ -110,6 +112,7 @@ void pf_timer_stop(pf_timers *ts, pf_timer *t)
 
 int pf_timer_start(pf_timers *ts, pf_timer *t, int64_t due_ms)
 {
+    assert(t->fn != NULL); /* pf_timer_init() first */
     pf_timer_stop(ts, t);
     if (ts->len == ts->cap) {
         size_t cap = ts->cap ? ts->cap * 2 : 64;
@@ -138,6 +141,7 @@ size_t pf_timers_run(pf_timers *ts, int64_t now_ms)
     while (ts->len > 0 && ts->heap[0]->due_ms <= now_ms) {
         pf_timer *t = ts->heap[0];
 
+        assert(t->slot == 1);
         pf_timer_stop(ts, t);
         fired++;
         t->fn(t, t->arg); /* may start t again, or others */

@@ -4,6 +4,7 @@
  */
 #include "provflow/token.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -715,6 +716,7 @@ const char *pf_token_get(pf_token_source *s, uint64_t *generation)
 
 void pf_token_wait(pf_token_source *s, pf_token_waiter *w, pf_token_fn fn)
 {
+    assert(!w->waiting && fn != NULL);
     w->fn = fn;
     w->waiting = true;
     LIST_INSERT_HEAD(&s->waiters, w, link);

@@ -29,11 +29,11 @@
  * create is sent before settle_ms have passed since that attempt started,
  * nor before the caller's create_after_ms: until then the job lists again
  * at that time. The assumption is that Graph finishes a request within
- * settle_ms (default 60 s: --settle-ms) of receiving it. The same deadline
- * holds the result, whatever it is (exists, failed): a job whose create
- * may still land does not end before it, so the key's next record cannot
- * overtake that create. Only SYSTEMIC ends at once (the caller keeps the
- * key and resubmits with settle_until_ms).
+ * settle_ms (--settle-ms, PF_GRAPH_SETTLE_MS_DEFAULT below) of receiving
+ * it. The same deadline holds the result, whatever it is (exists,
+ * failed): a job whose create may still land does not end before it, so
+ * the key's next record cannot overtake that create. Only SYSTEMIC ends at
+ * once (the caller keeps the key and resubmits with settle_until_ms).
  *
  * At most max_in_flight HTTP requests run at once; jobs beyond that wait
  * in FIFO order. A job waiting on backoff holds no request slot.
@@ -60,6 +60,7 @@ typedef struct pf_graph_attempt {
     int64_t elapsed_ms;
 } pf_graph_attempt;
 
+/* The settle time: twice PF_HTTP_TIMEOUT_MS_DEFAULT (http.h). */
 #define PF_GRAPH_SETTLE_MS_DEFAULT 60000
 
 typedef struct pf_graph_config {

@@ -1,11 +1,15 @@
 /* test_keyq.c - per-key ordering, the running cap and FIFO fairness. */
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -171,30 +175,6 @@ static void items_start_in_the_order_they_became_ready(void **state)
     pf_keyq_destroy(q);
 }
 
-static void done_ignores_items_that_are_not_running(void **state)
-{
-    pf_keyq *q = pf_keyq_new(4);
-    job a, a2, idle;
-
-    (void)state;
-    job_init(&a, 0, 1, 0);
-    job_init(&a2, 1, 1, 1);
-    job_init(&idle, 2, 9, 0);
-    push(q, &a);
-    push(q, &a2);
-    pf_keyq_done(q, &a.node);    /* ready, not running */
-    pf_keyq_done(q, &a2.node);   /* waiting */
-    pf_keyq_done(q, &idle.node); /* in no queue */
-    assert_int_equal(pf_keyq_queued(q), 2);
-    assert_int_equal(pop_id(q), 0);
-    pf_keyq_done(q, &a.node);
-    pf_keyq_done(q, &a.node); /* twice: the second is ignored */
-    assert_int_equal(pop_id(q), 1);
-    assert_int_equal(pf_keyq_running(q), 1);
-    pf_keyq_done(q, &a2.node);
-    pf_keyq_destroy(q);
-}
-
 static void remove_takes_an_item_out_in_any_state(void **state)
 {
     pf_keyq *q = pf_keyq_new(4);
@@ -255,22 +235,124 @@ static void removing_a_ready_item_keeps_fifo_of_others(void **state)
     pf_keyq_destroy(q);
 }
 
-static void push_refuses_a_queued_item_and_a_null_key(void **state)
+/*
+ * Misuse is a programmer error, asserted (keyq.h): each case runs in a
+ * child process, which must die of the failed assert(). Without asserts
+ * (NDEBUG) there is nothing to observe.
+ */
+static void misuse_aborts(void (*misuse)(void))
+{
+#ifdef NDEBUG
+    (void)misuse;
+    skip();
+#else
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+
+        if (devnull >= 0)
+            dup2(devnull, STDERR_FILENO); /* the assert's message */
+        signal(SIGABRT, SIG_DFL);
+        misuse();
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+#endif
+}
+
+static void done_of_a_ready_item(void)
 {
     pf_keyq *q = pf_keyq_new(4);
     job a;
 
-    (void)state;
     job_init(&a, 0, 1, 0);
-    assert_int_equal(pf_keyq_push(q, NULL, 3, &a.node), -1);
-    assert_int_equal(pf_keyq_keys(q), 0);
     push(q, &a);
-    assert_int_equal(pf_keyq_push(q, "other", 5, &a.node), -1);
-    assert_int_equal(pf_keyq_queued(q), 1);
-    assert_int_equal(pop_id(q), 0);
-    assert_int_equal(pf_keyq_push(q, "other", 5, &a.node), -1);
     pf_keyq_done(q, &a.node);
-    pf_keyq_destroy(q);
+}
+
+static void done_of_a_waiting_item(void)
+{
+    pf_keyq *q = pf_keyq_new(4);
+    job a, a2;
+
+    job_init(&a, 0, 1, 0);
+    job_init(&a2, 1, 1, 1);
+    push(q, &a);
+    push(q, &a2);
+    pf_keyq_done(q, &a2.node);
+}
+
+static void done_of_an_item_in_no_queue(void)
+{
+    pf_keyq *q = pf_keyq_new(4);
+    job idle;
+
+    job_init(&idle, 2, 9, 0);
+    pf_keyq_done(q, &idle.node);
+}
+
+static void done_twice(void)
+{
+    pf_keyq *q = pf_keyq_new(4);
+    job a;
+
+    job_init(&a, 0, 1, 0);
+    push(q, &a);
+    (void)pf_keyq_pop_ready(q);
+    pf_keyq_done(q, &a.node);
+    pf_keyq_done(q, &a.node);
+}
+
+static void push_of_a_queued_item(void)
+{
+    pf_keyq *q = pf_keyq_new(4);
+    job a;
+
+    job_init(&a, 0, 1, 0);
+    push(q, &a);
+    (void)pf_keyq_push(q, "other", 5, &a.node);
+}
+
+static void push_of_a_running_item(void)
+{
+    pf_keyq *q = pf_keyq_new(4);
+    job a;
+
+    job_init(&a, 0, 1, 0);
+    push(q, &a);
+    (void)pf_keyq_pop_ready(q);
+    (void)pf_keyq_push(q, "other", 5, &a.node);
+}
+
+static void push_of_a_null_key_with_a_length(void)
+{
+    pf_keyq *q = pf_keyq_new(4);
+    job a;
+
+    job_init(&a, 0, 1, 0);
+    (void)pf_keyq_push(q, NULL, 3, &a.node);
+}
+
+static void done_of_an_item_not_running_is_asserted(void **state)
+{
+    (void)state;
+    misuse_aborts(done_of_a_ready_item);
+    misuse_aborts(done_of_a_waiting_item);
+    misuse_aborts(done_of_an_item_in_no_queue);
+    misuse_aborts(done_twice);
+}
+
+static void push_of_an_item_in_a_queue_or_a_null_key_is_asserted(void **state)
+{
+    (void)state;
+    misuse_aborts(push_of_a_queued_item);
+    misuse_aborts(push_of_a_running_item);
+    misuse_aborts(push_of_a_null_key_with_a_length);
 }
 
 static void binary_keys_compare_every_byte(void **state)
@@ -589,10 +671,10 @@ int main(void)
         cmocka_unit_test(different_keys_run_concurrently),
         cmocka_unit_test(max_running_caps_started_items),
         cmocka_unit_test(items_start_in_the_order_they_became_ready),
-        cmocka_unit_test(done_ignores_items_that_are_not_running),
+        cmocka_unit_test(done_of_an_item_not_running_is_asserted),
         cmocka_unit_test(remove_takes_an_item_out_in_any_state),
         cmocka_unit_test(removing_a_ready_item_keeps_fifo_of_others),
-        cmocka_unit_test(push_refuses_a_queued_item_and_a_null_key),
+        cmocka_unit_test(push_of_an_item_in_a_queue_or_a_null_key_is_asserted),
         cmocka_unit_test(binary_keys_compare_every_byte),
         cmocka_unit_test(empty_key_is_one_key),
         cmocka_unit_test(remove_if_drops_one_partition),
