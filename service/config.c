@@ -15,6 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "provflow/cli.h"
+#include "provflow/graph.h"
+#include "provflow/http.h"
+#include "provflow/retry.h"
+#include "provflow/token.h"
+
 extern char **environ;
 
 typedef enum kind { STR, INT, BOOL } kind;
@@ -26,6 +32,12 @@ enum {
 #define GRAPH     (PF_CMD_SEND | PF_CMD_RUN)
 #define KAFKA     (PF_CMD_RUN | PF_CMD_REPLAY)
 #define AT(field) offsetof(pf_config, field)
+/*
+ * A default that a module's header defines (PF_*_DEFAULT, a plain
+ * number), as the table's text: each default is written once.
+ */
+#define TEXT(x) #x
+#define DEF(x)  TEXT(x)
 
 typedef struct setting {
     const char *name; /* long flag and config-file key */
@@ -69,36 +81,44 @@ static const setting settings[] = {
     {"allow-http", "PROVFLOW_ALLOW_HTTP", BOOL, 0, GRAPH, AT(allow_http),
      "false", 0, 0, NULL, "permit plain http:// Graph and authority URLs"},
     {"http-timeout-ms", "PROVFLOW_HTTP_TIMEOUT_MS", INT, 0, GRAPH,
-     AT(http_timeout_ms), "30000", 100, 600000, "MS",
+     AT(http_timeout_ms), DEF(PF_HTTP_TIMEOUT_MS_DEFAULT), 100, 600000, "MS",
      "whole-request timeout"},
     {"connect-timeout-ms", "PROVFLOW_CONNECT_TIMEOUT_MS", INT, 0, GRAPH,
-     AT(connect_timeout_ms), "10000", 100, 600000, "MS", "connect timeout"},
+     AT(connect_timeout_ms), DEF(PF_HTTP_CONNECT_TIMEOUT_MS_DEFAULT), 100,
+     600000, "MS", "connect timeout"},
     {"token-expiry-margin-ms", "PROVFLOW_TOKEN_EXPIRY_MARGIN_MS", INT, 0,
-     GRAPH, AT(token_expiry_margin_ms), "300000", 0, 3600000, "MS",
+     GRAPH, AT(token_expiry_margin_ms), DEF(PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT),
+     0, 3600000, "MS",
      "a token with less left is not used (capped at a quarter of its life)"},
     {"token-systemic-retry-ms", "PROVFLOW_TOKEN_SYSTEMIC_RETRY_MS", INT, 0,
-     GRAPH, AT(token_systemic_retry_ms), "30000", 100, 3600000, "MS",
+     GRAPH, AT(token_systemic_retry_ms),
+     DEF(PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT), 100, 3600000, "MS",
      "retry interval after invalid_client and similar token errors"},
     {"secrets-dir", "PROVFLOW_SECRETS_DIR", STR, 0, GRAPH | PF_CMD_RUN,
      AT(secrets_dir), NULL, 0, 0, "DIR",
      "directory of named secrets for \"defaultPasswordSecret\""},
     {"max-in-flight", "PROVFLOW_MAX_IN_FLIGHT", INT, 0, GRAPH,
-     AT(max_in_flight), "32", 1, 4096, "N", "Graph requests at once"},
+     AT(max_in_flight), DEF(PF_GRAPH_MAX_IN_FLIGHT_DEFAULT), 1, 4096, "N",
+     "Graph requests at once"},
     {"max-attempts", "PROVFLOW_MAX_ATTEMPTS", INT, 0, GRAPH, AT(max_attempts),
-     "10", 1, 1000, "N", "tries per event, the first included"},
+     DEF(PF_RETRY_MAX_ATTEMPTS_DEFAULT), 1, 1000, "N",
+     "tries per event, the first included"},
     {"max-elapsed-ms", "PROVFLOW_MAX_ELAPSED_MS", INT, 0, GRAPH,
-     AT(max_elapsed_ms), "1800000", 0, 86400000, "MS",
+     AT(max_elapsed_ms), DEF(PF_RETRY_MAX_ELAPSED_MS_DEFAULT), 0, 86400000,
+     "MS",
      "no retry starts later than this after the first try"},
     {"retry-base-ms", "PROVFLOW_RETRY_BASE_MS", INT, 0, GRAPH,
-     AT(retry_base_ms), "500", 1, 600000, "MS",
+     AT(retry_base_ms), DEF(PF_RETRY_BASE_DELAY_MS_DEFAULT), 1, 600000, "MS",
      "first backoff window (doubles per try, full jitter)"},
     {"max-backoff-ms", "PROVFLOW_MAX_BACKOFF_MS", INT, 0, GRAPH,
-     AT(max_backoff_ms), "60000", 1, 3600000, "MS", "largest backoff window"},
+     AT(max_backoff_ms), DEF(PF_RETRY_MAX_BACKOFF_MS_DEFAULT), 1, 3600000,
+     "MS", "largest backoff window"},
     {"max-retry-after-ms", "PROVFLOW_MAX_RETRY_AFTER_MS", INT, 0, GRAPH,
-     AT(max_retry_after_ms), "120000", 0, 3600000, "MS",
+     AT(max_retry_after_ms), DEF(PF_RETRY_MAX_RETRY_AFTER_MS_DEFAULT), 0,
+     3600000, "MS",
      "cap on a server's Retry-After"},
     {"settle-ms", "PROVFLOW_SETTLE_MS", INT, 0, GRAPH, AT(settle_ms),
-     "60000", 0, 3600000, "MS",
+     DEF(PF_GRAPH_SETTLE_MS_DEFAULT), 0, 3600000, "MS",
      "after a create that may have reached Graph unanswered, no new create "
      "for the set's flow type within this time (Graph may still apply it)"},
     {"brokers", "PROVFLOW_BROKERS", STR, 0, KAFKA, AT(brokers),
@@ -805,11 +825,11 @@ int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
         if (err[0] != '\0')
             fprintf(stderr, "provflow %s: %s\n", name, err);
         fprintf(stderr, "Run 'provflow %s --help' for usage.\n", name);
-        *status = 64;
+        *status = PF_EXIT_USAGE;
         return -1;
     case -1:
         fprintf(stderr, "provflow %s: %s\n", name, err);
-        *status = 78;
+        *status = PF_EXIT_CONFIG;
         return -1;
     }
     return first;

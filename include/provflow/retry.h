@@ -28,7 +28,7 @@
  * 30 minutes in all.
  */
 #define PF_RETRY_MAX_ATTEMPTS_DEFAULT   10
-#define PF_RETRY_MAX_ELAPSED_MS_DEFAULT (30 * 60 * 1000)
+#define PF_RETRY_MAX_ELAPSED_MS_DEFAULT 1800000 /* 30 minutes */
 
 /*
  * 500 ms for the first window: a blip (a reset connection, one 502) usually
@@ -39,7 +39,7 @@
  * (up to 2 minutes each) can still use the rest of the budget.
  */
 #define PF_RETRY_BASE_DELAY_MS_DEFAULT  500
-#define PF_RETRY_MAX_BACKOFF_MS_DEFAULT (60 * 1000)
+#define PF_RETRY_MAX_BACKOFF_MS_DEFAULT 60000 /* 1 minute */
 
 /*
  * Graph's throttling answers usually ask for seconds to a few tens of
@@ -47,7 +47,7 @@
  * a date from a skewed clock) than advice worth holding a key's queue for;
  * it is followed for 2 minutes and then the request is tried again.
  */
-#define PF_RETRY_MAX_RETRY_AFTER_MS_DEFAULT (120 * 1000)
+#define PF_RETRY_MAX_RETRY_AFTER_MS_DEFAULT 120000 /* 2 minutes */
 
 /*
  * A retry policy: plain settings, copied freely. Durations are in

@@ -57,10 +57,10 @@
 #include "provflow/jwt.h"
 #include "provflow/timers.h"
 
-#define PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT      (5 * 60 * 1000)
+#define PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT      300000 /* 5 minutes */
 #define PF_TOKEN_RETRY_BASE_MS_DEFAULT         1000
-#define PF_TOKEN_RETRY_MAX_MS_DEFAULT          (30 * 1000)
-#define PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT     (30 * 1000)
+#define PF_TOKEN_RETRY_MAX_MS_DEFAULT          30000
+#define PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT     30000
 #define PF_TOKEN_MIN_FETCH_INTERVAL_MS_DEFAULT 1000
 #define PF_TOKEN_LIFETIME_MIN_S                1
 #define PF_TOKEN_LIFETIME_MAX_S                (24 * 60 * 60)
