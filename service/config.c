@@ -233,14 +233,14 @@ typedef struct source {
     bool is_path;     /* a secret given as a file to read */
 } source;
 
-static int failf(char *errstr, size_t n, const char *fmt, ...)
+static int failf(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static int failf(char *errstr, size_t n, const char *fmt, ...)
+static int failf(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(errstr, n, fmt, ap);
+    vsnprintf(errstr, errstr_size, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -250,23 +250,24 @@ static int failf(char *errstr, size_t n, const char *fmt, ...)
  * O_NONBLOCK: a FIFO with no writer must not hang the start (it is refused
  * by the fstat() that follows, before any read).
  */
-static FILE *open_regular(const char *path, long max, char *errstr, size_t n)
+static FILE *open_regular(const char *path, long max, char *errstr,
+                          size_t errstr_size)
 {
     struct stat st;
     FILE *f;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
     if (fd < 0) {
-        failf(errstr, n, "%s", strerror(errno));
+        failf(errstr, errstr_size, "%s", strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) != 0) {
-        failf(errstr, n, "%s", strerror(errno));
+        failf(errstr, errstr_size, "%s", strerror(errno));
         close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        failf(errstr, n, "not a regular file (%s)",
+        failf(errstr, errstr_size, "not a regular file (%s)",
               S_ISDIR(st.st_mode)    ? "a directory"
               : S_ISFIFO(st.st_mode) ? "a FIFO"
                                      : "a device or socket");
@@ -274,24 +275,25 @@ static FILE *open_regular(const char *path, long max, char *errstr, size_t n)
         return NULL;
     }
     if (st.st_size > max) {
-        failf(errstr, n, "%lld bytes, more than the %ld allowed",
+        failf(errstr, errstr_size, "%lld bytes, more than the %ld allowed",
               (long long)st.st_size, max);
         close(fd);
         return NULL;
     }
     f = fdopen(fd, "r");
     if (f == NULL) {
-        failf(errstr, n, "%s", strerror(errno));
+        failf(errstr, errstr_size, "%s", strerror(errno));
         close(fd);
     }
     return f;
 }
 
-static char *read_secret_file(const char *path, char *errstr, size_t n)
+static char *read_secret_file(const char *path, char *errstr,
+                              size_t errstr_size)
 {
     char buf[4097];
     size_t len;
-    FILE *f = open_regular(path, (long)sizeof(buf) - 1, errstr, n);
+    FILE *f = open_regular(path, (long)sizeof(buf) - 1, errstr, errstr_size);
 
     if (f == NULL)
         return NULL;
@@ -301,14 +303,14 @@ static char *read_secret_file(const char *path, char *errstr, size_t n)
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         buf[--len] = '\0';
     if (len == 0) {
-        failf(errstr, n, "the file is empty");
+        failf(errstr, errstr_size, "the file is empty");
         return NULL;
     }
     return strdup(buf);
 }
 
 static int set_value(pf_config *cfg, const setting *s, const source *src,
-                     char *errstr, size_t n)
+                     char *errstr, size_t errstr_size)
 {
     void *field = (char *)cfg + s->offset;
     char why[256];
@@ -323,14 +325,14 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
         while (isspace((unsigned char)*c))
             c++;
         if (*c == '\0')
-            return failf(errstr, n, "%s (%s): the value is empty", s->name,
-                         src->from);
+            return failf(errstr, errstr_size, "%s (%s): the value is empty",
+                         s->name, src->from);
         copy = src->is_path ? read_secret_file(src->value, why, sizeof(why))
                             : strdup(src->value);
 
         if (copy == NULL)
-            return failf(errstr, n, "%s (%s): cannot read %s: %s", s->name,
-                         src->from, src->value, why);
+            return failf(errstr, errstr_size, "%s (%s): cannot read %s: %s",
+                         s->name, src->from, src->value, why);
         if (*(char **)field != NULL) {
             explicit_bzero(*(char **)field, strlen(*(char **)field));
             free(*(char **)field);
@@ -343,7 +345,7 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
         v = strtol(src->value, &end, 10);
         if (errno != 0 || end == src->value || *end != '\0' || v < s->min ||
             v > s->max)
-            return failf(errstr, n,
+            return failf(errstr, errstr_size,
                          "%s (%s): \"%.32s\" is not a whole number in "
                          "%ld..%ld",
                          s->name, src->from, src->value, s->min, s->max);
@@ -358,8 +360,9 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
                  !strcasecmp(src->value, "off"))
             *(bool *)field = false;
         else
-            return failf(errstr, n, "%s (%s): \"%.32s\" is not true or false",
-                         s->name, src->from, src->value);
+            return failf(errstr, errstr_size,
+                         "%s (%s): \"%.32s\" is not true or false", s->name,
+                         src->from, src->value);
         return 0;
     }
     return -1;
@@ -367,7 +370,7 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
 
 /* Refuses a property provflow owns, naming where it came from. */
 static int check_owned(const char *name, size_t name_len, const char *from,
-                       char *errstr, size_t n)
+                       char *errstr, size_t errstr_size)
 {
     size_t i;
 
@@ -378,10 +381,11 @@ static int check_owned(const char *name, size_t name_len, const char *from,
             strncmp(o->property, name, name_len) != 0)
             continue;
         if (o->flag != NULL)
-            return failf(errstr, n,
+            return failf(errstr, errstr_size,
                          "Kafka property %s (%s): set by provflow; use %s",
                          o->property, from, o->flag);
-        return failf(errstr, n, "Kafka property %s (%s): owned by provflow: %s",
+        return failf(errstr, errstr_size,
+                     "Kafka property %s (%s): owned by provflow: %s",
                      o->property, from, o->why);
     }
     return 0;
@@ -390,12 +394,12 @@ static int check_owned(const char *name, size_t name_len, const char *from,
 /* Adds or replaces a librdkafka property. */
 static int kafka_prop(pf_config *cfg, const char *name, size_t name_len,
                       const char *value, const char *from, char *errstr,
-                      size_t n)
+                      size_t errstr_size)
 {
     size_t i;
     char *k, *v;
 
-    if (check_owned(name, name_len, from, errstr, n) != 0)
+    if (check_owned(name, name_len, from, errstr, errstr_size) != 0)
         return -1;
     for (i = 0; i < cfg->kafka_count; i++) {
         if (strlen(cfg->kafka[i].name) == name_len &&
@@ -403,14 +407,14 @@ static int kafka_prop(pf_config *cfg, const char *name, size_t name_len,
             break;
     }
     if (i == PF_KAFKA_PROPS_MAX)
-        return failf(errstr, n, "more than %d Kafka properties",
+        return failf(errstr, errstr_size, "more than %d Kafka properties",
                      PF_KAFKA_PROPS_MAX);
     k = strndup(name, name_len);
     v = strdup(value);
     if (k == NULL || v == NULL || name_len == 0) {
         free(k);
         free(v);
-        return failf(errstr, n, "bad Kafka property \"%.64s\"", name);
+        return failf(errstr, errstr_size, "bad Kafka property \"%.64s\"", name);
     }
     if (i == cfg->kafka_count) {
         cfg->kafka_count++;
@@ -424,17 +428,20 @@ static int kafka_prop(pf_config *cfg, const char *name, size_t name_len,
 }
 
 /* "name=value" from -X. */
-static int kafka_flag(pf_config *cfg, const char *arg, char *errstr, size_t n)
+static int kafka_flag(pf_config *cfg, const char *arg, char *errstr,
+                      size_t errstr_size)
 {
     const char *eq = strchr(arg, '=');
 
     if (eq == NULL)
-        return failf(errstr, n, "-X %.64s: expected property=value", arg);
-    return kafka_prop(cfg, arg, (size_t)(eq - arg), eq + 1, "-X", errstr, n);
+        return failf(errstr, errstr_size, "-X %.64s: expected property=value",
+                     arg);
+    return kafka_prop(cfg, arg, (size_t)(eq - arg), eq + 1, "-X", errstr,
+                      errstr_size);
 }
 
 /* PROVFLOW_KAFKA_<PROPERTY>: lower case, '_' for '.'. */
-static int kafka_env(pf_config *cfg, char *errstr, size_t n)
+static int kafka_env(pf_config *cfg, char *errstr, size_t errstr_size)
 {
     static const char prefix[] = "PROVFLOW_KAFKA_";
     char **e;
@@ -455,7 +462,7 @@ static int kafka_env(pf_config *cfg, char *errstr, size_t n)
             name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
         }
         snprintf(from, sizeof(from), "%.*s", (int)(eq - *e), *e);
-        if (kafka_prop(cfg, name, len, eq + 1, from, errstr, n) != 0)
+        if (kafka_prop(cfg, name, len, eq + 1, from, errstr, errstr_size) != 0)
             return -1;
     }
     return 0;
@@ -492,7 +499,7 @@ static const setting *find_setting(const char *name, size_t len)
 }
 
 static int read_file(pf_config *cfg, const char *path, file_entry **out,
-                     size_t *count, char *errstr, size_t n)
+                     size_t *count, char *errstr, size_t errstr_size)
 {
     char line[4096], why[128], from[64];
     int lineno = 0;
@@ -501,7 +508,7 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
     *out = NULL;
     *count = 0;
     if (f == NULL)
-        return failf(errstr, n, "config file %s: %s", path, why);
+        return failf(errstr, errstr_size, "config file %s: %s", path, why);
     while (fgets(line, sizeof(line), f) != NULL) {
         char *key, *value, *eq, *hash;
         file_entry *grown;
@@ -509,7 +516,7 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
             fclose(f);
-            return failf(errstr, n,
+            return failf(errstr, errstr_size,
                          "config file %s line %d: longer than %zu bytes", path,
                          lineno, sizeof(line) - 2);
         }
@@ -522,7 +529,7 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         eq = strchr(key, '=');
         if (eq == NULL) {
             fclose(f);
-            return failf(errstr, n,
+            return failf(errstr, errstr_size,
                          "config file %s line %d: expected "
                          "key = value",
                          path, lineno);
@@ -533,7 +540,7 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         if (strncmp(key, "kafka.", 6) == 0) {
             snprintf(from, sizeof(from), "config line %d", lineno);
             if (kafka_prop(cfg, key + 6, strlen(key + 6), value, from, errstr,
-                           n)) {
+                           errstr_size)) {
                 fclose(f);
                 return -1;
             }
@@ -544,7 +551,7 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
               find_setting(key, strlen(key) - 5) != NULL &&
               (find_setting(key, strlen(key) - 5)->flags & SECRET))) {
             fclose(f);
-            return failf(errstr, n,
+            return failf(errstr, errstr_size,
                          "config file %s line %d: unknown "
                          "setting \"%.64s\"",
                          path, lineno, key);
@@ -552,7 +559,7 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         grown = realloc(*out, (*count + 1) * sizeof(**out));
         if (grown == NULL) {
             fclose(f);
-            return failf(errstr, n, "out of memory");
+            return failf(errstr, errstr_size, "out of memory");
         }
         *out = grown;
         (*out)[*count].key = strdup(key);
@@ -614,18 +621,19 @@ void pf_config_usage(FILE *out, unsigned command)
 }
 
 /* What one setting alone cannot say. */
-static int check_run(const pf_config *cfg, char *errstr, size_t n)
+static int check_run(const pf_config *cfg, char *errstr, size_t errstr_size)
 {
     const char *out = cfg->dry_run_output;
 
     if (out == NULL)
         return 0;
     if (!cfg->dry_run)
-        return failf(errstr, n, "dry-run-output: only with --dry-run");
+        return failf(errstr, errstr_size,
+                     "dry-run-output: only with --dry-run");
     if (strcmp(out, cfg->results_topic) == 0 ||
         strcmp(out, cfg->dead_letter_topic) == 0 ||
         strcmp(out, cfg->input_topic) == 0)
-        return failf(errstr, n,
+        return failf(errstr, errstr_size,
                      "dry-run-output: %.128s is the input, results or "
                      "dead-letter topic; a dry run never writes to them",
                      out);

@@ -35,7 +35,7 @@ const pf_header *pf_record_header(const pf_record *rec, const char *name)
 }
 
 /* Attribute checks: 0 if v is acceptable, else -1 with a reason in why. */
-typedef int (*attr_check)(const char *v, char *why, size_t why_size);
+typedef int (*attr_check)(const char *v, char *errstr, size_t errstr_size);
 
 /* Counts UTF-8 code points (the input is valid UTF-8 by then). */
 static size_t utf8_length(const char *s)
@@ -49,43 +49,45 @@ static size_t utf8_length(const char *s)
     return n;
 }
 
-static int check_specversion(const char *v, char *why, size_t why_size)
+static int check_specversion(const char *v, char *errstr, size_t errstr_size)
 {
     char q[36];
 
     if (strcmp(v, "1.0") == 0)
         return 0;
-    snprintf(why, why_size, "unsupported specversion \"%s\" (expected \"1.0\")",
+    snprintf(errstr, errstr_size,
+             "unsupported specversion \"%s\" (expected \"1.0\")",
              pf_error_excerpt(q, sizeof(q), v));
     return -1;
 }
 
-static int check_id(const char *v, char *why, size_t why_size)
+static int check_id(const char *v, char *errstr, size_t errstr_size)
 {
     size_t n = utf8_length(v);
 
     if (n >= 1 && n <= PF_EVENT_ID_MAX)
         return 0;
-    snprintf(why, why_size, "must be 1 to %d characters, got %zu",
+    snprintf(errstr, errstr_size, "must be 1 to %d characters, got %zu",
              PF_EVENT_ID_MAX, n);
     return -1;
 }
 
-static int check_nonempty(const char *v, char *why, size_t why_size)
+static int check_nonempty(const char *v, char *errstr, size_t errstr_size)
 {
     if (v[0] != '\0')
         return 0;
-    snprintf(why, why_size, "must not be empty");
+    snprintf(errstr, errstr_size, "must not be empty");
     return -1;
 }
 
-static int check_type(const char *v, char *why, size_t why_size)
+static int check_type(const char *v, char *errstr, size_t errstr_size)
 {
     char q[68];
 
     if (strcmp(v, PF_EVENT_TYPE_CREATE) == 0)
         return 0;
-    snprintf(why, why_size, "unsupported event type \"%s\" (expected \"%s\")",
+    snprintf(errstr, errstr_size,
+             "unsupported event type \"%s\" (expected \"%s\")",
              pf_error_excerpt(q, sizeof(q), v), PF_EVENT_TYPE_CREATE);
     return -1;
 }
@@ -104,7 +106,7 @@ static int digits(const char *s, int n)
 }
 
 /* RFC 3339 date-time: 2024-03-22T21:28:02.7164229Z or ...+01:00. */
-static int check_time(const char *v, char *why, size_t why_size)
+static int check_time(const char *v, char *errstr, size_t errstr_size)
 {
     const char *p = v;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -139,11 +141,11 @@ static int check_time(const char *v, char *why, size_t why_size)
         digits(p + 4, 2) <= 59 && p[6] == '\0')
         return 0;
 bad:
-    snprintf(why, why_size, "not an RFC 3339 date-time");
+    snprintf(errstr, errstr_size, "not an RFC 3339 date-time");
     return -1;
 }
 
-static int check_tenantid(const char *v, char *why, size_t why_size)
+static int check_tenantid(const char *v, char *errstr, size_t errstr_size)
 {
     size_t i, n = strlen(v);
 
@@ -153,7 +155,7 @@ static int check_tenantid(const char *v, char *why, size_t why_size)
     }
     if (n >= 1 && n <= 256 && i == n)
         return 0;
-    snprintf(why, why_size,
+    snprintf(errstr, errstr_size,
              "must be a tenant id or domain: 1 to 256 of [A-Za-z0-9.-]");
     return -1;
 }
@@ -173,13 +175,14 @@ static bool media_type_is(const char *value, const char *type)
     return *value == '\0' || *value == ';';
 }
 
-static int check_json_content_type(const char *v, char *why, size_t why_size)
+static int check_json_content_type(const char *v, char *errstr,
+                                   size_t errstr_size)
 {
     char q[68];
 
     if (media_type_is(v, "application/json"))
         return 0;
-    snprintf(why, why_size,
+    snprintf(errstr, errstr_size,
              "unsupported data content type \"%s\" (expected "
              "application/json)",
              pf_error_excerpt(q, sizeof(q), v));

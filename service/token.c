@@ -289,14 +289,14 @@ static int form_append(char **buf, size_t *len, size_t *cap, const char *name,
  * Reads the federated token; the kubelet rotates it, so every time. On the
  * loop thread: a FIFO or an endless file must not block it (fileio.h).
  */
-static char *read_federated(const char *path, char *why, size_t why_size)
+static char *read_federated(const char *path, char *errstr, size_t errstr_size)
 {
     char what[200], *buf;
     size_t len, size;
 
     snprintf(what, sizeof(what), "federated token file %.160s", path);
-    if (pf_file_read(path, what, FEDERATED_MAX, &buf, &len, why, why_size) !=
-        PF_FILE_OK)
+    if (pf_file_read(path, what, FEDERATED_MAX, &buf, &len, errstr,
+                     errstr_size) != PF_FILE_OK)
         return NULL;
     size = len;
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
@@ -304,7 +304,7 @@ static char *read_federated(const char *path, char *why, size_t why_size)
         len--;
     buf[len] = '\0';
     if (len == 0 || memchr(buf, '\0', len) != NULL) {
-        snprintf(why, why_size, "%s is %s", what,
+        snprintf(errstr, errstr_size, "%s is %s", what,
                  len == 0 ? "empty" : "not text");
         pf_file_free(buf, size);
         return NULL;
@@ -313,7 +313,7 @@ static char *read_federated(const char *path, char *why, size_t why_size)
 }
 
 /* The form body of a token request; NULL with a reason in why. */
-static char *token_body(pf_token_source *s, char *why, size_t why_size)
+static char *token_body(pf_token_source *s, char *errstr, size_t errstr_size)
 {
     char *body = NULL, *assertion = NULL;
     size_t len = 0, cap = 0;
@@ -333,10 +333,10 @@ static char *token_body(pf_token_source *s, char *why, size_t why_size)
             uuid_unparse_lower(u, jti);
             if (pf_jwt_sign(s->signer, s->endpoint, s->client_id, jti,
                             pf_wall_ms() / 1000, PF_JWT_LIFETIME_DEFAULT_S,
-                            s->alg, &assertion, why, why_size) != 0)
+                            s->alg, &assertion, errstr, errstr_size) != 0)
                 goto fail;
         } else {
-            assertion = read_federated(s->federated_file, why, why_size);
+            assertion = read_federated(s->federated_file, errstr, errstr_size);
             if (assertion == NULL)
                 goto fail;
         }
@@ -346,7 +346,7 @@ static char *token_body(pf_token_source *s, char *why, size_t why_size)
         wipe_free(assertion);
     }
     if (rc != 0) {
-        snprintf(why, why_size, "out of memory");
+        snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
     return body;
