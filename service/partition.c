@@ -79,8 +79,6 @@ bool pf_part_may_send(const pf_part *pt, int64_t offset)
 
 void pf_part_wait(pf_part *pt, pf_part_waiter *w, int64_t offset)
 {
-    assert(TAILQ_EMPTY(&pt->waiting) ||
-           TAILQ_LAST(&pt->waiting, pf_part_waitq)->offset < offset);
     w->offset = offset;
     TAILQ_INSERT_TAIL(&pt->waiting, w, link);
 }

@@ -45,7 +45,7 @@ typedef struct pf_part {
     int64_t intent_acked; /* highest offset covered by a committed intent */
     int64_t intent_sent;  /* ... by the commit in flight */
     TAILQ_HEAD(pf_part_waitq, pf_part_waiter)
-    waiting; /* for the intent, by offset */
+    waiting; /* for the intent, in turn order */
     /*
      * Records at or below hw_prev may have been sent by the previous owner:
      * no create for them before this (monotonic) time, when whatever it
@@ -88,7 +88,10 @@ bool pf_part_check_first(const pf_part *pt, int64_t offset,
 /* A record may be sent: a committed intent covers its offset. */
 bool pf_part_may_send(const pf_part *pt, int64_t offset);
 
-/* Waits for the intent (offsets in increasing order). */
+/*
+ * Waits for the intent. Waiters come in the order their keys' turns came,
+ * not by offset; they are released from the front while covered.
+ */
 void pf_part_wait(pf_part *pt, pf_part_waiter *w, int64_t offset);
 
 /* The first waiter that may now be sent, taken off the list; or NULL. */
