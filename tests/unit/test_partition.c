@@ -303,6 +303,35 @@ static void check_first_below_the_intent_or_the_unseen_end(void **state)
     pf_part_destroy(pt);
 }
 
+/*
+ * Waiters come in their keys' turn order, not by offset (a record of one
+ * key overtakes an earlier one of another): a later offset may wait in
+ * front of an earlier one, and one commit of the intent releases both.
+ */
+static void waiters_out_of_offset_order_are_all_released(void **state)
+{
+    pf_part_waiter w[2];
+    char meta[PF_CKPT_META_MIN_SIZE + 64];
+    int64_t off;
+    pf_part *pt;
+
+    (void)state;
+    pt = adopt(0, NULL, NULL);
+    assert_int_equal(pf_part_received(pt, 0), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_part_received(pt, 1), PF_PTRACK_PROCESS);
+    pf_part_wait(pt, &w[0], 1);
+    pf_part_wait(pt, &w[1], 0);
+    assert_int_equal(pf_part_waiting(pt), 2);
+    assert_true(pf_part_intent_due(pt));
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    pf_part_acked(pt, true);
+    assert_ptr_equal(pf_part_released(pt), &w[0]);
+    assert_ptr_equal(pf_part_released(pt), &w[1]);
+    assert_null(pf_part_released(pt));
+    pf_part_destroy(pt);
+}
+
 /* Records wait for a committed intent, and are released in order. */
 static void waiters_are_released_once_the_intent_is_acked(void **state)
 {
@@ -657,6 +686,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(without_hand_off_time_creates_wait_from_now),
+        cmocka_unit_test(waiters_out_of_offset_order_are_all_released),
         cmocka_unit_test(clean_hand_off_with_nothing_in_flight_needs_no_wait),
         cmocka_unit_test(hand_off_time_within_settle_waits_what_remains),
         cmocka_unit_test(hand_off_time_beyond_settle_is_capped),
