@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "provflow/cli.h"
+#include "provflow/fileio.h"
 #include "provflow/graph.h"
 #include "provflow/http.h"
 #include "provflow/retry.h"
+#include "provflow/secrets.h"
 #include "provflow/token.h"
 
 extern char **environ;
@@ -288,25 +290,29 @@ static FILE *open_regular(const char *path, long max, char *errstr,
     return f;
 }
 
+/*
+ * A secret given as a file (--NAME-file): read whole through fileio.h (a
+ * FIFO or a device is refused at once, a file over PF_SECRET_MAX is
+ * refused, not cut), trailing CR and LF dropped. The buffer is the value.
+ */
 static char *read_secret_file(const char *path, char *errstr,
                               size_t errstr_size)
 {
-    char buf[4097];
+    char what[220], *data;
     size_t len;
-    FILE *f = open_regular(path, (long)sizeof(buf) - 1, errstr, errstr_size);
 
-    if (f == NULL)
+    snprintf(what, sizeof(what), "file %.200s", path);
+    if (pf_file_read(path, what, PF_SECRET_MAX, &data, &len, errstr,
+                     errstr_size) != PF_FILE_OK)
         return NULL;
-    len = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[len] = '\0';
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        buf[--len] = '\0';
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        data[--len] = '\0';
     if (len == 0) {
-        failf(errstr, errstr_size, "the file is empty");
+        pf_file_free(data, 0);
+        failf(errstr, errstr_size, "%s is empty", what);
         return NULL;
     }
-    return strdup(buf);
+    return data;
 }
 
 static int set_value(pf_config *cfg, const setting *s, const source *src,
@@ -327,12 +333,16 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
         if (*c == '\0')
             return failf(errstr, errstr_size, "%s (%s): the value is empty",
                          s->name, src->from);
-        copy = src->is_path ? read_secret_file(src->value, why, sizeof(why))
-                            : strdup(src->value);
-
-        if (copy == NULL)
-            return failf(errstr, errstr_size, "%s (%s): cannot read %s: %s",
-                         s->name, src->from, src->value, why);
+        if (src->is_path) {
+            copy = read_secret_file(src->value, why, sizeof(why));
+            if (copy == NULL)
+                return failf(errstr, errstr_size, "%s (%s): %s", s->name,
+                             src->from, why);
+        } else {
+            copy = strdup(src->value);
+            if (copy == NULL)
+                return failf(errstr, errstr_size, "out of memory");
+        }
         if (*(char **)field != NULL) {
             explicit_bzero(*(char **)field, strlen(*(char **)field));
             free(*(char **)field);

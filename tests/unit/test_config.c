@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "provflow/config.h"
+#include "provflow/secrets.h"
 
 static char err[512];
 
@@ -191,6 +192,59 @@ static void config_must_be_a_small_regular_file(void **state)
     assert_non_null(strstr(err, "more than the 1048576 allowed"));
 }
 
+/* --NAME-file: read whole by the bounded reader (fileio.h), CR LF dropped. */
+static void secret_files_are_read_whole_and_bounded(void **state)
+{
+    char dir[] = "/tmp/pf-test-secret.XXXXXX", fifo[300], path[256];
+    char want[512], *big;
+    pf_config cfg;
+
+    (void)state;
+    write_file(path, sizeof(path), "s3cret\r\n");
+    assert_true(load(&cfg, PF_CMD_SEND, ARGS("--client-secret-file", path)) >
+                0);
+    assert_string_equal(cfg.client_secret, "s3cret");
+    pf_config_release(&cfg);
+    unlink(path);
+
+    write_file(path, sizeof(path), "\n");
+    assert_int_equal(
+        load(&cfg, PF_CMD_SEND, ARGS("--client-secret-file", path)), -1);
+    snprintf(want, sizeof(want),
+             "client-secret (--client-secret-file): file %s is empty", path);
+    assert_string_equal(err, want);
+    unlink(path);
+
+    big = malloc(PF_SECRET_MAX + 2);
+    assert_non_null(big);
+    memset(big, 'x', PF_SECRET_MAX + 1);
+    big[PF_SECRET_MAX + 1] = '\0';
+    write_file(path, sizeof(path), big);
+    free(big);
+    assert_int_equal(
+        load(&cfg, PF_CMD_SEND, ARGS("--client-secret-file", path)), -1);
+    snprintf(want, sizeof(want),
+             "client-secret (--client-secret-file): file %s is larger than "
+             "%d bytes",
+             path, PF_SECRET_MAX);
+    assert_string_equal(err, want);
+    unlink(path);
+
+    /* A FIFO nobody writes to: refused at once, not read (no hang). */
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(
+        load(&cfg, PF_CMD_SEND, ARGS("--client-secret-file", fifo)), -1);
+    snprintf(want, sizeof(want),
+             "client-secret (--client-secret-file): file %s is not a regular "
+             "file (a FIFO)",
+             fifo);
+    assert_string_equal(err, want);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 static void send_has_no_kafka_properties(void **state)
 {
     pf_config cfg;
@@ -278,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup(other_kafka_properties_pass_through, setup),
         cmocka_unit_test_setup(empty_text_settings_are_refused, setup),
         cmocka_unit_test_setup(config_must_be_a_small_regular_file, setup),
+        cmocka_unit_test_setup(secret_files_are_read_whole_and_bounded, setup),
         cmocka_unit_test_setup(send_has_no_kafka_properties, setup),
         cmocka_unit_test_setup(dry_run_output_needs_a_dry_run_and_its_own_topic,
                                setup),
