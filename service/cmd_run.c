@@ -1,6 +1,6 @@
 /*
  * cmd_run.c - `provflow run`: the service. Settings, signals, the
- * pipeline; everything else is in pipeline.c.
+ * pipeline; everything else is in pipeline.c and its modules (run.h).
  */
 #include <signal.h>
 #include <stdio.h>

@@ -223,7 +223,7 @@ rd_kafka_conf_t *pf_kafka_producer_conf(const pf_config *cfg,
     rd_kafka_conf_t *conf =
         build(cfg, PF_KAFKA_PRODUCER, defs, opaque, errstr, errstr_size);
 
-    /* A dry run has no transaction (pipeline.c): it never fences. */
+    /* A dry run has no transaction (checkpoint.c): it never fences. */
     if (conf == NULL || cfg->dry_run ||
         strcmp(cfg->delivery, "exactly-once") != 0)
         return conf;
