@@ -3,6 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "provflow/flowschema.h"
 
 #define PARTITIONS_MAX 1024 /* children kept per partition metric */
 
@@ -105,10 +108,37 @@ void pf_stats_consumed(pf_stats *s)
     pf_metric_inc(s->consumed);
 }
 
+/*
+ * A label value is never text an event chose: a flow type that is not one
+ * of the four (flowschema.h) is "unknown", a status outside the outcome's
+ * enum "other". That bounds the series, and keeps whatever an event
+ * carries (a credential pasted into data.flowType, say) out of /metrics.
+ */
+static const char *status_label(const char *status)
+{
+    static const char *const known[] = {"created", "exists", "failed",
+                                        "validated"};
+    size_t i;
+
+    for (i = 0; status != NULL && i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(status, known[i]) == 0)
+            return known[i];
+    }
+    return "other";
+}
+
+static const char *flow_type_label(const char *flow_type)
+{
+    const pf_flow_kind *k =
+        flow_type != NULL ? pf_flow_kind_by_name(flow_type) : NULL;
+
+    return k != NULL ? k->flow_type : "unknown";
+}
+
 void pf_stats_outcome(pf_stats *s, const char *status, const char *flow_type,
                       bool dead_letter, double end_to_end_s)
 {
-    const char *labels[] = {status, flow_type ? flow_type : "unknown"};
+    const char *labels[] = {status_label(status), flow_type_label(flow_type)};
 
     pf_metric_inc(pf_metric_with(s->outcomes, labels));
     if (dead_letter)

@@ -20,7 +20,11 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version);
 void pf_stats_destroy(pf_stats *s);
 
 void pf_stats_consumed(pf_stats *s);
-/* status "created", "exists", "failed", "validated"; flow_type may be NULL */
+/*
+ * status "created", "exists", "failed", "validated" (anything else counts
+ * as "other"); flow_type one of the four flow types, else (NULL included)
+ * it counts as "unknown": no label value comes from an event as it is.
+ */
 void pf_stats_outcome(pf_stats *s, const char *status, const char *flow_type,
                       bool dead_letter, double end_to_end_s);
 /* Graph observers (graph.h), arg = the stats. */
