@@ -97,8 +97,9 @@ static void commit_delivered(pipeline *p, output *o, bool ok)
         pf_run_timer(p, &o->retry, pf_now_ms() + o->delay_ms);
         return;
     }
-    if (w->pending > 0)
-        return;
+    if (w->pending > 0 || pf_timer_started(&w->out_result.retry) ||
+        pf_timer_started(&w->out_dlq.retry))
+        return; /* an output is in flight or waits to be produced again */
     if (w->part != NULL)
         pf_ptrack_done(w->part->track, w->offset);
     pf_work_free(w);

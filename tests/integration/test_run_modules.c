@@ -792,15 +792,8 @@ static void checkpoint_refused_not_committed(void **state)
  * The same with a work of two outputs: the outcome refused, the dead
  * letter delivered. The outcome must be produced again and the offset
  * stay uncommitted until it is delivered.
- *
- * BUG: checkpoint.c, commit_delivered(): a work is taken as done when
- * w->pending reaches 0, but pending counts outputs in flight only, not one
- * waiting for its retry timer. When the outcome's failed report comes
- * before the dead letter's good one (the usual order: the outcome is
- * produced first), the dead letter's report frees the work (its retry
- * timer stopped) and marks the offset done: the outcome is dropped and
- * the next checkpoint commits offset + 1. Skipped until fixed
- * (PF_TEST_BUGS=1 in the environment runs it).
+ * (The outcome's failed report usually comes first: a work whose output
+ * waits for its retry timer is not done when the other's report comes.)
  */
 static void checkpoint_refused_with_dead_letter(void **state)
 {
@@ -810,8 +803,6 @@ static void checkpoint_refused_with_dead_letter(void **state)
     int64_t off;
     work *w;
 
-    if (getenv("PF_TEST_BUGS") == NULL)
-        skip(); /* BUG: see above; PF_TEST_BUGS=1 runs it */
     w = refused_outcome(e, false, &off);
     if (w == NULL) {
         int64_t c;
