@@ -25,7 +25,12 @@
 
 extern char **environ;
 
-typedef enum kind { STR, INT, BOOL } kind;
+/*
+ * CHOICE: a text setting whose values the row lists; a value is matched
+ * without regard to case and stored as the row spells it, so later code
+ * compares it with strcmp().
+ */
+typedef enum kind { STR, INT, BOOL, CHOICE } kind;
 
 enum {
     SECRET = 1 << 0, /* no value flag: --NAME-file, ENV, ENV_FILE */
@@ -50,131 +55,145 @@ typedef struct setting {
     const char *def; /* default, as text; NULL: unset */
     long min, max;   /* INT */
     const char *arg, *help;
+    const char *const *choices; /* CHOICE: the values, NULL-terminated */
 } setting;
+
+static const char *const clouds[] = {"global", "usgov", "usgov-dod", "china",
+                                     NULL};
+static const char *const deliveries[] = {"at-least-once", "exactly-once", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error",
+                                         NULL};
 
 /* clang-format off */
 static const setting settings[] = {
-    {"cloud", "PROVFLOW_CLOUD", STR, 0, GRAPH, AT(cloud), "global", 0, 0,
-     "NAME", "national cloud: global, usgov, usgov-dod or china; sets the "
-     "authority host, Graph root and token scope"},
+    {"cloud", "PROVFLOW_CLOUD", CHOICE, 0, GRAPH, AT(cloud), "global", 0, 0,
+     "NAME", "national cloud; sets the authority host, Graph root and token "
+     "scope", clouds},
     {"graph-root", "PROVFLOW_GRAPH_ROOT", STR, 0, GRAPH, AT(graph_root), NULL,
-     0, 0, "URL", "Graph root URL (default: the cloud's)"},
+     0, 0, "URL", "Graph root URL (default: the cloud's)", NULL},
     {"authority-host", "AZURE_AUTHORITY_HOST", STR, 0, GRAPH,
      AT(authority_host), NULL, 0, 0, "URL",
-     "token authority URL (default: the cloud's)"},
+     "token authority URL (default: the cloud's)", NULL},
     {"tenant-id", "AZURE_TENANT_ID", STR, 0, GRAPH, AT(tenant_id), NULL, 0, 0,
-     "ID", "Entra tenant of the default credential"},
+     "ID", "Entra tenant of the default credential", NULL},
     {"client-id", "AZURE_CLIENT_ID", STR, 0, GRAPH, AT(client_id), NULL, 0, 0,
-     "ID", "application (client) id"},
+     "ID", "application (client) id", NULL},
     {"client-secret", "AZURE_CLIENT_SECRET", STR, SECRET, GRAPH,
      AT(client_secret), NULL, 0, 0, "FILE",
-     "client secret, read from FILE (or the variable)"},
+     "client secret, read from FILE (or the variable)", NULL},
     {"client-certificate-path", "AZURE_CLIENT_CERTIFICATE_PATH", STR, 0, GRAPH,
      AT(certificate_path), NULL, 0, 0, "PEM",
-     "certificate and key (one PEM) for a JWT client assertion"},
+     "certificate and key (one PEM) for a JWT client assertion", NULL},
     {"federated-token-file", "AZURE_FEDERATED_TOKEN_FILE", STR, 0, GRAPH,
      AT(federated_token_file), NULL, 0, 0, "FILE",
-     "federated token (workload identity), re-read for every token"},
+     "federated token (workload identity), re-read for every token", NULL},
     {"credentials-file", "PROVFLOW_CREDENTIALS_FILE", STR, 0, GRAPH,
      AT(credentials_file), NULL, 0, 0, "FILE",
-     "JSON list of further tenants' credentials (docs/configuration.md)"},
+     "JSON list of further tenants' credentials (docs/configuration.md)", NULL},
     {"ca-file", "PROVFLOW_CA_FILE", STR, 0, GRAPH, AT(ca_file), NULL, 0, 0,
-     "PEM", "extra CA certificate to trust, added to the system's"},
+     "PEM", "extra CA certificate to trust, added to the system's", NULL},
     {"allow-http", "PROVFLOW_ALLOW_HTTP", BOOL, 0, GRAPH, AT(allow_http),
-     "false", 0, 0, NULL, "permit plain http:// Graph and authority URLs"},
+     "false", 0, 0, NULL, "permit plain http:// Graph and authority URLs",
+     NULL},
     {"http-timeout-ms", "PROVFLOW_HTTP_TIMEOUT_MS", INT, 0, GRAPH,
      AT(http_timeout_ms), DEF(PF_HTTP_TIMEOUT_MS_DEFAULT), 100, 600000, "MS",
-     "whole-request timeout"},
+     "whole-request timeout", NULL},
     {"connect-timeout-ms", "PROVFLOW_CONNECT_TIMEOUT_MS", INT, 0, GRAPH,
      AT(connect_timeout_ms), DEF(PF_HTTP_CONNECT_TIMEOUT_MS_DEFAULT), 100,
-     600000, "MS", "connect timeout"},
+     600000, "MS", "connect timeout", NULL},
     {"token-expiry-margin-ms", "PROVFLOW_TOKEN_EXPIRY_MARGIN_MS", INT, 0,
      GRAPH, AT(token_expiry_margin_ms), DEF(PF_TOKEN_EXPIRY_MARGIN_MS_DEFAULT),
      0, 3600000, "MS",
-     "a token with less left is not used (capped at a quarter of its life)"},
+     "a token with less left is not used (capped at a quarter of its life)",
+     NULL},
     {"token-systemic-retry-ms", "PROVFLOW_TOKEN_SYSTEMIC_RETRY_MS", INT, 0,
      GRAPH, AT(token_systemic_retry_ms),
      DEF(PF_TOKEN_SYSTEMIC_RETRY_MS_DEFAULT), 100, 3600000, "MS",
-     "retry interval after invalid_client and similar token errors"},
+     "retry interval after invalid_client and similar token errors", NULL},
     {"secrets-dir", "PROVFLOW_SECRETS_DIR", STR, 0, GRAPH | PF_CMD_RUN,
      AT(secrets_dir), NULL, 0, 0, "DIR",
-     "directory of named secrets for \"defaultPasswordSecret\""},
+     "directory of named secrets for \"defaultPasswordSecret\"", NULL},
     {"max-in-flight", "PROVFLOW_MAX_IN_FLIGHT", INT, 0, GRAPH,
      AT(max_in_flight), DEF(PF_GRAPH_MAX_IN_FLIGHT_DEFAULT), 1, 4096, "N",
-     "Graph requests at once"},
+     "Graph requests at once", NULL},
     {"max-attempts", "PROVFLOW_MAX_ATTEMPTS", INT, 0, GRAPH, AT(max_attempts),
      DEF(PF_RETRY_MAX_ATTEMPTS_DEFAULT), 1, 1000, "N",
-     "tries per event, the first included"},
+     "tries per event, the first included", NULL},
     {"max-elapsed-ms", "PROVFLOW_MAX_ELAPSED_MS", INT, 0, GRAPH,
      AT(max_elapsed_ms), DEF(PF_RETRY_MAX_ELAPSED_MS_DEFAULT), 0, 86400000,
      "MS",
-     "no retry starts later than this after the first try"},
+     "no retry starts later than this after the first try", NULL},
     {"retry-base-ms", "PROVFLOW_RETRY_BASE_MS", INT, 0, GRAPH,
      AT(retry_base_ms), DEF(PF_RETRY_BASE_DELAY_MS_DEFAULT), 1, 600000, "MS",
-     "first backoff window (doubles per try, full jitter)"},
+     "first backoff window (doubles per try, full jitter)", NULL},
     {"max-backoff-ms", "PROVFLOW_MAX_BACKOFF_MS", INT, 0, GRAPH,
      AT(max_backoff_ms), DEF(PF_RETRY_MAX_BACKOFF_MS_DEFAULT), 1, 3600000,
-     "MS", "largest backoff window"},
+     "MS", "largest backoff window", NULL},
     {"max-retry-after-ms", "PROVFLOW_MAX_RETRY_AFTER_MS", INT, 0, GRAPH,
      AT(max_retry_after_ms), DEF(PF_RETRY_MAX_RETRY_AFTER_MS_DEFAULT), 0,
      3600000, "MS",
-     "cap on a server's Retry-After"},
+     "cap on a server's Retry-After", NULL},
     {"settle-ms", "PROVFLOW_SETTLE_MS", INT, 0, GRAPH, AT(settle_ms),
      DEF(PF_GRAPH_SETTLE_MS_DEFAULT), 0, 3600000, "MS",
      "after a create that may have reached Graph unanswered, no new create "
-     "for the set's flow type within this time (Graph may still apply it)"},
+     "for the set's flow type within this time (Graph may still apply it)",
+     NULL},
     {"brokers", "PROVFLOW_BROKERS", STR, 0, KAFKA, AT(brokers),
-     "127.0.0.1:9092", 0, 0, "LIST", "Kafka bootstrap servers"},
+     "127.0.0.1:9092", 0, 0, "LIST", "Kafka bootstrap servers", NULL},
     {"group-id", "PROVFLOW_GROUP_ID", STR, 0, KAFKA, AT(group_id), "provflow",
-     0, 0, "ID", "consumer group"},
+     0, 0, "ID", "consumer group", NULL},
     {"input-topic", "PROVFLOW_INPUT_TOPIC", STR, 0, KAFKA, AT(input_topic),
-     "provisioning-requests", 0, 0, "TOPIC", "topic of request events"},
+     "provisioning-requests", 0, 0, "TOPIC", "topic of request events", NULL},
     {"results-topic", "PROVFLOW_RESULTS_TOPIC", STR, 0, KAFKA,
      AT(results_topic), "provisioning-results", 0, 0, "TOPIC",
-     "topic of outcome records"},
+     "topic of outcome records", NULL},
     {"dead-letter-topic", "PROVFLOW_DEAD_LETTER_TOPIC", STR, 0, KAFKA,
      AT(dead_letter_topic), "provisioning-dead-letters", 0, 0, "TOPIC",
-     "topic of failed requests' original records"},
-    {"delivery", "PROVFLOW_DELIVERY", STR, 0, PF_CMD_RUN, AT(delivery),
-     "at-least-once", 0, 0, "MODE", "at-least-once or exactly-once"},
+     "topic of failed requests' original records", NULL},
+    {"delivery", "PROVFLOW_DELIVERY", CHOICE, 0, PF_CMD_RUN, AT(delivery),
+     "at-least-once", 0, 0, "MODE", "how outcomes and input offsets are "
+     "committed (docs/design.md)", deliveries},
     {"instance", "PROVFLOW_INSTANCE", STR, 0, PF_CMD_RUN, AT(instance), NULL,
      0, 0, "NAME", "this instance's name in outcome records (default: "
-     "the host name)"},
+     "the host name)", NULL},
     {"admin-listen", "PROVFLOW_ADMIN_LISTEN", STR, 0, PF_CMD_RUN,
      AT(admin_listen), "0.0.0.0:8080", 0, 0, "ADDR:PORT",
-     "health and metrics endpoint"},
-    {"log-level", "PROVFLOW_LOG_LEVEL", STR, 0, PF_CMD_RUN | PF_CMD_SEND,
-     AT(log_level), "info", 0, 0, "LEVEL", "debug, info, warn or error"},
+     "health and metrics endpoint", NULL},
+    {"log-level", "PROVFLOW_LOG_LEVEL", CHOICE, 0, PF_CMD_RUN | PF_CMD_SEND,
+     AT(log_level), "info", 0, 0, "LEVEL", "entries below it are dropped",
+     log_levels},
     {"shutdown-grace-ms", "PROVFLOW_SHUTDOWN_GRACE_MS", INT, 0, PF_CMD_RUN,
      AT(shutdown_grace_ms), "30000", 0, 3600000, "MS",
-     "time to finish in-flight work after SIGTERM"},
+     "time to finish in-flight work after SIGTERM", NULL},
     {"max-buffered", "PROVFLOW_MAX_BUFFERED", INT, 0, PF_CMD_RUN,
      AT(max_buffered), "2000", 1, 1000000, "N",
-     "records held in memory before provflow stops taking more"},
+     "records held in memory before provflow stops taking more", NULL},
     {"max-buffered-bytes", "PROVFLOW_MAX_BUFFERED_BYTES", INT, 0, PF_CMD_RUN,
      AT(max_buffered_bytes), "33554432", 1048576, 17179869184L, "N",
      "bytes held for input records (key, value, headers, and a valid "
-     "event's request: twice its value) before provflow stops taking more"},
+     "event's request: twice its value) before provflow stops taking more",
+     NULL},
     {"dry-run", "PROVFLOW_DRY_RUN", BOOL, 0, PF_CMD_RUN, AT(dry_run), "false",
      0, 0, NULL, "validate only and write \"validated\" outcome lines; call "
-     "nothing, need no credential, commit only in group <group-id>.dry-run"},
+     "nothing, need no credential, commit only in group <group-id>.dry-run",
+     NULL},
     {"dry-run-output", "PROVFLOW_DRY_RUN_OUTPUT", STR, 0, PF_CMD_RUN,
      AT(dry_run_output), NULL, 0, 0, "TOPIC",
      "with --dry-run, write the outcomes to TOPIC (default: standard "
-     "output); never the results or dead-letter topic"},
+     "output); never the results or dead-letter topic", NULL},
     {"to-datetime", NULL, STR, 0, PF_CMD_REPLAY, AT(to_datetime), NULL, 0, 0,
      "TIME", "move to the first record at or after TIME (RFC 3339, e.g. "
-     "2026-11-01T00:00:00Z)"},
+     "2026-11-01T00:00:00Z)", NULL},
     {"to-offset", NULL, STR, 0, PF_CMD_REPLAY, AT(to_offset), NULL, 0, 0, "N",
-     "move to offset N (clamped to what the partition holds)"},
+     "move to offset N (clamped to what the partition holds)", NULL},
     {"to-earliest", NULL, BOOL, 0, PF_CMD_REPLAY, AT(to_earliest), "false", 0,
-     0, NULL, "move to the earliest offset held"},
+     0, NULL, "move to the earliest offset held", NULL},
     {"to-latest", NULL, BOOL, 0, PF_CMD_REPLAY, AT(to_latest), "false", 0, 0,
-     NULL, "move to the end (skip everything not yet processed)"},
+     NULL, "move to the end (skip everything not yet processed)", NULL},
     {"partitions", NULL, STR, 0, PF_CMD_REPLAY, AT(partitions), NULL, 0, 0,
-     "LIST", "only these partitions, e.g. 0,3,7 (default: all)"},
+     "LIST", "only these partitions, e.g. 0,3,7 (default: all)", NULL},
     {"execute", NULL, BOOL, 0, PF_CMD_REPLAY, AT(execute), "false", 0, 0,
-     NULL, "apply the move (default: dry run, print it only)"},
+     NULL, "apply the move (default: dry run, print it only)", NULL},
 };
 
 /*
@@ -315,6 +334,25 @@ static char *read_secret_file(const char *path, char *errstr,
     return data;
 }
 
+/* A CHOICE row's values as "a, b or c", for messages and --help. */
+static void choices_text(const setting *s, char *out, size_t size)
+{
+    size_t used = 0, i;
+    int n;
+
+    out[0] = '\0';
+    for (i = 0; s->choices[i] != NULL; i++) {
+        n = snprintf(out + used, size - used, "%s%s",
+                     i == 0                      ? ""
+                     : s->choices[i + 1] == NULL ? " or "
+                                                 : ", ",
+                     s->choices[i]);
+        if (n < 0 || (size_t)n >= size - used)
+            return; /* cut: the table's lists are short */
+        used += (size_t)n;
+    }
+}
+
 static int set_value(pf_config *cfg, const setting *s, const source *src,
                      char *errstr, size_t errstr_size)
 {
@@ -361,6 +399,24 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
                          s->name, src->from, src->value, s->min, s->max);
         *(long *)field = v;
         return 0;
+    case CHOICE: {
+        const char *const *c;
+        char list[160], *copy;
+
+        for (c = s->choices; *c != NULL; c++) {
+            if (strcasecmp(src->value, *c) != 0)
+                continue;
+            copy = strdup(*c); /* the row's spelling */
+            if (copy == NULL)
+                return failf(errstr, errstr_size, "out of memory");
+            free(*(char **)field);
+            *(char **)field = copy;
+            return 0;
+        }
+        choices_text(s, list, sizeof(list));
+        return failf(errstr, errstr_size, "%s (%s): \"%.32s\" is not one of %s",
+                     s->name, src->from, src->value, list);
+    }
     case BOOL:
         if (!strcasecmp(src->value, "true") || !strcmp(src->value, "1") ||
             !strcasecmp(src->value, "yes") || !strcasecmp(src->value, "on"))
@@ -609,6 +665,12 @@ void pf_config_usage(FILE *out, unsigned command)
         else
             snprintf(flag, sizeof(flag), "--%s %s", s->name, s->arg);
         fprintf(out, "  %-34s %s\n", flag, s->help);
+        if (s->kind == CHOICE) {
+            char list[160];
+
+            choices_text(s, list, sizeof(list));
+            fprintf(out, "  %-34s %s\n", "", list);
+        }
         if (s->env == NULL) {
             if (s->def != NULL && s->kind != BOOL)
                 fprintf(out, "  %-34s default %s\n", "", s->def);
@@ -812,7 +874,8 @@ void pf_config_release(pf_config *cfg)
     for (i = 0; i < NSETTINGS; i++) {
         char **field = (char **)((char *)cfg + settings[i].offset);
 
-        if (settings[i].kind != STR || *field == NULL)
+        if ((settings[i].kind != STR && settings[i].kind != CHOICE) ||
+            *field == NULL)
             continue;
         explicit_bzero(*field, strlen(*field));
         free(*field);

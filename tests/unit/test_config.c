@@ -42,6 +42,9 @@ static int setup(void **state)
     unsetenv("PROVFLOW_INSTANCE");
     unsetenv("PROVFLOW_KAFKA_ACKS");
     unsetenv("PROVFLOW_KAFKA_SESSION_TIMEOUT_MS");
+    unsetenv("PROVFLOW_DELIVERY");
+    unsetenv("PROVFLOW_CLOUD");
+    unsetenv("PROVFLOW_LOG_LEVEL");
     err[0] = '\0';
     return 0;
 }
@@ -134,6 +137,9 @@ static void other_kafka_properties_pass_through(void **state)
     setenv("PROVFLOW_KAFKA_SESSION_TIMEOUT_MS", "6000", 1);
     assert_true(load(&cfg, PF_CMD_RUN, ARGS("-X", "linger.ms=20")) > 0);
     unsetenv("PROVFLOW_KAFKA_SESSION_TIMEOUT_MS");
+    unsetenv("PROVFLOW_DELIVERY");
+    unsetenv("PROVFLOW_CLOUD");
+    unsetenv("PROVFLOW_LOG_LEVEL");
     assert_int_equal(cfg.kafka_count, 2);
     assert_string_equal(cfg.kafka[0].name, "session.timeout.ms");
     assert_string_equal(cfg.kafka[1].name, "linger.ms");
@@ -245,6 +251,76 @@ static void secret_files_are_read_whole_and_bounded(void **state)
     rmdir(dir);
 }
 
+/* Settings with a list of values: checked at load, stored as listed. */
+static void choice_settings_take_only_their_listed_values(void **state)
+{
+    static const struct {
+        unsigned command;
+        const char *flag, *value, *message; /* message NULL: accepted */
+    } rows[] = {
+        {PF_CMD_RUN, "--delivery", "exactly-once", NULL},
+        {PF_CMD_RUN, "--delivery", "Exactly-Once", NULL},
+        {PF_CMD_RUN, "--delivery", "at-most-once",
+         "delivery (--delivery): \"at-most-once\" is not one of "
+         "at-least-once or exactly-once"},
+        {PF_CMD_SEND, "--cloud", "usgov-dod", NULL},
+        {PF_CMD_SEND, "--cloud", "germany",
+         "cloud (--cloud): \"germany\" is not one of global, usgov, "
+         "usgov-dod or china"},
+        {PF_CMD_RUN, "--log-level", "WARN", NULL},
+        {PF_CMD_SEND, "--log-level", "verbose",
+         "log-level (--log-level): \"verbose\" is not one of debug, info, "
+         "warn or error"},
+    };
+    pf_config cfg;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int rc = load(&cfg, rows[i].command, ARGS(rows[i].flag, rows[i].value));
+
+        if (rows[i].message == NULL) {
+            assert_true(rc > 0);
+            pf_config_release(&cfg);
+        } else {
+            assert_int_equal(rc, -1); /* a configuration error: exit 78 */
+            assert_string_equal(err, rows[i].message);
+        }
+    }
+
+    /* Stored in the table's spelling; the defaults are choices too. */
+    assert_true(
+        load(&cfg, PF_CMD_RUN,
+             ARGS("--delivery", "EXACTLY-ONCE", "--log-level", "Debug")) > 0);
+    assert_string_equal(cfg.delivery, "exactly-once");
+    assert_string_equal(cfg.log_level, "debug");
+    assert_string_equal(cfg.cloud, "global");
+    pf_config_release(&cfg);
+
+    /* From the environment, named as such. */
+    setenv("PROVFLOW_DELIVERY", "twice", 1);
+    assert_int_equal(load(&cfg, PF_CMD_RUN, ARGS("--dry-run")), -1);
+    unsetenv("PROVFLOW_DELIVERY");
+    assert_string_equal(err, "delivery (PROVFLOW_DELIVERY): \"twice\" is not "
+                             "one of at-least-once or exactly-once");
+}
+
+/* --help lists a choice setting's values. */
+static void help_lists_the_choices(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    (void)state;
+    assert_non_null(out);
+    pf_config_usage(out, PF_CMD_RUN);
+    fclose(out);
+    assert_non_null(strstr(text, "at-least-once or exactly-once\n"));
+    assert_non_null(strstr(text, "debug, info, warn or error\n"));
+    free(text);
+}
+
 static void send_has_no_kafka_properties(void **state)
 {
     pf_config cfg;
@@ -333,6 +409,9 @@ int main(void)
         cmocka_unit_test_setup(empty_text_settings_are_refused, setup),
         cmocka_unit_test_setup(config_must_be_a_small_regular_file, setup),
         cmocka_unit_test_setup(secret_files_are_read_whole_and_bounded, setup),
+        cmocka_unit_test_setup(choice_settings_take_only_their_listed_values,
+                               setup),
+        cmocka_unit_test_setup(help_lists_the_choices, setup),
         cmocka_unit_test_setup(send_has_no_kafka_properties, setup),
         cmocka_unit_test_setup(dry_run_output_needs_a_dry_run_and_its_own_topic,
                                setup),
