@@ -184,7 +184,8 @@ pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
             snprintf(errstr, errstr_size, "the client secret is empty");
             goto fail;
         }
-        if ((s->secret = strdup(cred->secret)) == NULL)
+        s->secret = strdup(cred->secret);
+        if (s->secret == NULL)
             goto oom;
         break;
     case PF_CRED_CERTIFICATE:
@@ -202,7 +203,8 @@ pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
             snprintf(errstr, errstr_size, "no federated token file");
             goto fail;
         }
-        if ((s->federated_file = strdup(cred->federated_token_file)) == NULL)
+        s->federated_file = strdup(cred->federated_token_file);
+        if (s->federated_file == NULL)
             goto oom;
         break;
     default:

@@ -536,10 +536,12 @@ static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
     if (odata != NULL) {
         size_t mark = pf_path_push_key(&c->path, "flow");
 
+        by_odata = json_is_string(odata)
+                       ? pf_flow_kind_by_odata_type(json_string_value(odata))
+                       : NULL;
         if (!json_is_string(odata))
             fail(c, ODATA_TYPE, "expected a string, got %s", json_kind(odata));
-        else if ((by_odata = pf_flow_kind_by_odata_type(
-                      json_string_value(odata))) == NULL)
+        else if (by_odata == NULL)
             fail(c, ODATA_TYPE, "\"%s\" is not a provisioning flow type",
                  quoted(&q, json_string_value(odata)));
         else if (by_name != NULL && by_name != by_odata)
