@@ -212,8 +212,13 @@ int pf_keyq_push(pf_keyq *q, const void *key, size_t key_len, pf_keyq_item *it)
     size_t slot;
     bool found;
 
+    /* Programmer errors: asserted, and refused where asserts are off. */
     assert(it->key == NULL && it->state == ITEM_IDLE); /* in no queue */
     assert(key != NULL || key_len == 0);
+    if (it->key != NULL || it->state != ITEM_IDLE)
+        return -1;
+    if (key == NULL && key_len > 0)
+        return -1;
     h = key_hash(key, key_len);
     slot = table_find(q, key, key_len, h, &found);
     if (found) {
@@ -300,6 +305,8 @@ static void item_leave(pf_keyq *q, pf_keyq_item *it)
 void pf_keyq_done(pf_keyq *q, pf_keyq_item *it)
 {
     assert(it->key != NULL && it->state == ITEM_RUNNING);
+    if (it->key == NULL || it->state != ITEM_RUNNING)
+        return; /* where asserts are compiled out (NDEBUG) */
     item_leave(q, it);
 }
 

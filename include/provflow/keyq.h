@@ -84,8 +84,9 @@ void pf_keyq_item_init(pf_keyq_item *it);
  * structure around it and must keep it alive and in place until it leaves
  * the queue (pf_keyq_done(), pf_keyq_remove(), or a callback of
  * pf_keyq_remove_if() / pf_keyq_clear()).
- * it must be in no queue (asserted: a programmer error, not an input
- * error). Returns 0, or -1 (nothing changed) if memory runs out.
+ * it must be in no queue (a programmer error, not an input error:
+ * asserted; where asserts are compiled out, -1 and nothing changed).
+ * Returns 0, or -1 (nothing changed) if memory runs out.
  */
 int pf_keyq_push(pf_keyq *q, const void *key, size_t key_len, pf_keyq_item *it);
 
@@ -102,7 +103,8 @@ pf_keyq_item *pf_keyq_pop_ready(pf_keyq *q);
  * pf_keyq_item_init(), so the caller may free or re-push it), and the next
  * item of its key, if any, becomes ready (last in the ready list). it must
  * be running in q (returned by pf_keyq_pop_ready() and not yet done);
- * anything else is a programmer error (asserted).
+ * anything else is a programmer error (asserted; ignored where asserts
+ * are compiled out).
  */
 void pf_keyq_done(pf_keyq *q, pf_keyq_item *it);
 
