@@ -308,7 +308,8 @@ int pf_checkpoint_init(pipeline *p, char *errstr, size_t errstr_size)
     rd_kafka_error_t *e;
 
     SLIST_INIT(&p->txn);
-    /* A dry run has nothing to make atomic. */
+    /* The settings table allows only the two values (config.c). A dry
+     * run has nothing to make atomic. */
     if (strcmp(p->cfg.delivery, "exactly-once") != 0 || p->cfg.dry_run) {
         p->ckpt = &commit_ops;
         return 0;

@@ -492,13 +492,6 @@ pipeline *pf_pipeline_new(const pf_config *cfg, char *errstr,
     SLIST_INIT(&p->txn);
     pf_config_instance(cfg, p->instance, sizeof(p->instance));
     snprintf(p->source, sizeof(p->source), "urn:provflow:%s", p->instance);
-    if (strcmp(cfg->delivery, "exactly-once") != 0 &&
-        strcmp(cfg->delivery, "at-least-once") != 0) {
-        snprintf(errstr, errstr_size,
-                 "delivery: \"%s\" is not at-least-once or exactly-once",
-                 cfg->delivery);
-        goto fail;
-    }
     if (make_graph_side(p, errstr, errstr_size) != 0 ||
         make_admin(p, errstr, errstr_size) != 0)
         goto fail;

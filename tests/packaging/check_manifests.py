@@ -163,8 +163,8 @@ class Service:
         table = m.group(1)
         entry = re.compile(
             r'\{\s*"([a-z0-9-]+)",\s*(NULL|"([A-Z0-9_]+)"),\s*'
-            r'(STR|INT|BOOL),\s*([A-Z0-9_| ]+),\s*[^,]+,\s*AT\(\w+\),\s*'
-            r'(NULL|"([^"]*)")')
+            r'(STR|INT|BOOL|CHOICE),\s*([A-Z0-9_| ]+),\s*[^,]+,\s*'
+            r'AT\(\w+\),\s*(NULL|"([^"]*)"|DEF\(\w+\))')
         self.by_name = {}
         self.env = {}
         for e in entry.finditer(table):
