@@ -5,14 +5,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "provflow/cli.h"
@@ -264,49 +262,6 @@ static int failf(char *errstr, size_t errstr_size, const char *fmt, ...)
     vsnprintf(errstr, errstr_size, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-/*
- * Opens path for reading if it is a regular file of at most max bytes.
- * O_NONBLOCK: a FIFO with no writer must not hang the start (it is refused
- * by the fstat() that follows, before any read).
- */
-static FILE *open_regular(const char *path, long max, char *errstr,
-                          size_t errstr_size)
-{
-    struct stat st;
-    FILE *f;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-    if (fd < 0) {
-        failf(errstr, errstr_size, "%s", strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) != 0) {
-        failf(errstr, errstr_size, "%s", strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        failf(errstr, errstr_size, "not a regular file (%s)",
-              S_ISDIR(st.st_mode)    ? "a directory"
-              : S_ISFIFO(st.st_mode) ? "a FIFO"
-                                     : "a device or socket");
-        close(fd);
-        return NULL;
-    }
-    if (st.st_size > max) {
-        failf(errstr, errstr_size, "%lld bytes, more than the %ld allowed",
-              (long long)st.st_size, max);
-        close(fd);
-        return NULL;
-    }
-    f = fdopen(fd, "r");
-    if (f == NULL) {
-        failf(errstr, errstr_size, "%s", strerror(errno));
-        close(fd);
-    }
-    return f;
 }
 
 /*
@@ -567,25 +522,31 @@ static const setting *find_setting(const char *name, size_t len)
 static int read_file(pf_config *cfg, const char *path, file_entry **out,
                      size_t *count, char *errstr, size_t errstr_size)
 {
-    char line[4096], why[128], from[64];
-    int lineno = 0;
-    FILE *f = open_regular(path, PF_CONFIG_FILE_MAX, why, sizeof(why));
+    char line[4096], what[300], from[64], *data, *p, *end;
+    size_t len;
+    int lineno = 0, rc = -1;
 
     *out = NULL;
     *count = 0;
-    if (f == NULL)
-        return failf(errstr, errstr_size, "config file %s: %s", path, why);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        char *key, *value, *eq, *hash;
+    snprintf(what, sizeof(what), "config file %.256s", path);
+    if (pf_file_read(path, what, PF_CONFIG_FILE_MAX, &data, &len, errstr,
+                     errstr_size) != PF_FILE_OK)
+        return -1;
+    for (p = data, end = data + len; p < end;) {
+        char *key, *value, *eq, *hash, *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
         file_entry *grown;
 
         lineno++;
-        if (strchr(line, '\n') == NULL && !feof(f)) {
-            fclose(f);
-            return failf(errstr, errstr_size,
-                         "config file %s line %d: longer than %zu bytes", path,
-                         lineno, sizeof(line) - 2);
+        if (n > sizeof(line) - 2) {
+            failf(errstr, errstr_size,
+                  "config file %s line %d: longer than %zu bytes", path, lineno,
+                  sizeof(line) - 2);
+            goto out;
         }
+        memcpy(line, p, n);
+        line[n] = '\0';
+        p = nl != NULL ? nl + 1 : end;
         hash = strchr(line, '#');
         if (hash != NULL)
             *hash = '\0';
@@ -594,11 +555,11 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
             continue;
         eq = strchr(key, '=');
         if (eq == NULL) {
-            fclose(f);
-            return failf(errstr, errstr_size,
-                         "config file %s line %d: expected "
-                         "key = value",
-                         path, lineno);
+            failf(errstr, errstr_size,
+                  "config file %s line %d: expected "
+                  "key = value",
+                  path, lineno);
+            goto out;
         }
         *eq = '\0';
         key = trim(key);
@@ -606,26 +567,24 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         if (strncmp(key, "kafka.", 6) == 0) {
             snprintf(from, sizeof(from), "config line %d", lineno);
             if (kafka_prop(cfg, key + 6, strlen(key + 6), value, from, errstr,
-                           errstr_size)) {
-                fclose(f);
-                return -1;
-            }
+                           errstr_size) != 0)
+                goto out;
             continue;
         }
         if (find_setting(key, strlen(key)) == NULL &&
             !(strlen(key) > 5 && strcmp(key + strlen(key) - 5, "-file") == 0 &&
               find_setting(key, strlen(key) - 5) != NULL &&
               (find_setting(key, strlen(key) - 5)->flags & SECRET))) {
-            fclose(f);
-            return failf(errstr, errstr_size,
-                         "config file %s line %d: unknown "
-                         "setting \"%.64s\"",
-                         path, lineno, key);
+            failf(errstr, errstr_size,
+                  "config file %s line %d: unknown "
+                  "setting \"%.64s\"",
+                  path, lineno, key);
+            goto out;
         }
         grown = realloc(*out, (*count + 1) * sizeof(**out));
         if (grown == NULL) {
-            fclose(f);
-            return failf(errstr, errstr_size, "out of memory");
+            failf(errstr, errstr_size, "out of memory");
+            goto out;
         }
         *out = grown;
         (*out)[*count].key = strdup(key);
@@ -633,8 +592,10 @@ static int read_file(pf_config *cfg, const char *path, file_entry **out,
         (*out)[*count].line = lineno;
         (*count)++;
     }
-    fclose(f);
-    return 0;
+    rc = 0;
+out:
+    pf_file_free(data, len);
+    return rc;
 }
 
 static void free_file(file_entry *e, size_t count)

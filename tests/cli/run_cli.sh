@@ -70,7 +70,7 @@ grep -q "no.such.property" <<<"$err" && ok "the message names the property" ||
 # Configuration errors with one clear line each.
 err=$("$pf" run --config "$tmp" 2>&1 >/dev/null)
 check "--config naming a directory exits 78" 78 $?
-grep -q "config file $tmp: not a regular file (a directory)" <<<"$err" &&
+grep -q "config file $tmp is not a regular file (a directory)" <<<"$err" &&
     ok "the message says it is a directory" ||
     fail "the message says it is a directory" "$err"
 mkfifo "$tmp/fifo"
@@ -82,7 +82,7 @@ grep -q "not a regular file (a FIFO)" <<<"$err" && ok "the message says FIFO" ||
 head -c 1048577 /dev/zero | tr '\0' '#' >"$tmp/big.conf"
 err=$("$pf" send --config "$tmp/big.conf" </dev/null 2>&1 >/dev/null)
 check "a config file over 1 MiB exits 78" 78 $?
-grep -q "more than the 1048576 allowed" <<<"$err" && ok "the message gives the limit" ||
+grep -q "is larger than 1048576 bytes" <<<"$err" && ok "the message gives the limit" ||
     fail "the message gives the limit" "$err"
 err=$("$pf" run --brokers '' 2>&1 >/dev/null)
 check "an empty --brokers exits 78" 78 $?

@@ -174,7 +174,7 @@ static void config_must_be_a_small_regular_file(void **state)
     (void)state;
     assert_non_null(mkdtemp(dir));
     assert_int_equal(load(&cfg, PF_CMD_RUN, ARGS("--config", dir)), -1);
-    assert_non_null(strstr(err, "not a regular file (a directory)"));
+    assert_non_null(strstr(err, "is not a regular file (a directory)"));
 
     /* A FIFO nobody writes to: refused at once, not read (no hang). */
     snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
@@ -182,7 +182,7 @@ static void config_must_be_a_small_regular_file(void **state)
     setenv("PROVFLOW_CONFIG", fifo, 1);
     assert_int_equal(load(&cfg, PF_CMD_SEND, ARGS("--max-in-flight", "2")), -1);
     unsetenv("PROVFLOW_CONFIG");
-    assert_non_null(strstr(err, "not a regular file (a FIFO)"));
+    assert_non_null(strstr(err, "is not a regular file (a FIFO)"));
     unlink(fifo);
     rmdir(dir);
 
@@ -195,7 +195,7 @@ static void config_must_be_a_small_regular_file(void **state)
     free(big);
     assert_int_equal(load(&cfg, PF_CMD_RUN, ARGS("--config", path)), -1);
     unlink(path);
-    assert_non_null(strstr(err, "more than the 1048576 allowed"));
+    assert_non_null(strstr(err, "is larger than 1048576 bytes"));
 }
 
 /* --NAME-file: read whole by the bounded reader (fileio.h), CR LF dropped. */
