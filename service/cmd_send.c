@@ -314,14 +314,7 @@ int pf_cmd_send(int argc, char **argv)
         pf_config_release(&cfg);
         return PF_EXIT_USAGE;
     }
-    if (pf_log_level_parse(cfg.log_level) < 0) {
-        fprintf(stderr,
-                "provflow send: log-level: \"%s\" is not debug, "
-                "info, warn or error\n",
-                cfg.log_level);
-        pf_config_release(&cfg);
-        return PF_EXIT_CONFIG;
-    }
+    /* One of the four: the settings table checked it (a CHOICE). */
     pf_log_set_level((pf_log_level)pf_log_level_parse(cfg.log_level));
     pf_log_secret(cfg.client_secret);
     pf_client_http_config(&cfg, &hc);

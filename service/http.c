@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "provflow/buf.h"
 #include "provflow/fileio.h"
 #include "provflow/timers.h"
 
@@ -31,8 +32,7 @@ struct pf_http_xfer {
     size_t body_sent_len; /* the request body's length */
     const char *body;     /* borrowed request body, read by on_read */
     size_t body_len, body_pos;
-    char *resp; /* response body, NUL-terminated */
-    size_t resp_len, resp_cap;
+    pf_buf resp;           /* response body, NUL-terminated */
     bool too_large;        /* the body passed max_response_bytes */
     bool header_too_large; /* the header passed max_header_bytes */
     bool giant_line;       /* libcurl refused one header line (finish) */
@@ -114,7 +114,7 @@ static void xfer_free(pf_http_xfer *x)
     curl_slist_free_all(x->headers);
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
-    free(x->resp);
+    pf_buf_release(&x->resp);
     free(x);
 }
 
@@ -164,25 +164,13 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     pf_http_xfer *x = arg;
     size_t len = size * n;
 
-    if (x->resp_len + len > x->h->cfg.max_response_bytes) {
+    if (x->resp.len + len > x->h->cfg.max_response_bytes) {
         x->too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (x->resp_len + len + 1 > x->resp_cap) {
-        size_t cap = x->resp_cap ? x->resp_cap : 1024;
-        char *grown;
-
-        while (cap < x->resp_len + len + 1)
-            cap *= 2;
-        grown = realloc(x->resp, cap);
-        if (grown == NULL)
-            return 0;
-        x->resp = grown;
-        x->resp_cap = cap;
-    }
-    memcpy(x->resp + x->resp_len, data, len);
-    x->resp_len += len;
-    x->resp[x->resp_len] = '\0';
+    pf_buf_add(&x->resp, data, len);
+    if (x->resp.failed)
+        return 0;
     return len;
 }
 
@@ -483,10 +471,8 @@ static void recycle(pf_http *h, pf_http_xfer *x)
     x->headers = NULL;
     x->done = NULL;
     /* Keep small buffers; drop big ones so one large reply is not kept. */
-    if (x->resp_cap > 64 * 1024) {
-        free(x->resp);
-        x->resp = NULL;
-        x->resp_cap = 0;
+    if (x->resp.cap > 64 * 1024) {
+        pf_buf_release(&x->resp);
     }
     LIST_INSERT_HEAD(&h->pool, x, link);
 }
@@ -519,9 +505,10 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->done = done;
     x->arg = arg;
     x->body_sent_len = req->body != NULL ? req->body_len : 0;
-    x->resp_len = 0;
-    if (x->resp != NULL)
-        x->resp[0] = '\0';
+    x->resp.len = 0;
+    x->resp.failed = false;
+    if (x->resp.buf != NULL)
+        x->resp.buf[0] = '\0';
     x->too_large = false;
     x->header_too_large = false;
     x->giant_line = false;
@@ -593,7 +580,7 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
      * byte, that is what it means (a real shortage there is unlikely).
      */
     x->giant_line =
-        rc == CURLE_OUT_OF_MEMORY && request_size > 0 && x->resp_len == 0;
+        rc == CURLE_OUT_OF_MEMORY && request_size > 0 && x->resp.len == 0;
     resp.transport = transport_of(rc, x);
     if (resp.transport == PF_TRANSPORT_OK)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -603,8 +590,8 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
     resp.request_sent =
         rc == CURLE_SEND_FAIL_REWIND ||
         (request_size > 0 && (curl_off_t)x->body_sent_len <= uploaded);
-    resp.body = x->resp != NULL ? x->resp : "";
-    resp.body_len = x->resp_len;
+    resp.body = x->resp.buf != NULL ? x->resp.buf : "";
+    resp.body_len = x->resp.len;
     memcpy(resp.request_id, x->request_id, sizeof(resp.request_id));
     memcpy(resp.retry_after, x->retry_after, sizeof(resp.retry_after));
     memcpy(resp.location, x->location, sizeof(resp.location));

@@ -9,77 +9,27 @@
 
 void pf_jsonw_init(pf_jsonw *w, size_t hint)
 {
-    memset(w, 0, sizeof(*w));
-    w->buf = malloc(hint > 16 ? hint : 16);
-    if (w->buf == NULL)
-        w->failed = true;
-    else
-        w->cap = hint > 16 ? hint : 16;
+    pf_buf_init(w, hint > 16 ? hint : 16, false);
 }
 
 void pf_jsonw_release(pf_jsonw *w)
 {
-    free(w->buf);
-    memset(w, 0, sizeof(*w));
+    pf_buf_release(w);
 }
 
 char *pf_jsonw_finish(pf_jsonw *w, size_t *len)
 {
-    char *s = w->buf;
-
-    if (len != NULL)
-        *len = 0;
-    if (w->failed) {
-        pf_jsonw_release(w);
-        return NULL;
-    }
-    s[w->len] = '\0'; /* room for it is always kept */
-    if (len != NULL)
-        *len = w->len;
-    memset(w, 0, sizeof(*w)); /* the text is the caller's */
-    return s;
-}
-
-/* Room for n more bytes and the final NUL. */
-static bool reserve(pf_jsonw *w, size_t n)
-{
-    size_t cap;
-    char *buf;
-
-    if (w->failed)
-        return false;
-    if (n < w->cap - w->len)
-        return true;
-    cap = w->cap;
-    while (n >= cap - w->len) {
-        if (cap > SIZE_MAX / 2) {
-            w->failed = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    buf = realloc(w->buf, cap);
-    if (buf == NULL) {
-        w->failed = true;
-        return false;
-    }
-    w->buf = buf;
-    w->cap = cap;
-    return true;
+    return pf_buf_take(w, len);
 }
 
 static void put(pf_jsonw *w, const char *s, size_t n)
 {
-    if (!reserve(w, n))
-        return;
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
+    pf_buf_add(w, s, n);
 }
 
 static void put_char(pf_jsonw *w, char c)
 {
-    if (reserve(w, 1))
-        w->buf[w->len++] = c;
+    pf_buf_addc(w, c);
 }
 
 /* A comma unless this is the first member or element. */
@@ -605,6 +555,8 @@ int pf_jsonw_text(pf_jsonw *w, const char *text, size_t len, unsigned flags,
             return 0;
     }
     w->len = mark; /* as it was; a failed writer stays failed */
+    if (w->buf != NULL)
+        w->buf[w->len] = '\0';
     if (id != NULL)
         id[0] = '\0';
     return -1;

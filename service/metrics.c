@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "provflow/buf.h"
+
 const double pf_metrics_latency_buckets[PF_METRICS_LATENCY_BUCKETS_COUNT] = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
     0.5,   1,      2.5,   5,    10,    30,   60,
@@ -605,61 +607,14 @@ void pf_metrics_destroy(pf_metrics *m)
     free(m);
 }
 
-/* ---- rendering ---- */
-
-/*
- * A growable buffer in the manner of git's strbuf: appends never fail
- * visibly; the first allocation failure sets oom and later appends do
- * nothing, so the renderer checks once at the end.
- */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} buf;
-
-static bool buf_grow(buf *b, size_t more)
-{
-    size_t cap;
-    char *p;
-
-    if (b->oom)
-        return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void buf_addn(buf *b, const char *s, size_t n)
-{
-    if (!buf_grow(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_adds(buf *b, const char *s)
-{
-    buf_addn(b, s, strlen(s));
-}
+/* ---- rendering: into a buffer (buf.h) checked once at the end ---- */
 
 /*
  * Appends s escaped: backslash and newline always, the double quote too
  * when quote is set (label values; HELP text leaves it as is, per the
  * format).
  */
-static void buf_add_escaped(buf *b, const char *s, bool quote)
+static void buf_add_escaped(pf_buf *b, const char *s, bool quote)
 {
     const char *run = s;
 
@@ -674,11 +629,11 @@ static void buf_add_escaped(buf *b, const char *s, bool quote)
             esc = "\\\"";
         if (esc == NULL)
             continue;
-        buf_addn(b, run, (size_t)(s - run));
-        buf_adds(b, esc);
+        pf_buf_add(b, run, (size_t)(s - run));
+        pf_buf_adds(b, esc);
         run = s + 1;
     }
-    buf_addn(b, run, (size_t)(s - run));
+    pf_buf_add(b, run, (size_t)(s - run));
 }
 
 /*
@@ -704,53 +659,53 @@ static void format_double(char out[32], double v)
     }
 }
 
-static void buf_add_double(buf *b, double v)
+static void buf_add_double(pf_buf *b, double v)
 {
     char tmp[32];
 
     format_double(tmp, v);
-    buf_adds(b, tmp);
+    pf_buf_adds(b, tmp);
 }
 
-static void buf_add_u64(buf *b, uint64_t v)
+static void buf_add_u64(pf_buf *b, uint64_t v)
 {
     char tmp[24];
 
     snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-    buf_adds(b, tmp);
+    pf_buf_adds(b, tmp);
 }
 
 /*
  * Appends `{a="x",b="y"}` (with le="<le>" last when le is not NULL), or
  * nothing for a series without labels.
  */
-static void buf_add_labels(buf *b, const pf_metric_child *c, const char *le)
+static void buf_add_labels(pf_buf *b, const pf_metric_child *c, const char *le)
 {
     const pf_metric *f = c->family;
     size_t i;
 
     if (f->nlabels == 0 && le == NULL)
         return;
-    buf_adds(b, "{");
+    pf_buf_adds(b, "{");
     for (i = 0; i < f->nlabels; i++) {
         if (i > 0)
-            buf_adds(b, ",");
-        buf_adds(b, f->labels[i]);
-        buf_adds(b, "=\"");
+            pf_buf_adds(b, ",");
+        pf_buf_adds(b, f->labels[i]);
+        pf_buf_adds(b, "=\"");
         buf_add_escaped(b, c->values[i], true);
-        buf_adds(b, "\"");
+        pf_buf_adds(b, "\"");
     }
     if (le != NULL) {
         if (f->nlabels > 0)
-            buf_adds(b, ",");
-        buf_adds(b, "le=\"");
-        buf_adds(b, le);
-        buf_adds(b, "\"");
+            pf_buf_adds(b, ",");
+        pf_buf_adds(b, "le=\"");
+        pf_buf_adds(b, le);
+        pf_buf_adds(b, "\"");
     }
-    buf_adds(b, "}");
+    pf_buf_adds(b, "}");
 }
 
-static void render_child(buf *b, const pf_metric_child *c)
+static void render_child(pf_buf *b, const pf_metric_child *c)
 {
     const pf_metric *f = c->family;
     uint64_t cumulative = 0;
@@ -758,11 +713,11 @@ static void render_child(buf *b, const pf_metric_child *c)
     size_t i;
 
     if (f->type != TYPE_HISTOGRAM) {
-        buf_adds(b, f->name);
+        pf_buf_adds(b, f->name);
         buf_add_labels(b, c, NULL);
-        buf_adds(b, " ");
+        pf_buf_adds(b, " ");
         buf_add_double(b, c->value);
-        buf_adds(b, "\n");
+        pf_buf_adds(b, "\n");
         return;
     }
     for (i = 0; i <= f->nbuckets; i++) {
@@ -773,31 +728,31 @@ static void render_child(buf *b, const pf_metric_child *c)
             cumulative = c->count;
             snprintf(le, sizeof(le), "+Inf");
         }
-        buf_adds(b, f->name);
-        buf_adds(b, "_bucket");
+        pf_buf_adds(b, f->name);
+        pf_buf_adds(b, "_bucket");
         buf_add_labels(b, c, le);
-        buf_adds(b, " ");
+        pf_buf_adds(b, " ");
         buf_add_u64(b, cumulative);
-        buf_adds(b, "\n");
+        pf_buf_adds(b, "\n");
     }
-    buf_adds(b, f->name);
-    buf_adds(b, "_sum");
+    pf_buf_adds(b, f->name);
+    pf_buf_adds(b, "_sum");
     buf_add_labels(b, c, NULL);
-    buf_adds(b, " ");
+    pf_buf_adds(b, " ");
     buf_add_double(b, c->value);
-    buf_adds(b, "\n");
-    buf_adds(b, f->name);
-    buf_adds(b, "_count");
+    pf_buf_adds(b, "\n");
+    pf_buf_adds(b, f->name);
+    pf_buf_adds(b, "_count");
     buf_add_labels(b, c, NULL);
-    buf_adds(b, " ");
+    pf_buf_adds(b, " ");
     buf_add_u64(b, c->count);
-    buf_adds(b, "\n");
+    pf_buf_adds(b, "\n");
 }
 
 char *pf_metrics_render(const pf_metrics *m, size_t *len)
 {
     static const char *const types[] = {"counter", "gauge", "histogram"};
-    buf b = {NULL, 0, 0, false};
+    pf_buf b;
     const pf_metric *f;
     const pf_metric_child *c;
 
@@ -805,32 +760,25 @@ char *pf_metrics_render(const pf_metrics *m, size_t *len)
         *len = 0;
     if (m == NULL)
         return NULL;
-    buf_grow(&b, 0);
+    pf_buf_init(&b, 4096, false);
     STAILQ_FOREACH(f, &m->families, link)
     {
         if (f->help != NULL) {
-            buf_adds(&b, "# HELP ");
-            buf_adds(&b, f->name);
-            buf_adds(&b, " ");
+            pf_buf_adds(&b, "# HELP ");
+            pf_buf_adds(&b, f->name);
+            pf_buf_adds(&b, " ");
             buf_add_escaped(&b, f->help, false);
-            buf_adds(&b, "\n");
+            pf_buf_adds(&b, "\n");
         }
-        buf_adds(&b, "# TYPE ");
-        buf_adds(&b, f->name);
-        buf_adds(&b, " ");
-        buf_adds(&b, types[f->type]);
-        buf_adds(&b, "\n");
+        pf_buf_adds(&b, "# TYPE ");
+        pf_buf_adds(&b, f->name);
+        pf_buf_adds(&b, " ");
+        pf_buf_adds(&b, types[f->type]);
+        pf_buf_adds(&b, "\n");
         STAILQ_FOREACH(c, &f->children, link)
         render_child(&b, c);
         if (f->overflow_used)
             render_child(&b, f->overflow);
     }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.len] = '\0';
-    if (len != NULL)
-        *len = b.len;
-    return b.p;
+    return pf_buf_take(&b, len);
 }

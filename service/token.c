@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <uuid/uuid.h>
 
+#include "provflow/buf.h"
 #include "provflow/fileio.h"
 #include "provflow/log.h"
 #include "provflow/redact.h"
@@ -246,45 +247,26 @@ pf_token_source *pf_tokens_find(pf_tokens *t, const char *tenant_id)
 }
 
 /* Percent-encodes src onto the end of buf (RFC 3986 unreserved kept). */
-static int form_append(char **buf, size_t *len, size_t *cap, const char *name,
-                       const char *value)
+static void form_append(pf_buf *b, const char *name, const char *value)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t need = *len + strlen(name) + 3 * strlen(value) + 3;
     const unsigned char *p;
 
-    if (need > *cap) {
-        size_t ncap = need * 2;
-        char *grown = malloc(ncap);
-
-        if (grown == NULL)
-            return -1;
-        if (*buf != NULL) {
-            memcpy(grown, *buf, *len);
-            explicit_bzero(*buf, *cap); /* it may hold a credential */
-            free(*buf);
-        }
-        *buf = grown;
-        *cap = ncap;
-    }
-    if (*len > 0)
-        (*buf)[(*len)++] = '&';
-    memcpy(*buf + *len, name, strlen(name));
-    *len += strlen(name);
-    (*buf)[(*len)++] = '=';
+    if (b->len > 0)
+        pf_buf_addc(b, '&');
+    pf_buf_adds(b, name);
+    pf_buf_addc(b, '=');
     for (p = (const unsigned char *)value; *p != '\0'; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
             (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
             *p == '~') {
-            (*buf)[(*len)++] = (char)*p;
+            pf_buf_addc(b, (char)*p);
         } else {
-            (*buf)[(*len)++] = '%';
-            (*buf)[(*len)++] = hex[*p >> 4];
-            (*buf)[(*len)++] = hex[*p & 15];
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+            pf_buf_add(b, esc, sizeof(esc));
         }
     }
-    (*buf)[*len] = '\0';
-    return 0;
 }
 
 /*
@@ -317,15 +299,15 @@ static char *read_federated(const char *path, char *errstr, size_t errstr_size)
 /* The form body of a token request; NULL with a reason in why. */
 static char *token_body(pf_token_source *s, char *errstr, size_t errstr_size)
 {
-    char *body = NULL, *assertion = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
+    char *assertion = NULL;
+    pf_buf body;
 
-    rc |= form_append(&body, &len, &cap, "client_id", s->client_id);
-    rc |= form_append(&body, &len, &cap, "scope", s->set->scope);
-    rc |= form_append(&body, &len, &cap, "grant_type", "client_credentials");
+    pf_buf_init(&body, 512, true); /* it holds a credential */
+    form_append(&body, "client_id", s->client_id);
+    form_append(&body, "scope", s->set->scope);
+    form_append(&body, "grant_type", "client_credentials");
     if (s->kind == PF_CRED_SECRET) {
-        rc |= form_append(&body, &len, &cap, "client_secret", s->secret);
+        form_append(&body, "client_secret", s->secret);
     } else {
         if (s->kind == PF_CRED_CERTIFICATE) {
             uuid_t u;
@@ -342,20 +324,17 @@ static char *token_body(pf_token_source *s, char *errstr, size_t errstr_size)
             if (assertion == NULL)
                 goto fail;
         }
-        rc |= form_append(&body, &len, &cap, "client_assertion_type",
-                          ASSERTION_TYPE);
-        rc |= form_append(&body, &len, &cap, "client_assertion", assertion);
+        form_append(&body, "client_assertion_type", ASSERTION_TYPE);
+        form_append(&body, "client_assertion", assertion);
         wipe_free(assertion);
     }
-    if (rc != 0) {
+    if (body.failed) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    return body;
+    return pf_buf_take(&body, NULL); /* freed by wipe_free() */
 fail:
-    if (body != NULL)
-        explicit_bzero(body, cap);
-    free(body);
+    pf_buf_release(&body);
     return NULL;
 }
 

@@ -25,11 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct pf_jsonw {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} pf_jsonw;
+#include "provflow/buf.h"
+
+/* A writer is a growable buffer (buf.h): buf, len, failed. */
+typedef pf_buf pf_jsonw;
 
 /* Flags of pf_jsonw_value(). */
 #define PF_JSONW_MASK_SECRETS 0x1 /* every "password" member is "***" */

@@ -1,0 +1,96 @@
+/* buf.c - the growable byte buffer (buf.h). */
+#include "provflow/buf.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIRST_CAP 64
+
+void pf_buf_init(pf_buf *b, size_t hint, bool wipe)
+{
+    memset(b, 0, sizeof(*b));
+    b->wipe = wipe;
+    if (hint > 0)
+        pf_buf_grow(b, hint);
+}
+
+void pf_buf_release(pf_buf *b)
+{
+    bool wipe = b->wipe;
+
+    if (b->buf != NULL && wipe)
+        explicit_bzero(b->buf, b->cap);
+    free(b->buf);
+    memset(b, 0, sizeof(*b));
+    b->wipe = wipe;
+}
+
+char *pf_buf_take(pf_buf *b, size_t *len)
+{
+    char *text;
+
+    if (len != NULL)
+        *len = 0;
+    if (b->failed || (b->buf == NULL && !pf_buf_grow(b, 0))) {
+        pf_buf_release(b);
+        return NULL;
+    }
+    text = b->buf;
+    if (len != NULL)
+        *len = b->len;
+    b->buf = NULL;
+    b->len = b->cap = 0;
+    return text;
+}
+
+bool pf_buf_grow(pf_buf *b, size_t n)
+{
+    size_t cap = b->cap > 0 ? b->cap : FIRST_CAP;
+    char *grown;
+
+    if (b->failed)
+        return false;
+    if (b->buf != NULL && n < b->cap - b->len)
+        return true;
+    while (n >= cap - b->len) {
+        if (cap > SIZE_MAX / 2) {
+            b->failed = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    if (b->wipe) {
+        /* Never realloc: it could leave a copy behind unwiped. */
+        grown = malloc(cap);
+        if (grown != NULL && b->buf != NULL) {
+            memcpy(grown, b->buf, b->len);
+            explicit_bzero(b->buf, b->cap);
+            free(b->buf);
+        }
+    } else {
+        grown = realloc(b->buf, cap);
+    }
+    if (grown == NULL) {
+        b->failed = true;
+        return false;
+    }
+    b->buf = grown;
+    b->cap = cap;
+    b->buf[b->len] = '\0';
+    return true;
+}
+
+void pf_buf_add(pf_buf *b, const void *data, size_t n)
+{
+    if (!pf_buf_reserve(b, n))
+        return;
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+void pf_buf_adds(pf_buf *b, const char *s)
+{
+    pf_buf_add(b, s, strlen(s));
+}
