@@ -360,9 +360,9 @@ static bool is_https(const char *url)
     return strncasecmp(url, "https://", 8) == 0;
 }
 
-static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
+/* The request's header lines; NULL when memory runs out. */
+static struct curl_slist *request_headers(const pf_http_request *r)
 {
-    CURL *e = x->easy;
     char line[PF_HTTP_HEADER_VALUE_MAX + 64];
     struct curl_slist *hs = NULL;
 
@@ -402,7 +402,19 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
         hs = next;
     }
 #undef ADD
-    x->headers = hs;
+    return hs;
+fail:
+    curl_slist_free_all(hs);
+    return NULL;
+}
+
+static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
+{
+    CURL *e = x->easy;
+
+    x->headers = request_headers(r);
+    if (x->headers == NULL)
+        return -1;
 
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
@@ -453,9 +465,6 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "provflow/" PROVFLOW_VERSION);
     return 0;
-fail:
-    curl_slist_free_all(hs);
-    return -1;
 }
 
 static void unlink_active(pf_http *h, pf_http_xfer *x)

@@ -148,6 +148,20 @@ static pf_metric *set_error(pf_metrics *m, const char *fmt, ...)
     return NULL;
 }
 
+/* set_error() for a check: -1. */
+static int check_fail(pf_metrics *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int check_fail(pf_metrics *m, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(m->error, sizeof(m->error), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 /* ---- children ---- */
 
 /*
@@ -421,94 +435,88 @@ static void family_free(pf_metric *f)
     free(f);
 }
 
-static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
-                             const char *help, size_t nlabels,
-                             const char *const labels[], const double *buckets,
-                             size_t nbuckets)
+/*
+ * Whether a family of this type, name, labels and buckets may be added
+ * (Prometheus names, no clash, no reserved or repeated label, bounds
+ * finite and increasing); 0, or -1 with the reason in m->error. A last
+ * +Inf bound is dropped from *nbuckets: it is implied.
+ */
+static int family_check(pf_metrics *m, metric_type t, const char *name,
+                        size_t nlabels, const char *const labels[],
+                        const double *buckets, size_t *nbuckets)
 {
-    const char *ov[PF_METRICS_LABELS_MAX] = {NULL};
-    size_t ovlen[PF_METRICS_LABELS_MAX] = {0};
-    pf_metric *f = NULL, *g, *ret = NULL;
+    const pf_metric *g;
     size_t i, j;
 
-    if (m == NULL)
-        return NULL;
-    m->error[0] = '\0';
-    if (!name_valid(name, true)) {
-        set_error(m, "invalid metric name \"%s\"", name ? name : "(null)");
-        goto out;
-    }
+    if (!name_valid(name, true))
+        return check_fail(m, "invalid metric name \"%s\"",
+                          name ? name : "(null)");
     STAILQ_FOREACH(g, &m->families, link)
     {
-        if (families_clash(g, name, t)) {
-            set_error(m, "metric \"%s\" clashes with \"%s\"", name, g->name);
-            goto out;
-        }
+        if (families_clash(g, name, t))
+            return check_fail(m, "metric \"%s\" clashes with \"%s\"", name,
+                              g->name);
     }
-    if (nlabels > PF_METRICS_LABELS_MAX || (nlabels > 0 && labels == NULL)) {
-        set_error(m, "metric \"%s\": %zu labels (at most %d)", name, nlabels,
-                  PF_METRICS_LABELS_MAX);
-        goto out;
-    }
+    if (nlabels > PF_METRICS_LABELS_MAX || (nlabels > 0 && labels == NULL))
+        return check_fail(m, "metric \"%s\": %zu labels (at most %d)", name,
+                          nlabels, PF_METRICS_LABELS_MAX);
     for (i = 0; i < nlabels; i++) {
         const char *l = labels[i];
 
         if (!name_valid(l, false) || strncmp(l, "__", 2) == 0 ||
-            (t == TYPE_HISTOGRAM && strcmp(l, "le") == 0)) {
-            set_error(m, "metric \"%s\": invalid label name \"%s\"", name,
-                      l ? l : "(null)");
-            goto out;
-        }
+            (t == TYPE_HISTOGRAM && strcmp(l, "le") == 0))
+            return check_fail(m, "metric \"%s\": invalid label name \"%s\"",
+                              name, l ? l : "(null)");
         for (j = 0; j < i; j++) {
-            if (strcmp(labels[j], l) == 0) {
-                set_error(m, "metric \"%s\": label \"%s\" given twice", name,
-                          l);
-                goto out;
-            }
+            if (strcmp(labels[j], l) == 0)
+                return check_fail(m, "metric \"%s\": label \"%s\" given twice",
+                                  name, l);
         }
     }
-    if (t == TYPE_HISTOGRAM) {
-        /* A last +Inf is implied anyway. */
-        if (nbuckets > 0 && buckets != NULL && isinf(buckets[nbuckets - 1]) &&
-            buckets[nbuckets - 1] > 0)
-            nbuckets--;
-        if (buckets == NULL || nbuckets == 0 ||
-            nbuckets > PF_METRICS_BUCKETS_MAX) {
-            set_error(m, "histogram \"%s\": 1 to %d bucket bounds needed", name,
-                      PF_METRICS_BUCKETS_MAX);
-            goto out;
-        }
-        for (i = 0; i < nbuckets; i++) {
-            if (!isfinite(buckets[i]) ||
-                (i > 0 && buckets[i] <= buckets[i - 1])) {
-                set_error(m,
-                          "histogram \"%s\": bounds must be finite and "
-                          "strictly increasing",
-                          name);
-                goto out;
-            }
-        }
+    if (t != TYPE_HISTOGRAM)
+        return 0;
+    if (*nbuckets > 0 && buckets != NULL && isinf(buckets[*nbuckets - 1]) &&
+        buckets[*nbuckets - 1] > 0)
+        (*nbuckets)--;
+    if (buckets == NULL || *nbuckets == 0 || *nbuckets > PF_METRICS_BUCKETS_MAX)
+        return check_fail(m, "histogram \"%s\": 1 to %d bucket bounds needed",
+                          name, PF_METRICS_BUCKETS_MAX);
+    for (i = 0; i < *nbuckets; i++) {
+        if (!isfinite(buckets[i]) || (i > 0 && buckets[i] <= buckets[i - 1]))
+            return check_fail(m,
+                              "histogram \"%s\": bounds must be finite and "
+                              "strictly increasing",
+                              name);
     }
+    return 0;
+}
 
-    f = calloc(1, sizeof(*f));
+/* A checked family, built: its copies of the strings, its children. */
+static pf_metric *family_new(metric_type t, const char *name, const char *help,
+                             size_t nlabels, const char *const labels[],
+                             const double *buckets, size_t nbuckets)
+{
+    const char *ov[PF_METRICS_LABELS_MAX] = {NULL};
+    size_t ovlen[PF_METRICS_LABELS_MAX] = {0};
+    pf_metric *f = calloc(1, sizeof(*f));
+    size_t i;
+
     if (f == NULL)
-        goto oom;
+        return NULL;
     STAILQ_INIT(&f->children);
     f->type = t;
     f->max_children = PF_METRICS_CHILDREN_MAX_DEFAULT;
     f->name = strdup(name);
-    if (f->name == NULL)
+    f->help = help != NULL ? strdup(help) : NULL;
+    if (f->name == NULL || (help != NULL && f->help == NULL))
         goto oom;
-    if (help != NULL) {
-        f->help = strdup(help);
-        if (f->help == NULL)
-            goto oom;
-    }
     for (i = 0; i < nlabels; i++) {
         f->labels[i] = strdup(labels[i]);
         if (f->labels[i] == NULL)
             goto oom;
         f->nlabels++;
+        ov[i] = PF_METRICS_OVERFLOW_VALUE;
+        ovlen[i] = strlen(PF_METRICS_OVERFLOW_VALUE);
     }
     if (t == TYPE_HISTOGRAM) {
         f->bounds = malloc(nbuckets * sizeof(double));
@@ -516,10 +524,6 @@ static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
             goto oom;
         memcpy(f->bounds, buckets, nbuckets * sizeof(double));
         f->nbuckets = nbuckets;
-    }
-    for (i = 0; i < nlabels; i++) {
-        ov[i] = PF_METRICS_OVERFLOW_VALUE;
-        ovlen[i] = strlen(PF_METRICS_OVERFLOW_VALUE);
     }
     f->overflow = child_new(f, ov, ovlen);
     if (f->overflow == NULL)
@@ -533,16 +537,31 @@ static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
         STAILQ_INSERT_TAIL(&f->children, only, link);
         f->nchildren = 1;
     }
-
-    STAILQ_INSERT_TAIL(&m->families, f, link);
-    ret = f;
-    f = NULL; /* now owned by m */
-    goto out;
+    return f;
 oom:
-    set_error(m, "metric \"%s\": out of memory", name);
-out:
     family_free(f);
-    return ret;
+    return NULL;
+}
+
+static pf_metric *family_add(pf_metrics *m, metric_type t, const char *name,
+                             const char *help, size_t nlabels,
+                             const char *const labels[], const double *buckets,
+                             size_t nbuckets)
+{
+    pf_metric *f;
+
+    if (m == NULL)
+        return NULL;
+    m->error[0] = '\0';
+    if (family_check(m, t, name, nlabels, labels, buckets, &nbuckets) != 0)
+        return NULL;
+    f = family_new(t, name, help, nlabels, labels, buckets, nbuckets);
+    if (f == NULL) {
+        set_error(m, "metric \"%s\": out of memory", name);
+        return NULL;
+    }
+    STAILQ_INSERT_TAIL(&m->families, f, link);
+    return f;
 }
 
 pf_metric *pf_metrics_counter(pf_metrics *m, const char *name, const char *help,
