@@ -11,8 +11,15 @@ void pf_buf_init(pf_buf *b, size_t hint, bool wipe)
 {
     memset(b, 0, sizeof(*b));
     b->wipe = wipe;
-    if (hint > 0)
-        pf_buf_grow(b, hint);
+    if (hint == 0)
+        return;
+    b->buf = malloc(hint < SIZE_MAX ? hint + 1 : hint); /* exactly: no slack */
+    if (b->buf == NULL) {
+        b->failed = true;
+        return;
+    }
+    b->cap = hint < SIZE_MAX ? hint + 1 : hint;
+    b->buf[0] = '\0';
 }
 
 void pf_buf_release(pf_buf *b)
@@ -79,18 +86,4 @@ bool pf_buf_grow(pf_buf *b, size_t n)
     b->cap = cap;
     b->buf[b->len] = '\0';
     return true;
-}
-
-void pf_buf_add(pf_buf *b, const void *data, size_t n)
-{
-    if (!pf_buf_reserve(b, n))
-        return;
-    memcpy(b->buf + b->len, data, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-void pf_buf_adds(pf_buf *b, const char *s)
-{
-    pf_buf_add(b, s, strlen(s));
 }

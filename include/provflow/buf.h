@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct pf_buf {
     char *buf; /* NULL until the first allocation */
@@ -45,6 +46,8 @@ char *pf_buf_take(pf_buf *b, size_t *len);
 /* Grows for n more bytes and the NUL; false when the buffer failed. */
 bool pf_buf_grow(pf_buf *b, size_t n);
 
+/* The appends are inline: the JSON writer calls them for every token. */
+
 /* Room for n more bytes and the NUL: at once when there is (the hot path). */
 static inline bool pf_buf_reserve(pf_buf *b, size_t n)
 {
@@ -53,8 +56,19 @@ static inline bool pf_buf_reserve(pf_buf *b, size_t n)
     return pf_buf_grow(b, n);
 }
 
-void pf_buf_add(pf_buf *b, const void *data, size_t n);
-void pf_buf_adds(pf_buf *b, const char *s);
+static inline void pf_buf_add(pf_buf *b, const void *data, size_t n)
+{
+    if (!pf_buf_reserve(b, n))
+        return;
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static inline void pf_buf_adds(pf_buf *b, const char *s)
+{
+    pf_buf_add(b, s, strlen(s));
+}
 
 static inline void pf_buf_addc(pf_buf *b, char c)
 {
