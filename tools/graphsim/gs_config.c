@@ -94,6 +94,7 @@ int gs_config_init(struct gs_config *c)
     c->threads = 2;
     c->request_log = 1000;
     c->max_flows = 1000000;
+    c->conc_retry_after = 1;
     c->listen = strdup("127.0.0.1:0");
     c->tenants = calloc(1, sizeof(*c->tenants));
     if (!c->listen || !c->tenants)
@@ -124,6 +125,7 @@ void gs_config_release(struct gs_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->base_url);
+    free(c->schedule);
     memset(c, 0, sizeof(*c));
 }
 
@@ -538,25 +540,126 @@ static int rate_from_json(struct gs_rate *r, const json_t *j,
     return 0;
 }
 
+/* "schedule": [{"afterMs": N, "factor": F}, ...], afterMs ascending.
+ * Returns 0 with *out malloc'd (NULL for an empty list), or -1. */
+static int schedule_from_json(const json_t *j, struct gs_rate_step **out,
+                              size_t *n, char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {"afterMs", "factor", NULL};
+    struct gs_rate_step *v;
+    const json_t *step;
+    char what[48];
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (!j)
+        return 0;
+    if (!json_is_array(j)) {
+        snprintf(errstr, errsz, "rateLimit.schedule must be an array");
+        return -1;
+    }
+    if (json_array_size(j) == 0)
+        return 0;
+    v = calloc(json_array_size(j), sizeof(*v));
+    if (!v) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    json_array_foreach(j, i, step)
+    {
+        snprintf(what, sizeof(what), "rateLimit.schedule[%zu]", i);
+        v[i].after_ms = -1;
+        v[i].factor = -1;
+        if (!json_is_object(step)) {
+            snprintf(errstr, errsz, "%s must be an object", what);
+            goto fail;
+        }
+        if (only_keys(step, keys, what, errstr, errsz) ||
+            get_long(step, "afterMs", 0, 86400000L, LONG_MIN, &v[i].after_ms,
+                     errstr, errsz) ||
+            get_number(step, "factor", 0.001, 1000, &v[i].factor, errstr,
+                       errsz)) {
+            /* Say which step: the helpers name only the key. */
+            char inner[200];
+
+            snprintf(inner, sizeof(inner), "%s", errstr);
+            snprintf(errstr, errsz, "%s: %s", what, inner);
+            goto fail;
+        }
+        if (v[i].after_ms < 0 || v[i].factor < 0) {
+            snprintf(errstr, errsz, "%s: 'afterMs' and 'factor' are required",
+                     what);
+            goto fail;
+        }
+        if (i > 0 && v[i].after_ms <= v[i - 1].after_ms) {
+            snprintf(errstr, errsz,
+                     "%s: 'afterMs' must be greater than the step before's "
+                     "(%ld)",
+                     what, v[i - 1].after_ms);
+            goto fail;
+        }
+    }
+    *out = v;
+    *n = json_array_size(j);
+    return 0;
+fail:
+    free(v);
+    return -1;
+}
+
+/* The members of "rateLimit" besides the per-tenant buckets. */
+static int rate_extra_from_json(struct gs_config *n, const json_t *j,
+                                char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {"requestsPerSecond", "burst", NULL};
+    const json_t *app = json_object_get(j, "perApp");
+
+    n->app_rate.rate = 0;
+    n->app_rate.burst = 0;
+    n->concurrency = 0;
+    n->conc_retry_after = 1;
+    if (app && rate_from_json(&n->app_rate, app, keys, errstr, errsz)) {
+        char inner[200];
+        const char *m = errstr;
+
+        if (strncmp(m, "rateLimit: ", 11) == 0)
+            m += 11;
+        snprintf(inner, sizeof(inner), "%s", m);
+        snprintf(errstr, errsz, "rateLimit.perApp: %s", inner);
+        return -1;
+    }
+    if (get_long(j, "concurrency", 0, 1000000, 0, &n->concurrency, errstr,
+                 errsz) ||
+        get_long(j, "retryAfter", 1, 3600, LONG_MIN, &n->conc_retry_after,
+                 errstr, errsz))
+        return -1;
+    return schedule_from_json(json_object_get(j, "schedule"), &n->schedule,
+                              &n->nschedule, errstr, errsz);
+}
+
 int gs_rate_from_json(struct gs_config *c, const json_t *j, char *errstr,
                       size_t errsz)
 {
-    static const char *const top_keys[] = {"requestsPerSecond", "burst",
-                                           "tenants", NULL};
+    static const char *const top_keys[] = {
+        "requestsPerSecond", "burst",      "tenants",  "perApp",
+        "concurrency",       "retryAfter", "schedule", NULL};
     static const char *const keys[] = {"requestsPerSecond", "burst", NULL};
     struct gs_rate def, *per = NULL;
+    struct gs_config extra = {0};
     const json_t *tenants, *v;
     const char *key;
     struct gs_tenant *t;
     size_t i;
     int rc = -1;
 
-    if (rate_from_json(&def, j, top_keys, errstr, errsz))
+    if (rate_from_json(&def, j, top_keys, errstr, errsz) ||
+        rate_extra_from_json(&extra, j, errstr, errsz))
         return -1;
     per = calloc(c->ntenants ? c->ntenants : 1, sizeof(*per));
     if (!per) {
         snprintf(errstr, errsz, "out of memory");
-        return -1;
+        goto out;
     }
     for (i = 0; i < c->ntenants; i++)
         per[i].rate = -1;
@@ -579,15 +682,23 @@ int gs_rate_from_json(struct gs_config *c, const json_t *j, char *errstr,
     c->rate = def;
     for (i = 0; i < c->ntenants; i++)
         c->tenants[i].rate = per[i];
+    c->app_rate = extra.app_rate;
+    c->concurrency = extra.concurrency;
+    c->conc_retry_after = extra.conc_retry_after;
+    free(c->schedule);
+    c->schedule = extra.schedule;
+    c->nschedule = extra.nschedule;
+    extra.schedule = NULL;
     rc = 0;
 out:
+    free(extra.schedule);
     free(per);
     return rc;
 }
 
 json_t *gs_rate_to_json(const struct gs_config *c)
 {
-    json_t *tenants = json_object();
+    json_t *tenants = json_object(), *sched = json_array();
     size_t i;
 
     for (i = 0; i < c->ntenants; i++) {
@@ -598,8 +709,17 @@ json_t *gs_rate_to_json(const struct gs_config *c)
                                       c->tenants[i].rate.rate, "burst",
                                       c->tenants[i].rate.burst));
     }
-    return json_pack("{s:f, s:f, s:o}", "requestsPerSecond", c->rate.rate,
-                     "burst", c->rate.burst, "tenants", tenants);
+    for (i = 0; i < c->nschedule; i++)
+        json_array_append_new(sched,
+                              json_pack("{s:I, s:f}", "afterMs",
+                                        (json_int_t)c->schedule[i].after_ms,
+                                        "factor", c->schedule[i].factor));
+    return json_pack("{s:f, s:f, s:o, s:{s:f, s:f}, s:I, s:I, s:o}",
+                     "requestsPerSecond", c->rate.rate, "burst", c->rate.burst,
+                     "tenants", tenants, "perApp", "requestsPerSecond",
+                     c->app_rate.rate, "burst", c->app_rate.burst,
+                     "concurrency", (json_int_t)c->concurrency, "retryAfter",
+                     (json_int_t)c->conc_retry_after, "schedule", sched);
 }
 
 /* Tenant ids are GUIDs or domain names: both compare case-insensitively. */

@@ -114,6 +114,13 @@ struct gs_rate {
     double burst;
 };
 
+/* One step of a changing limit: from afterMs after the schedule's clock
+ * started, the rates and the concurrency limit are multiplied by factor. */
+struct gs_rate_step {
+    long after_ms;
+    double factor;
+};
+
 struct gs_client {
     char *id;
     char *secret; /* NULL: no secret credential */
@@ -136,7 +143,12 @@ struct gs_config {
     size_t ntenants;
     struct gs_token_conf token;
     struct gs_fault_profile faults[GS_EP_COUNT];
-    struct gs_rate rate; /* default per-tenant limit */
+    struct gs_rate rate;           /* default per-tenant limit */
+    struct gs_rate app_rate;       /* per (tenant, client id); rate 0: none */
+    long concurrency;              /* requests of one tenant at once; 0: none */
+    long conc_retry_after;         /* Retry-After of a concurrency 429, s */
+    struct gs_rate_step *schedule; /* ascending after_ms; NULL: none */
+    size_t nschedule;
     bool explicit_flow_sets;
     bool reject_duplicates;
     bool strict_case; /* exact CSDL property names; default: any case */
@@ -175,8 +187,10 @@ int gs_token_conf_from_json(struct gs_token_conf *t, const json_t *j,
                             char *errstr, size_t errsz);
 json_t *gs_token_conf_to_json(const struct gs_token_conf *t);
 
-/* Reads a "rateLimit" object: requestsPerSecond, burst and an optional
- * "tenants" object of per-tenant overrides. */
+/* Reads a "rateLimit" object: requestsPerSecond, burst, an optional
+ * "tenants" object of per-tenant overrides, "perApp" (a bucket per tenant
+ * and client id), "concurrency", "retryAfter" and "schedule". Every member
+ * is replaced: one not given is off. */
 int gs_rate_from_json(struct gs_config *c, const json_t *j, char *errstr,
                       size_t errsz);
 json_t *gs_rate_to_json(const struct gs_config *c);

@@ -34,11 +34,31 @@ struct gs_sim *gs_sim_new(struct gs_config *cfg, const char *base_url, bool tls)
     sim->rate0 = cfg->rate;
     sim->tenant_rate0 = calloc(cfg->ntenants + 1, sizeof(struct gs_rate));
     sim->buckets = calloc(cfg->ntenants + 1, sizeof(struct gs_bucket));
+    sim->app_off = calloc(cfg->ntenants + 1, sizeof(size_t));
+    sim->in_flight = calloc(cfg->ntenants + 1, sizeof(long));
+    sim->app_rate0 = cfg->app_rate;
+    sim->concurrency0 = cfg->concurrency;
+    sim->conc_retry_after0 = cfg->conc_retry_after;
+    if (cfg->nschedule) {
+        sim->schedule0 = malloc(cfg->nschedule * sizeof(*cfg->schedule));
+        if (sim->schedule0) {
+            memcpy(sim->schedule0, cfg->schedule,
+                   cfg->nschedule * sizeof(*cfg->schedule));
+            sim->nschedule0 = cfg->nschedule;
+        }
+    }
+    if (sim->app_off) {
+        for (i = 0; i < cfg->ntenants; i++)
+            sim->app_off[i + 1] = sim->app_off[i] + cfg->tenants[i].nclients;
+        sim->app_buckets =
+            calloc(sim->app_off[cfg->ntenants] + 1, sizeof(struct gs_bucket));
+    }
     sim->log = calloc((size_t)cfg->request_log, sizeof(*sim->log));
     sim->sets = gs_map_new();
     sim->tokens = gs_map_new();
     if (!sim->tenant_rate0 || !sim->buckets || !sim->log || !sim->sets ||
-        !sim->tokens) {
+        !sim->tokens || !sim->app_off || !sim->app_buckets || !sim->in_flight ||
+        sim->nschedule0 != cfg->nschedule) {
         gs_sim_destroy(sim);
         return NULL;
     }
@@ -64,6 +84,10 @@ void gs_sim_destroy(struct gs_sim *sim)
     free(sim->set_list);
     free(sim->log);
     free(sim->buckets);
+    free(sim->app_buckets);
+    free(sim->app_off);
+    free(sim->in_flight);
+    free(sim->schedule0);
     free(sim->tenant_rate0);
     free(sim);
 }
@@ -167,6 +191,8 @@ static void pick_crid(struct gs_call *c)
     gs_copy(c->crid, sizeof(c->crid), c->request_id);
 }
 
+static void conc_admit(struct gs_sim *sim, struct gs_call *call);
+
 void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
 {
     struct gs_fault_profile *p;
@@ -179,6 +205,8 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
     call->location = false;
     call->retry_after = -1;
     call->delay_ms = 0;
+    call->conc_tenant = -1;
+    call->conc_limited = false;
     call->token_id[0] = '\0';
     route(call);
     if (call->route == GS_ROUTE_CONTROL)
@@ -226,6 +254,7 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
             call->delay_ms = p->latency_ms + p->jitter_ms;
         if (call->fault == GS_FAULT_SLOW)
             call->delay_ms += p->slow_ms;
+        conc_admit(sim, call);
     }
     pthread_mutex_unlock(&sim->lock);
     pick_crid(call);
@@ -325,34 +354,131 @@ static void injected_fault(struct gs_sim *sim, struct gs_call *call,
                            "Injected by the simulator: %d.", s);
 }
 
-/* Takes one request from the tenant's bucket; false with the wait in
- * seconds when it is empty. The lock is held. */
-static bool rate_take(struct gs_sim *sim, size_t tenant, long *retry_after)
+/* The schedule's factor now; the first call after a reset starts its
+ * clock. The lock is held. */
+static double sched_factor(struct gs_sim *sim, int64_t now)
 {
-    const struct gs_rate *rt = &sim->cfg->tenants[tenant].rate;
-    struct gs_bucket *b = &sim->buckets[tenant];
-    int64_t now = gs_mono_ns();
-    double wait;
+    const struct gs_config *c = sim->cfg;
+    int64_t ms;
+    double f = 1.0;
+    size_t i;
 
-    if (rt->rate < 0)
-        rt = &sim->cfg->rate;
-    if (rt->rate <= 0)
-        return true;
+    if (c->nschedule == 0)
+        return 1.0;
+    if (sim->sched_start_ns == 0)
+        sim->sched_start_ns = now;
+    ms = (now - sim->sched_start_ns) / 1000000;
+    for (i = 0; i < c->nschedule && c->schedule[i].after_ms <= ms; i++)
+        f = c->schedule[i].factor;
+    return f;
+}
+
+/* The concurrency limit in force at factor f; 0: none. */
+static long conc_limit(const struct gs_config *c, double f)
+{
+    double v = (double)c->concurrency * f;
+
+    if (c->concurrency <= 0)
+        return 0;
+    return v < 1.0 ? 1 : (long)(v + 1e-9);
+}
+
+/* The tenant's limit: its own, else the default. */
+static const struct gs_rate *tenant_rate(const struct gs_config *c,
+                                         size_t tenant)
+{
+    const struct gs_rate *rt = &c->tenants[tenant].rate;
+
+    return rt->rate < 0 ? &c->rate : rt;
+}
+
+/* Refills b at rate * f; false when it cannot give one request now, with
+ * *wait the seconds until it can. */
+static bool bucket_fill(struct gs_bucket *b, const struct gs_rate *rt, double f,
+                        int64_t now, long *wait)
+{
+    double rate = rt->rate * f, w;
+
     if (b->last_ns == 0) {
         b->tokens = rt->burst;
     } else {
-        b->tokens += (double)(now - b->last_ns) * rt->rate / 1e9;
+        b->tokens += (double)(now - b->last_ns) * rate / 1e9;
         if (b->tokens > rt->burst)
             b->tokens = rt->burst;
     }
     b->last_ns = now;
-    if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
+    if (b->tokens >= 1.0)
         return true;
-    }
-    wait = ceil((1.0 - b->tokens) / rt->rate);
-    *retry_after = wait < 1 ? 1 : (long)wait;
+    w = ceil((1.0 - b->tokens) / rate);
+    *wait = w < 1 ? 1 : (long)w;
     return false;
+}
+
+/*
+ * Takes one request from the tenant's bucket and from the bucket of the
+ * token's application in that tenant: both must admit it, and neither is
+ * charged when one refuses. Returns -1 when admitted, else the cause, with
+ * the wait in seconds. The lock is held.
+ */
+static int rate_take(struct gs_sim *sim, const struct gs_token *tok,
+                     long *retry_after)
+{
+    const struct gs_config *c = sim->cfg;
+    const struct gs_rate *rt = tenant_rate(c, tok->tenant);
+    struct gs_bucket *tb = &sim->buckets[tok->tenant], *ab = NULL;
+    int64_t now = gs_mono_ns();
+    double f = sched_factor(sim, now);
+
+    if (rt->rate > 0 && !bucket_fill(tb, rt, f, now, retry_after))
+        return GS_LIMIT_TENANT;
+    if (c->app_rate.rate > 0 &&
+        tok->client < c->tenants[tok->tenant].nclients) {
+        ab = &sim->app_buckets[sim->app_off[tok->tenant] + tok->client];
+        if (!bucket_fill(ab, &c->app_rate, f, now, retry_after))
+            return GS_LIMIT_APP;
+        ab->tokens -= 1.0;
+    }
+    if (rt->rate > 0)
+        tb->tokens -= 1.0;
+    return -1;
+}
+
+/* The tenant of a Graph request's bearer, when it is one the simulator
+ * issued, still valid and granted; -1 otherwise. The lock is held. */
+static long bearer_tenant(struct gs_sim *sim, const struct gs_call *call)
+{
+    const char *h = call->authorization, *v;
+    const struct gs_token *t;
+
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return -1;
+    for (v = h + 7; *v == ' '; v++)
+        ;
+    t = gs_map_get(sim->tokens, v);
+    if (!t || !t->granted || t->expires_ns <= gs_now_ns())
+        return -1;
+    return (long)t->tenant;
+}
+
+/* The concurrency limit, on arrival: counts the request in flight for its
+ * tenant, or refuses it to be answered 429 at once. The lock is held. */
+static void conc_admit(struct gs_sim *sim, struct gs_call *call)
+{
+    long t, limit;
+
+    if (call->route < GS_ROUTE_FLOW_SETS || call->route > GS_ROUTE_FLOW ||
+        call->fault != GS_FAULT_NONE)
+        return;
+    limit = conc_limit(sim->cfg, sched_factor(sim, gs_mono_ns()));
+    if (limit <= 0 || (t = bearer_tenant(sim, call)) < 0)
+        return;
+    if (sim->in_flight[t] >= limit) {
+        call->conc_limited = true;
+        call->delay_ms = 0;
+        return;
+    }
+    sim->in_flight[t]++;
+    call->conc_tenant = t;
 }
 
 static void record(struct gs_sim *sim, const struct gs_call *call,
@@ -528,7 +654,12 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
 {
     struct gs_token tok;
     long wait = 0;
-    bool limited, broken = false;
+    int cause;
+    bool broken = false;
+    static const char *const why[GS_LIMIT_COUNT] = {
+        "Too many requests for this tenant.",
+        "Too many requests for this application in this tenant.",
+        "Too many concurrent requests for this tenant."};
 
     memset(r, 0, sizeof(*r));
     r->retry_after = -1;
@@ -551,15 +682,21 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
     } else if (gs_token_check(sim, call, &tok, r) == 0) {
         gs_copy(call->token_id, sizeof(call->token_id), tok.id);
         pthread_mutex_lock(&sim->lock);
-        limited = !rate_take(sim, tok.tenant, &wait);
-        if (limited)
+        if (call->conc_limited) {
+            cause = GS_LIMIT_CONC;
+            wait = sim->cfg->conc_retry_after;
+        } else {
+            cause = rate_take(sim, &tok, &wait);
+        }
+        if (cause >= 0) {
             sim->st.rate_limited++;
+            sim->st.rate_limited_by[cause]++;
+        }
         pthread_mutex_unlock(&sim->lock);
-        if (limited) {
+        if (cause >= 0) {
             r->retry_after = wait;
             gs_sim_graph_error(call, r, 429, "TooManyRequests", NULL,
-                               "Too many requests for this tenant. Please "
-                               "retry after %ld seconds.",
+                               "%s Please retry after %ld seconds.", why[cause],
                                wait);
         } else {
             gs_graph_handle(sim, call, r);
@@ -573,6 +710,14 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
         broken = break_body(r, (enum gs_bad_body)call->bad_body);
 out:
     record(sim, call, r, broken);
+    if (call->conc_tenant >= 0) {
+        /* Answered: no longer in flight (the answer is sent next). */
+        pthread_mutex_lock(&sim->lock);
+        if (sim->in_flight[call->conc_tenant] > 0)
+            sim->in_flight[call->conc_tenant]--;
+        call->conc_tenant = -1;
+        pthread_mutex_unlock(&sim->lock);
+    }
 }
 
 /* --- the control API ---------------------------------------------------- */
@@ -602,6 +747,38 @@ static json_t *requests_json(struct gs_sim *sim, size_t limit)
                      "requests", arr);
 }
 
+/* The limits in force now, after the schedule's factor. The lock is
+ * held. */
+static json_t *limits_json(struct gs_sim *sim)
+{
+    const struct gs_config *c = sim->cfg;
+    int64_t now = gs_mono_ns();
+    double f =
+        c->nschedule && sim->sched_start_ns ? sched_factor(sim, now) : 1.0;
+    json_t *tenants = json_object();
+    const struct gs_rate *rt;
+    size_t i;
+
+    for (i = 0; i < c->ntenants; i++) {
+        rt = tenant_rate(c, i);
+        json_object_set_new(tenants, c->tenants[i].id,
+                            json_pack("{s:f, s:I}", "requestsPerSecond",
+                                      rt->rate > 0 ? rt->rate * f : 0.0,
+                                      "inFlight",
+                                      (json_int_t)sim->in_flight[i]));
+    }
+    return json_pack(
+        "{s:f, s:o, s:f, s:f, s:I, s:I, s:o}", "factor", f, "scheduleMs",
+        c->nschedule == 0 || sim->sched_start_ns == 0
+            ? json_null()
+            : json_integer((json_int_t)((now - sim->sched_start_ns) / 1000000)),
+        "requestsPerSecond", c->rate.rate > 0 ? c->rate.rate * f : 0.0,
+        "perAppRequestsPerSecond",
+        c->app_rate.rate > 0 ? c->app_rate.rate * f : 0.0, "concurrency",
+        (json_int_t)conc_limit(c, f), "retryAfter",
+        (json_int_t)c->conc_retry_after, "tenants", tenants);
+}
+
 static json_t *stats_json(struct gs_sim *sim)
 {
     json_t *by = json_object(), *faults = json_object(), *bad = json_object();
@@ -625,8 +802,8 @@ static json_t *stats_json(struct gs_sim *sim)
         json_object_set_new(bad, gs_bad_body_name((enum gs_bad_body)i),
                             json_integer((json_int_t)sim->st.bad_bodies[i]));
     return json_pack(
-        "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I, "
-        "s:I, s:I, s:I, s:I, s:I}",
+        "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
+        "s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
         "requests", (json_int_t)sim->st.requests, "byStatus", by,
         "flowsCreated", (json_int_t)sim->st.flows_created, "flowsDeleted",
         (json_int_t)sim->st.flows_deleted, "duplicatesCreated",
@@ -635,10 +812,17 @@ static json_t *stats_json(struct gs_sim *sim)
         (json_int_t)sim->st.flow_sets_created, "tokensIssued",
         (json_int_t)sim->st.tokens_issued, "tokenErrors",
         (json_int_t)sim->st.token_errors, "rateLimited",
-        (json_int_t)sim->st.rate_limited, "faultsInjected", faults, "badBodies",
-        bad, "slowAnswers", (json_int_t)sim->st.faults[GS_FAULT_SLOW],
-        "nonCanonicalPaths", (json_int_t)sim->st.non_canonical_paths,
-        "flowSets", (json_int_t)sim->nsets, "flows", (json_int_t)sim->nflows,
+        (json_int_t)sim->st.rate_limited, "rateLimitedBy",
+        json_pack("{s:I, s:I, s:I}", "tenant",
+                  (json_int_t)sim->st.rate_limited_by[GS_LIMIT_TENANT], "app",
+                  (json_int_t)sim->st.rate_limited_by[GS_LIMIT_APP],
+                  "concurrency",
+                  (json_int_t)sim->st.rate_limited_by[GS_LIMIT_CONC]),
+        "effectiveLimits", limits_json(sim), "faultsInjected", faults,
+        "badBodies", bad, "slowAnswers",
+        (json_int_t)sim->st.faults[GS_FAULT_SLOW], "nonCanonicalPaths",
+        (json_int_t)sim->st.non_canonical_paths, "flowSets",
+        (json_int_t)sim->nsets, "flows", (json_int_t)sim->nflows,
         "tokensActive", (json_int_t)gs_map_count(sim->tokens), "seed",
         sim->cfg->seeded ? (json_int_t)sim->cfg->seed : (json_int_t)-1);
 }
@@ -658,6 +842,16 @@ static bool revoke_token(void *val, void *arg)
     return true;
 }
 
+/* Fills every bucket and restarts the schedule's clock at the next
+ * request. Requests in flight stay counted: they are answered later. */
+static void rate_state_clear(struct gs_sim *sim)
+{
+    memset(sim->buckets, 0, sim->cfg->ntenants * sizeof(*sim->buckets));
+    memset(sim->app_buckets, 0,
+           sim->app_off[sim->cfg->ntenants] * sizeof(*sim->app_buckets));
+    sim->sched_start_ns = 0;
+}
+
 static void reset(struct gs_sim *sim)
 {
     size_t i;
@@ -674,6 +868,21 @@ static void reset(struct gs_sim *sim)
     for (i = 0; i < sim->cfg->ntenants; i++) {
         sim->cfg->tenants[i].rate = sim->tenant_rate0[i];
         sim->buckets[i].last_ns = 0;
+    }
+    rate_state_clear(sim);
+    sim->cfg->app_rate = sim->app_rate0;
+    sim->cfg->concurrency = sim->concurrency0;
+    sim->cfg->conc_retry_after = sim->conc_retry_after0;
+    free(sim->cfg->schedule);
+    sim->cfg->schedule = NULL;
+    sim->cfg->nschedule = 0;
+    if (sim->nschedule0) {
+        sim->cfg->schedule = malloc(sim->nschedule0 * sizeof(*sim->schedule0));
+        if (sim->cfg->schedule) {
+            memcpy(sim->cfg->schedule, sim->schedule0,
+                   sim->nschedule0 * sizeof(*sim->schedule0));
+            sim->cfg->nschedule = sim->nschedule0;
+        }
     }
     if (sim->cfg->seeded) {
         seed = sim->cfg->seed;
@@ -758,7 +967,11 @@ static void control(struct gs_sim *sim, struct gs_call *call,
     } else if (strcmp(what, "rateLimit") == 0 && (get || put)) {
         if (body) {
             rc = gs_rate_from_json(sim->cfg, body, err, sizeof(err));
-            memset(sim->buckets, 0, sim->cfg->ntenants * sizeof(*sim->buckets));
+            if (rc == 0) {
+                rate_state_clear(sim);
+                /* A schedule put runs from the PUT. */
+                sim->sched_start_ns = gs_mono_ns();
+            }
         }
         out = rc ? NULL : gs_rate_to_json(sim->cfg);
     } else if (strcmp(what, "tokens/expire") == 0 && post) {

@@ -66,6 +66,10 @@ struct gs_call {
     char request_id[GS_GUID_LEN + 1];
     char crid[72]; /* the client-request-id echoed */
     int64_t start_ns;
+    /* The concurrency limit: the tenant counted in flight until
+     * gs_sim_finish() (-1: none), or refused at once (answered 429). */
+    long conc_tenant;
+    bool conc_limited;
     /* set by gs_sim_finish() */
     char token_id[24]; /* the bearer's, or the one issued; "" if none */
 };

@@ -48,6 +48,7 @@ struct gs_token {
     char token[64];
     char id[24];
     size_t tenant; /* index into cfg->tenants */
+    size_t client; /* index into that tenant's clients */
     bool granted;
     int64_t expires_ns; /* wall clock */
 };
@@ -65,6 +66,14 @@ struct gs_log_entry {
     int64_t duration_us;
 };
 
+/* Why a request was answered 429 by the rate limit. */
+enum gs_limit_cause {
+    GS_LIMIT_TENANT,
+    GS_LIMIT_APP,
+    GS_LIMIT_CONC,
+    GS_LIMIT_COUNT
+};
+
 struct gs_stats {
     uint64_t requests;
     uint64_t by_status[600]; /* [0]: dropped connections */
@@ -78,6 +87,7 @@ struct gs_stats {
     uint64_t faults[GS_FAULT_COUNT];
     uint64_t bad_bodies[GS_BAD_COUNT]; /* answers broken, by kind */
     uint64_t rate_limited;
+    uint64_t rate_limited_by[GS_LIMIT_COUNT];
     uint64_t non_canonical_paths;
 };
 
@@ -95,6 +105,11 @@ struct gs_sim {
     struct gs_token_conf token0;
     struct gs_rate rate0;
     struct gs_rate *tenant_rate0;
+    struct gs_rate app_rate0;
+    long concurrency0;
+    long conc_retry_after0;
+    struct gs_rate_step *schedule0;
+    size_t nschedule0;
 
     pthread_mutex_t lock;
     struct gs_rng rng_fault;       /* fault and jitter draws only */
@@ -111,7 +126,11 @@ struct gs_sim {
     size_t log_next;
     size_t log_count;
     uint64_t log_seq;
-    struct gs_bucket *buckets; /* per tenant */
+    struct gs_bucket *buckets;     /* per tenant */
+    struct gs_bucket *app_buckets; /* per (tenant, client): app_off[t] + c */
+    size_t *app_off;
+    long *in_flight;        /* per tenant: admitted, not answered yet */
+    int64_t sched_start_ns; /* the schedule's clock; 0: next request */
     struct gs_stats st;
 };
 

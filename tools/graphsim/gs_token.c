@@ -149,6 +149,7 @@ static void issue(struct gs_sim *sim, struct gs_call *call,
     memcpy(t->token, "gsim.", 5);
     gs_b64url_encode(raw, sizeof(raw), t->token + 5, sizeof(t->token) - 5);
     t->tenant = tenant;
+    t->client = (size_t)(cl - sim->cfg->tenants[tenant].clients);
     t->granted = cl->granted;
     pthread_mutex_lock(&sim->lock);
     tc = sim->cfg->token;
