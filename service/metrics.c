@@ -138,12 +138,17 @@ static bool families_clash(const pf_metric *g, const char *name, metric_type t)
 static pf_metric *set_error(pf_metrics *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+static void verror(pf_metrics *m, const char *fmt, va_list ap)
+{
+    vsnprintf(m->error, sizeof(m->error), fmt, ap);
+}
+
 static pf_metric *set_error(pf_metrics *m, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(m->error, sizeof(m->error), fmt, ap);
+    verror(m, fmt, ap);
     va_end(ap);
     return NULL;
 }
@@ -157,7 +162,7 @@ static int check_fail(pf_metrics *m, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(m->error, sizeof(m->error), fmt, ap);
+    verror(m, fmt, ap);
     va_end(ap);
     return -1;
 }

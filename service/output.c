@@ -25,6 +25,7 @@
 #define KEY_KEEP        1024 /* bytes of a key that is too large kept */
 
 static void on_output_retry(pf_timer *t, void *arg);
+static void produce(pipeline *p, output *o);
 
 void pf_output_init(pipeline *p)
 {
@@ -139,9 +140,9 @@ void pf_output_publish(pipeline *p, work *w, const pf_outcome *o)
     pf_checkpoint_publishing(p, w);
     if (p->fatal)
         return;
-    pf_output_produce(p, &w->out_result);
+    produce(p, &w->out_result);
     if (w->has_dlq)
-        pf_output_produce(p, &w->out_dlq);
+        produce(p, &w->out_dlq);
 }
 
 /* The bytes a record of these parts takes against message.max.bytes. */
@@ -218,7 +219,7 @@ static void fit_record(pipeline *p, rd_kafka_headers_t **hdrs, size_t *key_len,
     }
 }
 
-void pf_output_produce(pipeline *p, output *o)
+static void produce(pipeline *p, output *o)
 {
     work *w = o->w;
     rd_kafka_headers_t *hdrs;
@@ -276,7 +277,7 @@ static void on_output_retry(pf_timer *t, void *arg)
     output *o = arg;
 
     (void)t;
-    pf_output_produce(o->w->p, o);
+    produce(o->w->p, o);
 }
 
 void pf_output_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,

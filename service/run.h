@@ -181,7 +181,6 @@ void pf_output_prepare(work *w);
 void pf_output_publish(pipeline *p, work *w, const pf_outcome *o);
 size_t pf_output_record_size(size_t key_len, size_t value_len,
                              const rd_kafka_headers_t *hdrs);
-void pf_output_produce(pipeline *p, output *o);
 void pf_output_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
                          void *opaque);
 
