@@ -139,6 +139,9 @@ static pf_metric *set_error(pf_metrics *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void verror(pf_metrics *m, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void verror(pf_metrics *m, const char *fmt, va_list ap)
 {
     vsnprintf(m->error, sizeof(m->error), fmt, ap);
 }
