@@ -42,7 +42,7 @@ struct pf_ptrack {
     bool dirty;
 
     int64_t *off;        /* ring of offsets; one allocation with done */
-    unsigned char *done; /* ring of flags, 1 = done */
+    unsigned char *done; /* ring of flags: F_DONE, F_SENT */
     size_t cap;          /* a power of two, or 0 before the first push */
     size_t head, count;
     size_t npending, ndone;
@@ -58,6 +58,10 @@ static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "0123456789-_";
 
 static const char out_of_memory[] = "out of memory";
+
+/* A ring entry's flags. */
+#define F_DONE 1 /* its outcome is acknowledged */
+#define F_SENT 2 /* its create may have reached Graph (pf_ptrack_sent) */
 
 #define PREFIX     "pf1:"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
@@ -125,7 +129,7 @@ static void ring_push(pf_ptrack *t, int64_t offset, bool done)
     size_t j = ring_at(t, t->count);
 
     t->off[j] = offset;
-    t->done[j] = done ? 1 : 0;
+    t->done[j] = done ? F_DONE : 0;
     t->count++;
     if (done)
         t->ndone++;
@@ -172,7 +176,7 @@ static void settle(pf_ptrack *t)
 {
     int64_t pos = t->pos;
 
-    while (t->count > 0 && t->done[t->head]) {
+    while (t->count > 0 && (t->done[t->head] & F_DONE)) {
         assert(t->ndone > 0);
         t->head = (t->head + 1) & (t->cap - 1);
         t->count--;
@@ -500,16 +504,43 @@ int pf_ptrack_done(pf_ptrack *t, int64_t offset)
     if (i < 0)
         return -1;
     j = ring_at(t, (size_t)i);
-    if (t->done[j])
+    if (t->done[j] & F_DONE)
         return -1;
     assert(t->npending > 0);
-    t->done[j] = 1;
+    t->done[j] |= F_DONE;
     t->npending--;
     t->ndone++;
     t->dirty = true;
     if (i == 0)
         settle(t);
     return 0;
+}
+
+int pf_ptrack_sent(pf_ptrack *t, int64_t offset)
+{
+    int64_t i = ring_find(t, offset);
+    size_t j;
+
+    if (i < 0)
+        return -1;
+    j = ring_at(t, (size_t)i);
+    if (t->done[j] & F_DONE)
+        return -1;
+    t->done[j] |= F_SENT;
+    return 0;
+}
+
+int64_t pf_ptrack_sent_max(const pf_ptrack *t)
+{
+    size_t i, j;
+
+    /* From the top: the highest pending sent entry is usually near it. */
+    for (i = t->count; i > 0; i--) {
+        j = ring_at(t, i - 1);
+        if (t->done[j] == F_SENT)
+            return t->off[j];
+    }
+    return -1;
 }
 
 /* ---- commit -------------------------------------------------------------- */
@@ -572,13 +603,13 @@ static bool raw_next(run_iter *it, run *r, uint64_t *n)
     const pf_ptrack *t = it->t;
     size_t j;
 
-    while (it->i < t->count && !t->done[ring_at(t, it->i)])
+    while (it->i < t->count && !(t->done[ring_at(t, it->i)] & F_DONE))
         it->i++;
     if (it->i < t->count) {
         j = ring_at(t, it->i);
         r->lo = t->off[j];
         *n = 0;
-        while (it->i < t->count && t->done[j]) {
+        while (it->i < t->count && (t->done[j] & F_DONE)) {
             r->hi = t->off[j];
             (*n)++;
             it->i++;
@@ -830,27 +861,28 @@ int pf_ckpt_meta_parse(const char *text, size_t len, pf_ckpt_meta *out)
                                                                          : -1;
 }
 
-int pf_ckpt_meta_format(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
-                        const pf_ptrack *track)
+/*
+ * The highest done offset above the position, -1 none: the last
+ * remembered run (every one lies above the ring's offsets), else the
+ * highest done ring entry.
+ */
+static int64_t done_max(const pf_ptrack *t)
 {
-    size_t need = 0;
-    char *p;
+    size_t i, j;
 
-    if (buf == NULL || n == 0)
-        return -1;
-    buf[0] = '\0';
-    if (hw > PF_PTRACK_OFFSET_MAX)
-        return -1;
-    /* Never longer than pf_ckpt_meta_parse() reads. */
-    if (n > PF_PTRACK_METADATA_MAX_LEN + 1)
-        n = PF_PTRACK_METADATA_MAX_LEN + 1;
-    if (hw >= 0)
-        need += 4 + num_len((uint64_t)hw);
-    if (settle_wall_ms >= 0)
-        need += 3 + num_len((uint64_t)settle_wall_ms);
-    if (need >= n)
-        return -1;
-    p = buf;
+    if (t->skip_head < t->nskip)
+        return t->skip[t->nskip - 1].hi;
+    for (i = t->count; i > 0; i--) {
+        j = ring_at(t, i - 1);
+        if (t->done[j] & F_DONE)
+            return t->off[j];
+    }
+    return -1;
+}
+
+/* Writes "hw=" and "s=" (those >= 0) into p; returns the end. */
+static char *put_parts(char *p, int64_t hw, int64_t settle_wall_ms)
+{
     if (hw >= 0) {
         memcpy(p, "hw=", 3);
         p = put_num(p + 3, (uint64_t)hw);
@@ -862,12 +894,74 @@ int pf_ckpt_meta_format(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
         *p++ = ';';
     }
     *p = '\0';
+    return p;
+}
+
+static size_t parts_len(int64_t hw, int64_t settle_wall_ms)
+{
+    return (hw >= 0 ? 4 + num_len((uint64_t)hw) : 0) +
+           (settle_wall_ms >= 0 ? 3 + num_len((uint64_t)settle_wall_ms) : 0);
+}
+
+/*
+ * The writer of both entries: one pass, hw and s as given. Returns the
+ * length, or -1; *dropped_top: the highest done offset the tracker's part
+ * left out, -1 none.
+ */
+static int format_meta(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
+                       const pf_ptrack *track, int64_t *dropped_top)
+{
+    size_t need;
+    char *p;
+    int rc;
+
+    *dropped_top = -1;
+    if (buf == NULL || n == 0)
+        return -1;
+    buf[0] = '\0';
+    if (hw > PF_PTRACK_OFFSET_MAX)
+        return -1;
+    /* Never longer than pf_ckpt_meta_parse() reads. */
+    if (n > PF_PTRACK_METADATA_MAX_LEN + 1)
+        n = PF_PTRACK_METADATA_MAX_LEN + 1;
+    need = parts_len(hw, settle_wall_ms);
+    if (need >= n)
+        return -1;
+    p = put_parts(buf, hw, settle_wall_ms);
     if (track != NULL && pf_ptrack_commit_offset(track) >= 0) {
-        if (pf_ptrack_commit_metadata(track, p, n - need, NULL) < 0) {
+        rc = pf_ptrack_commit_metadata(track, p, n - need, NULL);
+        if (rc < 0) {
             buf[0] = '\0';
             return -1;
         }
+        if (rc == 1)
+            *dropped_top = done_max(track);
         p += strlen(p);
     }
     return (int)(p - buf);
+}
+
+int pf_ckpt_meta_format(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
+                        const pf_ptrack *track)
+{
+    int64_t top;
+
+    return format_meta(buf, n, hw, settle_wall_ms, track, &top);
+}
+
+int pf_ckpt_meta_format_covering(char *buf, size_t n, int64_t hw,
+                                 int64_t settle_wall_ms, const pf_ptrack *track)
+{
+    int64_t top;
+    int len = format_meta(buf, n, hw, settle_wall_ms, track, &top);
+
+    /*
+     * Done offsets left out are processed again by the next owner: the
+     * intent must cover them, so that it looks for their flows rather
+     * than creating them blindly. The second pass is final: whatever it
+     * leaves out is at or below the raised hw.
+     */
+    if (len >= 0 && top > hw)
+        len = format_meta(buf, n, top, settle_wall_ms, track, &top);
+    return len;
 }

@@ -72,9 +72,13 @@ bool pf_part_check_first(const pf_part *pt, int64_t offset,
     return offset <= pt->hw_prev || offset < pt->unseen_end;
 }
 
-bool pf_part_may_send(const pf_part *pt, int64_t offset)
+bool pf_part_may_send(pf_part *pt, int64_t offset)
 {
-    return offset <= pt->intent_acked;
+    if (offset > pt->intent_acked)
+        return false;
+    /* The caller sends it now: a hand-off must say so (handoff_intent). */
+    (void)pf_ptrack_sent(pt->track, offset);
+    return true;
 }
 
 void pf_part_wait(pf_part *pt, pf_part_waiter *w, int64_t offset)
@@ -90,6 +94,7 @@ pf_part_waiter *pf_part_released(pf_part *pt)
     if (w == NULL || w->offset > pt->intent_acked)
         return NULL;
     TAILQ_REMOVE(&pt->waiting, w, link);
+    (void)pf_ptrack_sent(pt->track, w->offset); /* the caller sends it */
     return w;
 }
 
@@ -115,29 +120,82 @@ void pf_part_forget_waiters(pf_part *pt)
     TAILQ_INIT(&pt->waiting);
 }
 
-/* The intent to commit: everything received, or more if it was before. */
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/*
+ * The records the group never committed before (unseen_end): up to the
+ * end known at assignment, or those received when it is unknown (the
+ * intent of a periodic commit goes no further). -1: none.
+ */
+static int64_t unseen_hw(const pf_part *pt)
+{
+    if (pt->unseen_end <= 0)
+        return -1;
+    if (pt->unseen_end == INT64_MAX)
+        return pt->received_max;
+    return pt->unseen_end - 1;
+}
+
+/*
+ * The intent of a periodic commit: everything received, or more if it was
+ * before, and what the group never committed (a crash leaves this one, so
+ * it stays wide).
+ */
 static int64_t intent_of(const pf_part *pt)
 {
-    return pt->received_max > pt->hw_prev ? pt->received_max : pt->hw_prev;
+    return max64(max64(pt->received_max, pt->hw_prev), unseen_hw(pt));
+}
+
+/*
+ * The intent of a hand-off (docs/design.md, "The delivery argument"):
+ * nothing more is sent, so it can say exactly what may have been: the
+ * highest record let through (pf_part_may_send) that is not done, the
+ * previous owner's intent while records under it are not done, and the
+ * unseen records not done; at least the position - 1 (everything below it
+ * is done), so that a hand-off that sent nothing undone reads as such.
+ * The next owner lists none of the records above it.
+ */
+static int64_t handoff_intent(const pf_part *pt)
+{
+    int64_t pos = pf_ptrack_commit_offset(pt->track);
+    int64_t hw = max64(pf_ptrack_sent_max(pt->track), pos - 1);
+
+    if (pt->hw_prev >= pos)
+        hw = max64(hw, pt->hw_prev);
+    if (unseen_hw(pt) >= pos)
+        hw = max64(hw, unseen_hw(pt));
+    return hw;
 }
 
 int pf_part_checkpoint(pf_part *pt, int64_t now_ms, int64_t wall_ms, char *meta,
                        size_t meta_size, int64_t *offset)
 {
     int64_t settle = -1; /* not a hand-off */
+    int64_t intent = intent_of(pt), until = pt->handoff_settle_ms;
 
     *offset = pf_ptrack_commit_offset(pt->track);
     if (*offset < 0)
         return -1;
-    if (pt->handoff_settle_ms >= 0)
-        settle = pt->handoff_settle_ms > now_ms
-                     ? wall_ms + (pt->handoff_settle_ms - now_ms)
-                     : 0;
-    if (pf_ckpt_meta_format(meta, meta_size, intent_of(pt), settle, pt->track) <
-        0)
+    if (until >= 0) {
+        intent = handoff_intent(pt);
+        /* The previous owner's creates land by create_after_ms: while
+         * records under its intent are not done, the next owner waits as
+         * long. */
+        if (pt->hw_prev >= *offset)
+            until = max64(until, pt->create_after_ms);
+        settle = until > now_ms ? wall_ms + (until - now_ms) : 0;
+    }
+    if (pf_ckpt_meta_format_covering(meta, meta_size, intent, settle,
+                                     pt->track) < 0)
         return -1; /* not reached: the caller's buffer holds the header */
     pf_ptrack_committed(pt->track);
-    pt->intent_sent = intent_of(pt);
+    pt->intent_sent = intent;
+    /* After a hand-off's commit nothing above its intent may go out. */
+    if (pt->intent_acked > intent)
+        pt->intent_acked = intent;
     return 0;
 }
 

@@ -231,7 +231,9 @@ void pf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /*
  * Before partitions (NULL: all) are handed over: how long creates that
  * this instance may have sent for them could still land, from the works
- * about to be abandoned. Written as "s=" by the final checkpoint.
+ * about to be abandoned. Written as "s=" by the final checkpoint, whose
+ * intent then names only the records that may have been sent and are not
+ * done (partition.h, pf_part_checkpoint()).
  */
 void pf_rebalance_handoff(pipeline *p, const rd_kafka_topic_partition_list_t *l)
 {
@@ -239,9 +241,11 @@ void pf_rebalance_handoff(pipeline *p, const rd_kafka_topic_partition_list_t *l)
     work *w;
 
     /* Only ever raised: a second pass (the revocation at close) sees
-     * fewer works, not fewer sends. */
+     * fewer works, not fewer sends. Only the partitions given up: one
+     * that stays (a cooperative revocation of others) goes on sending,
+     * and its commits keep the wide intent and no "s=". */
     for (i = 0; i < p->parts.n; i++) {
-        if (p->parts.v[i] != NULL)
+        if (p->parts.v[i] != NULL && pf_run_in(p, l, (int32_t)i))
             pf_part_handoff(p->parts.v[i], 0);
     }
     LIST_FOREACH(w, &p->works, all)

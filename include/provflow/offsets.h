@@ -58,7 +58,13 @@
  * parts, every one optional, written in this order:
  *
  *   hw=<offset>;              the intent: records up to this offset may
- *                             have been sent to Graph (pipeline.h)
+ *                             have been sent to Graph (partition.h), no
+ *                             record above it was. A periodic commit
+ *                             writes every record received (and the
+ *                             previous owner's intent); a hand-off only
+ *                             those that may really have been sent and
+ *                             are not done. Both read the same way, so
+ *                             text of either age is read safely.
  *   s=<wall ms>;              written at a clean hand-off: when the creates
  *                             its owner abandoned will have landed, in ms
  *                             since the epoch; 0 when none was in flight
@@ -192,6 +198,20 @@ int pf_ptrack_received(pf_ptrack *t, int64_t offset);
 int pf_ptrack_done(pf_ptrack *t, int64_t offset);
 
 /*
+ * Marks a pending offset as sent: its create may reach Graph from now on
+ * (partition.h lets it go). Returns 0, or -1 (nothing changed) if offset
+ * is not pending. O(log n).
+ */
+int pf_ptrack_sent(pf_ptrack *t, int64_t offset);
+
+/*
+ * The highest offset marked sent and not yet done, or -1: what a hand-off
+ * must still call "may have been sent". O(n) in the offsets tracked, at
+ * worst; for a hand-off, not for every record.
+ */
+int64_t pf_ptrack_sent_max(const pf_ptrack *t);
+
+/*
  * The offset to commit: the next one to consume after a restart. Equal to
  * start_offset until the first offset is received; -1 while unknown (no
  * start_offset and nothing received yet), when there is nothing to commit.
@@ -314,5 +334,17 @@ int pf_ckpt_meta_parse(const char *text, size_t len, pf_ckpt_meta *out);
  */
 int pf_ckpt_meta_format(char *buf, size_t n, int64_t hw, int64_t settle_wall_ms,
                         const pf_ptrack *track);
+
+/*
+ * pf_ckpt_meta_format() for a partition's own commit: when the tracker's
+ * part leaves done offsets out, hw is raised to the highest of them (the
+ * next owner processes them again, so it must look for their flows before
+ * creating them), whatever hw was given. A hand-off's narrow intent needs
+ * it; a periodic one covers them already, except remembered offsets not
+ * yet received.
+ */
+int pf_ckpt_meta_format_covering(char *buf, size_t n, int64_t hw,
+                                 int64_t settle_wall_ms,
+                                 const pf_ptrack *track);
 
 #endif /* PROVFLOW_OFFSETS_H */

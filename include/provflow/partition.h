@@ -85,8 +85,12 @@ int pf_part_received(pf_part *pt, int64_t offset);
 bool pf_part_check_first(const pf_part *pt, int64_t offset,
                          int64_t *create_after_ms);
 
-/* A record may be sent: a committed intent covers its offset. */
-bool pf_part_may_send(const pf_part *pt, int64_t offset);
+/*
+ * A record may be sent: a committed intent covers its offset. When true,
+ * the caller sends it now, and the tracker remembers it as sent until it
+ * is done (a hand-off's intent names only such records).
+ */
+bool pf_part_may_send(pf_part *pt, int64_t offset);
 
 /*
  * Waits for the intent. Waiters come in the order their keys' turns came,
@@ -94,7 +98,10 @@ bool pf_part_may_send(const pf_part *pt, int64_t offset);
  */
 void pf_part_wait(pf_part *pt, pf_part_waiter *w, int64_t offset);
 
-/* The first waiter that may now be sent, taken off the list; or NULL. */
+/*
+ * The first waiter that may now be sent, taken off the list (and, as with
+ * pf_part_may_send(), remembered as sent); or NULL.
+ */
 pf_part_waiter *pf_part_released(pf_part *pt);
 
 /* A waiter needs an intent no commit carries yet: commit soon. */
@@ -109,6 +116,15 @@ void pf_part_forget_waiters(pf_part *pt);
  * metadata ("hw=", "s=" when handing off at now_ms/wall_ms, the tracker's
  * done list) into meta. Marks the intent as sent. Returns 0, or -1 when
  * there is nothing to commit yet.
+ *
+ * The intent ("hw=") of a periodic commit covers every record received
+ * (a crash leaves it: the next owner checks them all). Once
+ * pf_part_handoff() was called, nothing more is sent, and it names only
+ * the records that may have been sent and are not done (those let
+ * through by pf_part_may_send() or pf_part_released(), those under the
+ * previous owner's intent, those the group never committed): after a
+ * clean hand-off the next owner lists nothing it need not. From then on
+ * no record above that intent may be sent.
  */
 int pf_part_checkpoint(pf_part *pt, int64_t now_ms, int64_t wall_ms, char *meta,
                        size_t meta_size, int64_t *offset);
@@ -116,7 +132,8 @@ int pf_part_checkpoint(pf_part *pt, int64_t now_ms, int64_t wall_ms, char *meta,
 /* The checkpoint of pf_part_checkpoint() is stored (ok) or failed. */
 void pf_part_acked(pf_part *pt, bool ok);
 
-/* A create this owner may have sent lands by until_ms (monotonic): the
+/* The partition is handed off (nothing more is sent for it); a create
+ * this owner may have sent lands by until_ms (monotonic, 0: none): the
  * hand-off says so. Only ever raised. */
 void pf_part_handoff(pf_part *pt, int64_t until_ms);
 

@@ -947,6 +947,100 @@ static void ckpt_meta_format_fits_the_buffer(void **state)
 }
 
 /*
+ * Done offsets the tracker's part leaves out are processed again by the
+ * next owner: pf_ckpt_meta_format_covering() raises the intent to cover
+ * them (it then looks for their flows), however narrow the one given.
+ */
+static void ckpt_meta_format_covers_done_offsets_left_out(void **state)
+{
+    static const int64_t given[] = {NONE, 0, 1500};
+    char buf[40];
+    pf_ckpt_meta m;
+    pf_ptrack *t = track(0, NULL), *far = track(100, "pf1:100:5000+10");
+    size_t i;
+    int64_t o;
+    int n;
+
+    (void)state;
+    for (o = 0; o <= 4000; o++)
+        assert_int_equal(pf_ptrack_received(t, o), PF_PTRACK_PROCESS);
+    for (o = 1; o <= 4000; o += 2)
+        assert_int_equal(pf_ptrack_done(t, o), 0);
+    for (i = 0; i < ARRAY_LEN(given); i++) {
+        n = pf_ckpt_meta_format_covering(buf, sizeof(buf), given[i], 0, t);
+        assert_true(n > 0 && n < (int)sizeof(buf));
+        assert_int_equal(pf_ckpt_meta_parse(buf, (size_t)n, &m), 0);
+        assert_int_equal(m.hw, 3999); /* the highest done offset */
+        assert_int_equal(m.settle_wall_ms, 0);
+        assert_non_null(m.done);
+    }
+    /* The plain writer keeps the intent given (replay, the fuzzer). */
+    n = pf_ckpt_meta_format(buf, sizeof(buf), NONE, 0, t);
+    assert_int_equal(pf_ckpt_meta_parse(buf, (size_t)n, &m), 0);
+    assert_int_equal(m.hw, NONE);
+    /* Everything listed: the intent given stands. */
+    n = pf_ckpt_meta_format_covering(buf, sizeof(buf), NONE, NONE, far);
+    assert_string_equal(buf, "pf1:100:5000+10");
+    /* Remembered offsets not received yet count as done. */
+    n = pf_ckpt_meta_format_covering(buf, 20, 5, NONE, far);
+    assert_string_equal(buf, "hw=5111;pf1:100");
+    assert_int_equal(n, strlen(buf));
+    pf_ptrack_destroy(t);
+    pf_ptrack_destroy(far);
+}
+
+/* Sent offsets: marked while pending, forgotten once done. */
+static void sent_max_is_the_highest_sent_and_not_done(void **state)
+{
+    pf_ptrack *t = track(0, NULL), *skip = track(0, "pf1:0:1");
+    int64_t o;
+
+    (void)state;
+    assert_int_equal(pf_ptrack_sent_max(t), -1);
+    assert_int_equal(pf_ptrack_sent(t, 0), -1); /* not received */
+    for (o = 0; o < 10; o++)
+        assert_int_equal(pf_ptrack_received(t, o), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_ptrack_sent_max(t), -1);
+    assert_int_equal(pf_ptrack_sent(t, 3), 0);
+    assert_int_equal(pf_ptrack_sent_max(t), 3);
+    assert_int_equal(pf_ptrack_sent(t, 7), 0);
+    assert_int_equal(pf_ptrack_sent(t, 7), 0); /* again: no change */
+    assert_int_equal(pf_ptrack_sent_max(t), 7);
+    assert_int_equal(pf_ptrack_done(t, 7), 0);
+    assert_int_equal(pf_ptrack_sent_max(t), 3);
+    assert_int_equal(pf_ptrack_sent(t, 7), -1); /* done */
+    assert_int_equal(pf_ptrack_sent(t, 42), -1);
+    /* A sent offset still counts as pending: the position waits for it. */
+    assert_int_equal(pf_ptrack_pending(t), 9);
+    for (o = 0; o < 3; o++)
+        assert_int_equal(pf_ptrack_done(t, o), 0);
+    assert_int_equal(pf_ptrack_commit_offset(t), 3);
+    /* The mark survives the ring growing and moving. */
+    for (o = 10; o < 500; o++)
+        assert_int_equal(pf_ptrack_received(t, o), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_ptrack_sent_max(t), 3);
+    assert_int_equal(pf_ptrack_sent(t, 499), 0);
+    assert_int_equal(pf_ptrack_sent_max(t), 499);
+    for (o = 3; o < 499; o++) {
+        if (o != 7)
+            assert_int_equal(pf_ptrack_done(t, o), 0);
+    }
+    assert_int_equal(pf_ptrack_commit_offset(t), 499);
+    assert_int_equal(pf_ptrack_sent_max(t), 499);
+    assert_int_equal(pf_ptrack_done(t, 499), 0);
+    assert_int_equal(pf_ptrack_sent_max(t), -1);
+    assert_int_equal(pf_ptrack_commit_offset(t), 500);
+
+    /* A record skipped as done is not pending: it cannot be sent. */
+    assert_int_equal(pf_ptrack_received(skip, 0), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_ptrack_received(skip, 2), PF_PTRACK_SKIP);
+    assert_int_equal(pf_ptrack_sent(skip, 2), -1);
+    assert_int_equal(pf_ptrack_sent_max(skip), -1);
+    pf_ptrack_destroy(t);
+    pf_ptrack_destroy(skip);
+}
+
+/*
  * Written, read back, written again: the same values and the same text,
  * and a tracker built from what was read skips what the first one did.
  */
@@ -1482,6 +1576,8 @@ int main(void)
         cmocka_unit_test(ckpt_meta_parse_ignores_overlong_text_unread),
         cmocka_unit_test(ckpt_meta_format_writes_the_parts_in_order),
         cmocka_unit_test(ckpt_meta_format_fits_the_buffer),
+        cmocka_unit_test(ckpt_meta_format_covers_done_offsets_left_out),
+        cmocka_unit_test(sent_max_is_the_highest_sent_and_not_done),
         cmocka_unit_test(ckpt_meta_round_trips),
         cmocka_unit_test(dirty_follows_position_and_done_set),
         cmocka_unit_test(large_gaps_cost_no_memory),

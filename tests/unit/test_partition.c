@@ -481,6 +481,8 @@ static void checkpoint_after_hand_off_says_when_creates_land(void **state)
     assert_int_equal(
         pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
     assert_int_equal(parsed(meta).settle_wall_ms, -1);
+    pf_part_acked(pt, true);
+    assert_true(pf_part_may_send(pt, 10)); /* 10 is sent */
 
     pf_part_handoff(pt, NOW + 3000);
     assert_int_equal(pt->handoff_settle_ms, NOW + 3000);
@@ -531,6 +533,13 @@ static void checkpoint_is_what_the_next_owner_adopts(void **state)
     assert_int_equal(pf_part_received(a, 100), PF_PTRACK_PROCESS);
     assert_int_equal(pf_part_received(a, 101), PF_PTRACK_PROCESS);
     assert_int_equal(pf_part_received(a, 102), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_part_checkpoint(a, NOW, WALL, meta, sizeof(meta), &off),
+                     0);
+    pf_part_acked(a, true);
+    /* 100 and 102 were sent, 102 is done; 101 never left (its key's turn
+     * did not come). */
+    assert_true(pf_part_may_send(a, 100));
+    assert_true(pf_part_may_send(a, 102));
     assert_int_equal(pf_ptrack_done(a->track, 102), 0);
     pf_part_handoff(a, NOW + 2000);
     assert_int_equal(pf_part_checkpoint(a, NOW, WALL, meta, sizeof(meta), &off),
@@ -543,12 +552,14 @@ static void checkpoint_is_what_the_next_owner_adopts(void **state)
                     &ignored);
     assert_non_null(b);
     assert_int_equal(ignored, 0);
-    assert_int_equal(b->hw_prev, 102);
+    assert_int_equal(b->hw_prev, 100);
     assert_int_equal(b->create_after_ms, 50 + 1500);
     assert_int_equal(pf_part_received(b, 100), PF_PTRACK_PROCESS);
     assert_true(pf_part_check_first(b, 100, &after));
     assert_int_equal(after, 50 + 1500);
     assert_int_equal(pf_part_received(b, 101), PF_PTRACK_PROCESS);
+    assert_false(pf_part_check_first(b, 101, &after)); /* never sent */
+    assert_int_equal(after, 0);
     assert_int_equal(pf_part_received(b, 102), PF_PTRACK_SKIP);
     pf_part_destroy(b);
 }
@@ -623,6 +634,215 @@ static void intent_is_due_again_after_a_failed_commit(void **state)
     assert_true(pf_part_intent_due(pt));
     assert_null(pf_part_released(pt));
     pf_part_forget_waiters(pt);
+    pf_part_destroy(pt);
+}
+
+/*
+ * A partition that received 0..9 and had its intent acked, then let
+ * through (sent) the offsets in sent and finished those in done.
+ */
+static pf_part *owner_with(int64_t committed, const char *meta,
+                           const int64_t *sent, size_t nsent,
+                           const int64_t *done, size_t ndone)
+{
+    char buf[PF_CKPT_META_MIN_SIZE + 64];
+    int64_t off, i;
+    pf_part *pt = adopt(committed, meta, NULL);
+    size_t k;
+
+    for (i = committed < 0 ? 0 : committed; i < 10; i++)
+        assert_int_equal(pf_part_received(pt, i), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_part_checkpoint(pt, NOW, WALL, buf, sizeof(buf), &off),
+                     0);
+    pf_part_acked(pt, true);
+    for (k = 0; k < nsent; k++)
+        assert_true(pf_part_may_send(pt, sent[k]));
+    for (k = 0; k < ndone; k++)
+        assert_int_equal(pf_ptrack_done(pt->track, done[k]), 0);
+    return pt;
+}
+
+/*
+ * A hand-off's intent names only what may have been sent and is not done:
+ * a record that never left is above it (the next owner creates it
+ * without a list), a sent one not done is at or below it.
+ */
+static void hand_off_intent_is_what_was_sent_and_not_done(void **state)
+{
+    static const struct {
+        const char *what;
+        int64_t sent[4], done[4];
+        size_t nsent, ndone;
+        int64_t offset, hw;
+    } rows[] = {
+        /* a drain that finished all it sent: position - 1 */
+        {"nothing sent", {0}, {0}, 0, 0, 0, -1},
+        {"sent and done, in order", {0, 1, 2}, {0, 1, 2}, 3, 3, 3, 2},
+        {"sent and done, out of order", {0, 5, 7}, {0, 5, 7}, 3, 3, 1, 0},
+        /* abandoned while its create was on the wire */
+        {"one sent not done", {0, 1, 4}, {0, 1}, 3, 2, 2, 4},
+        {"the lowest sent not done", {2, 8}, {8}, 2, 1, 0, 2},
+    };
+    char meta[PF_CKPT_META_MIN_SIZE + 64];
+    int64_t off, after;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        pf_part *pt = owner_with(0, NULL, rows[i].sent, rows[i].nsent,
+                                 rows[i].done, rows[i].ndone);
+        pf_ckpt_meta m;
+        int64_t o;
+
+        print_message("%s\n", rows[i].what);
+        pf_part_handoff(pt, 0);
+        assert_int_equal(
+            pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+        assert_int_equal(off, rows[i].offset);
+        assert_int_equal(pf_ckpt_meta_parse(meta, strlen(meta), &m), 0);
+        assert_int_equal(m.hw, rows[i].hw);
+        assert_int_equal(m.settle_wall_ms, 0);
+        /* Nothing above the hand-off's intent may go out any more. */
+        assert_false(pf_part_may_send(pt, rows[i].hw + 1));
+        pf_part_destroy(pt);
+
+        /* The next owner checks only what may have been sent. */
+        pt = pf_part_new(7, off, meta, strlen(meta), SETTLE, NOW, WALL,
+                         &(unsigned){0});
+        assert_non_null(pt);
+        for (o = off; o < 10; o++) {
+            int rc = pf_part_received(pt, o);
+
+            if (rc == PF_PTRACK_SKIP)
+                continue;
+            assert_int_equal(rc, PF_PTRACK_PROCESS);
+            assert_int_equal(pf_part_check_first(pt, o, &after),
+                             o <= rows[i].hw);
+            assert_int_equal(after, 0); /* s=0: nothing to wait for */
+        }
+        pf_part_destroy(pt);
+    }
+}
+
+/* A crash leaves the last periodic commit: its intent stays wide. */
+static void periodic_intent_covers_everything_received(void **state)
+{
+    static const int64_t sent[] = {0, 1}, done[] = {0, 1};
+    char meta[PF_CKPT_META_MIN_SIZE + 64];
+    int64_t off;
+    pf_part *pt;
+
+    (void)state;
+    pt = owner_with(0, NULL, sent, 2, done, 2);
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    assert_int_equal(off, 2);
+    assert_int_equal(parsed(meta).hw, 9);
+    assert_int_equal(parsed(meta).settle_wall_ms, -1);
+    assert_true(pf_part_may_send(pt, 9));
+    pf_part_destroy(pt);
+}
+
+/*
+ * Handing off what a crashed owner left unchecked: its intent and its
+ * settle time are passed on while records under it are not done, and
+ * dropped once they all are.
+ */
+static void hand_off_passes_on_an_unfinished_previous_intent(void **state)
+{
+    static const int64_t sent[] = {2, 3}, done[] = {2, 3};
+    char meta[PF_CKPT_META_MIN_SIZE + 64];
+    int64_t off;
+    pf_ckpt_meta m;
+    pf_part *pt;
+
+    (void)state;
+    /* Crashed with 2..6 covered by its intent; 2 and 3 rechecked since. */
+    pt = owner_with(2, "hw=6;pf1:2", sent, 2, done, 2);
+    assert_int_equal(pt->create_after_ms, NOW + SETTLE);
+    pf_part_handoff(pt, 0);
+    assert_int_equal(pf_part_checkpoint(pt, NOW + 1000, WALL + 1000, meta,
+                                        sizeof(meta), &off),
+                     0);
+    assert_int_equal(off, 4);
+    assert_int_equal(pf_ckpt_meta_parse(meta, strlen(meta), &m), 0);
+    assert_int_equal(m.hw, 6);
+    /* Its creates may still land: the next owner waits what remains. */
+    assert_int_equal(m.settle_wall_ms, WALL + SETTLE);
+    pf_part_destroy(pt);
+
+    /* Everything under it done: neither is passed on. */
+    {
+        static const int64_t all[] = {2, 3, 4, 5, 6};
+
+        pt = owner_with(2, "hw=6;pf1:2", all, 5, all, 5);
+    }
+    pf_part_handoff(pt, 0);
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    assert_int_equal(off, 7);
+    assert_int_equal(pf_ckpt_meta_parse(meta, strlen(meta), &m), 0);
+    assert_int_equal(m.hw, 6); /* the position - 1 */
+    assert_int_equal(m.settle_wall_ms, 0);
+    pf_part_destroy(pt);
+}
+
+/*
+ * Records of a partition the group never committed may have been created
+ * by another group: every intent covers them until they are done.
+ */
+static void intents_cover_what_the_group_never_committed(void **state)
+{
+    static const int64_t sent[] = {0}, done[] = {0};
+    char meta[PF_CKPT_META_MIN_SIZE + 64];
+    int64_t off;
+    pf_part *pt;
+
+    (void)state;
+    pt = owner_with(-1, NULL, sent, 1, done, 1);
+    pt->unseen_end = 40; /* the end when assigned: above what came in */
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    assert_int_equal(parsed(meta).hw, 39);
+    pf_part_handoff(pt, 0);
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    assert_int_equal(off, 1);
+    assert_int_equal(parsed(meta).hw, 39);
+    pf_part_destroy(pt);
+
+    /* The end unknown: what came in, as before. */
+    pt = owner_with(-1, NULL, sent, 1, done, 1);
+    pt->unseen_end = INT64_MAX;
+    pf_part_handoff(pt, 0);
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    assert_int_equal(parsed(meta).hw, 9);
+    pf_part_destroy(pt);
+}
+
+/* A waiter released by an acked intent counts as sent. */
+static void released_waiters_count_as_sent(void **state)
+{
+    char meta[PF_CKPT_META_MIN_SIZE + 64];
+    pf_part_waiter w;
+    int64_t off;
+    pf_part *pt;
+
+    (void)state;
+    pt = adopt(0, NULL, NULL);
+    assert_int_equal(pf_part_received(pt, 0), PF_PTRACK_PROCESS);
+    assert_int_equal(pf_part_received(pt, 1), PF_PTRACK_PROCESS);
+    pf_part_wait(pt, &w, 1);
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    pf_part_acked(pt, true);
+    assert_ptr_equal(pf_part_released(pt), &w);
+    pf_part_handoff(pt, 0);
+    assert_int_equal(
+        pf_part_checkpoint(pt, NOW, WALL, meta, sizeof(meta), &off), 0);
+    assert_int_equal(off, 0);
+    assert_int_equal(parsed(meta).hw, 1);
     pf_part_destroy(pt);
 }
 
@@ -703,6 +923,11 @@ int main(void)
         cmocka_unit_test(checkpoint_is_what_the_next_owner_adopts),
         cmocka_unit_test(acked_raises_the_intent_failed_marks_dirty),
         cmocka_unit_test(intent_is_due_again_after_a_failed_commit),
+        cmocka_unit_test(hand_off_intent_is_what_was_sent_and_not_done),
+        cmocka_unit_test(periodic_intent_covers_everything_received),
+        cmocka_unit_test(hand_off_passes_on_an_unfinished_previous_intent),
+        cmocka_unit_test(intents_cover_what_the_group_never_committed),
+        cmocka_unit_test(released_waiters_count_as_sent),
         cmocka_unit_test(parts_by_id_grow_and_forget),
     };
 
