@@ -6,6 +6,13 @@
  *   benchtool topics BROKERS delete NAME...
  *       create / delete topics (admin API; replication factor 1)
  *
+ *   benchtool commit BROKERS GROUP TOPIC
+ *       commits offset 0 (no metadata) for GROUP on every partition of
+ *       TOPIC: a committed starting point, so that a provflow instance of
+ *       that group takes the records that follow as new ones instead of
+ *       checking each in Graph first (docs/design.md, "The delivery
+ *       argument", point 3)
+ *
  *   benchtool passthrough BROKERS IN OUT GROUP
  *       the Kafka ceiling: consume IN (consumer group GROUP), produce one
  *       record per input record to OUT (same key, same partition number,
@@ -187,6 +194,45 @@ static int cmd_topics(int argc, char **argv)
         free(dt);
     }
     rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* --- commit --------------------------------------------------------------- */
+
+static int cmd_commit(int argc, char **argv)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_resp_err_t err;
+    rd_kafka_t *rk;
+    int n, rc = 0;
+
+    if (argc != 4)
+        die("%s", "usage: commit BROKERS GROUP TOPIC");
+    set(conf, "bootstrap.servers", argv[1]);
+    set(conf, "group.id", argv[2]);
+    set(conf, "enable.auto.commit", "false");
+    rk = client(RD_KAFKA_CONSUMER, conf);
+    n = partitions_of(rk, argv[3]);
+    l = rd_kafka_topic_partition_list_new(n);
+    for (int p = 0; p < n; p++)
+        rd_kafka_topic_partition_list_add(l, argv[3], p)->offset = 0;
+    err = rd_kafka_commit(rk, l, 0);
+    if (err) {
+        fprintf(stderr, "benchtool: commit: %s\n", rd_kafka_err2str(err));
+        rc = 1;
+    }
+    for (int i = 0; i < l->cnt; i++) {
+        if (l->elems[i].err) {
+            fprintf(stderr, "benchtool: commit %s [%d]: %s\n", argv[3],
+                    (int)l->elems[i].partition,
+                    rd_kafka_err2str(l->elems[i].err));
+            rc = 1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -629,10 +675,12 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "topics") == 0)
         return cmd_topics(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "commit") == 0)
+        return cmd_commit(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "passthrough") == 0)
         return cmd_passthrough(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "measure") == 0)
         return cmd_measure(argc - 1, argv + 1);
-    fprintf(stderr, "usage: benchtool topics|passthrough|measure ...\n");
+    fprintf(stderr, "usage: benchtool topics|commit|passthrough|measure ...\n");
     return EX_USAGE;
 }

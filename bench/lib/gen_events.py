@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""gen_events.py N RUN_TAG [SETS] [INVALID_PCT] - benchmark input events.
+"""gen_events.py N RUN_TAG [SETS] [INVALID_PCT] [TENANTS] [ONLY] - benchmark
+input events.
 
 Writes N lines "KEY|CLOUDEVENT" to stdout (for `kcat -P -K '|'`): structured
 CloudEvents of type provflow.provisioningFlow.create, key = data.flowSetId.
@@ -13,7 +14,13 @@ kinds, half each:
   - flowSetId is not a GUID ("bench-bad-<i>"): refused before any call;
   - a securityGroup flow without its required creationOptions: provflow's
     transform refuses it, a peer without a schema gets Graph's 400.
-Deterministic for a given (N, RUN_TAG, SETS, INVALID_PCT).
+TENANTS (default: none) is a comma-separated cycle of tenant ids: set k
+belongs to TENANTS[k % len] and its events carry that `tenantid` extension
+attribute ("test-tenant,tenant-b,tenant-b,tenant-b": a quarter of the sets
+in test-tenant). ONLY (default: none) keeps only the events of that tenant,
+the same events as in the full list, their ids numbered 0, 1, ... (so the
+harness's per-event arrays stay dense).
+Deterministic for a given (N, RUN_TAG, SETS, INVALID_PCT, TENANTS, ONLY).
 """
 import hashlib
 import json
@@ -83,6 +90,8 @@ def main():
     tag = sys.argv[2]
     nsets = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
     pct = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
+    tenants = [t for t in sys.argv[5].split(",") if t] if len(sys.argv) > 5 else []
+    only = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None
     sets = [guid(tag, k) for k in range(nsets)]
     bodies = {t: json.dumps(BODIES[t], separators=(",", ":")) for t in TYPES}
     bad_sg = json.dumps({"@odata.type": BODIES["securityGroup"]["@odata.type"]},
@@ -92,7 +101,9 @@ def main():
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     out = sys.stdout
     nbad = 0
+    j = 0
     for i in range(n):
+        tenant = tenants[(i % nsets) % len(tenants)] if tenants else None
         fs = sets[i % nsets]
         ft = TYPES[(i // nsets) % 4]
         flow = bodies[ft]
@@ -102,10 +113,14 @@ def main():
             else:
                 ft, flow = "securityGroup", bad_sg
             nbad += 1
-        out.write(f'{fs}|{{"specversion":"1.0","id":"{tag}-{i}","source":"urn:provflow:bench",'
-                  f'"type":"provflow.provisioningFlow.create","time":"{now}",'
+        if only is not None and tenant != only:
+            continue
+        ext = f'"tenantid":"{tenant}",' if tenant else ""
+        out.write(f'{fs}|{{"specversion":"1.0","id":"{tag}-{j}","source":"urn:provflow:bench",'
+                  f'"type":"provflow.provisioningFlow.create","time":"{now}",{ext}'
                   f'"datacontenttype":"application/json","data":{{"flowSetId":"{fs}",'
                   f'"flowType":"{ft}","flow":{flow}}}}}\n')
+        j += 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ plots of one harness run (bench/run calls it; the latest run by default).
 Writes OUTDIR/results.md, and OUTDIR/throughput.png + OUTDIR/latency.png
 when matplotlib can be imported (the bench venv has it). Each cell is the
 mean over the run's repetitions; the individual values are listed too.
+The issue 13 scenarios (rl, rlchange, tenants2, 500ms, scale) are read
+from OUTDIR/issue13.jsonl (one object per run, written by bench/run):
+their tables go under "Issue 13" in results.md, their plots to
+issue13-rl.png, issue13-rlchange.png and issue13-scale.png.
 """
 import csv
 import statistics
@@ -236,20 +240,343 @@ def plots(agg, outdir):
     return files
 
 
+# --- issue 13: throughput at Graph's limit ($OUT/issue13.jsonl) -----------
+
+RL_ORDER = ["provflow", "py-aio@64", "py-aio@512", "go@64", "go@512"]
+RL_NAME = {"provflow": "provflow (default in flight)", "py-aio@64": "Python aio, 64",
+           "py-aio@512": "Python aio, 512", "go@64": "Go peer, 64 conns",
+           "go@512": "Go peer, 512 conns"}
+
+
+def load13(outdir, run_id):
+    import json
+    import os
+    path = os.path.join(outdir, "issue13.jsonl")
+    if not os.path.exists(path):
+        return []
+    ids = run_id.split(",")
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                r = json.loads(line)
+                if r.get("run_id") in ids:
+                    rows.append(r)
+    return rows
+
+
+def pct(a, b):
+    return 100.0 * a / b if a is not None and b else None
+
+
+def fpct(v, nd=0):
+    return "–" if v is None else ("{:,.%df}%%" % nd).format(v)
+
+
+def by_label(rows, scen):
+    out = OrderedDict()
+    for r in rows:
+        if r["scenario"] == scen:
+            out.setdefault(r["label"], []).append(r)
+    return out
+
+
+def vals(rs, f):
+    v = [f(r) for r in rs]
+    return [x for x in v if x is not None]
+
+
+def mean_of(rs, f):
+    v = vals(rs, f)
+    return statistics.mean(v) if v else None
+
+
+def runs_text(rs, f, nd=0, suffix=""):
+    v = vals(rs, f)
+    return " / ".join(fmt(x, nd) + suffix for x in v) if len(v) > 1 else ""
+
+
+def eps(r):
+    return num(r["measure"].get("eps"))
+
+
+def share429(r):
+    return pct(num(r["sim"].get("rateLimited")), num(r["sim"].get("requests")))
+
+
+def valid_failed(r):
+    return num((r.get("outcomes") or {}).get("valid_failed"))
+
+
+def done(r):
+    m = r["measure"]
+    return "%s of %s%s" % (fmt(num(m["distinct"])), fmt(num(m["n"])),
+                           "" if m.get("complete") else " (capped)")
+
+
+def rate_of(r):
+    return num((r.get("rate_limit") or {}).get("requestsPerSecond"))
+
+
+def table_rl(rows):
+    g = by_label(rows, "rl")
+    labels = [l for l in RL_ORDER if l in g] + [l for l in g if l not in RL_ORDER]
+    if not labels:
+        return []
+    R = rate_of(g[labels[0]][0])
+    head = "| | " + " | ".join(RL_NAME.get(l, l) for l in labels) + " |"
+    lines = ["### Rate-limited: R = %s creates/s per tenant, 100 ms per create" % fmt(R), "",
+             head, "|---|" + "---:|" * len(labels)]
+
+    def row(name, f):
+        lines.append("| %s | %s |" % (name, " | ".join(f(g[l]) for l in labels)))
+    row("events/s", lambda rs: "**%s**" % fmt(mean_of(rs, eps)))
+    row("% of R", lambda rs: fpct(pct(mean_of(rs, eps), R)))
+    row("requests answered 429", lambda rs: "%s of %s (%s)" % (
+        fmt(mean_of(rs, lambda r: num(r["sim"].get("rateLimited")))),
+        fmt(mean_of(rs, lambda r: num(r["sim"].get("requests")))), fpct(mean_of(rs, share429), 1)))
+    row("valid events failed", lambda rs: fmt(mean_of(rs, valid_failed)))
+    row("done", lambda rs: " / ".join(done(r) for r in rs))
+    row("CPU s / 10k events", lambda rs: fmt(mean_of(rs, lambda r: num(r["measure"].get("cpu_s_per_10k"))), 2))
+    row("peak RSS MB", lambda rs: fmt(max(vals(rs, lambda r: num(r["measure"].get("rss_peak_kb")))) / 1024, 0))
+    row("in flight", lambda rs: rs[0]["mif"])
+    return lines + [""]
+
+
+def series_rates(r):
+    """[(seconds since the limit's PUT, creates/s over the interval, R)]"""
+    pts = [p for p in r.get("series") or [] if len(p) >= 5 and p[1] is not None]
+    out = []
+    for a, b in zip(pts, pts[1:]):
+        dt = (b[0] - a[0]) / 1000.0
+        if dt > 0:
+            out.append(((b[0] - r["put_ms"]) / 1000.0, (b[1] - a[1]) / dt, b[4]))
+    return out
+
+
+def changes(r):
+    sched = (r.get("rate_limit") or {}).get("schedule") or []
+    R = rate_of(r)
+    return [(s["afterMs"] / 1000.0, R * s["factor"]) for s in sched]
+
+
+def follow(r):
+    """Per change: (at s, new R, seconds until a 1-s rate within 10% of the
+    new R, mean creates/s from 5 s after the change to the next one)."""
+    pts = series_rates(r)
+    ch = changes(r)
+    out = []
+    for k, (at, newR) in enumerate(ch):
+        end = ch[k + 1][0] if k + 1 < len(ch) else float("inf")
+        hit = next((t - at for t, v, _ in pts if at < t <= end and abs(v - newR) <= 0.1 * newR), None)
+        steady = [v for t, v, _ in pts if at + 5 < t <= end]
+        out.append((at, newR, hit, statistics.mean(steady) if steady else None))
+    return out
+
+
+def table_rlchange(rows):
+    g = by_label(rows, "rlchange")
+    lines = []
+    for label, rs in g.items():
+        for r in rs:
+            R = rate_of(r)
+            pts = series_rates(r)
+            ch = changes(r)
+            before = [v for t, v, _ in pts if 5 < t <= (ch[0][0] if ch else float("inf"))]
+            lines += ["### Changing limit: R = %s/s, then %s (%s)" % (
+                fmt(R), ", then ".join("× %g from %s s" % (c[1] / R, fmt(c[0])) for c in ch), label), "",
+                "Seconds count from the moment the limit was set, right before the start.", "",
+                "| phase | R | creates/s (mean of 1-s samples, from 5 s in) | s until within 10% of R |",
+                "|---|---:|---:|---:|",
+                "| start → first change | %s | %s | – |" % (fmt(R), fmt(statistics.mean(before)) if before else "–")]
+            for at, newR, hit, steady in follow(r):
+                lines.append("| from %s s | %s | %s | %s |" % (
+                    fmt(at), fmt(newR), fmt(steady), "%.0f" % hit if hit is not None else "never"))
+            lines += ["", "Whole run: %s events/s, %s; requests answered 429: %s; valid events failed: %s." % (
+                fmt(eps(r)), done(r), fpct(share429(r), 1), fmt(valid_failed(r))), ""]
+    return lines
+
+
+def table_tenants(rows):
+    g = by_label(rows, "tenants2")
+    a, s = g.get("provflow-alone"), g.get("provflow-shared")
+    if not a and not s:
+        return []
+
+    def teps(rs, t):
+        return mean_of(rs or [], lambda r: num(((r.get("outcomes") or {}).get("tenants") or {}).get(t, {}).get("eps")))
+    lim = (s or a)[0]["rate_limit"]
+    lr = num(((lim.get("tenants") or {}).get("tenant-b") or {}).get("requestsPerSecond"))
+    ua, us, ls = teps(a, "test-tenant"), teps(s, "test-tenant"), teps(s, "tenant-b")
+    r = ratio(us, ua)
+    return ["### Two tenants at 100 ms: tenant-b limited to %s/s, test-tenant unlimited (provflow)" % fmt(lr), "",
+            "| | test-tenant alone | both tenants |", "|---|---:|---:|",
+            "| test-tenant events/s | %s | %s |" % (fmt(ua), fmt(us)),
+            "| tenant-b events/s | – | %s |" % fmt(ls),
+            "| test-tenant shared ÷ alone | | **%s** |" % fpct(100 * r if r else None),
+            "| requests answered 429 | %s | %s |" % (fpct(mean_of(a or [], share429), 1), fpct(mean_of(s or [], share429), 1)),
+            "| valid events failed | %s | %s |" % (fmt(mean_of(a or [], valid_failed)), fmt(mean_of(s or [], valid_failed))),
+            "| done | %s | %s |" % (" / ".join(done(x) for x in a or []), " / ".join(done(x) for x in s or [])),
+            ""]
+
+
+def table_500(rows):
+    g = by_label(rows, "500ms")
+    lines = []
+    for label, rs in g.items():
+        for r in rs:
+            m = r["measure"]
+            mif = num(r["mif"]) or 0
+            bound = mif / (r["latency_ms"] / 1000.0)
+            busy = num(m.get("cpu_s")) / num(m.get("wall_s")) if num(m.get("wall_s")) else None
+            lines += ["### High latency: %s ms per create, %s" % (r["latency_ms"], label), "",
+                      "| events/s | in flight ÷ latency | % of it | CPU s / 10k | cores busy (CPU s ÷ wall s) | peak RSS MB | valid failed | done |",
+                      "|---:|---:|---:|---:|---:|---:|---:|---|",
+                      "| **%s** | %s | %s | %s | %s | %s | %s | %s |" % (
+                          fmt(eps(r)), fmt(bound), fpct(pct(eps(r), bound)), fmt(num(m.get("cpu_s_per_10k")), 2),
+                          fmt(busy, 2), fmt(num(m.get("rss_peak_kb")) / 1024, 1), fmt(valid_failed(r)), done(r)), ""]
+    return lines
+
+
+def handoffs(r):
+    a = num(r.get("assigned"))
+    return a - 12 if a is not None and a >= 12 else None
+
+
+def table_scale(rows):
+    g = by_label(rows, "scale")
+    labels = [l for l in ("provflow-x1", "provflow-x2", "provflow-x3") if l in g]
+    if not labels:
+        return []
+    base = mean_of(g[labels[0]], eps)
+    mif = g[labels[0]][0]["mif"]
+    lines = ["### Scale-out at 20 ms, 12 partitions, %s in flight per instance" % mif, "",
+             "| instances | events/s | × one instance | lists | hand-offs | lists per hand-off | valid failed | CPU s / 10k | peak RSS MB (sum) | done |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for l in labels:
+        rs = g[l]
+        e = mean_of(rs, eps)
+        lst = mean_of(rs, lambda r: num(r.get("lists")))
+        ho = mean_of(rs, handoffs)
+        lines.append("| %s | **%s** | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            l[-1], fmt(e), "%.2f×" % ratio(e, base) if ratio(e, base) else "–", fmt(lst), fmt(ho),
+            fmt(lst / ho, 1) if lst is not None and ho else "–", fmt(mean_of(rs, valid_failed)),
+            fmt(mean_of(rs, lambda r: num(r["measure"].get("cpu_s_per_10k"))), 2),
+            fmt(max(vals(rs, lambda r: num(r["measure"].get("rss_peak_kb")))) / 1024, 0),
+            " / ".join(done(r) for r in rs)))
+    return lines + [""]
+
+
+def plots13(rows, outdir):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    files = []
+    g = by_label(rows, "rl")
+    labels = [l for l in RL_ORDER if l in g]
+    if labels:
+        R = rate_of(g[labels[0]][0])
+        fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+        xs = range(len(labels))
+        e = [pct(mean_of(g[l], eps), R) or 0 for l in labels]
+        q = [mean_of(g[l], share429) or 0 for l in labels]
+        ax.bar([x - 0.2 for x in xs], e, 0.4, label="events/s as % of R", color="#1f77b4")
+        ax.bar([x + 0.2 for x in xs], q, 0.4, label="% of requests answered 429", color="#d62728")
+        for x, a, b in zip(xs, e, q):
+            ax.text(x - 0.2, a + 1, "%.0f%%" % a, ha="center", fontsize=8)
+            ax.text(x + 0.2, b + 1, "%.0f%%" % b, ha="center", fontsize=8)
+        ax.axhline(100, color="#555", lw=0.8, ls="--")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([RL_NAME.get(l, l) for l in labels], fontsize=8)
+        ax.set_ylabel("%")
+        ax.set_title("Rate-limited: R = %s creates/s per tenant, 100 ms per create" % fmt(R))
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = "%s/issue13-rl.png" % outdir
+        fig.savefig(p)
+        files.append(p)
+        plt.close(fig)
+    for label, rs in by_label(rows, "rlchange").items():
+        r = rs[-1]
+        pts = series_rates(r)
+        if not pts:
+            continue
+        fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
+        half = [(t - 0.5 * (t - u), v) for (t, v, _), (u, _, _) in zip(pts, [(pts[0][0] - 1, 0, 0)] + pts[:-1])]
+        ax.plot([t for t, _ in half], [v for _, v in half], label="creates/s (simulator, 1-s samples)", color="#1f77b4")
+        R0, end = rate_of(r), pts[-1][0]
+        steps = [(0.0, R0)] + [(at, v) for at, v in changes(r) if at < end] + [(end, None)]
+        steps[-1] = (end, steps[-2][1])
+        ax.step([t for t, _ in steps], [v for _, v in steps], where="post", label="R (the schedule)",
+                color="#d62728", ls="--")
+        for at, _ in changes(r):
+            ax.axvline(at, color="#999", lw=0.8)
+        launch = (r["launch_ms"] - r["put_ms"]) / 1000.0
+        ax.axvline(launch, color="#2ca02c", lw=0.8, ls=":", label="%s started" % label)
+        ax.set_xlabel("seconds since the limit was set")
+        ax.set_ylabel("creates/s")
+        ax.set_ylim(bottom=0)
+        ax.set_title("Changing limit: R halves, then recovers (%s)" % label)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = "%s/issue13-rlchange.png" % outdir
+        fig.savefig(p)
+        files.append(p)
+        plt.close(fig)
+    g = by_label(rows, "scale")
+    labels = [l for l in ("provflow-x1", "provflow-x2", "provflow-x3") if l in g]
+    if labels:
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+        e = [mean_of(g[l], eps) or 0 for l in labels]
+        ax.bar(range(len(labels)), e, 0.6, color="#1f77b4", label="measured")
+        ideal = [e[0] * (k + 1) for k in range(len(labels))]
+        ax.plot(range(len(labels)), ideal, "o--", color="#999", label="linear (× instances)")
+        for x, v in enumerate(e):
+            ax.text(x, v * 1.02, "%.0f\n(%.2f×)" % (v, v / e[0] if e[0] else 0), ha="center", fontsize=8)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(["%s instance%s" % (l[-1], "" if l[-1] == "1" else "s") for l in labels])
+        ax.set_ylabel("events/s")
+        ax.set_title("Scale-out at 20 ms, 12 partitions, %s in flight per instance" % g[labels[0]][0]["mif"])
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = "%s/issue13-scale.png" % outdir
+        fig.savefig(p)
+        files.append(p)
+        plt.close(fig)
+    return files
+
+
+def issue13(rows):
+    if not rows:
+        return []
+    return (["## Issue 13: throughput at Graph's limit", ""] + table_rl(rows) + table_rlchange(rows)
+            + table_tenants(rows) + table_500(rows) + table_scale(rows))
+
+
 def main():
     path, outdir = sys.argv[1], sys.argv[2]
     run_id, rows = load(path, sys.argv[3] if len(sys.argv) > 3 else None)
-    mif = int(num(rows[0]["mif"]) or 64)
-    agg = aggregate(rows)
     md = ["# Benchmark results, run %s" % run_id, "",
-          "Generated by bench/run from results.csv; see bench/README.md.", "",
-          table(agg), "", "## Goals", "", goals(agg, mif), ""]
-    ba = before_after(agg)
-    if ba:
-        md += ["## Before and after (provflow vs provflow-base)", "", ba, ""]
+          "Generated by bench/run from results.csv; see bench/README.md.", ""]
+    files = []
+    old = [r for r in rows if r["scenario"] in SCEN_ORDER]
+    if old:
+        mif = int(num(old[0]["mif"]) or 64)
+        agg = aggregate(old)
+        md += [table(agg), "", "## Goals", "", goals(agg, mif), ""]
+        ba = before_after(agg)
+        if ba:
+            md += ["## Before and after (provflow vs provflow-base)", "", ba, ""]
+        files += plots(agg, outdir)
+    rows13 = load13(outdir, run_id)
+    md += issue13(rows13)
     with open("%s/results.md" % outdir, "w") as f:
         f.write("\n".join(md))
-    files = plots(agg, outdir)
+    files += plots13(rows13, outdir)
     print("report: wrote %s/results.md %s" % (outdir, " ".join(files)), file=sys.stderr)
 
 
