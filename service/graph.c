@@ -6,6 +6,11 @@
  * with BACKOFF between tries. Every step ends in a callback from the loop
  * (a timer, a token, an HTTP completion), so a job never calls its owner
  * back from inside pf_graph_submit().
+ *
+ * A slot is the job's tenant's (limiter.h: an adaptive limit, and a hold
+ * while Graph throttles the tenant) within the ceiling of all requests at
+ * once. A throttled request waits for its tenant's hold and is sent again
+ * in the same try: throttling spends time, not attempts.
  */
 #include "provflow/graph.h"
 
@@ -18,6 +23,7 @@
 #include <sys/queue.h>
 
 #include "provflow/json.h"
+#include "provflow/limiter.h"
 #include "provflow/redact.h"
 #include "provflow/setcache.h"
 
@@ -26,8 +32,24 @@ typedef enum step {
     STEP_POST, /* create the flow */
 } step;
 
+/*
+ * One tenant (one token source): its limiter, its jobs waiting for a
+ * slot (FIFO), the timer that ends its hold.
+ */
+typedef struct tenant {
+    pf_graph *g;
+    pf_token_source *source;
+    pf_limiter lim;
+    TAILQ_HEAD(, pf_graph_job) queue;
+    pf_timer wake;   /* the hold's end, or the pacer's next send */
+    bool was_held;   /* the observer was told of a hold not yet over */
+    int64_t hold_ms; /* the current hold's length, for the observer */
+    TAILQ_ENTRY(tenant) link;
+} tenant;
+
 struct pf_graph_job {
     pf_graph *g;
+    tenant *t;
     pf_graph_done_fn done;
     void *arg;
     const pf_flow_kind *kind;
@@ -45,9 +67,11 @@ struct pf_graph_job {
     bool holding;            /* the timer delivers j->last (settle) */
     bool use_cache;          /* the next list may come from g->sets */
     bool after_create;       /* the list looks for the flow just created */
+    bool held;               /* the last answer throttled the tenant */
     int64_t settle_until_ms; /* no create before this */
     int64_t sent_ms;         /* the request in flight started */
     int attempts;            /* tries started */
+    int throttled;           /* answers that held the tenant */
     int64_t started_ms;      /* at submit */
     uint64_t token_gen;      /* the token of the request in flight */
 
@@ -56,7 +80,7 @@ struct pf_graph_job {
     pf_http_xfer *xfer;             /* the request in flight */
     bool queued;                    /* waiting for a request slot */
     LIST_ENTRY(pf_graph_job) all;   /* every live job */
-    TAILQ_ENTRY(pf_graph_job) slot; /* waiting for a request slot */
+    TAILQ_ENTRY(pf_graph_job) slot; /* waiting for its tenant's slot */
     pf_graph_result last;           /* what the last failed try saw */
     json_t *last_doc;               /* the body j->last points into, held */
     pf_graph_result created;        /* a 201 without a readable body */
@@ -68,9 +92,11 @@ struct pf_graph {
     pf_tokens *tokens;
     pf_graph_config cfg;
     LIST_HEAD(, pf_graph_job) jobs; /* every live job */
-    size_t requests;
-    TAILQ_HEAD(, pf_graph_job) queue; /* waiting for a slot, FIFO */
-    pf_setcache *sets;                /* recent list answers */
+    size_t requests;                /* in flight, all tenants */
+    TAILQ_HEAD(, tenant) tenants;   /* served in turn for slots */
+    pf_setcache *sets;              /* recent list answers */
+    pf_graph_tenant_fn on_tenant;   /* optional observer */
+    void *on_tenant_arg;
 };
 
 void pf_graph_config_default(pf_graph_config *cfg)
@@ -104,7 +130,7 @@ pf_graph *pf_graph_new(pf_http *http, pf_timers *timers, pf_tokens *tokens,
         return NULL;
     }
     LIST_INIT(&g->jobs);
-    TAILQ_INIT(&g->queue);
+    TAILQ_INIT(&g->tenants);
     g->http = http;
     g->timers = timers;
     g->tokens = tokens;
@@ -121,10 +147,33 @@ void pf_graph_observe(pf_graph *g,
     g->cfg.observer_arg = arg;
 }
 
-static void unqueue(pf_graph *g, pf_graph_job *j)
+void pf_graph_observe_tenants(pf_graph *g, pf_graph_tenant_fn fn, void *arg)
+{
+    g->on_tenant = fn;
+    g->on_tenant_arg = arg;
+}
+
+static void report_tenant(tenant *t)
+{
+    pf_graph *g = t->g;
+    int64_t now = pf_now_ms();
+    pf_graph_tenant v = {
+        .tenant_id = pf_token_source_tenant(t->source),
+        .limit = pf_limiter_limit(&t->lim),
+        .in_flight = t->lim.in_flight,
+        .held_ms = pf_limiter_held_ms(&t->lim, now) > 0 ? t->hold_ms : 0,
+        .throttles = t->lim.throttles,
+        .held_ms_total = t->lim.held_ms_total,
+    };
+
+    if (g->on_tenant != NULL)
+        g->on_tenant(g->on_tenant_arg, &v);
+}
+
+static void unqueue(pf_graph_job *j)
 {
     assert(j->queued);
-    TAILQ_REMOVE(&g->queue, j, slot);
+    TAILQ_REMOVE(&j->t->queue, j, slot);
     j->queued = false;
 }
 
@@ -137,9 +186,11 @@ static void job_free(pf_graph_job *j)
     if (j->xfer != NULL) {
         pf_http_cancel(g->http, j->xfer);
         g->requests--;
+        pf_limiter_answered(&j->t->lim, pf_now_ms(), j->sent_ms,
+                            PF_LIMITER_NONE, 0);
     }
     if (j->queued)
-        unqueue(g, j);
+        unqueue(j);
     LIST_REMOVE(j, all);
     explicit_bzero(j->body, j->body_len); /* it may hold a password */
     free(j->body);
@@ -157,6 +208,13 @@ void pf_graph_destroy(pf_graph *g)
         return;
     while (!LIST_EMPTY(&g->jobs))
         job_free(LIST_FIRST(&g->jobs));
+    while (!TAILQ_EMPTY(&g->tenants)) {
+        tenant *t = TAILQ_FIRST(&g->tenants);
+
+        TAILQ_REMOVE(&g->tenants, t, link);
+        pf_timer_stop(g->timers, &t->wake);
+        free(t);
+    }
     pf_setcache_destroy(g->sets);
     free(g);
 }
@@ -369,6 +427,7 @@ static void send_step(pf_graph_job *j, const char *bearer)
         return;
     }
     g->requests++;
+    pf_limiter_sent(&j->t->lim, j->sent_ms);
 }
 
 static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
@@ -396,33 +455,180 @@ static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
     backoff(j, NULL, true);
 }
 
-/* Moves the try on: a token first, then a request slot, then the send. */
-static void proceed(pf_graph_job *j)
+/* A slot: the tenant's limiter allows one more, and so does the ceiling. */
+static bool slot_free(const pf_graph *g, const tenant *t, int64_t now)
 {
-    pf_graph *g = j->g;
-    const char *bearer = pf_token_get(j->tokens, &j->token_gen);
-
-    if (bearer == NULL) {
-        pf_token_wait(j->tokens, &j->waiter, on_token);
-        return;
-    }
-    if (g->requests >= (size_t)g->cfg.max_in_flight) {
-        j->queued = true;
-        TAILQ_INSERT_TAIL(&g->queue, j, slot);
-        return;
-    }
-    send_step(j, bearer);
+    return g->requests < (size_t)g->cfg.max_in_flight &&
+           pf_limiter_may_send(&t->lim, now);
 }
 
-static void next_in_queue(pf_graph *g)
+/* The job has its slot: sends, or waits for a token first. */
+static void send_or_wait(pf_graph_job *j)
 {
-    while (!TAILQ_EMPTY(&g->queue) &&
-           g->requests < (size_t)g->cfg.max_in_flight) {
-        pf_graph_job *j = TAILQ_FIRST(&g->queue);
+    const char *bearer = pf_token_get(j->tokens, &j->token_gen);
 
-        unqueue(g, j);
-        proceed(j); /* the token may have changed while it queued */
+    if (bearer == NULL)
+        pf_token_wait(j->tokens, &j->waiter, on_token);
+    else
+        send_step(j, bearer);
+}
+
+/*
+ * The tenant's jobs wait for its limiter (held, or paced): the timer
+ * wakes them when one may go. Not needed when only an answer can free a
+ * slot, or when the ceiling, not the tenant, is what they wait for.
+ */
+static void arm(tenant *t, int64_t now)
+{
+    int64_t at = pf_limiter_next_send_ms(&t->lim, now);
+
+    if (at <= now || (pf_timer_started(&t->wake) && t->wake.due_ms <= at))
+        return;
+    if (pf_timer_start(t->g->timers, &t->wake, at) != 0 &&
+        t->lim.hold_until_ms > now)
+        t->lim.hold_until_ms = now; /* cannot wait for it: not held */
+}
+
+/*
+ * Moves the try on: a slot of its tenant (in its turn: behind the
+ * tenant's waiting jobs), then a token, then the send. A token that
+ * arrives goes through here again: the slot may have gone meanwhile.
+ */
+static void proceed(pf_graph_job *j)
+{
+    int64_t now = pf_now_ms();
+
+    if (!TAILQ_EMPTY(&j->t->queue) || !slot_free(j->g, j->t, now)) {
+        j->queued = true;
+        TAILQ_INSERT_TAIL(&j->t->queue, j, slot);
+        arm(j->t, now);
+        return;
     }
+    send_or_wait(j);
+}
+
+/*
+ * Free slots go to the tenants in turn, one job each per round, so that a
+ * tenant with many waiting jobs does not starve the others of the ceiling;
+ * a held tenant is passed over.
+ */
+static void dispatch(pf_graph *g)
+{
+    int64_t now = pf_now_ms();
+    bool moved;
+
+    do {
+        tenant *t;
+
+        moved = false;
+        TAILQ_FOREACH(t, &g->tenants, link)
+        {
+            pf_graph_job *j = TAILQ_FIRST(&t->queue);
+
+            if (g->requests >= (size_t)g->cfg.max_in_flight)
+                return;
+            if (j == NULL)
+                continue;
+            if (!pf_limiter_may_send(&t->lim, now)) {
+                arm(t, now);
+                continue;
+            }
+            unqueue(j);
+            send_or_wait(j); /* the token may have changed while it queued */
+            moved = true;
+        }
+    } while (moved);
+}
+
+/* A hold is over, or the pacer allows a send: the jobs may go. */
+static void on_wake(pf_timer *timer, void *arg)
+{
+    tenant *t = arg;
+
+    (void)timer;
+    if (t->was_held && pf_limiter_held_ms(&t->lim, pf_now_ms()) == 0) {
+        t->was_held = false;
+        report_tenant(t); /* a probe goes first (limiter.h) */
+    }
+    dispatch(t->g);
+}
+
+/* What an answer says to the tenant's limiter; *hold_ms for a throttle. */
+static pf_limiter_signal signal_of(const pf_graph *g, const tenant *t,
+                                   const pf_http_response *resp,
+                                   int64_t *hold_ms)
+{
+    int64_t after = -1;
+    int n;
+
+    if (resp->transport != PF_TRANSPORT_OK)
+        return PF_LIMITER_NONE;
+    if (resp->status != 429 && resp->status != 503)
+        return PF_LIMITER_SAMPLE;
+    if (resp->retry_after[0] != '\0')
+        after = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
+    if (after < 0 && resp->status == 503)
+        return PF_LIMITER_OVERLOAD; /* no hold asked for: a plain retry */
+    if (after < 0) {
+        /* A 429 without Retry-After: the backoff windows, tenant-wide. */
+        n = t->lim.throttled_in_row < 20 ? t->lim.throttled_in_row : 20;
+        after = g->cfg.retry.base_delay_ms << n;
+        if (after > g->cfg.retry.max_backoff_ms)
+            after = g->cfg.retry.max_backoff_ms;
+    }
+    *hold_ms = after < g->cfg.retry.max_retry_after_ms
+                   ? after
+                   : g->cfg.retry.max_retry_after_ms;
+    return PF_LIMITER_THROTTLE;
+}
+
+/* Tells the job's tenant how the request went; a throttle starts a hold. */
+static void tell_limiter(pf_graph_job *j, const pf_http_response *resp)
+{
+    tenant *t = j->t;
+    int64_t hold_ms = 0, now = pf_now_ms();
+    pf_limiter_signal sig = signal_of(j->g, t, resp, &hold_ms);
+
+    j->held = sig == PF_LIMITER_THROTTLE;
+    if (!pf_limiter_answered(&t->lim, now, j->sent_ms, sig, hold_ms))
+        return;
+    if (sig == PF_LIMITER_THROTTLE && pf_limiter_held_ms(&t->lim, now) > 0) {
+        t->hold_ms = pf_limiter_held_ms(&t->lim, now);
+        t->was_held = true;
+        if (pf_timer_start(j->g->timers, &t->wake, t->lim.hold_until_ms) != 0)
+            t->lim.hold_until_ms = now; /* cannot wait: not held */
+    }
+    report_tenant(t);
+}
+
+/*
+ * The tenant is throttled (tell_limiter() started its hold): the job waits
+ * in its tenant's queue and sends the same try again, its attempts not
+ * spent. Only --max-elapsed-ms bounds the wait.
+ */
+static void wait_throttled(pf_graph_job *j, bool retry_after)
+{
+    pf_graph *g = j->g;
+    int64_t now = pf_now_ms();
+    int64_t resume = now + pf_limiter_held_ms(&j->t->lim, now);
+
+    if (resume - j->started_ms > g->cfg.retry.max_elapsed_ms) {
+        j->last.status = PF_GRAPH_FAILED;
+        j->last.error_code = "retries_exhausted";
+        snprintf(j->last.message + strlen(j->last.message),
+                 sizeof(j->last.message) - strlen(j->last.message),
+                 " (throttled %d times; the tenant's hold would end past "
+                 "the %lld ms allowed)",
+                 j->throttled + 1, (long long)g->cfg.retry.max_elapsed_ms);
+        finish(j, &j->last);
+        return;
+    }
+    j->throttled++;
+    if (g->cfg.on_retry != NULL)
+        g->cfg.on_retry(g->cfg.observer_arg, resume - now, retry_after);
+    j->reauthed = false;
+    j->step = j->may_exist ? STEP_LIST : STEP_POST;
+    proceed(j);
 }
 
 /* The owner's view of a Graph error body: its "error" object. */
@@ -739,7 +945,10 @@ static void decide(pf_graph_job *j, const pf_http_response *resp, json_t *doc)
         proceed(j);
         break;
     case PF_CLASS_TRANSIENT:
-        backoff(j, resp->retry_after, false);
+        if (j->held)
+            wait_throttled(j, resp->retry_after[0] != '\0');
+        else
+            backoff(j, resp->retry_after, false);
         break;
     }
 }
@@ -758,6 +967,7 @@ static void on_response(void *arg, const pf_http_response *resp)
 
     j->xfer = NULL;
     g->requests--;
+    tell_limiter(j, resp);
     if (g->cfg.on_attempt != NULL) {
         pf_graph_attempt a = {resp->transport, resp->status, resp->elapsed_ms};
 
@@ -774,7 +984,33 @@ static void on_response(void *arg, const pf_http_response *resp)
         decide(j, resp, doc);
     json_decref(doc);
     pf_jsonw_release(&flow);
-    next_in_queue(g);
+    dispatch(g);
+}
+
+/* The source's tenant, made on its first job. */
+static tenant *tenant_of(pf_graph *g, pf_token_source *source)
+{
+    pf_limiter_config lc;
+    tenant *t;
+
+    TAILQ_FOREACH(t, &g->tenants, link)
+    {
+        if (t->source == source)
+            return t;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->g = g;
+    t->source = source;
+    pf_limiter_config_default(&lc, g->cfg.max_in_flight);
+    if (g->cfg.initial_in_flight > 0)
+        lc.initial = g->cfg.initial_in_flight;
+    pf_limiter_init(&t->lim, &lc);
+    TAILQ_INIT(&t->queue);
+    pf_timer_init(&t->wake, on_wake, t);
+    TAILQ_INSERT_TAIL(&g->tenants, t, link);
+    return t;
 }
 
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
@@ -789,6 +1025,11 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     if (j == NULL)
         goto oom;
     j->g = g;
+    j->t = tenant_of(g, source);
+    if (j->t == NULL) {
+        free(j);
+        goto oom;
+    }
     j->done = done;
     j->arg = arg;
     j->kind = req->flow;

@@ -423,6 +423,8 @@ static int make_admin(pipeline *p, char *errstr, size_t errstr_size)
     }
     pf_graph_observe(pf_client_graph(p->client), pf_stats_graph_attempt,
                      pf_stats_graph_retry, p->stats);
+    pf_graph_observe_tenants(pf_client_graph(p->client), pf_stats_graph_tenant,
+                             p->stats);
     pf_admin_config_default(&ac);
     ac.listen = p->cfg.admin_listen;
     ac.metrics = p->metrics;

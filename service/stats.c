@@ -11,6 +11,7 @@
 
 struct pf_stats {
     pf_metric *outcomes, *requests, *committed, *lag;
+    pf_metric *limit, *held, *holds, *held_s;
     pf_metric_child *consumed, *dead_letters, *retries, *throttled;
     pf_metric_child *retry_after_s, *token_fetches, *token_failures;
     pf_metric_child *in_flight, *buffered, *paused, *ready, *systemic;
@@ -28,6 +29,7 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
     static const char *const status_type[] = {"status", "flow_type"};
     static const char *const class[] = {"class"};
     static const char *const partition[] = {"partition"};
+    static const char *const tenant[] = {"tenant"};
     pf_stats *s = calloc(1, sizeof(*s));
 
     if (s == NULL)
@@ -85,6 +87,21 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
     s->lag = pf_metrics_gauge(
         m, "provflow_partition_lag",
         "High watermark minus committed offset, per partition.", 1, partition);
+    s->limit = pf_metrics_gauge(
+        m, "provflow_graph_concurrency_limit",
+        "Requests a tenant may have in flight now: its adaptive limit.", 1,
+        tenant);
+    s->held = pf_metrics_gauge(
+        m, "provflow_graph_tenant_throttled_seconds",
+        "The hold Graph's throttling put on a tenant now (its Retry-After, "
+        "seconds); 0 when not held.",
+        1, tenant);
+    s->holds = pf_metrics_counter(
+        m, "provflow_graph_tenant_throttles_total",
+        "Times a tenant was held because Graph throttled it.", 1, tenant);
+    s->held_s = pf_metrics_counter(
+        m, "provflow_graph_tenant_held_seconds_total",
+        "Seconds a tenant was held by throttling, in all.", 1, tenant);
     pf_metric_set_max_children(s->committed, PARTITIONS_MAX);
     pf_metric_set_max_children(s->lag, PARTITIONS_MAX);
     s->e2e = scalar(pf_metrics_histogram(
@@ -190,6 +207,26 @@ void pf_stats_gauges(pf_stats *s, size_t in_flight, size_t buffered,
     pf_metric_set(s->paused, (double)paused_partitions);
     pf_metric_set(s->ready, ready ? 1 : 0);
     pf_metric_set(s->systemic, systemic ? 1 : 0);
+}
+
+/* Counters from totals: the difference since the last report. */
+static void add_to(pf_metric_child *c, double total)
+{
+    double now = pf_metric_value(c);
+
+    if (total > now)
+        pf_metric_add(c, total - now);
+}
+
+void pf_stats_graph_tenant(void *arg, const pf_graph_tenant *t)
+{
+    pf_stats *s = arg;
+    const char *labels[] = {t->tenant_id};
+
+    pf_metric_set(pf_metric_with(s->limit, labels), t->limit);
+    pf_metric_set(pf_metric_with(s->held, labels), (double)t->held_ms / 1e3);
+    add_to(pf_metric_with(s->holds, labels), (double)t->throttles);
+    add_to(pf_metric_with(s->held_s, labels), (double)t->held_ms_total / 1e3);
 }
 
 void pf_stats_partition(pf_stats *s, int32_t partition, int64_t committed,

@@ -722,6 +722,11 @@ void pf_token_invalidate(pf_token_source *s, uint64_t generation)
     fetch(s);
 }
 
+const char *pf_token_source_tenant(const pf_token_source *s)
+{
+    return s->tenant_id;
+}
+
 const pf_token_failure *pf_token_last_failure(const pf_token_source *s)
 {
     return s->has_failure ? &s->failure : NULL;

@@ -35,8 +35,14 @@
  * the key's next record cannot overtake that create. Only SYSTEMIC ends at
  * once (the caller keeps the key and resubmits with settle_until_ms).
  *
- * At most max_in_flight HTTP requests run at once; jobs beyond that wait
- * in FIFO order. A job waiting on backoff holds no request slot.
+ * Concurrency is found per tenant (limiter.h): each tenant has an
+ * adaptive limit, max_in_flight its ceiling and the ceiling of all
+ * requests at once. A tenant's jobs beyond its limit wait in FIFO order;
+ * free slots go to the tenants in turn. A 429 (or a 503 with Retry-After)
+ * holds every request of that tenant until the time it names; the
+ * throttled request is then sent again in the same try: waiting on
+ * throttling spends no attempt, only time (retry.max_elapsed_ms). A job
+ * waiting on backoff holds no request slot.
  */
 #ifndef PROVFLOW_GRAPH_H
 #define PROVFLOW_GRAPH_H
@@ -51,7 +57,13 @@
 #include "provflow/token.h"
 #include "provflow/transform.h"
 
-#define PF_GRAPH_MAX_IN_FLIGHT_DEFAULT 32
+/*
+ * The ceiling. The limit of a tenant starts lower (limiter.h) and grows
+ * only while Graph keeps up; 512 lets one tenant reach Graph's usual
+ * rates at a few hundred milliseconds per create, on a few HTTP/2
+ * connections.
+ */
+#define PF_GRAPH_MAX_IN_FLIGHT_DEFAULT 512
 
 /* One HTTP exchange with Graph, for metrics. */
 typedef struct pf_graph_attempt {
@@ -65,9 +77,10 @@ typedef struct pf_graph_attempt {
 
 typedef struct pf_graph_config {
     pf_retry_policy retry;
-    int max_in_flight;    /* HTTP requests at once, >= 1 */
-    int64_t settle_ms;    /* see above, >= 0 */
-    int64_t set_cache_ms; /* see above, >= 0; 0: no cache */
+    int max_in_flight;     /* HTTP requests at once, >= 1: the ceiling */
+    int initial_in_flight; /* each tenant's first limit; 0: the default */
+    int64_t settle_ms;     /* see above, >= 0 */
+    int64_t set_cache_ms;  /* see above, >= 0; 0: no cache */
     /*
      * Optional observers, called on the loop thread: after every HTTP
      * exchange, and when a job decides to retry after delay_ms
@@ -141,6 +154,28 @@ void pf_graph_observe(pf_graph *g,
                       void (*on_retry)(void *, int64_t, bool), void *arg);
 
 /* Cancels every job (no callbacks) and frees the client. */
+/*
+ * One tenant's state, for metrics: its adaptive limit (limiter.h), its
+ * requests in flight, and its throttling: the length of the hold in force
+ * (0 when not held), holds begun and time held in all.
+ */
+typedef struct pf_graph_tenant {
+    const char *tenant_id;
+    int limit;
+    int in_flight;
+    int64_t held_ms;
+    uint64_t throttles;
+    int64_t held_ms_total;
+} pf_graph_tenant;
+
+typedef void (*pf_graph_tenant_fn)(void *arg, const pf_graph_tenant *t);
+
+/*
+ * Optional observer of the tenants, called on the loop thread when a
+ * tenant's limit changes, a hold begins and a hold ends.
+ */
+void pf_graph_observe_tenants(pf_graph *g, pf_graph_tenant_fn fn, void *arg);
+
 void pf_graph_destroy(pf_graph *g);
 
 /*

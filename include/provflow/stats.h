@@ -31,6 +31,13 @@ void pf_stats_outcome(pf_stats *s, const char *status, const char *flow_type,
 void pf_stats_graph_attempt(void *arg, const pf_graph_attempt *a);
 void pf_stats_graph_retry(void *arg, int64_t delay_ms, bool retry_after);
 /* Totals from the token sources; only the increase is counted. */
+/*
+ * A pf_graph_tenant_fn (graph.h): a tenant's adaptive limit and
+ * throttling, labelled with its tenant id (from the configuration, never
+ * from an event). arg is the pf_stats.
+ */
+void pf_stats_graph_tenant(void *arg, const pf_graph_tenant *t);
+
 void pf_stats_tokens(pf_stats *s, uint64_t fetched, uint64_t failed);
 /* Gauges, set every turn or so. */
 void pf_stats_gauges(pf_stats *s, size_t in_flight, size_t buffered,

@@ -184,6 +184,9 @@ void pf_token_cancel(pf_token_source *s, pf_token_waiter *w);
  */
 void pf_token_invalidate(pf_token_source *s, uint64_t generation);
 
+/* The tenant id of the source's credential. */
+const char *pf_token_source_tenant(const pf_token_source *s);
+
 /* The last fetch's failure, or NULL if the last fetch succeeded. */
 const pf_token_failure *pf_token_last_failure(const pf_token_source *s);
 

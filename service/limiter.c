@@ -1,0 +1,234 @@
+/*
+ * limiter.c - one tenant's adaptive concurrency limit and throttling hold
+ * (limiter.h).
+ */
+#include "provflow/limiter.h"
+
+#include <math.h>
+#include <string.h>
+
+#define GRADIENT_MIN         0.5  /* a round never cuts more than by half */
+#define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
+#define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
+#define GENTLE_ROUNDS        20 /* after a cut, +1 a round for this many rounds */
+#define PACE_GAIN            1.25 /* sends paced at limit / rtt times this */
+#define PACE_GAIN_SLOW_START 2.0  /* and this while the limit doubles */
+#define PACE_BURST_MS        2.0 /* the pacer saves up this much time of sends */
+
+void pf_limiter_config_default(pf_limiter_config *cfg, int max)
+{
+    cfg->initial = PF_LIMITER_INITIAL_DEFAULT;
+    cfg->max = max;
+    cfg->backoff = PF_LIMITER_BACKOFF_DEFAULT;
+    cfg->tolerance = PF_LIMITER_TOLERANCE_DEFAULT;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+void pf_limiter_init(pf_limiter *l, const pf_limiter_config *cfg)
+{
+    memset(l, 0, sizeof(*l));
+    l->cfg = *cfg;
+    if (l->cfg.max < 1)
+        l->cfg.max = 1;
+    l->limit = clamp(cfg->initial, 1, l->cfg.max);
+    l->slow_start = true;
+    l->round_start_ms = -1;
+}
+
+int pf_limiter_limit(const pf_limiter *l)
+{
+    return (int)l->limit;
+}
+
+/* Sends per millisecond the pacer allows; 0: not paced (no rtt yet). */
+static double pace_rate(const pf_limiter *l)
+{
+    double gain = l->slow_start ? PACE_GAIN_SLOW_START : PACE_GAIN;
+
+    return l->rtt_short > 0 ? gain * l->limit / l->rtt_short : 0;
+}
+
+/* The pacer's credit at now_ms: sends it allows at once. */
+static double pace_credit(const pf_limiter *l, int64_t now_ms)
+{
+    double rate = pace_rate(l), cap, credit;
+
+    if (rate <= 0)
+        return 1;
+    cap = rate * PACE_BURST_MS < 1 ? 1 : rate * PACE_BURST_MS;
+    credit = l->pace_credit + (double)(now_ms - l->pace_ms) * rate;
+    return credit < cap ? credit : cap;
+}
+
+bool pf_limiter_may_send(const pf_limiter *l, int64_t now_ms)
+{
+    if (now_ms < l->hold_until_ms)
+        return false;
+    if (l->probe)
+        return l->in_flight == 0;
+    return l->in_flight < (int)l->limit && pace_credit(l, now_ms) >= 1;
+}
+
+int64_t pf_limiter_next_send_ms(const pf_limiter *l, int64_t now_ms)
+{
+    double rate = pace_rate(l), credit;
+
+    if (now_ms < l->hold_until_ms)
+        return l->hold_until_ms;
+    if (l->probe || l->in_flight >= (int)l->limit)
+        return -1; /* an answer frees the slot */
+    credit = pace_credit(l, now_ms);
+    if (credit >= 1 || rate <= 0)
+        return now_ms;
+    return now_ms + (int64_t)ceil((1 - credit) / rate);
+}
+
+int64_t pf_limiter_held_ms(const pf_limiter *l, int64_t now_ms)
+{
+    return now_ms < l->hold_until_ms ? l->hold_until_ms - now_ms : 0;
+}
+
+void pf_limiter_sent(pf_limiter *l, int64_t now_ms)
+{
+    l->pace_credit = pace_credit(l, now_ms) - 1;
+    l->pace_ms = now_ms;
+    l->in_flight++;
+    if (l->in_flight > l->round_peak)
+        l->round_peak = l->in_flight;
+}
+
+/*
+ * What Graph took, as requests in flight: the answers since the last cut
+ * over the time since, times the round trip. A budget with a burst
+ * admits more than its rate for a while; this average over a whole cycle
+ * (the hold included) is its rate. -1 before a first cut.
+ */
+static double taken(const pf_limiter *l, int64_t now_ms)
+{
+    if (l->cut_ms <= 0 || now_ms <= l->cut_ms || l->rtt_short <= 0)
+        return -1;
+    return (double)l->ok_since_cut * l->rtt_short /
+           (double)(now_ms - l->cut_ms);
+}
+
+/* Once per round trip at most: the requests of one window cut once. */
+static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
+{
+    double base = l->limit, rate = taken(l, now_ms);
+
+    if (sent_ms < l->cut_ms)
+        return false;
+    if (flying < base)
+        base = flying; /* the limit was not the level that drew it */
+    base *= l->cfg.backoff;
+    if (rate >= 0 && rate < base)
+        base = rate;
+    l->limit = clamp(floor(base), 1, l->cfg.max);
+    l->slow_start = false;
+    l->cut_ms = now_ms;
+    l->ok_since_cut = 0;
+    l->rounds_since_cut = 0;
+    return true;
+}
+
+/* The round's latency against the long run's: grow, hold or shrink. */
+static bool end_round(pf_limiter *l)
+{
+    double before = l->limit, gradient;
+
+    l->rtt_short = l->round_rtt_sum / l->round_answers;
+    if (l->rtt_long <= 0)
+        l->rtt_long = l->rtt_short;
+    else
+        l->rtt_long += (l->rtt_short - l->rtt_long) * LONG_WEIGHT;
+    gradient = l->rtt_short <= 0
+                   ? 1.0
+                   : clamp(l->cfg.tolerance * l->rtt_long / l->rtt_short,
+                           GRADIENT_MIN, 1.0);
+    if (gradient < 1.0) {
+        l->limit = floor(l->limit * gradient);
+        l->slow_start = false;
+    } else if (2 * l->round_peak >= (int)l->limit) {
+        if (l->slow_start)
+            l->limit *= 2;
+        else if (l->rounds_since_cut < GENTLE_ROUNDS)
+            l->limit += 1; /* near the level that was throttled */
+        else
+            l->limit += sqrt(l->limit);
+    }
+    l->rounds_since_cut++;
+    l->limit = clamp(l->limit, 1, l->cfg.max);
+    return (int)l->limit != (int)before;
+}
+
+/*
+ * A round lasts one round trip: it ends when a request sent after it
+ * began is answered, so it holds the answers to one window of requests.
+ */
+static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
+{
+    bool changed = false;
+
+    l->ok_since_cut++;
+    if (sent_ms < l->cut_ms)
+        return false; /* from before the cut: says nothing of the new limit */
+    if (l->round_start_ms < 0)
+        l->round_start_ms = now_ms;
+    l->round_answers++;
+    l->round_rtt_sum += (double)(now_ms - sent_ms);
+    if (sent_ms >= l->round_start_ms ||
+        now_ms - l->round_start_ms >= ROUND_MAX_MS) {
+        changed = end_round(l);
+        l->delivered = l->round_answers;
+        l->round_start_ms = now_ms;
+        l->round_answers = 0;
+        l->round_rtt_sum = 0;
+        l->round_peak = l->in_flight;
+    }
+    return changed;
+}
+
+bool pf_limiter_answered(pf_limiter *l, int64_t now_ms, int64_t sent_ms,
+                         pf_limiter_signal s, int64_t hold_ms)
+{
+    int flying = l->in_flight; /* this request included */
+    bool changed = false;
+
+    if (l->in_flight > 0)
+        l->in_flight--;
+    switch (s) {
+    case PF_LIMITER_THROTTLE:
+        if (hold_ms < 0)
+            hold_ms = 0;
+        if (now_ms + hold_ms > l->hold_until_ms) {
+            l->held_ms_total +=
+                now_ms + hold_ms -
+                (l->hold_until_ms > now_ms ? l->hold_until_ms : now_ms);
+            if (l->hold_until_ms <= now_ms)
+                l->throttles++;
+            l->hold_until_ms = now_ms + hold_ms;
+            changed = true;
+        }
+        l->throttled_in_row++;
+        l->probe = true;
+        l->probe_ms = now_ms;
+        return cut(l, now_ms, sent_ms, flying) || changed;
+    case PF_LIMITER_OVERLOAD:
+        l->throttled_in_row = 0;
+        return cut(l, now_ms, sent_ms, flying);
+    case PF_LIMITER_SAMPLE:
+        l->throttled_in_row = 0;
+        if (l->probe && sent_ms >= l->probe_ms) {
+            l->probe = false;
+            changed = true;
+        }
+        return sample(l, now_ms, sent_ms) || changed;
+    case PF_LIMITER_NONE:
+        break;
+    }
+    return false;
+}

@@ -1,0 +1,331 @@
+/*
+ * test_limiter.c - one tenant's adaptive limit: slow start, growth only
+ * when used, one cut per window, the hold and its probe, the latency
+ * gradient; and, against a model of Graph's throttling (a token bucket
+ * answering 429 with Retry-After in whole seconds) driven in simulated
+ * milliseconds, that the limit finds the rate without spending requests
+ * on 429s.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "provflow/limiter.h"
+
+static pf_limiter make(int initial, int max)
+{
+    pf_limiter_config cfg;
+    pf_limiter l;
+
+    pf_limiter_config_default(&cfg, max);
+    cfg.initial = initial;
+    pf_limiter_init(&l, &cfg);
+    return l;
+}
+
+/*
+ * One round trip with a full window: sends whatever the limiter allows in
+ * [t, t + rtt), each answered rtt after it went, in order. Returns the
+ * requests sent.
+ */
+static int full_round(pf_limiter *l, int64_t t, int64_t rtt)
+{
+    int64_t sent[4096];
+    int n = 0;
+
+    for (int64_t ms = t; ms < t + rtt; ms++) {
+        while (n < 4096 && pf_limiter_may_send(l, ms)) {
+            pf_limiter_sent(l, ms);
+            sent[n++] = ms;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        pf_limiter_answered(l, sent[i] + rtt, sent[i], PF_LIMITER_SAMPLE, 0);
+    return n;
+}
+
+static void slow_start_doubles_each_round_up_to_the_ceiling(void **state)
+{
+    pf_limiter l = make(4, 100);
+    int64_t t = 0;
+
+    (void)state;
+    assert_int_equal(pf_limiter_limit(&l), 4);
+    full_round(&l, t, 10); /* the first round sets the clock */
+    t += 10;
+    full_round(&l, t, 10);
+    assert_int_equal(pf_limiter_limit(&l), 8);
+    t += 10;
+    full_round(&l, t, 10);
+    assert_int_equal(pf_limiter_limit(&l), 16);
+    for (int i = 0; i < 10; i++) {
+        t += 10;
+        full_round(&l, t, 10);
+    }
+    assert_int_equal(pf_limiter_limit(&l), 100);
+    assert_true(l.slow_start);
+}
+
+static void a_round_that_used_little_does_not_grow(void **state)
+{
+    pf_limiter l = make(32, 1000);
+
+    (void)state;
+    for (int64_t t = 0; t < 1000; t += 10) {
+        for (int i = 0; i < 8; i++) /* a quarter of the limit */
+            pf_limiter_sent(&l, t);
+        for (int i = 0; i < 8; i++)
+            pf_limiter_answered(&l, t + 10, t, PF_LIMITER_SAMPLE, 0);
+    }
+    assert_int_equal(pf_limiter_limit(&l), 32);
+}
+
+static void a_throttle_holds_then_one_probe_goes_first(void **state)
+{
+    pf_limiter l = make(10, 100);
+
+    (void)state;
+    for (int i = 0; i < 10; i++)
+        pf_limiter_sent(&l, 0);
+    assert_false(pf_limiter_may_send(&l, 0));
+    assert_true(pf_limiter_answered(&l, 5, 0, PF_LIMITER_THROTTLE, 1000));
+    assert_int_equal(pf_limiter_limit(&l), 9); /* 10 x 0.9 */
+    assert_false(l.slow_start);
+    assert_int_equal(pf_limiter_held_ms(&l, 5), 1000);
+    assert_int_equal(l.throttles, 1);
+    /* The others answer meanwhile: nothing goes out while held. */
+    for (int i = 0; i < 9; i++)
+        pf_limiter_answered(&l, 10, 0, PF_LIMITER_SAMPLE, 0);
+    assert_int_equal(l.in_flight, 0);
+    assert_false(pf_limiter_may_send(&l, 500));
+    assert_false(pf_limiter_may_send(&l, 1004));
+    /* The hold is over: one probe, alone. */
+    assert_true(pf_limiter_may_send(&l, 1005));
+    pf_limiter_sent(&l, 1005);
+    assert_false(pf_limiter_may_send(&l, 1005));
+    pf_limiter_answered(&l, 1015, 1005, PF_LIMITER_SAMPLE, 0);
+    assert_true(pf_limiter_may_send(&l, 1015));
+    for (int i = 0; i < 9; i++)
+        pf_limiter_sent(&l, 1015);
+    assert_false(pf_limiter_may_send(&l, 1015));
+    assert_int_equal(l.held_ms_total, 1000);
+}
+
+static void one_window_of_throttles_cuts_once(void **state)
+{
+    pf_limiter l = make(64, 100);
+
+    (void)state;
+    for (int i = 0; i < 64; i++)
+        pf_limiter_sent(&l, 50);
+    for (int i = 0; i < 20; i++)
+        pf_limiter_answered(&l, 100 + i, 50, PF_LIMITER_THROTTLE, 1000);
+    assert_int_equal(pf_limiter_limit(&l), 57); /* once: 64 x 0.9 */
+    assert_int_equal(l.throttles, 1);           /* one hold, extended */
+    assert_int_equal(pf_limiter_held_ms(&l, 119), 1000);
+    /* A request sent after the cut that is throttled again cuts again. */
+    pf_limiter_answered(&l, 1200, 1150, PF_LIMITER_THROTTLE, 1000);
+    assert_int_equal(pf_limiter_limit(&l), 39); /* 44 in flight x 0.9 */
+}
+
+static void overload_cuts_without_a_hold(void **state)
+{
+    pf_limiter l = make(20, 100);
+
+    (void)state;
+    for (int i = 0; i < 20; i++)
+        pf_limiter_sent(&l, 0);
+    assert_true(pf_limiter_answered(&l, 10, 0, PF_LIMITER_OVERLOAD, 0));
+    assert_int_equal(pf_limiter_limit(&l), 18);
+    assert_int_equal(pf_limiter_held_ms(&l, 10), 0);
+    assert_int_equal(l.throttles, 0);
+    /* A failure without an answer changes nothing but the count. */
+    assert_false(pf_limiter_answered(&l, 10, 5, PF_LIMITER_NONE, 0));
+    assert_int_equal(l.in_flight, 18);
+    assert_int_equal(pf_limiter_limit(&l), 18);
+}
+
+static void rising_latency_shrinks_the_limit(void **state)
+{
+    pf_limiter l = make(64, 1000);
+    int64_t t = 0;
+    int before;
+
+    (void)state;
+    /* A steady 100 ms at a full limit, past slow start. */
+    l.slow_start = false;
+    for (int i = 0; i < 30; i++, t += 100)
+        full_round(&l, t, 100);
+    before = pf_limiter_limit(&l);
+    assert_true(before > 57); /* it grew while latency held */
+    /* Latency triples: a queue is building. */
+    full_round(&l, t, 300);
+    t += 300;
+    full_round(&l, t, 300);
+    assert_true(pf_limiter_limit(&l) < before);
+    assert_true(pf_limiter_limit(&l) >= before / 2); /* at most halved */
+}
+
+/*
+ * Graph's throttling as the simulator models it: a token bucket of rate
+ * r per second and burst b; an admitted request answers after rtt ms, a
+ * refused one at once with 429 and Retry-After in whole seconds until the
+ * bucket holds a token again (at least 1).
+ */
+typedef struct model {
+    double tokens, rate_per_ms, burst;
+    int64_t rtt;
+    int64_t *due;  /* per request: when its answer comes */
+    int64_t *sent; /* when it went out */
+    int64_t *hold; /* -1: admitted; else the Retry-After in ms */
+    int n, cap;
+    long admitted, refused;
+} model;
+
+static void model_send(model *m, pf_limiter *l, int64_t t)
+{
+    int i = m->n++;
+
+    assert_true(i < m->cap);
+    pf_limiter_sent(l, t);
+    m->sent[i] = t;
+    if (m->tokens >= 1) {
+        m->tokens -= 1;
+        m->due[i] = t + m->rtt;
+        m->hold[i] = -1;
+        m->admitted++;
+    } else {
+        int64_t wait_ms = (int64_t)((1 - m->tokens) / m->rate_per_ms) + 1;
+
+        m->due[i] = t + 1;
+        m->hold[i] = (wait_ms + 999) / 1000 * 1000;
+        m->refused++;
+    }
+}
+
+/* Runs ms milliseconds with an endless backlog; r(t) the rate per s. */
+static void model_run(model *m, pf_limiter *l, int64_t from, int64_t ms,
+                      double rate_per_s)
+{
+    m->rate_per_ms = rate_per_s / 1000;
+    for (int64_t t = from; t < from + ms; t++) {
+        m->tokens += m->rate_per_ms;
+        if (m->tokens > m->burst)
+            m->tokens = m->burst;
+        for (int i = 0; i < m->n; i++) {
+            if (m->due[i] != t)
+                continue;
+            if (m->hold[i] < 0)
+                pf_limiter_answered(l, t, m->sent[i], PF_LIMITER_SAMPLE, 0);
+            else
+                pf_limiter_answered(l, t, m->sent[i], PF_LIMITER_THROTTLE,
+                                    m->hold[i]);
+            m->due[i] = -1;
+        }
+        /* Forget answered requests now and then. */
+        if (t % 100 == 0) {
+            int k = 0;
+
+            for (int i = 0; i < m->n; i++) {
+                if (m->due[i] < 0)
+                    continue;
+                m->due[k] = m->due[i];
+                m->sent[k] = m->sent[i];
+                m->hold[k] = m->hold[i];
+                k++;
+            }
+            m->n = k;
+        }
+        while (pf_limiter_may_send(l, t))
+            model_send(m, l, t);
+        if (getenv("LIMITER_TRACE") != NULL && t % 250 == 0)
+            fprintf(stderr,
+                    "t=%lld admitted=%ld refused=%ld limit=%d "
+                    "flying=%d held=%lld tokens=%.0f ss=%d\n",
+                    (long long)t, m->admitted, m->refused, pf_limiter_limit(l),
+                    l->in_flight, (long long)pf_limiter_held_ms(l, t),
+                    m->tokens, l->slow_start);
+    }
+}
+
+static model *model_new(double burst, int64_t rtt)
+{
+    model *m = calloc(1, sizeof(*m));
+
+    m->cap = 1 << 16;
+    m->due = calloc((size_t)m->cap, sizeof(int64_t));
+    m->sent = calloc((size_t)m->cap, sizeof(int64_t));
+    m->hold = calloc((size_t)m->cap, sizeof(int64_t));
+    m->tokens = burst;
+    m->burst = burst;
+    m->rtt = rtt;
+    return m;
+}
+
+static void model_free(model *m)
+{
+    free(m->due);
+    free(m->sent);
+    free(m->hold);
+    free(m);
+}
+
+static void a_rate_limit_is_found_with_few_429s(void **state)
+{
+    model *m = model_new(1000, 100);
+    pf_limiter l = make(PF_LIMITER_INITIAL_DEFAULT, 512);
+    double rate, share_429;
+
+    (void)state;
+    model_run(m, &l, 0, 120000, 1000); /* two minutes at 1,000/s */
+    rate = (double)m->admitted / 120;  /* the first burst included */
+    share_429 = (double)m->refused / (double)(m->admitted + m->refused);
+    print_message("admitted %ld/s, 429 %.3f%%, limit %d\n", (long)rate,
+                  share_429 * 100, pf_limiter_limit(&l));
+    assert_true(rate >= 950);
+    assert_true(share_429 <= 0.01);
+    model_free(m);
+}
+
+static void a_halved_rate_is_followed_both_ways(void **state)
+{
+    model *m = model_new(1000, 100);
+    pf_limiter l = make(PF_LIMITER_INITIAL_DEFAULT, 512);
+    long before;
+
+    (void)state;
+    model_run(m, &l, 0, 30000, 1000);
+    before = m->admitted;
+    model_run(m, &l, 30000, 30000, 500);
+    /* The bucket meters the halved rate; the limit must not idle. */
+    assert_true(m->admitted - before >= 500 * 30 * 95 / 100);
+    before = m->admitted;
+    model_run(m, &l, 60000, 5000, 1000);
+    model_run(m, &l, 65000, 25000, 1000);
+    /* Back at 1,000/s within 5 s: the last 25 s at >= 95%. */
+    assert_true(m->admitted - before >= 1000 * 25 * 95 / 100);
+    assert_true((double)m->refused / (double)m->admitted <= 0.01);
+    model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(slow_start_doubles_each_round_up_to_the_ceiling),
+        cmocka_unit_test(a_round_that_used_little_does_not_grow),
+        cmocka_unit_test(a_throttle_holds_then_one_probe_goes_first),
+        cmocka_unit_test(one_window_of_throttles_cuts_once),
+        cmocka_unit_test(overload_cuts_without_a_hold),
+        cmocka_unit_test(rising_latency_shrinks_the_limit),
+        cmocka_unit_test(a_rate_limit_is_found_with_few_429s),
+        cmocka_unit_test(a_halved_rate_is_followed_both_ways),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
