@@ -8,6 +8,15 @@
  */
 #include "provflow/http.h"
 
+/*
+ * Per request in flight, libcurl holds a receive buffer (16 KB unless
+ * told) and, while a body is sent, an upload buffer (64 KB unless told,
+ * 16 KB at least). Graph's answers and provflow's bodies are a few KB:
+ * the smallest sizes keep thousands of requests in flight cheap.
+ */
+#define PF_HTTP_RECV_BUFFER 4096L
+#define PF_HTTP_SEND_BUFFER 16384L
+
 #include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -100,8 +109,18 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
     if (h->multi == NULL)
         goto oom;
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    if (cfg->max_connections > 0)
+    if (cfg->max_connections > 0) {
+        /*
+         * A bounded pool: at most this many connections open, and kept.
+         * Over HTTP/2 one connection carries many requests (up to the
+         * server's stream limit, 100 at Graph's usual setting), so the
+         * bound is reached only over HTTP/1.1, where each request in
+         * flight needs its own.
+         */
         curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->max_connections);
+        curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                          cfg->max_connections);
+    }
     return h;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
@@ -446,6 +465,8 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, PF_HTTP_RECV_BUFFER);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, PF_HTTP_SEND_BUFFER);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
