@@ -165,7 +165,7 @@ static const setting settings[] = {
      AT(shutdown_grace_ms), "30000", 0, 3600000, "MS",
      "time to finish in-flight work after SIGTERM", NULL},
     {"max-buffered", "PROVFLOW_MAX_BUFFERED", INT, 0, PF_CMD_RUN,
-     AT(max_buffered), "2000", 1, 1000000, "N",
+     AT(max_buffered), "10000", 1, 1000000, "N",
      "records held in memory before provflow stops taking more", NULL},
     {"max-buffered-bytes", "PROVFLOW_MAX_BUFFERED_BYTES", INT, 0, PF_CMD_RUN,
      AT(max_buffered_bytes), "33554432", 1048576, 17179869184L, "N",
