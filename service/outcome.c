@@ -176,26 +176,61 @@ static void masked_n(pf_jsonw *w, const pf_outcome *o, const char *s,
     }
 }
 
+/* Writes the n decimal digits of v (zero-padded) at s; returns s + n. */
+static char *digits(char *s, unsigned v, int n)
+{
+    int i;
+
+    for (i = n - 1; i >= 0; i--) {
+        s[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return s + n;
+}
+
+/*
+ * What gmtime_r() and "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" write, by
+ * arithmetic: every outcome has a time, and the profile showed gmtime_r
+ * (which takes glibc's time zone lock) and snprintf. The date is the
+ * proleptic Gregorian calendar's (days to civil: H. Hinnant's
+ * "chrono-Compatible Low-Level Date Algorithms"), valid for the whole
+ * range checked (1970 .. 9999).
+ */
 int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1])
 {
-    struct tm tm;
-    time_t secs;
-    int n;
+    int64_t days, secs, z, era, doe, yoe, doy, mp;
+    unsigned year, month, day;
+    char *s = out;
 
     out[0] = '\0';
     if (ms < 0 || ms > PF_OUTCOME_TIME_MAX_MS)
         return -1;
-    secs = (time_t)(ms / 1000);
-    if (gmtime_r(&secs, &tm) == NULL)
-        return -1;
-    n = snprintf(out, PF_OUTCOME_TIME_LEN + 1,
-                 "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)(ms % 1000));
-    if (n != PF_OUTCOME_TIME_LEN) {
-        out[0] = '\0';
-        return -1;
-    }
+    days = ms / 86400000;
+    secs = (ms / 1000) % 86400;
+    z = days + 719468; /* days since 0000-03-01 */
+    era = z / 146097;
+    doe = z - era * 146097;                                      /* 0..146096 */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0..365 */
+    mp = (5 * doy + 2) / 153;                                    /* 0..11 */
+    day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    year = (unsigned)(yoe + era * 400 + (month <= 2));
+    s = digits(s, year, 4);
+    *s++ = '-';
+    s = digits(s, month, 2);
+    *s++ = '-';
+    s = digits(s, day, 2);
+    *s++ = 'T';
+    s = digits(s, (unsigned)(secs / 3600), 2);
+    *s++ = ':';
+    s = digits(s, (unsigned)(secs / 60 % 60), 2);
+    *s++ = ':';
+    s = digits(s, (unsigned)(secs % 60), 2);
+    *s++ = '.';
+    s = digits(s, (unsigned)(ms % 1000), 3);
+    *s++ = 'Z';
+    *s = '\0';
     return 0;
 }
 
@@ -203,7 +238,7 @@ int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
 {
     const char *status = pf_outcome_status_name(o->status);
     uuid_t ns, u;
-    char *name;
+    char *name, local[256];
     size_t size;
     int n;
 
@@ -211,11 +246,19 @@ int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
     if (status == NULL)
         return -1;
     if (o->request_id != NULL) {
-        size = sizeof("outcome::") + strlen(status) + strlen(o->request_id);
-        name = malloc(size);
+        /* "outcome:<status>:<request id>", on the stack when it fits
+         * (every outcome has an id: no printf, no allocation) */
+        size_t ls = strlen(status), lr = strlen(o->request_id);
+
+        size = sizeof("outcome::") + ls + lr;
+        name = size <= sizeof(local) ? local : malloc(size);
         if (name == NULL)
             return -1;
-        n = snprintf(name, size, "outcome:%s:%s", status, o->request_id);
+        memcpy(name, "outcome:", 8);
+        memcpy(name + 8, status, ls);
+        name[8 + ls] = ':';
+        memcpy(name + 9 + ls, o->request_id, lr + 1);
+        n = (int)(9 + ls + lr);
     } else {
         if (o->input.topic == NULL)
             return -1;
@@ -230,14 +273,16 @@ int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
                      o->input.offset);
     }
     if (n < 0 || (size_t)n >= size) {
-        free(name);
+        if (name != local)
+            free(name);
         return -1;
     }
     /* The namespace is a constant; uuid_parse cannot fail on it. */
     uuid_parse(PF_OUTCOME_NAMESPACE, ns);
     uuid_generate_sha1(u, ns, name, (size_t)n);
     uuid_unparse_lower(u, out);
-    free(name);
+    if (name != local)
+        free(name);
     return 0;
 }
 
