@@ -68,6 +68,7 @@ struct pf_graph_job {
     bool use_cache;          /* the next list may come from g->sets */
     bool after_create;       /* the list looks for the flow just created */
     bool held;               /* the last answer throttled the tenant */
+    bool posted;             /* a create went out (answered or not) */
     int64_t settle_until_ms; /* no create before this */
     int64_t sent_ms;         /* the request in flight started */
     int attempts;            /* tries started */
@@ -240,6 +241,11 @@ bool pf_graph_job_sending(const pf_graph_job *j)
     return j->xfer != NULL && j->step == STEP_POST;
 }
 
+bool pf_graph_job_posted(const pf_graph_job *j)
+{
+    return j->posted;
+}
+
 size_t pf_graph_requests(const pf_graph *g)
 {
     return g->requests;
@@ -409,6 +415,7 @@ static void send_step(pf_graph_job *j, const char *bearer)
     char why[256];
 
     if (j->step == STEP_POST) {
+        j->posted = true;
         req.method = "POST";
         req.content_type = "application/json";
         req.body = j->body;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#define RTT_FLOOR_MS         5.0  /* latencies below this compare as this */
 #define GRADIENT_MIN         0.5  /* a round never cuts more than by half */
 #define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
 #define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
@@ -145,10 +146,10 @@ static bool end_round(pf_limiter *l)
         l->rtt_long = l->rtt_short;
     else
         l->rtt_long += (l->rtt_short - l->rtt_long) * LONG_WEIGHT;
-    gradient = l->rtt_short <= 0
-                   ? 1.0
-                   : clamp(l->cfg.tolerance * l->rtt_long / l->rtt_short,
-                           GRADIENT_MIN, 1.0);
+    /* Milliseconds of noise are no queue: both at least RTT_FLOOR_MS. */
+    gradient = clamp(l->cfg.tolerance * fmax(l->rtt_long, RTT_FLOOR_MS) /
+                         fmax(l->rtt_short, RTT_FLOOR_MS),
+                     GRADIENT_MIN, 1.0);
     if (gradient < 1.0) {
         l->limit = floor(l->limit * gradient);
         l->slow_start = false;

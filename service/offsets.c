@@ -516,6 +516,20 @@ int pf_ptrack_done(pf_ptrack *t, int64_t offset)
     return 0;
 }
 
+int pf_ptrack_unsent(pf_ptrack *t, int64_t offset)
+{
+    int64_t i = ring_find(t, offset);
+    size_t j;
+
+    if (i < 0)
+        return -1;
+    j = ring_at(t, (size_t)i);
+    if (t->done[j] & F_DONE)
+        return -1;
+    t->done[j] &= (unsigned char)~F_SENT;
+    return 0;
+}
+
 int pf_ptrack_sent(pf_ptrack *t, int64_t offset)
 {
     int64_t i = ring_find(t, offset);

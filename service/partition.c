@@ -87,6 +87,11 @@ void pf_part_wait(pf_part *pt, pf_part_waiter *w, int64_t offset)
     TAILQ_INSERT_TAIL(&pt->waiting, w, link);
 }
 
+void pf_part_unsent(pf_part *pt, int64_t offset)
+{
+    (void)pf_ptrack_unsent(pt->track, offset);
+}
+
 pf_part_waiter *pf_part_released(pf_part *pt)
 {
     pf_part_waiter *w = TAILQ_FIRST(&pt->waiting);

@@ -164,9 +164,39 @@ static bool revoked_sending(const pipeline *p,
  * "s=", and the next owner waits until it has landed). Only HTTP moves
  * here: no timer runs and nothing new starts.
  */
+/*
+ * A record whose job has posted nothing (it waits for its tenant's slot,
+ * a token, a list's answer) and that no earlier create of its own may
+ * land for has reached Graph in no form: it is abandoned at once, its
+ * mark taken back, so that the wait for the creates on the wire sends no
+ * new one and the hand-off names none of them. A record that was to be
+ * checked anyway keeps its mark.
+ */
+static bool never_posted(const work *w)
+{
+    return w->job != NULL && !w->check_existing &&
+           !pf_graph_job_posted(w->job) && pf_work_settle_until(w) == 0;
+}
+
+static void stop_unposted(pipeline *p, const rd_kafka_topic_partition_list_t *l)
+{
+    work *w;
+
+    LIST_FOREACH(w, &p->works, all)
+    {
+        if (w->part == NULL || !pf_run_in(p, l, w->partition) ||
+            !never_posted(w))
+            continue;
+        pf_graph_cancel(pf_client_graph(p->client), w->job);
+        w->job = NULL;
+        pf_part_unsent(w->part, w->offset);
+    }
+}
+
 static void let_creates_answer(pipeline *p,
                                const rd_kafka_topic_partition_list_t *l)
 {
+    stop_unposted(p, l);
     int64_t until = pf_now_ms() + p->cfg.http_timeout_ms + 1000;
 
     while (revoked_sending(p, l) && pf_now_ms() < until) {
@@ -250,7 +280,10 @@ void pf_rebalance_handoff(pipeline *p, const rd_kafka_topic_partition_list_t *l)
     }
     LIST_FOREACH(w, &p->works, all)
     {
-        if (w->part != NULL && pf_run_in(p, l, w->partition))
-            pf_part_handoff(w->part, pf_work_settle_until(w));
+        if (w->part == NULL || !pf_run_in(p, l, w->partition))
+            continue;
+        pf_part_handoff(w->part, pf_work_settle_until(w));
+        if (never_posted(w))
+            pf_part_unsent(w->part, w->offset);
     }
 }

@@ -207,6 +207,14 @@ int64_t pf_graph_job_settle_until(const pf_graph_job *job);
  */
 bool pf_graph_job_sending(const pf_graph_job *job);
 
+/*
+ * True once a create of the job has gone out, answered or not; never
+ * cleared. A job that has not posted (waiting for its tenant's slot, a
+ * token, a list's answer) has created nothing: a hand-off need not make
+ * the next owner check its record.
+ */
+bool pf_graph_job_posted(const pf_graph_job *job);
+
 /* Abandons a job; its callback is never made. */
 void pf_graph_cancel(pf_graph *g, pf_graph_job *job);
 

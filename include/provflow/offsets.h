@@ -205,6 +205,13 @@ int pf_ptrack_done(pf_ptrack *t, int64_t offset);
 int pf_ptrack_sent(pf_ptrack *t, int64_t offset);
 
 /*
+ * Takes the sent mark back: the record passed the gate but its create
+ * never went out (graph.h, pf_graph_job_posted()). Returns 0, or -1
+ * (nothing changed) if offset is not pending. O(log n).
+ */
+int pf_ptrack_unsent(pf_ptrack *t, int64_t offset);
+
+/*
  * The highest offset marked sent and not yet done, or -1: what a hand-off
  * must still call "may have been sent". O(n) in the offsets tracked, at
  * worst; for a hand-off, not for every record.

@@ -137,6 +137,10 @@ void pf_part_acked(pf_part *pt, bool ok);
  * hand-off says so. Only ever raised. */
 void pf_part_handoff(pf_part *pt, int64_t until_ms);
 
+/* The record at offset passed the gate, but its create never went out:
+ * the hand-off need not name it. */
+void pf_part_unsent(pf_part *pt, int64_t offset);
+
 /* The assigned partitions, by id. */
 typedef struct pf_parts {
     pf_part **v;

@@ -17,12 +17,11 @@
 #     an outcome, no flow is created twice.
 #  3. Scale-out: B joins while A works (an eager rebalance: A revokes all
 #     partitions, its creates on the wire answer first, it commits): every
-#     event has exactly one outcome, no flow is created twice. The lists
-#     are measured, not asserted: a job that waits for a slot of its
-#     tenant's limit (graph.h) when the partition is revoked has passed
-#     the intent but sent nothing, and the hand-off cannot tell it from
-#     one that has (graph.h has no "a create went out" yet), so its record
-#     is listed by the next owner.
+#     event has exactly one outcome, no flow is created twice, and the
+#     new owners list no record that A never posted: a job that waited for
+#     a slot of its tenant's limit when the partition was revoked passed
+#     the intent but sent nothing (graph.h, pf_graph_job_posted()), and
+#     the hand-off takes its mark back.
 # Lists are the simulator's GETs of a set's provisioningFlows (request
 # log); a record's requests carry its client-request-id, so a list is
 # tied to its event. The numbers (lists, creates, and from the hand-off to
@@ -40,9 +39,10 @@ sim_start --seed 13 --request-log 100000 \
 
 # requests_stats REF_MS [SEQ]: over the simulator's requests after SEQ (0),
 # "LISTS UNSENT_LISTS CREATES FIRST_MS": lists of a set's flows; lists for
-# an event that had no create before SEQ (a record never sent before the
-# hand-off); creates; ms from REF_MS (epoch) to the first create sent
-# after it (its answer time minus its duration), -1 when none.
+# an event that had no create before SEQ or sent before REF_MS (a record
+# never sent before the hand-off); creates; ms from REF_MS (epoch) to the
+# first create sent after it (its answer time minus its duration), -1
+# when none.
 requests_stats() {
     sim_get /_sim/requests >"$TMP/requests.json"
     python3 - "$TMP/requests.json" "$1" "${2:-0}" <<'PY'
@@ -58,7 +58,8 @@ is_list = lambda r: r["method"] == "GET" and re.search(
     r"/provisioningFlows(\?|$)", r["path"])
 is_create = lambda r: r["method"] == "POST" and r["path"].endswith(
     "/provisioningFlows")
-posted = {r["clientRequestId"] for r in reqs if r["seq"] <= seq and is_create(r)}
+posted = {r["clientRequestId"] for r in reqs
+          if is_create(r) and (r["seq"] <= seq or sent_ms(r) <= ref)}
 after = [r for r in reqs if r["seq"] > seq]
 lists = [r for r in after if is_list(r)]
 unsent = [r for r in lists if r["clientRequestId"] not in posted]
@@ -159,6 +160,7 @@ read -r lists unsent creates first <<<"$(requests_stats "$revoked" "$seq0")"
 echo "# measured: scale-out: $lists lists ($unsent for records A never" \
     "sent), $creates creates after B joined; A's revocation -> first" \
     "create $first ms"
+assert_eq "no list for a record A never posted" 0 "$unsent"
 pf_stop a3 TERM 60
 assert_eq "A exits 0 after SIGTERM" 0 "$PF_STOP_RC"
 pf_stop b3 TERM 60

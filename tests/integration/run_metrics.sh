@@ -18,7 +18,7 @@ sim_put /_sim/faults '{"createFlow": {"sequence": ["429"], "retryAfter": 1}}'
 # provflow starts first: records already in a partition that the group
 # never committed are checked in Graph before a create (the duplicate
 # would be "exists"); these are produced after it took its partitions.
-pf_run m
+pf_run m --max-retry-after-ms 2000
 if ! wait_for 60 eval '[ "$(pf_assigned m)" = "0 1 2" ]'; then
     fail "provflow takes the three partitions" "$(pf_log_show m)"
 fi
