@@ -11,9 +11,9 @@
 #define GRADIENT_MIN         0.5  /* a round never cuts more than by half */
 #define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
 #define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
-#define GENTLE_ROUNDS        20 /* after a cut, +1 a round for this many rounds */
-#define PACE_GAIN            1.25 /* sends paced at limit / rtt times this */
-#define PACE_GAIN_SLOW_START 2.0  /* and this while the limit doubles */
+#define GENTLE_ROUNDS        20    /* after a cut, +1 more a round every 20 */
+#define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
+#define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
 #define PACE_BURST_MS        2.0 /* the pacer saves up this much time of sends */
 
 void pf_limiter_config_default(pf_limiter_config *cfg, int max)
@@ -38,6 +38,7 @@ void pf_limiter_init(pf_limiter *l, const pf_limiter_config *cfg)
     l->limit = clamp(cfg->initial, 1, l->cfg.max);
     l->slow_start = true;
     l->round_start_ms = -1;
+    l->cycle_ms = -1;
 }
 
 int pf_limiter_limit(const pf_limiter *l)
@@ -104,16 +105,17 @@ void pf_limiter_sent(pf_limiter *l, int64_t now_ms)
 
 /*
  * What Graph took, as requests in flight: the answers since the last cut
- * over the time since, times the round trip. A budget with a burst
- * admits more than its rate for a while; this average over a whole cycle
- * (the hold included) is its rate. -1 before a first cut.
+ * (before the first: since the first request) over the time since, times
+ * the round trip. A budget with a burst admits more than its rate for a
+ * while; this average over a whole cycle (the hold included) is its rate.
+ * -1 when unknown.
  */
 static double taken(const pf_limiter *l, int64_t now_ms)
 {
-    if (l->cut_ms <= 0 || now_ms <= l->cut_ms || l->rtt_short <= 0)
+    if (l->cycle_ms < 0 || now_ms <= l->cycle_ms || l->rtt_short <= 0)
         return -1;
     return (double)l->ok_since_cut * l->rtt_short /
-           (double)(now_ms - l->cut_ms);
+           (double)(now_ms - l->cycle_ms);
 }
 
 /* Once per round trip at most: the requests of one window cut once. */
@@ -131,6 +133,7 @@ static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
     l->limit = clamp(floor(base), 1, l->cfg.max);
     l->slow_start = false;
     l->cut_ms = now_ms;
+    l->cycle_ms = now_ms;
     l->ok_since_cut = 0;
     l->rounds_since_cut = 0;
     return true;
@@ -156,10 +159,9 @@ static bool end_round(pf_limiter *l)
     } else if (2 * l->round_peak >= (int)l->limit) {
         if (l->slow_start)
             l->limit *= 2;
-        else if (l->rounds_since_cut < GENTLE_ROUNDS)
-            l->limit += 1; /* near the level that was throttled */
-        else
-            l->limit += sqrt(l->limit);
+        else /* near the level throttled: slowly, then faster */
+            l->limit +=
+                fmin(sqrt(l->limit), 1 + l->rounds_since_cut / GENTLE_ROUNDS);
     }
     l->rounds_since_cut++;
     l->limit = clamp(l->limit, 1, l->cfg.max);
@@ -174,6 +176,8 @@ static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
 {
     bool changed = false;
 
+    if (l->cycle_ms < 0)
+        l->cycle_ms = sent_ms; /* the first cycle: from the first request */
     l->ok_since_cut++;
     if (sent_ms < l->cut_ms)
         return false; /* from before the cut: says nothing of the new limit */

@@ -80,7 +80,8 @@ typedef struct pf_limiter {
     double round_rtt_sum;
     int round_peak;       /* the most in flight during the round */
     int delivered;        /* answers in the last whole round */
-    long ok_since_cut;    /* answers (not throttled) since cut_ms */
+    long ok_since_cut;    /* answers (not throttled) since cycle_ms */
+    int64_t cycle_ms;     /* the last cut, or the first request; -1 */
     int rounds_since_cut; /* rounds ended since cut_ms */
     double pace_credit;   /* sends the pacer allows, at pace_ms */
     int64_t pace_ms;

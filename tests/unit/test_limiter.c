@@ -2,7 +2,8 @@
  * test_limiter.c - one tenant's adaptive limit: slow start, growth only
  * when used, one cut per window, the hold and its probe, the latency
  * gradient; and, against a model of Graph's throttling (a token bucket
- * answering 429 with Retry-After in whole seconds) driven in simulated
+ * charged on arrival, a refusal answered at once with 429 and Retry-After
+ * in whole seconds, as the simulator does) driven in simulated
  * milliseconds, that the limit finds the rate without spending requests
  * on 429s.
  */
@@ -183,7 +184,7 @@ typedef struct model {
     int64_t rtt;
     int64_t *due;  /* per request: when its answer comes */
     int64_t *sent; /* when it went out */
-    int64_t *hold; /* -1: admitted; else the Retry-After in ms */
+    int64_t *wait; /* -1: admitted; else the Retry-After in ms */
     int n, cap;
     long admitted, refused;
 } model;
@@ -195,18 +196,27 @@ static void model_send(model *m, pf_limiter *l, int64_t t)
     assert_true(i < m->cap);
     pf_limiter_sent(l, t);
     m->sent[i] = t;
+    /* Charged on arrival; a refusal answers at once (1 ms). */
     if (m->tokens >= 1) {
         m->tokens -= 1;
         m->due[i] = t + m->rtt;
-        m->hold[i] = -1;
+        m->wait[i] = -1;
         m->admitted++;
     } else {
         int64_t wait_ms = (int64_t)((1 - m->tokens) / m->rate_per_ms) + 1;
 
         m->due[i] = t + 1;
-        m->hold[i] = (wait_ms + 999) / 1000 * 1000;
+        m->wait[i] = (wait_ms + 999) / 1000 * 1000;
         m->refused++;
     }
+}
+
+static void model_answer(model *m, pf_limiter *l, int i, int64_t t)
+{
+    if (m->wait[i] < 0)
+        pf_limiter_answered(l, t, m->sent[i], PF_LIMITER_SAMPLE, 0);
+    else
+        pf_limiter_answered(l, t, m->sent[i], PF_LIMITER_THROTTLE, m->wait[i]);
 }
 
 /* Runs ms milliseconds with an endless backlog; r(t) the rate per s. */
@@ -221,11 +231,7 @@ static void model_run(model *m, pf_limiter *l, int64_t from, int64_t ms,
         for (int i = 0; i < m->n; i++) {
             if (m->due[i] != t)
                 continue;
-            if (m->hold[i] < 0)
-                pf_limiter_answered(l, t, m->sent[i], PF_LIMITER_SAMPLE, 0);
-            else
-                pf_limiter_answered(l, t, m->sent[i], PF_LIMITER_THROTTLE,
-                                    m->hold[i]);
+            model_answer(m, l, i, t);
             m->due[i] = -1;
         }
         /* Forget answered requests now and then. */
@@ -237,7 +243,7 @@ static void model_run(model *m, pf_limiter *l, int64_t from, int64_t ms,
                     continue;
                 m->due[k] = m->due[i];
                 m->sent[k] = m->sent[i];
-                m->hold[k] = m->hold[i];
+                m->wait[k] = m->wait[i];
                 k++;
             }
             m->n = k;
@@ -261,7 +267,7 @@ static model *model_new(double burst, int64_t rtt)
     m->cap = 1 << 16;
     m->due = calloc((size_t)m->cap, sizeof(int64_t));
     m->sent = calloc((size_t)m->cap, sizeof(int64_t));
-    m->hold = calloc((size_t)m->cap, sizeof(int64_t));
+    m->wait = calloc((size_t)m->cap, sizeof(int64_t));
     m->tokens = burst;
     m->burst = burst;
     m->rtt = rtt;
@@ -272,7 +278,7 @@ static void model_free(model *m)
 {
     free(m->due);
     free(m->sent);
-    free(m->hold);
+    free(m->wait);
     free(m);
 }
 

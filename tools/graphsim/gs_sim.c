@@ -192,6 +192,7 @@ static void pick_crid(struct gs_call *c)
 }
 
 static void conc_admit(struct gs_sim *sim, struct gs_call *call);
+static void rate_admit(struct gs_sim *sim, struct gs_call *call);
 
 void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
 {
@@ -207,6 +208,8 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
     call->delay_ms = 0;
     call->conc_tenant = -1;
     call->conc_limited = false;
+    call->rate_cause = -1;
+    call->rate_wait = 0;
     call->token_id[0] = '\0';
     route(call);
     if (call->route == GS_ROUTE_CONTROL)
@@ -255,6 +258,7 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
         if (call->fault == GS_FAULT_SLOW)
             call->delay_ms += p->slow_ms;
         conc_admit(sim, call);
+        rate_admit(sim, call);
     }
     pthread_mutex_unlock(&sim->lock);
     pick_crid(call);
@@ -443,21 +447,30 @@ static int rate_take(struct gs_sim *sim, const struct gs_token *tok,
     return -1;
 }
 
-/* The tenant of a Graph request's bearer, when it is one the simulator
- * issued, still valid and granted; -1 otherwise. The lock is held. */
-static long bearer_tenant(struct gs_sim *sim, const struct gs_call *call)
+/* The token of a Graph request's bearer, when it is one the simulator
+ * issued, still valid and granted; NULL otherwise. The lock is held. */
+static const struct gs_token *bearer_token(struct gs_sim *sim,
+                                           const struct gs_call *call)
 {
     const char *h = call->authorization, *v;
     const struct gs_token *t;
 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return -1;
+        return NULL;
     for (v = h + 7; *v == ' '; v++)
         ;
     t = gs_map_get(sim->tokens, v);
     if (!t || !t->granted || t->expires_ns <= gs_now_ns())
-        return -1;
-    return (long)t->tenant;
+        return NULL;
+    return t;
+}
+
+/* The tenant of a Graph request's bearer (bearer_token()); -1 if none. */
+static long bearer_tenant(struct gs_sim *sim, const struct gs_call *call)
+{
+    const struct gs_token *t = bearer_token(sim, call);
+
+    return t ? (long)t->tenant : -1;
 }
 
 /* The concurrency limit, on arrival: counts the request in flight for its
@@ -479,6 +492,33 @@ static void conc_admit(struct gs_sim *sim, struct gs_call *call)
     }
     sim->in_flight[t]++;
     call->conc_tenant = t;
+}
+
+/*
+ * The budgets, on arrival: Graph's throttling refuses a request before
+ * any work on it, so a refused one is answered 429 at once, without its
+ * latency, and an admitted one is charged now. Requests with an injected
+ * fault, refused by the concurrency limit, or whose bearer is not valid
+ * are not charged (the handler answers them). The lock is held.
+ */
+static void rate_admit(struct gs_sim *sim, struct gs_call *call)
+{
+    const struct gs_token *t;
+
+    if (call->route < GS_ROUTE_FLOW_SETS || call->route > GS_ROUTE_FLOW ||
+        call->fault != GS_FAULT_NONE || call->conc_limited ||
+        (t = bearer_token(sim, call)) == NULL)
+        return;
+    call->rate_cause = rate_take(sim, t, &call->rate_wait);
+    if (call->rate_cause >= 0) {
+        call->delay_ms = 0;
+        if (call->conc_tenant >= 0) {
+            /* Not answered later: no longer in flight. */
+            if (sim->in_flight[call->conc_tenant] > 0)
+                sim->in_flight[call->conc_tenant]--;
+            call->conc_tenant = -1;
+        }
+    }
 }
 
 static void record(struct gs_sim *sim, const struct gs_call *call,
@@ -686,7 +726,9 @@ void gs_sim_finish(struct gs_sim *sim, struct gs_call *call,
             cause = GS_LIMIT_CONC;
             wait = sim->cfg->conc_retry_after;
         } else {
-            cause = rate_take(sim, &tok, &wait);
+            /* Charged on arrival (rate_admit()), or refused there. */
+            cause = call->rate_cause;
+            wait = call->rate_wait;
         }
         if (cause >= 0) {
             sim->st.rate_limited++;

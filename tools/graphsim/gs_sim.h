@@ -70,6 +70,8 @@ struct gs_call {
      * gs_sim_finish() (-1: none), or refused at once (answered 429). */
     long conc_tenant;
     bool conc_limited;
+    int rate_cause; /* refused by a budget on arrival: its cause; -1 */
+    long rate_wait; /* ... and the Retry-After */
     /* set by gs_sim_finish() */
     char token_id[24]; /* the bearer's, or the one issued; "" if none */
 };
