@@ -1017,6 +1017,7 @@ static tenant *tenant_of(pf_graph *g, pf_token_source *source)
     TAILQ_INIT(&t->queue);
     pf_timer_init(&t->wake, on_wake, t);
     TAILQ_INSERT_TAIL(&g->tenants, t, link);
+    report_tenant(t); /* its limit is known from its first job on */
     return t;
 }
 

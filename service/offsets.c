@@ -516,31 +516,35 @@ int pf_ptrack_done(pf_ptrack *t, int64_t offset)
     return 0;
 }
 
-int pf_ptrack_unsent(pf_ptrack *t, int64_t offset)
+/* The flags of a pending offset, or NULL: not tracked, or done. */
+static unsigned char *pending_flags(pf_ptrack *t, int64_t offset)
 {
     int64_t i = ring_find(t, offset);
-    size_t j;
+    unsigned char *f;
 
     if (i < 0)
+        return NULL;
+    f = &t->done[ring_at(t, (size_t)i)];
+    return *f & F_DONE ? NULL : f;
+}
+
+int pf_ptrack_unsent(pf_ptrack *t, int64_t offset)
+{
+    unsigned char *f = pending_flags(t, offset);
+
+    if (f == NULL)
         return -1;
-    j = ring_at(t, (size_t)i);
-    if (t->done[j] & F_DONE)
-        return -1;
-    t->done[j] &= (unsigned char)~F_SENT;
+    *f &= (unsigned char)~F_SENT;
     return 0;
 }
 
 int pf_ptrack_sent(pf_ptrack *t, int64_t offset)
 {
-    int64_t i = ring_find(t, offset);
-    size_t j;
+    unsigned char *f = pending_flags(t, offset);
 
-    if (i < 0)
+    if (f == NULL)
         return -1;
-    j = ring_at(t, (size_t)i);
-    if (t->done[j] & F_DONE)
-        return -1;
-    t->done[j] |= F_SENT;
+    *f |= F_SENT;
     return 0;
 }
 

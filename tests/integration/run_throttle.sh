@@ -56,13 +56,15 @@ count() { # count FILE PREFIX STATUS
     jq -s --arg p "$2" --arg s "$3" \
         '[.[] | select((.data.requestId | startswith($p)) and .data.status == $s)] | length' "$1"
 }
+# all_created FILE PREFIX: the outcomes so far into FILE; every one of the
+# tenant's N events created.
+all_created() {
+    outcomes "$1"
+    [ "$(count "$1" "$2" created)" -ge "$N" ]
+}
 
 group "storm on tenant A"
-b_done() {
-    outcomes "$TMP/out.storm"
-    [ "$(count "$TMP/out.storm" b- created)" -ge "$N" ]
-}
-if wait_for 60 b_done; then
+if wait_for 60 all_created "$TMP/out.storm" b-; then
     pass "tenant B's $N events created during A's storm ($(($(now_ms) - t_storm)) ms)"
 else
     fail "tenant B's events created during A's storm" "$(count "$TMP/out.storm" b- created) of $N; $(pf_log_show t)"
@@ -99,11 +101,7 @@ assert_cmp "A's hold is tenant-wide: ${limited} 429s in ${storm_s} s" "$limited"
 sim_put /_sim/rateLimit '{"requestsPerSecond": 0}'
 
 group "the budget is back"
-a_done() {
-    outcomes "$TMP/out.all"
-    [ "$(count "$TMP/out.all" a- created)" -ge "$N" ]
-}
-if wait_for 60 a_done; then
+if wait_for 60 all_created "$TMP/out.all" a-; then
     pass "tenant A's $N events created after the storm"
 else
     fail "tenant A's events created after the storm" "$(count "$TMP/out.all" a- created) of $N; $(pf_log_show t)"
