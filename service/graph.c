@@ -68,6 +68,7 @@ struct pf_graph_job {
     bool use_cache;          /* the next list may come from g->sets */
     bool after_create;       /* the list looks for the flow just created */
     bool held;               /* the last answer throttled the tenant */
+    int64_t answered_ms;     /* when the limiter heard the last answer */
     bool posted;             /* a create went out (answered or not) */
     int64_t settle_until_ms; /* no create before this */
     int64_t sent_ms;         /* the request in flight started */
@@ -597,6 +598,7 @@ static void tell_limiter(pf_graph_job *j, const pf_http_response *resp)
     pf_limiter_signal sig = signal_of(j->g, t, resp, &hold_ms);
 
     j->held = sig == PF_LIMITER_THROTTLE;
+    j->answered_ms = now;
     if (!pf_limiter_answered(&t->lim, now, j->sent_ms, sig, hold_ms))
         return;
     if (sig == PF_LIMITER_THROTTLE && pf_limiter_held_ms(&t->lim, now) > 0) {
@@ -616,7 +618,7 @@ static void tell_limiter(pf_graph_job *j, const pf_http_response *resp)
 static void wait_throttled(pf_graph_job *j, bool retry_after)
 {
     pf_graph *g = j->g;
-    int64_t now = pf_now_ms();
+    int64_t now = j->answered_ms; /* the wait is counted from the answer */
     int64_t resume = now + pf_limiter_held_ms(&j->t->lim, now);
 
     if (resume - j->started_ms > g->cfg.retry.max_elapsed_ms) {

@@ -11,7 +11,7 @@
 #define GRADIENT_MIN         0.5  /* a round never cuts more than by half */
 #define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
 #define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
-#define GENTLE_ROUNDS        20    /* after a cut, +1 more a round every 20 */
+#define GENTLE_ROUNDS        10    /* after a cut, +1 more a round every 10 */
 #define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
 #define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
 #define PACE_BURST_MS        2.0 /* the pacer saves up this much time of sends */
