@@ -85,7 +85,9 @@ struct pf_graph_job {
     TAILQ_ENTRY(pf_graph_job) slot; /* waiting for its tenant's slot */
     pf_graph_result last;           /* what the last failed try saw */
     json_t *last_doc;               /* the body j->last points into, held */
-    pf_graph_result created;        /* a 201 without a readable body */
+    /* A 201 without a readable body, kept while a list looks for it;
+     * allocated then (rare), so that every job does not carry it. */
+    pf_graph_result *created;
 };
 
 struct pf_graph {
@@ -201,6 +203,7 @@ static void job_free(pf_graph_job *j)
     free(j->cache_key);
     json_decref(j->last_doc);
     json_decref(j->secrets);
+    free(j->created);
     free(j);
 }
 
@@ -815,7 +818,13 @@ static void created_unreadable(pf_graph_job *j, const pf_http_response *resp,
         return;
     }
     snprintf(r->note, sizeof(r->note), "Graph's 201 body is %s", defect);
-    j->created = *r;
+    j->created = malloc(sizeof(*j->created));
+    if (j->created == NULL) { /* created all the same, without its id */
+        pf_setcache_forget(j->g->sets, j->cache_key);
+        finish(j, r);
+        return;
+    }
+    *j->created = *r;
     j->after_create = true;
     pf_setcache_forget(j->g->sets, j->cache_key);
     j->step = STEP_LIST; /* same try */
@@ -833,7 +842,9 @@ static void created_listed(pf_graph_job *j, const pf_http_response *resp,
     if (resp->transport == PF_TRANSPORT_OK && resp->status == 200)
         flow = existing_flow(j, json_object_get(doc, "value"));
     id = json_string_value(json_object_get(flow, "id"));
-    *r = j->created;
+    *r = *j->created;
+    free(j->created);
+    j->created = NULL;
     j->after_create = false;
     r->flow = flow;
     if (id != NULL && strlen(id) < sizeof(r->flow_id))

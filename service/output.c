@@ -110,14 +110,18 @@ void pf_output_publish(pipeline *p, work *w, const pf_outcome *o)
         return;
     }
     if (o->status == PF_OUTCOME_FAILED) {
-        if (pf_outcome_dlq_headers(o, &w->dlq, err, sizeof(err)) != 0) {
-            pf_log(PF_LOG_ERROR, &ctx, "dead letter not built: %s", err);
+        if (w->dlq == NULL)
+            w->dlq = malloc(sizeof(*w->dlq));
+        if (w->dlq == NULL ||
+            pf_outcome_dlq_headers(o, w->dlq, err, sizeof(err)) != 0) {
+            pf_log(PF_LOG_ERROR, &ctx, "dead letter not built: %s",
+                   w->dlq == NULL ? "out of memory" : err);
             p->fatal = true;
             return;
         }
         w->has_dlq = true;
-        pf_log(PF_LOG_INFO, &ctx, "failed: %s: %s", w->dlq.code,
-               w->dlq.message);
+        pf_log(PF_LOG_INFO, &ctx, "failed: %s: %s", w->dlq->code,
+               w->dlq->message);
     }
     if (p->cfg.dry_run)
         w->has_dlq = false; /* the production dead-letter topic: never */
@@ -230,9 +234,9 @@ static void produce(pipeline *p, output *o)
         hdrs = w->headers != NULL ? rd_kafka_headers_copy(w->headers)
                                   : rd_kafka_headers_new(8);
         for (i = 0; i < PF_OUTCOME_DLQ_HEADERS; i++)
-            rd_kafka_header_add(hdrs, w->dlq.headers[i].name, -1,
-                                w->dlq.headers[i].value,
-                                (ssize_t)w->dlq.headers[i].value_len);
+            rd_kafka_header_add(hdrs, w->dlq->headers[i].name, -1,
+                                w->dlq->headers[i].value,
+                                (ssize_t)w->dlq->headers[i].value_len);
     } else {
         hdrs = rd_kafka_headers_new(1);
         rd_kafka_header_add(hdrs, "content-type", -1,

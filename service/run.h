@@ -83,7 +83,7 @@ struct work {
     /* Outputs. */
     char *outcome;
     size_t outcome_len;
-    pf_outcome_dlq dlq;
+    pf_outcome_dlq *dlq; /* a failed outcome's headers, else NULL */
     bool has_dlq;
     int pending; /* delivery reports awaited */
     output out_result, out_dlq;

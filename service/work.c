@@ -37,6 +37,7 @@ void pf_work_free(work *w)
     free(w->key);
     free(w->value);
     free(w->outcome);
+    free(w->dlq);
     LIST_REMOVE(w, all);
     p->live--;
     p->live_bytes -= w->bytes;
