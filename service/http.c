@@ -5,6 +5,12 @@
  * for the next request, and the multi handle's connection cache keeps
  * connections alive between them, so a steady stream of requests reuses
  * both. Failures are mapped onto pf_transport here, where they enter.
+ *
+ * The sockets are watched with epoll and driven by
+ * curl_multi_socket_action(): a wake-up costs what its ready sockets cost,
+ * not a pass over every transfer (curl_multi_poll() and
+ * curl_multi_perform() walk them all, which thousands of requests in
+ * flight at a high latency turn into most of the CPU).
  */
 #include "provflow/http.h"
 
@@ -19,15 +25,26 @@
 
 #include <assert.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "provflow/buf.h"
 #include "provflow/fileio.h"
 #include "provflow/timers.h"
+
+/* Ready descriptors taken from one epoll_wait(). */
+#define EVENTS_MAX 256
+/* The caller's descriptors pf_http_poll() watches at most. */
+#define EXTRA_MAX 8
+/* An epoll entry of the caller's, not libcurl's: its fd with this bit. */
+#define EXTRA_TAG (UINT64_C(1) << 32)
 
 /* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
 #define CURL_HEADER_LINE_MAX (100 * 1024)
@@ -56,6 +73,11 @@ struct pf_http_xfer {
 
 struct pf_http {
     CURLM *multi;
+    int epfd;             /* libcurl's sockets and the caller's fds */
+    int64_t timer_due_ms; /* libcurl's next timeout (pf_now_ms); -1: none */
+    bool socket_failed;   /* epoll refused a socket: pf_http_poll() fails */
+    int extra[EXTRA_MAX]; /* the caller's fds in epfd */
+    size_t extra_count;
     pf_http_config cfg;
     char *ca_file;
     LIST_HEAD(, pf_http_xfer) active; /* transfers running */
@@ -69,6 +91,47 @@ void pf_http_config_default(pf_http_config *cfg)
     cfg->timeout_ms = PF_HTTP_TIMEOUT_MS_DEFAULT;
     cfg->max_response_bytes = PF_HTTP_MAX_RESPONSE_DEFAULT;
     cfg->max_header_bytes = PF_HTTP_MAX_HEADER_DEFAULT;
+}
+
+/*
+ * libcurl says which events a socket waits for; epoll is told. A socket
+ * seen before carries a mark (curl_multi_assign) and is modified in one
+ * call; libcurl drops the mark when it removes the socket.
+ */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
+                     void *known)
+{
+    pf_http *h = arg;
+    struct epoll_event ev = {0};
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        /* A socket closed already left the set on its own. */
+        (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
+                ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.u64 = (uint64_t)(unsigned)s;
+    if (known != NULL && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+        return 0;
+    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
+        (errno != EEXIST || epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) != 0)) {
+        h->socket_failed = true;
+        return -1;
+    }
+    curl_multi_assign(h->multi, s, h);
+    return 0;
+}
+
+/* libcurl's timer: when curl_multi_socket_action() wants a timeout call. */
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    pf_http *h = arg;
+
+    (void)multi;
+    h->timer_due_ms = timeout_ms < 0 ? -1 : pf_now_ms() + timeout_ms;
+    return 0;
 }
 
 pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
@@ -96,6 +159,13 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
         goto oom;
     LIST_INIT(&h->active);
     LIST_INIT(&h->pool);
+    h->timer_due_ms = -1;
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (h->epfd < 0) {
+        snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
+        free(h);
+        return NULL;
+    }
     h->cfg = *cfg;
     if (h->cfg.max_header_bytes == 0)
         h->cfg.max_header_bytes = PF_HTTP_MAX_HEADER_DEFAULT;
@@ -109,6 +179,10 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
     if (h->multi == NULL)
         goto oom;
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     if (cfg->max_connections > 0) {
         /*
          * A bounded pool: at most this many connections open, and kept.
@@ -153,6 +227,7 @@ void pf_http_destroy(pf_http *h)
         xfer_free(x);
     }
     curl_multi_cleanup(h->multi);
+    close(h->epfd);
     free(h->ca_file);
     free(h);
 }
@@ -637,28 +712,44 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
     recycle(h, x);
 }
 
-int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
-                 int timeout_ms)
+/*
+ * Keeps the caller's descriptors in the epoll set: those of the last call
+ * stay registered while the caller passes the same ones (the usual case:
+ * no system call), and are swapped when it passes others.
+ */
+static int watch_extra(pf_http *h, const int *fds, size_t count)
 {
-    struct curl_waitfd waits[8];
-    size_t i, n = extra_count < 8 ? extra_count : 8;
-    int running, ready = 0, msgs;
-    CURLMsg *m;
+    struct epoll_event ev = {0};
+    size_t i, n = 0;
+    int want[EXTRA_MAX];
 
-    for (i = 0; i < n; i++) {
-        waits[i].fd = extra_fds[i];
-        waits[i].events = CURL_WAIT_POLLIN;
-        waits[i].revents = 0;
+    for (i = 0; i < count && n < EXTRA_MAX; i++) {
+        if (fds[i] >= 0)
+            want[n++] = fds[i];
     }
-    if (curl_multi_poll(h->multi, n ? waits : NULL, (unsigned)n, timeout_ms,
-                        NULL) != CURLM_OK)
-        return -1;
+    if (n == h->extra_count &&
+        (n == 0 || memcmp(want, h->extra, n * sizeof(*want)) == 0))
+        return 0;
+    for (i = 0; i < h->extra_count; i++)
+        (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->extra[i], NULL);
+    h->extra_count = 0;
     for (i = 0; i < n; i++) {
-        if (waits[i].revents != 0)
-            ready++;
+        ev.events = EPOLLIN;
+        ev.data.u64 = EXTRA_TAG | (uint64_t)(unsigned)want[i];
+        if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, want[i], &ev) != 0 &&
+            errno != EEXIST)
+            return -1;
+        h->extra[h->extra_count++] = want[i];
     }
-    if (curl_multi_perform(h->multi, &running) != CURLM_OK)
-        return -1;
+    return 0;
+}
+
+/* Makes the callbacks of the transfers that finished. */
+static void finish_done(pf_http *h)
+{
+    CURLMsg *m;
+    int msgs;
+
     while ((m = curl_multi_info_read(h->multi, &msgs)) != NULL) {
         pf_http_xfer *x;
 
@@ -667,5 +758,43 @@ int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
         finish(h, x, m->data.result);
     }
+}
+
+int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
+                 int timeout_ms)
+{
+    struct epoll_event ev[EVENTS_MAX];
+    int64_t now = pf_now_ms();
+    int i, n, running, ready = 0, what;
+
+    if (watch_extra(h, extra_fds, extra_count) != 0)
+        return -1;
+    if (h->timer_due_ms >= 0 &&
+        (timeout_ms < 0 || h->timer_due_ms - now < timeout_ms))
+        timeout_ms = h->timer_due_ms <= now ? 0 : (int)(h->timer_due_ms - now);
+    n = epoll_wait(h->epfd, ev, EVENTS_MAX, timeout_ms);
+    if (n < 0 && errno != EINTR)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (ev[i].data.u64 & EXTRA_TAG) {
+            ready++;
+            continue;
+        }
+        what = ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+               ((ev[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+               ((ev[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+        if (curl_multi_socket_action(h->multi, (curl_socket_t)ev[i].data.u64,
+                                     what, &running) != CURLM_OK)
+            return -1;
+    }
+    if (h->timer_due_ms >= 0 && h->timer_due_ms <= pf_now_ms()) {
+        h->timer_due_ms = -1; /* libcurl sets it again if it wants one */
+        if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+                                     &running) != CURLM_OK)
+            return -1;
+    }
+    if (h->socket_failed)
+        return -1;
+    finish_done(h);
     return ready;
 }
