@@ -54,6 +54,8 @@ struct pf_admin {
     pf_metrics *metrics;
     pf_admin_ready_fn ready;
     void *ready_arg;
+    void (*collect)(void *arg);
+    void *collect_arg;
     slot *slots; /* max_connections + EVICT_MARGIN */
     size_t slot_count;
     size_t open; /* slots used */
@@ -492,6 +494,8 @@ static enum MHD_Result serve_metrics(pf_admin *a, struct MHD_Connection *conn)
 
     if (a->metrics == NULL)
         return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    if (a->collect != NULL)
+        a->collect(a->collect_arg);
     text = pf_metrics_render(a->metrics, &len);
     if (text == NULL)
         return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -609,6 +613,8 @@ pf_admin *pf_admin_new(const pf_admin_config *cfg, char *errstr,
     a->metrics = cfg->metrics;
     a->ready = cfg->ready;
     a->ready_arg = cfg->ready_arg;
+    a->collect = cfg->collect;
+    a->collect_arg = cfg->collect_arg;
     fd = open_listener(cfg->listen, errstr, errstr_size);
     if (fd < 0)
         goto out;

@@ -125,10 +125,12 @@ static void commit_commit(pipeline *p,
         err = rd_kafka_commit(p->consumer, l, 0);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             checkpoint_acked(p, l);
-        else
+        else {
             pf_log(PF_LOG_WARN, NULL,
                    "commit of %d partitions before giving them up: %s", l->cnt,
                    rd_kafka_err2str(err));
+            pf_stats_commit_failed(p->stats);
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -147,6 +149,7 @@ void pf_checkpoint_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         pf_log(PF_LOG_WARN, NULL, "offset commit failed: %s (will retry)",
                rd_kafka_err2str(err));
+        pf_stats_commit_failed(p->stats);
         for (i = 0; i < p->parts.n; i++) {
             if (p->parts.v[i] != NULL)
                 pf_part_acked(p->parts.v[i], false);
@@ -282,6 +285,7 @@ static void txn_commit(pipeline *p, const rd_kafka_topic_partition_list_t *only,
     return;
 failed:
     pf_log(PF_LOG_WARN, NULL, "transaction: %s", rd_kafka_error_string(e));
+    pf_stats_commit_failed(p->stats);
     if (rd_kafka_error_txn_requires_abort(e)) {
         rd_kafka_error_destroy(e);
         txn_rewind(p);

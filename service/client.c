@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "provflow/fileio.h"
+#include "provflow/log.h"
 
 struct pf_client {
     pf_tokens *tokens;
@@ -194,6 +195,18 @@ static int hosts(pf_client *c, const pf_config *cfg, char *errstr,
                  cfg->cloud);
         return -1;
     }
+    /*
+     * Graph's documentation lists the industry-data API for the global
+     * service only, not US Government L4 and L5 (DOD) nor China (21Vianet):
+     * said at start, not refused, in case Microsoft extends it.
+     */
+    if (strcmp(cloud->name, "global") != 0)
+        pf_log(PF_LOG_WARN, NULL,
+               "cloud %s: Microsoft Graph documents the industry-data API "
+               "(outbound provisioning flows) for the global service only; "
+               "requests to %s may be refused",
+               cloud->name,
+               cfg->graph_root ? cfg->graph_root : cloud->graph_root);
     snprintf(c->graph_root, sizeof(c->graph_root), "%s",
              cfg->graph_root ? cfg->graph_root : cloud->graph_root);
     snprintf(c->authority_host, sizeof(c->authority_host), "%s",

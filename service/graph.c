@@ -174,6 +174,14 @@ static void report_tenant(tenant *t)
         g->on_tenant(g->on_tenant_arg, &v);
 }
 
+void pf_graph_report_tenants(pf_graph *g)
+{
+    tenant *t;
+
+    TAILQ_FOREACH(t, &g->tenants, link)
+    report_tenant(t);
+}
+
 static void unqueue(pf_graph_job *j)
 {
     assert(j->queued);

@@ -33,6 +33,7 @@ struct pf_metric_child {
     uint64_t hash;
     double value; /* counter, gauge; a histogram's sum */
     uint64_t count;
+    bool unset; /* a gauge taken off /metrics (pf_metric_unset()) */
     const char *values[PF_METRICS_LABELS_MAX];
     uint64_t buckets[]; /* histogram: nbuckets counts; the rest is +Inf */
 };
@@ -358,8 +359,10 @@ void pf_metric_inc(pf_metric_child *c)
 
 void pf_metric_dec(pf_metric_child *c)
 {
-    if (c != NULL && c->family->type == TYPE_GAUGE)
+    if (c != NULL && c->family->type == TYPE_GAUGE) {
         c->value -= 1.0;
+        c->unset = false;
+    }
 }
 
 void pf_metric_add(pf_metric_child *c, double v)
@@ -373,6 +376,7 @@ void pf_metric_add(pf_metric_child *c, double v)
         break;
     case TYPE_GAUGE:
         c->value += v;
+        c->unset = false;
         break;
     case TYPE_HISTOGRAM:
         break;
@@ -381,8 +385,21 @@ void pf_metric_add(pf_metric_child *c, double v)
 
 void pf_metric_set(pf_metric_child *c, double v)
 {
-    if (c != NULL && c->family->type == TYPE_GAUGE)
+    if (c != NULL && c->family->type == TYPE_GAUGE) {
         c->value = v;
+        c->unset = false;
+    }
+}
+
+void pf_metric_unset(pf_metric_child *c)
+{
+    if (c != NULL && c->family->type == TYPE_GAUGE)
+        c->unset = true;
+}
+
+bool pf_metric_is_set(const pf_metric_child *c)
+{
+    return c != NULL && !c->unset;
 }
 
 void pf_metric_observe(pf_metric_child *c, double v)
@@ -739,6 +756,8 @@ static void render_child(pf_buf *b, const pf_metric_child *c)
     char le[32];
     size_t i;
 
+    if (c->unset)
+        return; /* no sample: the value is unknown for now */
     if (f->type != TYPE_HISTOGRAM) {
         pf_buf_adds(b, f->name);
         buf_add_labels(b, c, NULL);

@@ -126,7 +126,9 @@ void pf_output_publish(pipeline *p, work *w, const pf_outcome *o)
     if (p->cfg.dry_run)
         w->has_dlq = false; /* the production dead-letter topic: never */
     pf_stats_outcome(
-        p->stats, pf_outcome_status_name(o->status), o->flow_type, w->has_dlq,
+        p->stats, pf_outcome_status_name(o->status), o->flow_type,
+        w->in.source != NULL ? pf_token_source_tenant(w->in.source) : NULL,
+        w->has_dlq ? w->dlq->code : NULL,
         w->timestamp_ms > 0 ? (double)(o->time_ms - w->timestamp_ms) / 1000.0
                             : -1);
     if (p->cfg.dry_run && p->cfg.dry_run_output == NULL) {
@@ -301,6 +303,7 @@ void pf_output_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
             if (p->record_limit < 4 * RECORD_OVERHEAD)
                 p->record_limit = 4 * RECORD_OVERHEAD;
         }
+        pf_stats_delivery_error(p->stats, rd_kafka_topic_name(m->rkt));
         o->delay_ms = o->delay_ms == 0 ? OUTPUT_RETRY_MIN_MS : o->delay_ms * 2;
         if (o->delay_ms > OUTPUT_RETRY_MAX_MS)
             o->delay_ms = OUTPUT_RETRY_MAX_MS;

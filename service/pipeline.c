@@ -148,30 +148,44 @@ static void log_readiness(pipeline *p)
            ready ? "ready" : "not ready", why);
 }
 
+/* Each tenant's token totals. */
+static void token_stats(pipeline *p)
+{
+    pf_tokens *tokens = pf_client_tokens(p->client);
+    uint64_t fetched, failed;
+    size_t i;
+
+    for (i = 0; i < pf_tokens_size(tokens); i++) {
+        pf_token_source *src = pf_tokens_at(tokens, i);
+
+        pf_token_counts(src, &fetched, &failed);
+        pf_stats_tokens(p->stats, pf_token_source_tenant(src), fetched, failed);
+    }
+}
+
 /* Metrics that are read rather than counted. */
 static void on_stats_timer(pf_timer *t, void *arg)
 {
     pipeline *p = arg;
-    uint64_t fetched, failed;
     size_t i, paused = 0;
 
-    pf_tokens_counts(pf_client_tokens(p->client), &fetched, &failed);
-    pf_stats_tokens(p->stats, fetched, failed);
+    token_stats(p);
+    pf_graph_report_tenants(pf_client_graph(p->client));
     for (i = 0; i < p->parts.n; i++) {
         pf_part *pt = p->parts.v[i];
-        int64_t lo = 0, hi = 0, committed;
+        int64_t lo = 0, hi = 0, committed = -1;
 
-        if (pt == NULL)
-            continue;
-        paused += p->paused;
-        committed = pf_ptrack_commit_offset(pt->track);
-        if (rd_kafka_get_watermark_offsets(p->consumer, p->cfg.input_topic,
-                                           pt->id, &lo,
-                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            hi = committed;
-        pf_stats_partition(p->stats, pt->id, committed,
-                           hi > committed && committed >= 0 ? hi - committed
-                                                            : 0);
+        if (pt != NULL) {
+            paused += p->paused;
+            committed = pf_ptrack_commit_offset(pt->track);
+            if (rd_kafka_get_watermark_offsets(p->consumer, p->cfg.input_topic,
+                                               pt->id, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+                hi = committed;
+        }
+        /* committed < 0 (none yet, or not assigned here): no sample */
+        pf_stats_partition(p->stats, p->cfg.input_topic, p->group, (int32_t)i,
+                           committed, hi > committed ? hi - committed : 0);
     }
     pf_stats_gauges(p->stats, pf_graph_requests(pf_client_graph(p->client)),
                     p->live, paused, p->was_ready, p->systemic);
@@ -430,6 +444,8 @@ static int make_admin(pipeline *p, char *errstr, size_t errstr_size)
     ac.metrics = p->metrics;
     ac.ready = ready_checks;
     ac.ready_arg = p;
+    ac.collect = pf_stats_collect;
+    ac.collect_arg = p->stats;
     p->admin = pf_admin_new(&ac, why, sizeof(why));
     if (p->admin == NULL) {
         snprintf(errstr, errstr_size, "admin-listen %s: %s",
@@ -445,6 +461,7 @@ static int make_kafka(pipeline *p, char *errstr, size_t errstr_size)
     rd_kafka_conf_t *conf;
     rd_kafka_queue_t *mq;
     char why[512];
+    size_t size;
 
     conf = pf_kafka_consumer_conf(&p->cfg, p, errstr, errstr_size);
     if (conf == NULL)
@@ -458,6 +475,10 @@ static int make_kafka(pipeline *p, char *errstr, size_t errstr_size)
         return -1;
     }
     rd_kafka_poll_set_consumer(p->consumer);
+    size = sizeof(p->group);
+    if (rd_kafka_conf_get(rd_kafka_conf(p->consumer), "group.id", p->group,
+                          &size) != RD_KAFKA_CONF_OK)
+        p->group[0] = '\0';
     p->cq = rd_kafka_queue_get_consumer(p->consumer);
     rd_kafka_queue_io_event_enable(p->cq, p->wake[1], "c", 1);
 

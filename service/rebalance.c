@@ -215,6 +215,7 @@ void pf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        pf_stats_rebalance(p->stats, "assign");
         pf_rebalance_adopt(p, l);
         if (cooperative)
             e = rd_kafka_incremental_assign(rk, l);
@@ -228,13 +229,16 @@ void pf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         pf_rebalance_pause(p, p->paused, l);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        if (rd_kafka_assignment_lost(rk))
+        if (rd_kafka_assignment_lost(rk)) {
+            pf_stats_rebalance(p->stats, "lost");
             pf_log(PF_LOG_WARN, NULL,
                    "the group took %d partitions away (assignment lost): "
                    "what finished since the last commit is processed again",
                    l->cnt);
-        else
+        } else {
+            pf_stats_rebalance(p->stats, "revoke");
             let_creates_answer(p, l);
+        }
         /* Commit what finished before giving the partitions up. */
         rd_kafka_flush(p->producer, 10000);
         pf_rebalance_handoff(p, l);

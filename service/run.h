@@ -135,6 +135,7 @@ struct pf_pipeline {
     pf_stats *stats;
     pf_admin *admin;
     pf_timer stats_timer;
+    char group[512]; /* the consumer's group.id: a metrics label */
 };
 
 /* pipeline.c: starts a timer; without memory for it the loop stops. */

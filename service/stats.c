@@ -6,17 +6,45 @@
 #include <string.h>
 
 #include "provflow/flowschema.h"
+#include "provflow/log.h"
+#include "provflow/procstat.h"
 
 #define PARTITIONS_MAX 1024 /* children kept per partition metric */
 
+/*
+ * One HTTP exchange lasts at most --http-timeout-ms (30 s by default, 600 s
+ * at most): the buckets reach the largest.
+ */
+static const double request_buckets[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+    2.5,   5,    10,    30,   60,  120,  300, 600,
+};
+
+/*
+ * A record's way from its timestamp to its outcome can take the whole retry
+ * horizon: tries until --max-elapsed-ms (30 minutes by default), the last
+ * one up to --http-timeout-ms, a --settle-ms hold (60 s) after an uncertain
+ * create, and before all that its key's earlier records and a systemic
+ * pause. The buckets go past 30 minutes to 4 hours, so that a retried
+ * event is seen as such and not only as +Inf.
+ */
+static const double e2e_buckets[] = {
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5,  1,    2.5,  5,    10,    30,
+    60,   120,   300,  600, 1200, 1800, 2400, 3600, 7200, 14400,
+};
+
 struct pf_stats {
     pf_metric *outcomes, *requests, *committed, *lag;
-    pf_metric *limit, *held, *holds, *held_s;
-    pf_metric_child *consumed, *dead_letters, *retries, *throttled;
-    pf_metric_child *retry_after_s, *token_fetches, *token_failures;
+    pf_metric *limit, *held, *holds, *held_s, *tenant_in_flight;
+    pf_metric *tenant_outcomes, *dead_letters, *token_fetches;
+    pf_metric *token_failures, *rebalances, *delivery_errors;
+    pf_metric_child *consumed, *retries, *throttled, *commit_failures;
+    pf_metric_child *retry_after_s;
     pf_metric_child *in_flight, *buffered, *paused, *ready, *systemic;
     pf_metric_child *e2e, *graph_latency;
-    uint64_t tokens_fetched, tokens_failed;
+    /* process_* (procstat.h) */
+    pf_metric_child *cpu, *rss, *vsize, *start_time, *fds, *max_fds;
+    bool procstat_warned;
 };
 
 static pf_metric_child *scalar(pf_metric *f)
@@ -24,12 +52,39 @@ static pf_metric_child *scalar(pf_metric *f)
     return pf_metric_with(f, NULL);
 }
 
+/* The Prometheus client libraries' names and help texts. */
+static void register_process(pf_stats *s, pf_metrics *m)
+{
+    s->cpu = scalar(pf_metrics_counter(
+        m, "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.", 0, NULL));
+    s->rss =
+        scalar(pf_metrics_gauge(m, "process_resident_memory_bytes",
+                                "Resident memory size in bytes.", 0, NULL));
+    s->vsize =
+        scalar(pf_metrics_gauge(m, "process_virtual_memory_bytes",
+                                "Virtual memory size in bytes.", 0, NULL));
+    s->start_time = scalar(pf_metrics_gauge(
+        m, "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.", 0, NULL));
+    s->fds = scalar(pf_metrics_gauge(
+        m, "process_open_fds", "Number of open file descriptors.", 0, NULL));
+    s->max_fds = scalar(
+        pf_metrics_gauge(m, "process_max_fds",
+                         "Maximum number of open file descriptors.", 0, NULL));
+    pf_stats_collect(s); /* no zeros before the first scrape */
+}
+
 pf_stats *pf_stats_new(pf_metrics *m, const char *version)
 {
     static const char *const status_type[] = {"status", "flow_type"};
     static const char *const class[] = {"class"};
-    static const char *const partition[] = {"partition"};
+    static const char *const partition[] = {"topic", "group", "partition"};
     static const char *const tenant[] = {"tenant"};
+    static const char *const tenant_status[] = {"tenant", "status"};
+    static const char *const error_code[] = {"error_code"};
+    static const char *const kind[] = {"kind"};
+    static const char *const topic[] = {"topic"};
     pf_stats *s = calloc(1, sizeof(*s));
 
     if (s == NULL)
@@ -41,9 +96,15 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
     s->outcomes = pf_metrics_counter(
         m, "provflow_outcomes_total",
         "Outcome records published, by status and flow type.", 2, status_type);
-    s->dead_letters = scalar(pf_metrics_counter(
+    s->dead_letters = pf_metrics_counter(
         m, "provflow_dead_letters_total",
-        "Records published to the dead-letter topic.", 0, NULL));
+        "Records published to the dead-letter topic, by error code.", 1,
+        error_code);
+    s->tenant_outcomes = pf_metrics_counter(
+        m, "provflow_tenant_outcomes_total",
+        "Outcome records published, by tenant (the credential used; "
+        "unknown for an event that names none) and status.",
+        2, tenant_status);
     s->requests = pf_metrics_counter(
         m, "provflow_graph_requests_total",
         "HTTP exchanges with Graph, by status class (2xx, 4xx, 5xx, "
@@ -59,11 +120,24 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
         m, "provflow_graph_retry_after_seconds_total",
         "Seconds of waiting that Retry-After headers asked for.", 0, NULL));
     s->token_fetches =
-        scalar(pf_metrics_counter(m, "provflow_token_refreshes_total",
-                                  "Access tokens obtained.", 0, NULL));
+        pf_metrics_counter(m, "provflow_token_refreshes_total",
+                           "Access tokens obtained, by tenant.", 1, tenant);
     s->token_failures =
-        scalar(pf_metrics_counter(m, "provflow_token_failures_total",
-                                  "Token requests that failed.", 0, NULL));
+        pf_metrics_counter(m, "provflow_token_failures_total",
+                           "Token requests that failed, by tenant.", 1, tenant);
+    s->rebalances = pf_metrics_counter(
+        m, "provflow_rebalances_total",
+        "Rebalance events: partitions assigned, revoked, or lost (taken "
+        "away without a revocation).",
+        1, kind);
+    s->commit_failures = scalar(pf_metrics_counter(
+        m, "provflow_commit_failures_total",
+        "Offset commits (or transactions) that failed; retried.", 0, NULL));
+    s->delivery_errors = pf_metrics_counter(
+        m, "provflow_producer_delivery_errors_total",
+        "Outcome records and dead letters whose delivery failed, by topic; "
+        "produced again.",
+        1, topic);
     s->in_flight = scalar(
         pf_metrics_gauge(m, "provflow_graph_requests_in_flight",
                          "HTTP requests to Graph running now.", 0, NULL));
@@ -81,12 +155,15 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
     s->systemic = scalar(pf_metrics_gauge(
         m, "provflow_graph_systemic_failure",
         "1 while Graph or the token endpoint fails systemically.", 0, NULL));
-    s->committed =
-        pf_metrics_gauge(m, "provflow_partition_committed_offset",
-                         "Last offset committed, per partition.", 1, partition);
+    s->committed = pf_metrics_gauge(
+        m, "provflow_partition_committed_offset",
+        "Offset committed (or being committed), per assigned partition; no "
+        "sample until there is one.",
+        3, partition);
     s->lag = pf_metrics_gauge(
         m, "provflow_partition_lag",
-        "High watermark minus committed offset, per partition.", 1, partition);
+        "High watermark minus committed offset, per assigned partition.", 3,
+        partition);
     s->limit = pf_metrics_gauge(
         m, "provflow_graph_concurrency_limit",
         "Requests a tenant may have in flight now: its adaptive limit.", 1,
@@ -102,16 +179,20 @@ pf_stats *pf_stats_new(pf_metrics *m, const char *version)
     s->held_s = pf_metrics_counter(
         m, "provflow_graph_tenant_held_seconds_total",
         "Seconds a tenant was held by throttling, in all.", 1, tenant);
+    s->tenant_in_flight = pf_metrics_gauge(
+        m, "provflow_graph_tenant_in_flight",
+        "HTTP requests to Graph running now, per tenant.", 1, tenant);
     pf_metric_set_max_children(s->committed, PARTITIONS_MAX);
     pf_metric_set_max_children(s->lag, PARTITIONS_MAX);
     s->e2e = scalar(pf_metrics_histogram(
         m, "provflow_end_to_end_latency_seconds",
         "From the input record's timestamp to its outcome's publication.", 0,
-        NULL, pf_metrics_latency_buckets, PF_METRICS_LATENCY_BUCKETS_COUNT));
+        NULL, e2e_buckets, sizeof(e2e_buckets) / sizeof(e2e_buckets[0])));
     s->graph_latency = scalar(pf_metrics_histogram(
         m, "provflow_graph_request_duration_seconds",
-        "Duration of one HTTP exchange with Graph.", 0, NULL,
-        pf_metrics_latency_buckets, PF_METRICS_LATENCY_BUCKETS_COUNT));
+        "Duration of one HTTP exchange with Graph.", 0, NULL, request_buckets,
+        sizeof(request_buckets) / sizeof(request_buckets[0])));
+    register_process(s, m);
     return s;
 }
 
@@ -152,14 +233,34 @@ static const char *flow_type_label(const char *flow_type)
     return k != NULL ? k->flow_type : "unknown";
 }
 
+/* The dead-letter codes of outcomes.md; anything else is "other". */
+static const char *error_code_label(const char *code)
+{
+    static const char *const known[] = {"invalid_event", "rejected",
+                                        "retries_exhausted"};
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(code, known[i]) == 0)
+            return known[i];
+    }
+    return "other";
+}
+
 void pf_stats_outcome(pf_stats *s, const char *status, const char *flow_type,
-                      bool dead_letter, double end_to_end_s)
+                      const char *tenant, const char *dead_letter,
+                      double end_to_end_s)
 {
     const char *labels[] = {status_label(status), flow_type_label(flow_type)};
+    const char *by_tenant[] = {tenant != NULL ? tenant : "unknown", labels[0]};
+    const char *code[1];
 
     pf_metric_inc(pf_metric_with(s->outcomes, labels));
-    if (dead_letter)
-        pf_metric_inc(s->dead_letters);
+    pf_metric_inc(pf_metric_with(s->tenant_outcomes, by_tenant));
+    if (dead_letter != NULL) {
+        code[0] = error_code_label(dead_letter);
+        pf_metric_inc(pf_metric_with(s->dead_letters, code));
+    }
     if (end_to_end_s >= 0)
         pf_metric_observe(s->e2e, end_to_end_s);
 }
@@ -189,16 +290,6 @@ void pf_stats_graph_retry(void *arg, int64_t delay_ms, bool retry_after)
     }
 }
 
-void pf_stats_tokens(pf_stats *s, uint64_t fetched, uint64_t failed)
-{
-    if (fetched > s->tokens_fetched)
-        pf_metric_add(s->token_fetches, (double)(fetched - s->tokens_fetched));
-    if (failed > s->tokens_failed)
-        pf_metric_add(s->token_failures, (double)(failed - s->tokens_failed));
-    s->tokens_fetched = fetched;
-    s->tokens_failed = failed;
-}
-
 void pf_stats_gauges(pf_stats *s, size_t in_flight, size_t buffered,
                      size_t paused_partitions, bool ready, bool systemic)
 {
@@ -224,18 +315,77 @@ void pf_stats_graph_tenant(void *arg, const pf_graph_tenant *t)
     const char *labels[] = {t->tenant_id};
 
     pf_metric_set(pf_metric_with(s->limit, labels), t->limit);
+    pf_metric_set(pf_metric_with(s->tenant_in_flight, labels), t->in_flight);
     pf_metric_set(pf_metric_with(s->held, labels), (double)t->held_ms / 1e3);
     add_to(pf_metric_with(s->holds, labels), (double)t->throttles);
     add_to(pf_metric_with(s->held_s, labels), (double)t->held_ms_total / 1e3);
 }
 
-void pf_stats_partition(pf_stats *s, int32_t partition, int64_t committed,
-                        int64_t lag)
+void pf_stats_tokens(pf_stats *s, const char *tenant, uint64_t fetched,
+                     uint64_t failed)
+{
+    const char *labels[] = {tenant};
+
+    add_to(pf_metric_with(s->token_fetches, labels), (double)fetched);
+    add_to(pf_metric_with(s->token_failures, labels), (double)failed);
+}
+
+void pf_stats_partition(pf_stats *s, const char *topic, const char *group,
+                        int32_t partition, int64_t committed, int64_t lag)
 {
     char id[16];
-    const char *labels[] = {id};
+    const char *labels[] = {topic, group, id};
+    pf_metric_child *c, *l;
 
     snprintf(id, sizeof(id), "%d", partition);
-    pf_metric_set(pf_metric_with(s->committed, labels), (double)committed);
-    pf_metric_set(pf_metric_with(s->lag, labels), (double)lag);
+    c = pf_metric_with(s->committed, labels);
+    l = pf_metric_with(s->lag, labels);
+    if (committed < 0) {
+        pf_metric_unset(c);
+        pf_metric_unset(l);
+        return;
+    }
+    pf_metric_set(c, (double)committed);
+    pf_metric_set(l, (double)lag);
+}
+
+void pf_stats_rebalance(pf_stats *s, const char *kind)
+{
+    const char *labels[] = {kind};
+
+    pf_metric_inc(pf_metric_with(s->rebalances, labels));
+}
+
+void pf_stats_commit_failed(pf_stats *s)
+{
+    pf_metric_inc(s->commit_failures);
+}
+
+void pf_stats_delivery_error(pf_stats *s, const char *topic)
+{
+    const char *labels[] = {topic};
+
+    pf_metric_inc(pf_metric_with(s->delivery_errors, labels));
+}
+
+void pf_stats_collect(void *arg)
+{
+    pf_stats *s = arg;
+    pf_procstat ps = {.open_fds = -1, .max_fds = -1};
+    char why[160];
+
+    if (pf_procstat_read(&ps, why, sizeof(why)) == 0) {
+        add_to(s->cpu, ps.cpu_seconds);
+        pf_metric_set(s->rss, ps.resident_bytes);
+        pf_metric_set(s->vsize, ps.virtual_bytes);
+        pf_metric_set(s->start_time, ps.start_time_seconds);
+    } else if (!s->procstat_warned) {
+        /* Once: a scrape every few seconds must not flood the log. */
+        s->procstat_warned = true;
+        pf_log(PF_LOG_WARN, NULL, "process metrics: %s", why);
+    }
+    if (ps.open_fds >= 0)
+        pf_metric_set(s->fds, ps.open_fds);
+    if (ps.max_fds >= 0)
+        pf_metric_set(s->max_fds, ps.max_fds);
 }

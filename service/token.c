@@ -749,3 +749,13 @@ void pf_tokens_counts(const pf_tokens *t, uint64_t *fetched, uint64_t *failed)
         *failed += t->sources[i]->failed;
     }
 }
+
+size_t pf_tokens_size(const pf_tokens *t)
+{
+    return t->count;
+}
+
+pf_token_source *pf_tokens_at(pf_tokens *t, size_t i)
+{
+    return i < t->count ? t->sources[i] : NULL;
+}

@@ -113,6 +113,14 @@ typedef struct pf_admin_config {
     pf_metrics *metrics;           /* borrowed; NULL: /metrics is 404 */
     pf_admin_ready_fn ready;       /* NULL: always ready */
     void *ready_arg;
+    /*
+     * Called before each GET /metrics renders the registry, on the loop
+     * thread from inside pf_admin_run(): to refresh the values that are
+     * read rather than counted (process_*). NULL: none. Must not call into
+     * the admin server.
+     */
+    void (*collect)(void *arg);
+    void *collect_arg;
 } pf_admin_config;
 
 /* Fills cfg with the PF_ADMIN_*_DEFAULT values; listen NULL, no hooks. */

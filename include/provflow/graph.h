@@ -176,6 +176,13 @@ typedef void (*pf_graph_tenant_fn)(void *arg, const pf_graph_tenant *t);
  */
 void pf_graph_observe_tenants(pf_graph *g, pf_graph_tenant_fn fn, void *arg);
 
+/*
+ * Calls the tenants' observer for every tenant now (its requests in flight
+ * change with every answer, too often to report each time): for a
+ * periodic refresh of the metrics. Nothing without an observer.
+ */
+void pf_graph_report_tenants(pf_graph *g);
+
 void pf_graph_destroy(pf_graph *g);
 
 /*

@@ -35,6 +35,7 @@
 #ifndef PROVFLOW_METRICS_H
 #define PROVFLOW_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,6 +135,18 @@ void pf_metric_dec(pf_metric_child *c);
 void pf_metric_add(pf_metric_child *c, double v);
 void pf_metric_set(pf_metric_child *c, double v);
 void pf_metric_observe(pf_metric_child *c, double v);
+
+/*
+ * Takes a gauge's sample off /metrics until the next pf_metric_set() (or
+ * add, inc, dec) on it: for a value that is unknown for now (a partition
+ * with nothing committed yet, one no longer assigned), since any number
+ * would be read as a measurement. The child stays valid. Ignored on
+ * counters and histograms, which only ever go up, and on NULL.
+ */
+void pf_metric_unset(pf_metric_child *c);
+
+/* False for NULL and while a gauge is unset (pf_metric_unset()). */
+bool pf_metric_is_set(const pf_metric_child *c);
 
 /* A counter's or gauge's value; a histogram's sum. 0 for NULL. */
 double pf_metric_value(const pf_metric_child *c);

@@ -197,4 +197,11 @@ void pf_token_counts(const pf_token_source *s, uint64_t *fetched,
 /* The same, summed over every source. */
 void pf_tokens_counts(const pf_tokens *t, uint64_t *fetched, uint64_t *failed);
 
+/*
+ * The sources, in the order they were added (the default first): i from 0
+ * to pf_tokens_size() - 1; NULL past the end. Borrowed, as long as t.
+ */
+size_t pf_tokens_size(const pf_tokens *t);
+pf_token_source *pf_tokens_at(pf_tokens *t, size_t i);
+
 #endif /* PROVFLOW_TOKEN_H */

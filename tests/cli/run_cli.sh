@@ -105,6 +105,23 @@ err=$("$pf" run --max-buffered-bytes 1000 2>&1 >/dev/null)
 check "--max-buffered-bytes under 1 MiB exits 78" 78 $?
 grep -q "max-buffered-bytes" <<<"$err" && ok "the message names the setting" ||
     fail "the message names the setting" "$err"
+# National clouds: Graph documents the industry-data API for the global
+# service only; another --cloud starts, with a warning naming it.
+for cloud in usgov usgov-dod china; do
+    err=$(AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_CLIENT_SECRET=x \
+        "$pf" send --cloud "$cloud" </dev/null 2>&1 >/dev/null)
+    check "send --cloud $cloud with no event exits 0" 0 $?
+    jq -e --arg c "$cloud" 'select(.level == "warn" and
+        (.msg | startswith("cloud " + $c + ": ") and
+            test("global service only")))' <<<"$err" >/dev/null &&
+        ok "--cloud $cloud: a warning says the API is global only" ||
+        fail "--cloud $cloud: a warning says the API is global only" "$err"
+done
+err=$(AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_CLIENT_SECRET=x \
+    "$pf" send --cloud global </dev/null 2>&1 >/dev/null)
+check "send --cloud global exits 0" 0 $?
+grep -q "global service only" <<<"$err" &&
+    fail "--cloud global: no warning" "$err" || ok "--cloud global: no warning"
 help=$("$pf" run --help)
 for want in '--dry-run-output TOPIC' '--max-buffered-bytes N' \
     '<group-id>.dry-run' 'no credential is needed' 'standard output'; do

@@ -87,7 +87,7 @@ produce "$(set_id 3)" "$(user_event redact-wrong "$(set_id 3)" "$pw_created")"
 PF_ENV=(AZURE_TENANT_ID=test-tenant AZURE_CLIENT_ID=test-client
     "AZURE_CLIENT_SECRET=$wrong")
 pf_run wrong --log-level debug
-if wait_for 30 eval '[ "$(pf_metric wrong "provflow_token_failures_total ")" -ge 1 ]'; then
+if wait_for 30 eval '[ "$(pf_metric wrong "provflow_token_failures_total\\{")" -ge 1 ]'; then
     pass "the token request failed"
 else
     fail "the token request failed" "$(pf_log_show wrong)"

@@ -67,6 +67,14 @@ CHECKS = {
                   "entrypoint",
     "compose": "compose.yaml: wiring of Kafka, simulator and provflow",
     "kustomize": "the manifests render (and agree with kustomize)",
+    "replicas": "no replicas in a Deployment that a ScaledObject scales",
+    "scrape": "one scrape path per variant: pod annotations or a "
+              "ServiceMonitor",
+    "spread": "topologySpreadConstraints across nodes and zones (zones "
+              "ScheduleAnyway)",
+    "alerts": "alert rules use only metrics provflow exports",
+    "netpol": "NetworkPolicy: the pods, admin port from monitoring only, "
+              "egress DNS, Kafka and 443 only",
 }
 
 SECRET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -598,16 +606,186 @@ def container_env(c, objs, report, where):
     return env, source
 
 
-def check_variant(label, objs, svc, docker_uid, report):
+def check_variant(label, objs, svc, docker_uid, report, metrics=None):
     deps = find(objs, "Deployment")
     if not deps:
         report("refs", "%s: no Deployment" % label)
         return
     for dep in deps:
         check_deployment(label, dep, objs, svc, docker_uid, report)
+        check_replicas(label, dep, objs, report)
+        check_scrape(label, dep, objs, report)
+        check_spread(label, dep, report)
+        for np in find(objs, "NetworkPolicy"):
+            check_netpol(label, dep, np, svc, report)
     for s in find(objs, "Secret"):
         if not s.get("__external"):
             check_placeholders(label, s, report)
+    if metrics is not None:
+        check_alerts(label, objs, metrics, report)
+
+
+def check_replicas(label, dep, objs, report):
+    """KEDA's HPA owns the count: a replicas field would be re-applied by
+    every kubectl apply and fight it. Without KEDA the count is needed."""
+    name = dep["metadata"]["name"]
+    scaled = [so for so in find(objs, "ScaledObject")
+              if ((so.get("spec") or {}).get("scaleTargetRef") or {}).get(
+                  "name") == name]
+    has = "replicas" in (dep.get("spec") or {})
+    if scaled and has:
+        report("replicas", "%s: Deployment %s sets replicas (%s) but "
+               "ScaledObject %s scales it" % (
+                   label, name, dep["spec"]["replicas"],
+                   scaled[0]["metadata"]["name"]))
+    if not scaled and not has:
+        report("replicas", "%s: Deployment %s has no replicas and no "
+               "ScaledObject: it would run one pod" % (label, name))
+
+
+def check_scrape(label, dep, objs, report):
+    """Pod annotations or a ServiceMonitor, exactly one: both would have
+    Prometheus scrape each pod twice; neither, not at all."""
+    tmpl = (dep.get("spec") or {}).get("template") or {}
+    pod_labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    ann = (tmpl.get("metadata") or {}).get("annotations") or {}
+    paths = []
+    if str(ann.get("prometheus.io/scrape", "")).lower() == "true":
+        paths.append("pod annotations")
+    for svc in find(objs, "Service"):
+        a = (svc.get("metadata") or {}).get("annotations") or {}
+        if str(a.get("prometheus.io/scrape", "")).lower() == "true":
+            paths.append("Service %s annotations" % svc["metadata"]["name"])
+    services = [o for o in find(objs, "Service")
+                if labels_match((o.get("spec") or {}).get("selector"),
+                                pod_labels)]
+    for sm in find(objs, "ServiceMonitor"):
+        sel = ((sm.get("spec") or {}).get("selector") or {}).get(
+            "matchLabels")
+        hit = [o for o in services
+               if labels_match(sel, (o.get("metadata") or {}).get("labels")
+                               or {})]
+        if not hit:
+            report("scrape", "%s: ServiceMonitor %s selects no Service of "
+                   "the pods (%s)" % (label, sm["metadata"]["name"], sel))
+            continue
+        ports = {p.get("name") for o in hit
+                 for p in (o.get("spec") or {}).get("ports") or []}
+        for ep in (sm.get("spec") or {}).get("endpoints") or []:
+            if ep.get("port") not in ports:
+                report("scrape", "%s: ServiceMonitor %s port %s: no such "
+                       "Service port" % (label, sm["metadata"]["name"],
+                                         ep.get("port")))
+        paths.append("ServiceMonitor %s" % sm["metadata"]["name"])
+    if len(paths) != 1:
+        report("scrape", "%s: %s: want exactly one scrape path, got %s" % (
+            label, dep["metadata"]["name"],
+            ", ".join(paths) if paths else "none"))
+
+
+def check_spread(label, dep, report):
+    tmpl = (dep.get("spec") or {}).get("template") or {}
+    pod_labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    tsc = (tmpl.get("spec") or {}).get("topologySpreadConstraints") or []
+    by_key = {c.get("topologyKey"): c for c in tsc}
+    where = "%s: Deployment %s" % (label, dep["metadata"]["name"])
+    for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone"):
+        c = by_key.get(key)
+        if c is None:
+            report("spread", "%s: no topologySpreadConstraint on %s" % (
+                where, key))
+            continue
+        sel = (c.get("labelSelector") or {}).get("matchLabels")
+        if not sel or not labels_match(sel, pod_labels):
+            report("spread", "%s: the %s constraint selects %s, not the "
+                   "pods" % (where, key, sel))
+    zone = by_key.get("topology.kubernetes.io/zone") or {}
+    if zone and zone.get("whenUnsatisfiable") != "ScheduleAnyway":
+        report("spread", "%s: zones whenUnsatisfiable %s: a cluster with "
+               "one zone, or a full one, would leave pods pending; want "
+               "ScheduleAnyway" % (where, zone.get("whenUnsatisfiable")))
+
+
+def check_netpol(label, dep, np, svc, report):
+    where = "%s: NetworkPolicy %s" % (label, np["metadata"]["name"])
+    spec = np.get("spec") or {}
+    tmpl = (dep.get("spec") or {}).get("template") or {}
+    pod_labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    sel = (spec.get("podSelector") or {}).get("matchLabels")
+    if not sel or not labels_match(sel, pod_labels):
+        report("netpol", "%s: podSelector %s is not provflow's pods" % (
+            where, sel))
+    if set(spec.get("policyTypes") or []) != {"Ingress", "Egress"}:
+        report("netpol", "%s: policyTypes %s, want Ingress and Egress" % (
+            where, spec.get("policyTypes")))
+    for rule in spec.get("ingress") or []:
+        peers = rule.get("from") or []
+        ok = peers and all(
+            set(p) == {"namespaceSelector"} and
+            ((p["namespaceSelector"] or {}).get("matchLabels") or {}) ==
+            {"kubernetes.io/metadata.name": "monitoring"} for p in peers)
+        ports = [p.get("port") for p in rule.get("ports") or []]
+        if not ok or ports not in (["admin"], [svc_admin(svc)]):
+            report("netpol", "%s: ingress from %s to ports %s; want the "
+                   "admin port from the monitoring namespace only" % (
+                       where, peers or "anywhere", ports or "all"))
+    kinds = {"dns": False, "kafka": False, "https": False}
+    for rule in spec.get("egress") or []:
+        ports = {(p.get("protocol", "TCP"), p.get("port"))
+                 for p in rule.get("ports") or []}
+        if not ports:
+            report("netpol", "%s: an egress rule to every port" % where)
+        elif ports <= {("UDP", 53), ("TCP", 53)}:
+            kinds["dns"] = True
+        elif ports == {("TCP", 443)}:
+            kinds["https"] = True
+        elif rule.get("to"):
+            kinds["kafka"] = True
+        else:
+            report("netpol", "%s: egress to ports %s of any address" % (
+                where, sorted(ports, key=str)))
+    for k, seen in kinds.items():
+        if not seen:
+            report("netpol", "%s: no egress rule for %s" % (where, k))
+
+
+def svc_admin(svc):
+    return svc.admin_port({})
+
+
+# Metric names in PromQL: provflow's and the process_* family.
+METRIC_RE = re.compile(r"\b((?:provflow|process)_[a-z0-9_]+)\b")
+
+
+def exported_metrics(tree):
+    """The names on /metrics, from the registrations in service/stats.c
+    and service/metrics.c (histograms with their three series)."""
+    names = set()
+    for f in ("service/stats.c", "service/metrics.c"):
+        src = tree.read(f)
+        for kind, name in re.findall(
+                r'pf_metrics_(counter|gauge|histogram|build_info)\(\s*'
+                r'm,\s*"([a-z0-9_]+)"', src):
+            names.add(name)
+            if kind == "histogram":
+                names |= {name + "_bucket", name + "_sum", name + "_count"}
+    if len(names) < 20:
+        raise Finding("service/stats.c: found %d metric registrations; the "
+                      "code's shape changed, update check_manifests.py"
+                      % len(names))
+    return names
+
+
+def check_alerts(label, objs, metrics, report):
+    for pr in find(objs, "PrometheusRule"):
+        for g in (pr.get("spec") or {}).get("groups") or []:
+            for r in g.get("rules") or []:
+                for m in METRIC_RE.findall(str(r.get("expr", ""))):
+                    if m not in metrics:
+                        report("alerts", "%s: PrometheusRule %s, %s: %s is "
+                               "no metric provflow exports" % (
+                                   label, pr["metadata"]["name"],
+                                   r.get("alert") or r.get("record"), m))
 
 
 def labels_match(selector, labels):
@@ -1405,9 +1583,14 @@ def run_checks(tree, crosscheck_kustomize=True):
     except Finding as e:
         report("kustomize", str(e))
         return findings, notes
+    try:
+        metrics = exported_metrics(tree)
+    except (Finding, OSError) as e:
+        report("alerts", str(e))
+        metrics = None
     for label, objs in rendered:
         try:
-            check_variant(label, objs, svc, uid, report)
+            check_variant(label, objs, svc, uid, report, metrics)
         except Finding as e:
             report("refs", "%s: %s" % (label, e))
     if crosscheck_kustomize:

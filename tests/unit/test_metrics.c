@@ -110,6 +110,42 @@ static void gauge_sets_adds_and_decrements(void **state)
     pf_metrics_destroy(m);
 }
 
+/*
+ * An unset gauge has no sample (its TYPE line stays) until it is set
+ * again; a counter cannot be unset.
+ */
+static void unset_gauge_has_no_sample_until_set(void **state)
+{
+    static const char *const labels[] = {"partition"};
+    static const char *const p0[] = {"0"};
+    static const char *const p1[] = {"1"};
+    pf_metrics *m = pf_metrics_new();
+    pf_metric *g = pf_metrics_gauge(m, "provflow_offset", NULL, 1, labels);
+    pf_metric *c = pf_metrics_counter(m, "provflow_total", NULL, 0, NULL);
+    pf_metric_child *c0 = pf_metric_with(g, p0);
+
+    (void)state;
+    pf_metric_set(pf_metric_with(g, p1), 5);
+    pf_metric_unset(c0);
+    pf_metric_unset(pf_metric_with(c, NULL));
+    assert_false(pf_metric_is_set(c0));
+    assert_true(pf_metric_is_set(pf_metric_with(c, NULL)));
+    assert_render(m, "# TYPE provflow_offset gauge\n"
+                     "provflow_offset{partition=\"1\"} 5\n"
+                     "# TYPE provflow_total counter\n"
+                     "provflow_total 0\n");
+    pf_metric_set(c0, 3);
+    pf_metric_unset(pf_metric_with(g, p1));
+    assert_true(pf_metric_is_set(c0));
+    assert_render(m, "# TYPE provflow_offset gauge\n"
+                     "provflow_offset{partition=\"0\"} 3\n"
+                     "# TYPE provflow_total counter\n"
+                     "provflow_total 0\n");
+    pf_metric_unset(NULL); /* nothing happens */
+    assert_false(pf_metric_is_set(NULL));
+    pf_metrics_destroy(m);
+}
+
 static void numbers_use_shortest_exact_form(void **state)
 {
     static const struct {
@@ -469,6 +505,7 @@ int main(void)
         cmocka_unit_test(counter_renders_help_type_and_children),
         cmocka_unit_test(counter_only_goes_up),
         cmocka_unit_test(gauge_sets_adds_and_decrements),
+        cmocka_unit_test(unset_gauge_has_no_sample_until_set),
         cmocka_unit_test(numbers_use_shortest_exact_form),
         cmocka_unit_test(histogram_renders_cumulative_buckets_sum_count),
         cmocka_unit_test(histogram_without_labels_and_default_buckets),
