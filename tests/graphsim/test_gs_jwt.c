@@ -172,7 +172,8 @@ static enum gs_jwt_result verify(const char *jwt)
 {
     static const char *const auds[] = {AUD};
     struct gs_cert *certs[] = {kp.cert};
-    struct gs_jwt_check chk = {CLIENT, auds, 1, certs, 1, NOW, 300};
+    struct gs_jwt_check chk = {CLIENT, auds, 1,    certs, 1,
+                               NOW,    300,  NULL, NULL,  0};
     char err[512];
     enum gs_jwt_result r =
         gs_jwt_verify(jwt, strlen(jwt), &chk, err, sizeof(err));
