@@ -360,10 +360,9 @@ static enum gs_jwt_result sni_key(const json_t *hdr, const char *thumb,
     *key = NULL;
     if (!json_is_array(x5c) || json_array_size(x5c) == 0) {
         snprintf(errstr, errsz,
-                 "the certificate with identifier '%.64s' used to sign the "
-                 "client assertion is not registered on application '%.64s', "
-                 "and the assertion has no 'x5c' header for subject name and "
-                 "issuer authentication",
+                 "the assertion has no 'x5c' header for subject name and "
+                 "issuer authentication, and the certificate with identifier "
+                 "'%.64s' is not registered on application '%.64s'",
                  thumb, chk->client_id);
         goto out;
     }
