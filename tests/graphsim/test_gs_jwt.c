@@ -652,7 +652,11 @@ static char *cert_pem(X509 *x)
 
     assert_int_equal(PEM_write_bio_X509(bio, x), 1);
     n = BIO_get_mem_data(bio, &data);
-    out = strndup(data, (size_t)n);
+    /* BIO memory is not NUL-terminated: copied by length. */
+    out = malloc((size_t)n + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
     BIO_free(bio);
     return out;
 }

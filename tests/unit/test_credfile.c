@@ -193,8 +193,12 @@ static char *make_pem(const char *cn, char *thumb_out)
     assert_int_equal(
         PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
     len = BIO_get_mem_data(bio, &data);
-    text = strndup(data, (size_t)len);
+    /* BIO memory is not NUL-terminated: copied by length (no strndup,
+     * which strict string checks read as a C string). */
+    text = malloc((size_t)len + 1);
     assert_non_null(text);
+    memcpy(text, data, (size_t)len);
+    text[len] = '\0';
     BIO_free(bio);
     X509_free(x);
     EVP_PKEY_free(key);
