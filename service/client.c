@@ -18,8 +18,7 @@ struct pf_client {
     char authority_host[PF_GRAPH_ROOT_MAX + 1];
 };
 
-#define CREDENTIALS_FILE_MAX   (1024 * 1024)
-#define CLIENT_SECRET_FILE_MAX 4096
+#define CREDENTIALS_FILE_MAX (1024 * 1024)
 
 static const pf_cloud clouds[] = {
     {"global", "https://login.microsoftonline.com",
@@ -42,7 +41,12 @@ const pf_cloud *pf_cloud_find(const char *name)
     return NULL;
 }
 
-/* The default credential's kind: the Azure SDKs' order. */
+/*
+ * The default credential: a client secret or a certificate (config.c
+ * refuses both), else the federated token file. A federated token file
+ * next to one of the two is ignored, said in the log: workload identity's
+ * webhook puts AZURE_FEDERATED_TOKEN_FILE into every pod it serves.
+ */
 static int default_credential(const pf_config *cfg, pf_credential *cred,
                               char *errstr, size_t errstr_size)
 {
@@ -51,10 +55,19 @@ static int default_credential(const pf_config *cfg, pf_credential *cred,
     cred->client_id = cfg->client_id;
     if (cfg->client_secret != NULL) {
         cred->kind = PF_CRED_SECRET;
-        cred->secret = cfg->client_secret;
+        /* From a file: the token source reads it, and again on change. */
+        if (cfg->client_secret_file != NULL)
+            cred->secret_file = cfg->client_secret_file;
+        else
+            cred->secret = cfg->client_secret;
     } else if (cfg->certificate_path != NULL) {
         cred->kind = PF_CRED_CERTIFICATE;
         cred->certificate_path = cfg->certificate_path;
+        if (cfg->certificate_password_file != NULL)
+            cred->certificate_password_file = cfg->certificate_password_file;
+        else
+            cred->certificate_password = cfg->certificate_password;
+        cred->send_certificate_chain = cfg->send_certificate_chain;
     } else if (cfg->federated_token_file != NULL) {
         cred->kind = PF_CRED_FEDERATED;
         cred->federated_token_file = cfg->federated_token_file;
@@ -70,42 +83,124 @@ static int default_credential(const pf_config *cfg, pf_credential *cred,
                  "(AZURE_CLIENT_ID) are required");
         return -1;
     }
+    if (cred->kind != PF_CRED_FEDERATED && cfg->federated_token_file != NULL)
+        pf_log(PF_LOG_WARN, NULL,
+               "federated-token-file (AZURE_FEDERATED_TOKEN_FILE) is ignored: "
+               "the default credential is the client %s",
+               cred->kind == PF_CRED_SECRET ? "secret" : "certificate");
     return 0;
 }
 
-/*
- * A clientSecretFile's secret: the file without its trailing line ends,
- * into secret (secret_size > CLIENT_SECRET_FILE_MAX). Regular files only,
- * never truncated (fileio.h). Returns 0, or -1 with a reason in why.
- */
-static int read_secret_file(const char *path, char *secret, size_t secret_size,
-                            char *errstr, size_t errstr_size)
+/* The setting a default credential's load failure is about. */
+static const char *default_setting(const pf_config *cfg)
 {
-    char what[200], *buf;
-    size_t len, size;
+    if (cfg->client_secret != NULL)
+        return cfg->client_secret_file != NULL
+                   ? "client-secret (AZURE_CLIENT_SECRET_FILE)"
+                   : "client-secret (AZURE_CLIENT_SECRET)";
+    if (cfg->certificate_path != NULL)
+        return cfg->certificate_password != NULL
+                   ? "client-certificate-path (AZURE_CLIENT_CERTIFICATE_PATH, "
+                     "with client-certificate-password)"
+                   : "client-certificate-path (AZURE_CLIENT_CERTIFICATE_PATH)";
+    return "federated-token-file (AZURE_FEDERATED_TOKEN_FILE)";
+}
 
-    snprintf(what, sizeof(what), "clientSecretFile %.160s", path);
-    if (pf_file_read(path, what, CLIENT_SECRET_FILE_MAX, &buf, &size, errstr,
-                     errstr_size) != PF_FILE_OK)
-        return -1;
-    len = size;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        len--;
-    if (len == 0 || memchr(buf, '\0', len) != NULL || len >= secret_size) {
-        snprintf(errstr, errstr_size, "%s is %s", what,
-                 len == 0 ? "empty" : "not text");
-        pf_file_free(buf, size);
+/* The members a credentials-file entry may have. */
+static const char *const entry_keys[] = {"tenantId",
+                                         "clientId",
+                                         "clientSecretFile",
+                                         "certificatePath",
+                                         "certificatePasswordFile",
+                                         "sendCertificateChain",
+                                         "federatedTokenFile",
+                                         NULL};
+
+/*
+ * One credentials-file entry into cred (strings borrowed from e). Exactly
+ * one of clientSecretFile, certificatePath, federatedTokenFile (unlike the
+ * environment, nothing injects any of them: two are a mistake), and
+ * certificatePasswordFile and sendCertificateChain only with a
+ * certificate. Returns 0, or -1 with the member named in errstr.
+ */
+static int entry_credential(const json_t *e, pf_credential *cred, char *errstr,
+                            size_t errstr_size)
+{
+    const char *key, *kinds[3] = {NULL, NULL, NULL};
+    const json_t *v, *chain;
+    size_t i, n = 0;
+
+    memset(cred, 0, sizeof(*cred));
+    if (!json_is_object(e)) {
+        snprintf(errstr, errstr_size, "not a JSON object");
         return -1;
     }
-    memcpy(secret, buf, len);
-    secret[len] = '\0';
-    pf_file_free(buf, size);
+    json_object_foreach((json_t *)e, key, v)
+    {
+        for (i = 0; entry_keys[i] != NULL; i++) {
+            if (strcmp(key, entry_keys[i]) == 0)
+                break;
+        }
+        if (entry_keys[i] == NULL) {
+            snprintf(errstr, errstr_size, "unknown member \"%.64s\"", key);
+            return -1;
+        }
+        if (strcmp(key, "sendCertificateChain") != 0 && !json_is_string(v)) {
+            snprintf(errstr, errstr_size, "%s: not a string", key);
+            return -1;
+        }
+    }
+    cred->tenant_id = json_string_value(json_object_get(e, "tenantId"));
+    cred->client_id = json_string_value(json_object_get(e, "clientId"));
+    cred->secret_file =
+        json_string_value(json_object_get(e, "clientSecretFile"));
+    cred->certificate_path =
+        json_string_value(json_object_get(e, "certificatePath"));
+    cred->certificate_password_file =
+        json_string_value(json_object_get(e, "certificatePasswordFile"));
+    cred->federated_token_file =
+        json_string_value(json_object_get(e, "federatedTokenFile"));
+    chain = json_object_get(e, "sendCertificateChain");
+    if (chain != NULL && !json_is_boolean(chain)) {
+        snprintf(errstr, errstr_size,
+                 "sendCertificateChain: not true or "
+                 "false");
+        return -1;
+    }
+    cred->send_certificate_chain = json_is_true(chain);
+    if (cred->secret_file != NULL)
+        kinds[n++] = "clientSecretFile";
+    if (cred->certificate_path != NULL)
+        kinds[n++] = "certificatePath";
+    if (cred->federated_token_file != NULL)
+        kinds[n++] = "federatedTokenFile";
+    if (n != 1) {
+        snprintf(errstr, errstr_size,
+                 n == 0 ? "no credential: clientSecretFile, certificatePath "
+                          "or federatedTokenFile"
+                        : "%s and %s are both set; an entry has one "
+                          "credential",
+                 kinds[0], kinds[1]);
+        return -1;
+    }
+    if (cred->certificate_path == NULL &&
+        (cred->certificate_password_file != NULL || chain != NULL)) {
+        snprintf(errstr, errstr_size, "%s without certificatePath",
+                 cred->certificate_password_file != NULL
+                     ? "certificatePasswordFile"
+                     : "sendCertificateChain");
+        return -1;
+    }
+    cred->kind = cred->secret_file != NULL        ? PF_CRED_SECRET
+                 : cred->certificate_path != NULL ? PF_CRED_CERTIFICATE
+                                                  : PF_CRED_FEDERATED;
     return 0;
 }
 
 /*
  * credentials-file: [{"tenantId", "clientId", and one of "clientSecretFile",
- * "certificatePath", "federatedTokenFile"}, ...]
+ * "certificatePath" (with "certificatePasswordFile",
+ * "sendCertificateChain"), "federatedTokenFile"}, ...]
  */
 static int more_credentials(pf_client *c, const char *path, char *errstr,
                             size_t errstr_size)
@@ -130,39 +225,14 @@ static int more_credentials(pf_client *c, const char *path, char *errstr,
     }
     json_array_foreach(doc, i, e)
     {
-        const char *secret_file =
-            json_string_value(json_object_get(e, "clientSecretFile"));
-        pf_credential cred = {
-            .tenant_id = json_string_value(json_object_get(e, "tenantId")),
-            .client_id = json_string_value(json_object_get(e, "clientId")),
-            .certificate_path =
-                json_string_value(json_object_get(e, "certificatePath")),
-            .federated_token_file =
-                json_string_value(json_object_get(e, "federatedTokenFile")),
-        };
-        char secret[CLIENT_SECRET_FILE_MAX + 1] = "";
+        pf_credential cred;
 
-        if (secret_file != NULL) {
-            if (read_secret_file(secret_file, secret, sizeof(secret), why,
-                                 sizeof(why)) != 0) {
-                snprintf(errstr, errstr_size, "credentials-file %s [%zu]: %s",
-                         path, i, why);
-                goto out;
-            }
-            cred.kind = PF_CRED_SECRET;
-            cred.secret = secret;
-        } else if (cred.certificate_path != NULL) {
-            cred.kind = PF_CRED_CERTIFICATE;
-        } else {
-            cred.kind = PF_CRED_FEDERATED;
-        }
-        if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
-            explicit_bzero(secret, sizeof(secret));
+        if (entry_credential(e, &cred, why, sizeof(why)) != 0 ||
+            pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
             snprintf(errstr, errstr_size, "credentials-file %s [%zu]: %s", path,
                      i, why);
             goto out;
         }
-        explicit_bzero(secret, sizeof(secret));
     }
     rc = 0;
 out:
@@ -276,8 +346,8 @@ pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
         if (default_credential(cfg, &cred, errstr, errstr_size) != 0)
             goto fail;
         if (pf_tokens_add(c->tokens, &cred, why, sizeof(why)) == NULL) {
-            snprintf(errstr, errstr_size, "credential of tenant %s: %s",
-                     cfg->tenant_id, why);
+            snprintf(errstr, errstr_size, "%s: credential of tenant %s: %s",
+                     default_setting(cfg), cfg->tenant_id, why);
             goto fail;
         }
     }

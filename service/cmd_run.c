@@ -53,6 +53,7 @@ static void register_secrets(const pf_config *cfg)
     size_t i;
 
     pf_log_secret(cfg->client_secret);
+    pf_log_secret(cfg->certificate_password);
     for (i = 0; i < cfg->kafka_count; i++) {
         if (strstr(cfg->kafka[i].name, "password") != NULL ||
             strstr(cfg->kafka[i].name, "secret") != NULL)

@@ -78,10 +78,20 @@ static const setting settings[] = {
      "ID", "application (client) id", NULL},
     {"client-secret", "AZURE_CLIENT_SECRET", STR, SECRET, GRAPH,
      AT(client_secret), NULL, 0, 0, "FILE",
-     "client secret, read from FILE (or the variable)", NULL},
+     "client secret, read from FILE (or the variable); FILE is read again "
+     "when it changes", NULL},
     {"client-certificate-path", "AZURE_CLIENT_CERTIFICATE_PATH", STR, 0, GRAPH,
-     AT(certificate_path), NULL, 0, 0, "PEM",
-     "certificate and key (one PEM) for a JWT client assertion", NULL},
+     AT(certificate_path), NULL, 0, 0, "FILE",
+     "certificate and key for a JWT client assertion: PEM or PKCS #12 "
+     "(.pfx), told by content; read again when it changes", NULL},
+    {"client-certificate-password", "AZURE_CLIENT_CERTIFICATE_PASSWORD", STR,
+     SECRET, GRAPH, AT(certificate_password), NULL, 0, 0, "FILE",
+     "password of the certificate file (PKCS #12, or an encrypted PEM "
+     "key), read from FILE (or the variable)", NULL},
+    {"client-send-certificate-chain", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+     BOOL, 0, GRAPH, AT(send_certificate_chain), "false", 0, 0, NULL,
+     "send the certificate and its chain (x5c) in the assertion, for "
+     "subject name and issuer authentication", NULL},
     {"federated-token-file", "AZURE_FEDERATED_TOKEN_FILE", STR, 0, GRAPH,
      AT(federated_token_file), NULL, 0, 0, "FILE",
      "federated token (workload identity), re-read for every token", NULL},
@@ -309,6 +319,36 @@ static void choices_text(const setting *s, char *out, size_t size)
     }
 }
 
+/*
+ * Where a SECRET row read from a file keeps the file's path, for the token
+ * source to read it again when it changes (token.h).
+ */
+static const struct secret_file {
+    size_t value, file;
+} secret_files[] = {
+    {AT(client_secret), AT(client_secret_file)},
+    {AT(certificate_password), AT(certificate_password_file)},
+};
+
+/* A SECRET row's file path (NULL: none), replacing the one before. */
+static int set_file(pf_config *cfg, const setting *s, const char *path)
+{
+    char **field = NULL, *copy = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(secret_files) / sizeof(secret_files[0]); i++) {
+        if (secret_files[i].value == s->offset)
+            field = (char **)((char *)cfg + secret_files[i].file);
+    }
+    if (field == NULL)
+        return 0;
+    if (path != NULL && (copy = strdup(path)) == NULL)
+        return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
 static int set_value(pf_config *cfg, const setting *s, const source *src,
                      char *errstr, size_t errstr_size)
 {
@@ -332,6 +372,11 @@ static int set_value(pf_config *cfg, const setting *s, const source *src,
             if (copy == NULL)
                 return failf(errstr, errstr_size, "%s (%s): %s", s->name,
                              src->from, why);
+            if (set_file(cfg, s, src->value) != 0) {
+                explicit_bzero(copy, strlen(copy));
+                free(copy);
+                return failf(errstr, errstr_size, "out of memory");
+            }
         } else {
             copy = strdup(src->value);
             if (copy == NULL)
@@ -674,6 +719,36 @@ static int check_run(const pf_config *cfg, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/*
+ * The default credential's settings that exclude each other. A federated
+ * token file next to a secret or a certificate is not refused: workload
+ * identity's webhook injects AZURE_FEDERATED_TOKEN_FILE into every pod it
+ * serves, so the secret or certificate wins (client.c logs it).
+ */
+static int check_credential(const pf_config *cfg, char *errstr,
+                            size_t errstr_size)
+{
+    if (cfg->client_secret != NULL && cfg->certificate_path != NULL)
+        return failf(errstr, errstr_size,
+                     "client-secret (AZURE_CLIENT_SECRET or "
+                     "AZURE_CLIENT_SECRET_FILE) and client-certificate-path "
+                     "(AZURE_CLIENT_CERTIFICATE_PATH) are both set; a "
+                     "credential is a secret or a certificate, not both");
+    if (cfg->certificate_path == NULL && cfg->certificate_password != NULL)
+        return failf(errstr, errstr_size,
+                     "client-certificate-password "
+                     "(AZURE_CLIENT_CERTIFICATE_PASSWORD or _FILE) is set "
+                     "without client-certificate-path "
+                     "(AZURE_CLIENT_CERTIFICATE_PATH)");
+    if (cfg->certificate_path == NULL && cfg->send_certificate_chain)
+        return failf(errstr, errstr_size,
+                     "client-send-certificate-chain "
+                     "(AZURE_CLIENT_SEND_CERTIFICATE_CHAIN) is set without "
+                     "client-certificate-path "
+                     "(AZURE_CLIENT_CERTIFICATE_PATH)");
+    return 0;
+}
+
 const char *pf_config_instance(const pf_config *cfg, char *buf, size_t n)
 {
     if (cfg->instance != NULL)
@@ -810,6 +885,15 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
             snprintf(envfile, sizeof(envfile), "%s_FILE", s->env);
             if ((s->flags & SECRET) && getenv(envfile) != NULL)
                 src = (source){getenv(envfile), envfile, true};
+            if ((s->flags & SECRET) && getenv(s->env) != NULL &&
+                (src.is_path || flags[i].value != NULL)) {
+                /* Which one the operator meant is a guess: refuse. */
+                failf(errstr, errstr_size,
+                      "%s: both %s and %s are set; give the secret one way",
+                      s->name, s->env,
+                      flags[i].value != NULL ? flags[i].from : src.from);
+                goto out;
+            }
             if (getenv(s->env) != NULL)
                 src = (source){getenv(s->env), s->env, false};
         }
@@ -820,6 +904,8 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
             goto out;
     }
     if ((command & PF_CMD_RUN) && check_run(cfg, errstr, errstr_size) != 0)
+        goto out;
+    if ((command & GRAPH) && check_credential(cfg, errstr, errstr_size) != 0)
         goto out;
     rc = optind;
 out:
@@ -836,6 +922,8 @@ void pf_config_release(pf_config *cfg)
     for (i = 0; i < NSETTINGS; i++) {
         char **field = (char **)((char *)cfg + settings[i].offset);
 
+        if (settings[i].flags & SECRET)
+            (void)set_file(cfg, &settings[i], NULL); /* frees only */
         if ((settings[i].kind != STR && settings[i].kind != CHOICE) ||
             *field == NULL)
             continue;

@@ -175,3 +175,51 @@ out:
     errno = saved;
     return status;
 }
+
+int pf_file_read_secret(const char *path, const char *what, size_t max,
+                        char **value, char *errstr, size_t errstr_size)
+{
+    char *data;
+    size_t len, size;
+    int st;
+
+    *value = NULL;
+    if (what == NULL)
+        what = path;
+    st = pf_file_read(path, what, max, &data, &size, errstr, errstr_size);
+    if (st != PF_FILE_OK)
+        return st;
+    len = size;
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        len--;
+    if (len == 0 || memchr(data, '\0', len) != NULL) {
+        snprintf(errstr, errstr_size, "%s is %s", what,
+                 len == 0 ? "empty" : "not text");
+        pf_file_free(data, size);
+        return PF_FILE_READ;
+    }
+    /* The dropped line ends are wiped too: strlen() no longer covers them. */
+    explicit_bzero(data + len, size - len);
+    *value = data; /* now owned by the caller */
+    return PF_FILE_OK;
+}
+
+int pf_file_id_of(const char *path, pf_file_id *id)
+{
+    struct stat st;
+
+    memset(id, 0, sizeof(*id));
+    if (stat(path, &st) != 0)
+        return -1;
+    id->dev = (uint64_t)st.st_dev;
+    id->ino = (uint64_t)st.st_ino;
+    id->size = (int64_t)st.st_size;
+    id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+bool pf_file_id_equal(const pf_file_id *a, const pf_file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_ns == b->mtime_ns;
+}

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -24,6 +25,8 @@ struct pf_jwt_signer {
     EVP_PKEY *key;
     char x5t_s256[PF_JWT_X5T_S256_LEN + 1]; /* base64url SHA-256 of DER */
     char x5t[28];                           /* base64url SHA-1 of DER */
+    char **x5c; /* send_chain: base64 DER, the certificate first */
+    size_t nx5c;
 };
 
 static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -116,13 +119,60 @@ static int is_plain_key_label(const char *name)
            strcmp(name, "RSA PRIVATE KEY") == 0;
 }
 
+/* Hands OpenSSL the password (pem_password_cb); u is the password. */
+static int password_cb(char *buf, int size, int rwflag, void *u)
+{
+    size_t n = strlen(u);
+
+    (void)rwflag;
+    if (size <= 0 || n > (size_t)size)
+        return -1;
+    memcpy(buf, u, n);
+    return (int)n;
+}
+
+/*
+ * An encrypted PEM key block opened with the password: PKCS #8
+ * ("ENCRYPTED PRIVATE KEY") or PKCS #1 with a DEK-Info header (decrypted
+ * in place in data). NULL when the password does not open it: a wrong
+ * password fails the padding check or, rarely, leaves bytes that are not
+ * a key, and both are reported as a wrong password.
+ */
+static EVP_PKEY *decrypt_key(const char *name, char *header,
+                             unsigned char *data, long *dlen,
+                             const char *password)
+{
+    const unsigned char *p = data;
+    EVP_PKEY *key = NULL;
+
+    if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0) {
+        X509_SIG *sig = d2i_X509_SIG(NULL, &p, *dlen);
+        PKCS8_PRIV_KEY_INFO *inf =
+            sig != NULL ? PKCS8_decrypt(sig, password, (int)strlen(password))
+                        : NULL;
+
+        if (inf != NULL)
+            key = EVP_PKCS82PKEY(inf);
+        PKCS8_PRIV_KEY_INFO_free(inf); /* wipes the key's bytes */
+        X509_SIG_free(sig);
+        return key;
+    } else {
+        EVP_CIPHER_INFO cipher;
+
+        if (!PEM_get_EVP_CIPHER_INFO(header, &cipher) ||
+            !PEM_do_header(&cipher, data, dlen, password_cb, (void *)password))
+            return NULL;
+        return d2i_AutoPrivateKey(NULL, &p, *dlen);
+    }
+}
+
 /*
  * Walks the PEM blocks of buf: collects certificates into certs and the one
- * private key into *key.
+ * private key into *key, opening an encrypted one with password.
  */
 static int parse_pem(const char *path, const unsigned char *buf, size_t len,
-                     STACK_OF(X509) * certs, EVP_PKEY **key, char *errstr,
-                     size_t errstr_size)
+                     const char *password, STACK_OF(X509) * certs,
+                     EVP_PKEY **key, char *errstr, size_t errstr_size)
 {
     BIO *bio = NULL;
     char *name = NULL;
@@ -132,6 +182,7 @@ static int parse_pem(const char *path, const unsigned char *buf, size_t len,
     const unsigned char *p;
     X509 *cert = NULL;
     unsigned long e;
+    bool encrypted;
     int rc = -1;
 
     bio = BIO_new_mem_buf(buf, (int)len);
@@ -154,6 +205,9 @@ static int parse_pem(const char *path, const unsigned char *buf, size_t len,
             goto out;
         }
         p = data;
+        encrypted =
+            strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
+            (is_plain_key_label(name) && strstr(header, "ENCRYPTED") != NULL);
         if (strcmp(name, "CERTIFICATE") == 0) {
             cert = d2i_X509(NULL, &p, dlen);
             if (cert == NULL) {
@@ -168,25 +222,28 @@ static int parse_pem(const char *path, const unsigned char *buf, size_t len,
                 goto out;
             }
             cert = NULL; /* now owned by certs */
-        } else if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
-                   (is_plain_key_label(name) &&
-                    strstr(header, "ENCRYPTED") != NULL)) {
-            set_err(errstr, errstr_size,
-                    "certificate file %s: the private key is encrypted; "
-                    "an unencrypted key is needed",
-                    path);
-            goto out;
-        } else if (is_plain_key_label(name)) {
+        } else if (encrypted || is_plain_key_label(name)) {
             if (*key != NULL) {
                 set_err(errstr, errstr_size,
                         "certificate file %s: more than one private key", path);
                 goto out;
             }
-            *key = d2i_AutoPrivateKey(NULL, &p, dlen);
+            if (encrypted && password == NULL) {
+                set_err(errstr, errstr_size,
+                        "certificate file %s: the private key is encrypted "
+                        "and no password is set",
+                        path);
+                goto out;
+            }
+            *key = encrypted ? decrypt_key(name, header, data, &dlen, password)
+                             : d2i_AutoPrivateKey(NULL, &p, dlen);
+            ERR_clear_error();
             if (*key == NULL) {
                 set_err(errstr, errstr_size,
-                        "certificate file %s: bad private key: %s", path,
-                        ossl_reason());
+                        encrypted ? "certificate file %s: wrong password: it "
+                                    "does not decrypt the private key"
+                                  : "certificate file %s: bad private key",
+                        path);
                 goto out;
             }
         }
@@ -206,6 +263,94 @@ out:
     OPENSSL_free(name);
     BIO_free(bio);
     return rc;
+}
+
+/*
+ * A PKCS #12 file (DER): the MAC is checked first, so that a wrong
+ * password is said as such, then the bags are opened. The certificate
+ * PKCS12_parse() pairs with the key comes first in certs, then the
+ * others in the file's order.
+ */
+static int parse_p12(const char *path, const unsigned char *buf, size_t len,
+                     const char *password, STACK_OF(X509) * certs,
+                     EVP_PKEY **key, char *errstr, size_t errstr_size)
+{
+    const unsigned char *p = buf;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
+    STACK_OF(X509) *ca = NULL;
+    X509 *cert = NULL;
+    const char *pass = password;
+    int rc = -1;
+
+    if (p12 == NULL || p != buf + len) {
+        ERR_clear_error();
+        set_err(errstr, errstr_size,
+                "certificate file %s: neither PEM (no PEM start line) "
+                "nor PKCS #12 (DER)",
+                path);
+        goto out;
+    }
+    if (PKCS12_mac_present(p12)) {
+        if (password != NULL && !PKCS12_verify_mac(p12, password, -1)) {
+            set_err(errstr, errstr_size,
+                    "certificate file %s: wrong password: the PKCS #12 "
+                    "file's integrity check (MAC) fails with it",
+                    path);
+            goto out;
+        }
+        if (password == NULL) {
+            /* Both spellings of "no password" exist in the wild. */
+            if (PKCS12_verify_mac(p12, "", 0))
+                pass = "";
+            else if (!PKCS12_verify_mac(p12, NULL, 0)) {
+                set_err(errstr, errstr_size,
+                        "certificate file %s: the PKCS #12 file is "
+                        "protected by a password and no password is set",
+                        path);
+                goto out;
+            }
+        }
+    }
+    if (!PKCS12_parse(p12, pass, key, &cert, &ca)) {
+        /* RC2 and RC4 are in OpenSSL 3's legacy provider, not loaded. */
+        set_err(errstr, errstr_size,
+                "certificate file %s: cannot open the PKCS #12 file: %s "
+                "(re-export it with AES, e.g. openssl pkcs12 -export "
+                "-keypbe AES-256-CBC -certpbe AES-256-CBC)",
+                path, ossl_reason());
+        goto out;
+    }
+    if (cert != NULL && sk_X509_push(certs, cert) == 0)
+        goto oom;
+    cert = NULL; /* now owned by certs (or there was none) */
+    while (sk_X509_num(ca) > 0) {
+        X509 *x = sk_X509_shift(ca);
+
+        if (sk_X509_push(certs, x) == 0) {
+            X509_free(x);
+            goto oom;
+        }
+    }
+    rc = 0;
+    goto out;
+oom:
+    set_err(errstr, errstr_size, "certificate file %s: out of memory", path);
+out:
+    ERR_clear_error();
+    X509_free(cert);
+    sk_X509_pop_free(ca, X509_free);
+    PKCS12_free(p12);
+    return rc;
+}
+
+/* Whether buf is PEM: text with a PEM start line somewhere ("Bag
+ * Attributes" and other text may come before it). */
+static bool looks_pem(const unsigned char *buf, size_t len)
+{
+    static const char start[] = "-----BEGIN ";
+
+    return len >= sizeof(start) - 1 &&
+           memmem(buf, len, start, sizeof(start) - 1) != NULL;
 }
 
 /* Computes both thumbprints of cert into s. */
@@ -234,82 +379,150 @@ out:
     return rc;
 }
 
-pf_jwt_signer *pf_jwt_signer_new(const char *pem_path, char *errstr,
-                                 size_t errstr_size)
+/* Appends cert's DER in standard base64 (RFC 7515 4.1.6) to s->x5c. */
+static int x5c_add(pf_jwt_signer *s, X509 *cert)
 {
-    pf_jwt_signer *s = NULL;
-    pf_jwt_signer *ret = NULL;
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    STACK_OF(X509) *certs = NULL;
-    EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
-    const char *type;
-    int bits, i;
+    unsigned char *der = NULL;
+    char *b64 = NULL, **grown;
+    int len = i2d_X509(cert, &der), rc = -1;
 
-    if (read_file(pem_path, &buf, &len, errstr, errstr_size) < 0)
+    if (len <= 0)
         goto out;
-    certs = sk_X509_new_null();
-    if (certs == NULL) {
-        set_err(errstr, errstr_size, "certificate file %s: out of memory",
-                pem_path);
+    b64 = malloc((size_t)(len + 2) / 3 * 4 + 1);
+    grown = realloc(s->x5c, (s->nx5c + 1) * sizeof(*grown));
+    if (grown != NULL)
+        s->x5c = grown;
+    if (b64 == NULL || grown == NULL)
         goto out;
+    EVP_EncodeBlock((unsigned char *)b64, der, len); /* NUL-terminates */
+    s->x5c[s->nx5c++] = b64;
+    b64 = NULL; /* now owned by s */
+    rc = 0;
+out:
+    free(b64);
+    OPENSSL_free(der);
+    return rc;
+}
+
+/* The leaf, then every other certificate of the file in its order. */
+static int x5c_build(pf_jwt_signer *s, X509 *leaf, STACK_OF(X509) * certs)
+{
+    int i;
+
+    if (x5c_add(s, leaf) < 0)
+        return -1;
+    for (i = 0; i < sk_X509_num(certs); i++) {
+        X509 *x = sk_X509_value(certs, i);
+
+        if (x != leaf && X509_cmp(x, leaf) != 0 && x5c_add(s, x) < 0)
+            return -1;
     }
-    if (parse_pem(pem_path, buf, len, certs, &key, errstr, errstr_size) < 0)
-        goto out;
+    return 0;
+}
+
+/* The key's checks, and the certificate among certs that matches it. */
+static X509 *check_key(const char *path, EVP_PKEY *key, STACK_OF(X509) * certs,
+                       char *errstr, size_t errstr_size)
+{
+    const char *type;
+    X509 *cert = NULL;
+    int bits, i;
 
     if (key == NULL) {
         set_err(errstr, errstr_size,
-                "certificate file %s: no unencrypted private key "
-                "(PEM \"PRIVATE KEY\" or \"RSA PRIVATE KEY\")",
-                pem_path);
-        goto out;
+                "certificate file %s: no private key (PEM \"PRIVATE KEY\", "
+                "\"RSA PRIVATE KEY\" or \"ENCRYPTED PRIVATE KEY\", or a "
+                "PKCS #12 key bag)",
+                path);
+        return NULL;
     }
     if (!EVP_PKEY_is_a(key, "RSA")) {
         type = EVP_PKEY_get0_type_name(key);
         set_err(errstr, errstr_size,
                 "certificate file %s: the private key is %s, not RSA "
                 "(PS256 and RS256 need RSA)",
-                pem_path, type != NULL ? type : "of another type");
-        goto out;
+                path, type != NULL ? type : "of another type");
+        return NULL;
     }
     bits = EVP_PKEY_get_bits(key);
     if (bits < PF_JWT_RSA_MIN_BITS) {
         set_err(errstr, errstr_size,
                 "certificate file %s: the RSA key has %d bits; at least "
                 "%d are needed",
-                pem_path, bits, PF_JWT_RSA_MIN_BITS);
-        goto out;
+                path, bits, PF_JWT_RSA_MIN_BITS);
+        return NULL;
     }
     if (sk_X509_num(certs) == 0) {
         set_err(errstr, errstr_size,
                 "certificate file %s: no certificate (PEM \"CERTIFICATE\")",
-                pem_path);
-        goto out;
+                path);
+        return NULL;
     }
     for (i = 0; i < sk_X509_num(certs) && cert == NULL; i++) {
         if (X509_check_private_key(sk_X509_value(certs, i), key) == 1)
             cert = sk_X509_value(certs, i);
     }
     ERR_clear_error(); /* mismatches leave errors behind */
-    if (cert == NULL) {
+    if (cert == NULL)
         set_err(errstr, errstr_size,
                 "certificate file %s: no certificate matches the private "
                 "key",
-                pem_path);
+                path);
+    return cert;
+}
+
+pf_jwt_signer *pf_jwt_signer_load(const char *path,
+                                  const pf_jwt_load_opts *opts, char *errstr,
+                                  size_t errstr_size)
+{
+    static const pf_jwt_load_opts none = {NULL, false};
+    pf_jwt_signer *s = NULL;
+    pf_jwt_signer *ret = NULL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    STACK_OF(X509) *certs = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *cert;
+    int rc;
+
+    if (opts == NULL)
+        opts = &none;
+    if (read_file(path, &buf, &len, errstr, errstr_size) < 0)
+        goto out;
+    certs = sk_X509_new_null();
+    if (certs == NULL) {
+        set_err(errstr, errstr_size, "certificate file %s: out of memory",
+                path);
         goto out;
     }
+    if (looks_pem(buf, len))
+        rc = parse_pem(path, buf, len, opts->password, certs, &key, errstr,
+                       errstr_size);
+    else
+        rc = parse_p12(path, buf, len, opts->password, certs, &key, errstr,
+                       errstr_size);
+    if (rc < 0)
+        goto out;
+    cert = check_key(path, key, certs, errstr, errstr_size);
+    if (cert == NULL)
+        goto out;
 
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         set_err(errstr, errstr_size, "certificate file %s: out of memory",
-                pem_path);
+                path);
         goto out;
     }
     if (thumbprints(s, cert) < 0) {
         set_err(errstr, errstr_size,
-                "certificate file %s: cannot hash the certificate: %s",
-                pem_path, ossl_reason());
+                "certificate file %s: cannot hash the certificate: %s", path,
+                ossl_reason());
+        goto out;
+    }
+    if (opts->send_chain && x5c_build(s, cert, certs) < 0) {
+        set_err(errstr, errstr_size,
+                "certificate file %s: cannot encode the chain: %s", path,
+                ossl_reason());
         goto out;
     }
     s->key = key;
@@ -327,12 +540,28 @@ out:
     return ret;
 }
 
+pf_jwt_signer *pf_jwt_signer_new(const char *pem_path, char *errstr,
+                                 size_t errstr_size)
+{
+    return pf_jwt_signer_load(pem_path, NULL, errstr, errstr_size);
+}
+
 void pf_jwt_signer_destroy(pf_jwt_signer *s)
 {
+    size_t i;
+
     if (s == NULL)
         return;
     EVP_PKEY_free(s->key);
+    for (i = 0; i < s->nx5c; i++)
+        free(s->x5c[i]);
+    free(s->x5c);
     free(s);
+}
+
+size_t pf_jwt_signer_chain_length(const pf_jwt_signer *s)
+{
+    return s->nx5c;
 }
 
 const char *pf_jwt_signer_thumbprint(const pf_jwt_signer *s)
@@ -365,6 +594,23 @@ static char *b64url_json(const json_t *j, size_t *out_len)
     }
     free(text);
     return enc;
+}
+
+/* Sets header's "x5c" to the signer's chain. */
+static int x5c_header(const pf_jwt_signer *s, json_t *header)
+{
+    json_t *list = json_array();
+    size_t i;
+
+    for (i = 0; list != NULL && i < s->nx5c; i++) {
+        /* append_new steals the string, and frees it on failure */
+        if (json_array_append_new(list, json_string(s->x5c[i])) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    /* set_new steals list, and frees it on failure */
+    return list != NULL ? json_object_set_new(header, "x5c", list) : -1;
 }
 
 /* Signs input with SHA-256 and the alg's padding; *sig is heap memory. */
@@ -456,6 +702,10 @@ int pf_jwt_sign(const pf_jwt_signer *s, const char *aud, const char *client_id,
     if (header != NULL && alg == PF_JWT_RS256 &&
         json_object_set_new(header, "x5t", json_string(s->x5t)) < 0) {
         json_decref(header); /* set_new stole (and freed) the string */
+        header = NULL;
+    }
+    if (header != NULL && s->nx5c > 0 && x5c_header(s, header) < 0) {
+        json_decref(header);
         header = NULL;
     }
     claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "aud", aud, "iss",

@@ -14,6 +14,7 @@
 #include <uuid/uuid.h>
 
 #include "provflow/buf.h"
+#include "provflow/credfile.h"
 #include "provflow/fileio.h"
 #include "provflow/log.h"
 #include "provflow/redact.h"
@@ -26,8 +27,8 @@ struct pf_token_source {
     pf_tokens *set;
     char *tenant_id, *client_id;
     pf_credential_kind kind;
-    char *secret;
-    pf_jwt_signer *signer;
+    pf_credfile *cred;      /* PF_CRED_SECRET, PF_CRED_CERTIFICATE */
+    char reload_error[200]; /* why the files last failed to read; "" */
     pf_jwt_alg alg;
     char *federated_file;
     char *endpoint; /* <authority>/<tenant>/oauth2/v2.0/token */
@@ -117,8 +118,7 @@ static void source_destroy(pf_token_source *s)
     pf_timer_stop(s->set->timers, &s->timer);
     wipe_free(s->body);
     wipe_free(s->token);
-    wipe_free(s->secret);
-    pf_jwt_signer_destroy(s->signer);
+    pf_credfile_destroy(s->cred);
     free(s->tenant_id);
     free(s->client_id);
     free(s->federated_file);
@@ -181,24 +181,23 @@ pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
         goto oom;
     switch (cred->kind) {
     case PF_CRED_SECRET:
-        if (cred->secret == NULL || cred->secret[0] == '\0') {
-            snprintf(errstr, errstr_size, "the client secret is empty");
-            goto fail;
+    case PF_CRED_CERTIFICATE: {
+        pf_credfile_spec spec = {0};
+
+        if (cred->kind == PF_CRED_SECRET) {
+            spec.secret = cred->secret;
+            spec.secret_file = cred->secret_file;
+        } else {
+            spec.certificate_path = cred->certificate_path;
+            spec.password = cred->certificate_password;
+            spec.password_file = cred->certificate_password_file;
+            spec.send_chain = cred->send_certificate_chain;
         }
-        s->secret = strdup(cred->secret);
-        if (s->secret == NULL)
-            goto oom;
-        break;
-    case PF_CRED_CERTIFICATE:
-        if (cred->certificate_path == NULL) {
-            snprintf(errstr, errstr_size, "no certificate path");
-            goto fail;
-        }
-        s->signer =
-            pf_jwt_signer_new(cred->certificate_path, errstr, errstr_size);
-        if (s->signer == NULL)
+        s->cred = pf_credfile_new(&spec, errstr, errstr_size);
+        if (s->cred == NULL)
             goto fail;
         break;
+    }
     case PF_CRED_FEDERATED:
         if (cred->federated_token_file == NULL) {
             snprintf(errstr, errstr_size, "no federated token file");
@@ -296,18 +295,51 @@ static char *read_federated(const char *path, char *errstr, size_t errstr_size)
     return buf; /* freed by wipe_free(): strlen() covers the content */
 }
 
+/*
+ * Reads the credential's files again if they changed (or in any case with
+ * force); says in the log what changed and what failed, once per reason.
+ * Returns what pf_credfile_refresh() does.
+ */
+static int reload(pf_token_source *s, bool force)
+{
+    char why[sizeof(s->reload_error)];
+    int rc = pf_credfile_refresh(s->cred, force, why, sizeof(why));
+
+    if (rc < 0) {
+        if (strcmp(why, s->reload_error) != 0)
+            pf_log(PF_LOG_WARN, NULL,
+                   "credential of tenant %s: %s; the last good credential "
+                   "is used until the file can be read",
+                   s->tenant_id, why);
+        snprintf(s->reload_error, sizeof(s->reload_error), "%s", why);
+        return rc;
+    }
+    if (s->reload_error[0] != '\0')
+        pf_log(PF_LOG_INFO, NULL, "credential of tenant %s: %s is read again",
+               s->tenant_id, pf_credfile_path(s->cred));
+    s->reload_error[0] = '\0';
+    if (rc == 1)
+        pf_log(PF_LOG_INFO, NULL,
+               "credential of tenant %s: %s changed; the next token "
+               "request uses the new credential",
+               s->tenant_id, pf_credfile_path(s->cred));
+    return rc;
+}
+
 /* The form body of a token request; NULL with a reason in why. */
 static char *token_body(pf_token_source *s, char *errstr, size_t errstr_size)
 {
     char *assertion = NULL;
     pf_buf body;
 
+    if (s->cred != NULL)
+        (void)reload(s, false);    /* a failure keeps the last good one */
     pf_buf_init(&body, 512, true); /* it holds a credential */
     form_append(&body, "client_id", s->client_id);
     form_append(&body, "scope", s->set->scope);
     form_append(&body, "grant_type", "client_credentials");
     if (s->kind == PF_CRED_SECRET) {
-        form_append(&body, "client_secret", s->secret);
+        form_append(&body, "client_secret", pf_credfile_secret(s->cred));
     } else {
         if (s->kind == PF_CRED_CERTIFICATE) {
             uuid_t u;
@@ -315,9 +347,10 @@ static char *token_body(pf_token_source *s, char *errstr, size_t errstr_size)
 
             uuid_generate_random(u);
             uuid_unparse_lower(u, jti);
-            if (pf_jwt_sign(s->signer, s->endpoint, s->client_id, jti,
-                            pf_wall_ms() / 1000, PF_JWT_LIFETIME_DEFAULT_S,
-                            s->alg, &assertion, errstr, errstr_size) != 0)
+            if (pf_jwt_sign(pf_credfile_signer(s->cred), s->endpoint,
+                            s->client_id, jti, pf_wall_ms() / 1000,
+                            PF_JWT_LIFETIME_DEFAULT_S, s->alg, &assertion,
+                            errstr, errstr_size) != 0)
                 goto fail;
         } else {
             assertion = read_federated(s->federated_file, errstr, errstr_size);
@@ -388,7 +421,8 @@ static void notify(pf_token_source *s)
 static void server_text(const pf_token_source *s, char *dst, size_t dst_size,
                         const char *text)
 {
-    const char *values[] = {s->secret, s->token};
+    const char *values[] = {
+        s->cred != NULL ? pf_credfile_secret(s->cred) : NULL, s->token};
     pf_redact_with with = {values, 2, NULL};
     char *masked = NULL;
     size_t len = strlen(text);
@@ -405,11 +439,11 @@ static void server_text(const pf_token_source *s, char *dst, size_t dst_size,
     }
 }
 
-static void fail(pf_token_source *s, pf_class cls, bool unreachable,
-                 long status, const char *error, const char *description)
+/* Records a failed fetch, masked (server_text()); nothing scheduled. */
+static void note_failure(pf_token_source *s, pf_class cls, bool unreachable,
+                         long status, const char *error,
+                         const char *description)
 {
-    int64_t delay;
-
     s->failed++;
     s->failures++;
     s->has_failure = true;
@@ -420,6 +454,45 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
     server_text(s, s->failure.error, sizeof(s->failure.error), error);
     server_text(s, s->failure.description, sizeof(s->failure.description),
                 description);
+    if (s->reload_error[0] != '\0') {
+        /* The operator's first lead: the file that cannot be read. */
+        char had[sizeof(s->failure.description)];
+        int n;
+
+        memcpy(had, s->failure.description, sizeof(had));
+        n = snprintf(s->failure.description, sizeof(s->failure.description),
+                     "[%s; the last good credential was sent] ",
+                     s->reload_error);
+        if (n > 0 && (size_t)n < sizeof(s->failure.description))
+            snprintf(s->failure.description + n,
+                     sizeof(s->failure.description) - (size_t)n, "%s", had);
+    }
+}
+
+/*
+ * The credential was refused (invalid_client): it may have been rotated
+ * at the authority, and in its file in a way stat() does not tell
+ * (rewritten in place with the same size and modification time). The
+ * files are read whatever stat() says; when they hold a credential other
+ * than the one refused, it is tried as soon as fetches may start again
+ * instead of after systemic_retry_ms, and waiters keep waiting for it.
+ * Called after note_failure(): the refused secret is still the one that
+ * masks the server's text. True when that fetch is scheduled.
+ */
+static bool retry_rotated(pf_token_source *s)
+{
+    int64_t due = s->last_start_ms + s->set->cfg.min_fetch_interval_ms;
+
+    if (s->cred == NULL || reload(s, true) != 1)
+        return false;
+    arm(s, due > pf_now_ms() ? due : pf_now_ms());
+    return true;
+}
+
+/* After a failure: the next try's time, then the waiters are told. */
+static void retry_later(pf_token_source *s, pf_class cls)
+{
+    int64_t delay;
 
     if (cls == PF_CLASS_SYSTEMIC) {
         delay = s->set->cfg.systemic_retry_ms;
@@ -439,6 +512,13 @@ static void fail(pf_token_source *s, pf_class cls, bool unreachable,
     }
     arm(s, pf_now_ms() + delay);
     notify(s);
+}
+
+static void fail(pf_token_source *s, pf_class cls, bool unreachable,
+                 long status, const char *error, const char *description)
+{
+    note_failure(s, cls, unreachable, status, error, description);
+    retry_later(s, cls);
 }
 
 static void on_response(void *arg, const pf_http_response *resp);
@@ -589,6 +669,7 @@ static void on_response(void *arg, const pf_http_response *resp)
     json_t *doc = NULL, *tok;
     const char *error = NULL, *desc = "", *type, *unfit;
     int64_t expires_in, refresh_in;
+    pf_class cls;
     char detail[256];
 
     s->xfer = NULL;
@@ -645,11 +726,17 @@ static void on_response(void *arg, const pf_http_response *resp)
                  resp->status);
         desc = detail;
     }
-    fail(s,
-         resp->status == 200
-             ? PF_CLASS_TRANSIENT
-             : pf_classify_token(PF_TRANSPORT_OK, resp->status, error),
-         false, resp->status, error != NULL ? error : "http_error", desc);
+    cls = resp->status == 200
+              ? PF_CLASS_TRANSIENT
+              : pf_classify_token(PF_TRANSPORT_OK, resp->status, error);
+    if (error != NULL && strcmp(error, "invalid_client") == 0) {
+        note_failure(s, cls, false, resp->status, error, desc);
+        if (!retry_rotated(s))
+            retry_later(s, cls);
+        goto out;
+    }
+    fail(s, cls, false, resp->status, error != NULL ? error : "http_error",
+         desc);
 out:
     json_decref(doc);
 }

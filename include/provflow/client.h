@@ -40,10 +40,12 @@ void pf_client_http_config(const pf_config *cfg, pf_http_config *hc);
  * Builds the client from cfg on the loop's http and timers (borrowed,
  * outliving it): the cloud's hosts unless --graph-root or
  * --authority-host say otherwise; the default credential from
- * tenant-id/client-id and the first of client secret, certificate,
- * federated token file (the Azure SDKs' order); further tenants from
- * credentials-file. Returns NULL with a message naming the setting in
- * errstr (a configuration error: exit 78). Nothing is fetched yet.
+ * tenant-id/client-id and a client secret or a certificate (config.c
+ * refuses both), else the federated token file (ignored, with a warning
+ * in the log, next to one of the two); further tenants from
+ * credentials-file, one credential per entry. Returns NULL with a message
+ * naming the setting in errstr (a configuration error: exit 78). Nothing is
+ * fetched yet.
  */
 pf_client *pf_client_new(const pf_config *cfg, pf_http *http, pf_timers *timers,
                          char *errstr, size_t errstr_size);

@@ -6,7 +6,11 @@
  * the environment, then a config file, then the default
  * (docs/configuration.md: flags > environment > file). Secrets have no flag (a
  * command line is visible to every user of the host): they come from the
- * environment, directly or as NAME_FILE naming a file that holds them.
+ * environment, directly or as NAME_FILE naming a file that holds them
+ * (also --NAME-file, or NAME-file in the config file). A secret given both
+ * as a variable and as a file is refused, naming both, and so are
+ * credentials that exclude each other: a client secret with a
+ * certificate, a certificate password or chain without a certificate.
  *
  * The config file (--config FILE or PROVFLOW_CONFIG) has one "key = value"
  * per line, keys named like the flags; '#' starts a comment. Lines
@@ -48,6 +52,11 @@ typedef struct pf_config {
     /* Graph and identity */
     char *cloud, *graph_root, *authority_host;
     char *tenant_id, *client_id, *client_secret, *certificate_path;
+    /* The files the two secrets were read from (NULL: a variable, or
+     * unset): the token source reads them again when they change. */
+    char *client_secret_file, *certificate_password_file;
+    char *certificate_password;
+    bool send_certificate_chain;
     char *federated_token_file, *credentials_file, *ca_file;
     bool allow_http;
     long http_timeout_ms, connect_timeout_ms;

@@ -15,7 +15,9 @@
 #ifndef PROVFLOW_FILEIO_H
 #define PROVFLOW_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum pf_file_status {
     PF_FILE_OK = 0,
@@ -52,5 +54,34 @@ int pf_file_check(const char *path, const char *what, char *errstr,
 
 /* Wipes len bytes of data (it may hold a secret) and frees it. NULL ok. */
 void pf_file_free(char *data, size_t len);
+
+/*
+ * A secret kept in a file (a client secret, a certificate's password):
+ * pf_file_read() with max, then trailing CR, LF (any number) dropped. The
+ * rest must be non-empty and hold no NUL byte ("... is empty", "... is not
+ * text"). On success returns PF_FILE_OK and a NUL-terminated heap copy in
+ * *value, to free with pf_file_free(*value, strlen(*value)); on failure a
+ * negative pf_file_status (PF_FILE_READ for an empty or binary file) and a
+ * message starting with `what` that never holds the content.
+ */
+int pf_file_read_secret(const char *path, const char *what, size_t max,
+                        char **value, char *errstr, size_t errstr_size);
+
+/*
+ * What a file is, to tell whether it was replaced or rewritten without
+ * reading it: device, inode, size and modification time (nanoseconds) of
+ * the file path leads to, symbolic links followed (a Kubernetes Secret
+ * volume swaps a link to a new directory). Plain data.
+ */
+typedef struct pf_file_id {
+    uint64_t dev, ino;
+    int64_t size, mtime_ns;
+} pf_file_id;
+
+/* stat()s path into *id. Returns 0, or -1 with errno set (*id zeroed). */
+int pf_file_id_of(const char *path, pf_file_id *id);
+
+/* Whether two ids name the same content as far as stat() can tell. */
+bool pf_file_id_equal(const pf_file_id *a, const pf_file_id *b);
 
 #endif /* PROVFLOW_FILEIO_H */

@@ -3,7 +3,11 @@
  * with a certificate (docs/configuration.md, "Credentials").
  *
  * Header: {"alg":"PS256","typ":"JWT","x5t#S256":<thumbprint>}, where the
- * thumbprint is the unpadded base64url SHA-256 of the certificate's DER.
+ * thumbprint is the unpadded base64url SHA-256 of the certificate's DER,
+ * and, when the signer was loaded with send_chain, "x5c": the certificate
+ * and its chain as standard (padded, not url) base64 DER, the certificate
+ * first (RFC 7515 4.1.6), which subject name and issuer authentication
+ * needs.
  * With RS256 (the older guidance, which identified the certificate by its
  * SHA-1 thumbprint) the header also carries "x5t", the unpadded base64url
  * SHA-1 of the DER, so that either generation of the token endpoint finds
@@ -25,6 +29,7 @@
 #ifndef PROVFLOW_JWT_H
 #define PROVFLOW_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +46,8 @@
 /* Entra refuses certificate keys shorter than 2048 bits. */
 #define PF_JWT_RSA_MIN_BITS 2048
 
-/* A certificate file larger than this is refused unread (a chain + key). */
+/* A certificate file larger than this is refused unread (a chain + key,
+ * PEM or PKCS #12). */
 #define PF_JWT_PEM_MAX (256 * 1024)
 
 /* Unpadded base64url of a SHA-256 digest: 43 characters. */
@@ -54,22 +60,55 @@ typedef enum pf_jwt_alg {
 
 typedef struct pf_jwt_signer pf_jwt_signer;
 
+/* How a credential file is read (pf_jwt_signer_load()). Plain data. */
+typedef struct pf_jwt_load_opts {
+    /*
+     * The password of a PKCS #12 file, or of an encrypted PEM private key
+     * (AZURE_CLIENT_CERTIFICATE_PASSWORD). NULL: none (a PKCS #12 file
+     * protected by the empty password opens without one). Borrowed for the
+     * call; never copied into an error.
+     */
+    const char *password;
+    /*
+     * Every assertion carries "x5c" in its header: the certificate, then
+     * the other certificates of the file in their order, for subject name
+     * and issuer authentication (AZURE_CLIENT_SEND_CERTIFICATE_CHAIN).
+     */
+    bool send_chain;
+} pf_jwt_load_opts;
+
 /*
- * Loads the private key and its certificate from one PEM file (the
- * AZURE_CLIENT_CERTIFICATE_PATH convention), in any order:
- * - exactly one unencrypted RSA private key of at least
- *   PF_JWT_RSA_MIN_BITS bits, as "PRIVATE KEY" (PKCS #8) or
- *   "RSA PRIVATE KEY" (PKCS #1); encrypted keys are refused;
- * - one or more "CERTIFICATE" blocks; the one whose public key matches the
- *   private key is used (the others are its chain and are ignored).
- * Other PEM blocks are ignored. The file's bytes are wiped from memory once
- * parsed.
+ * Loads the private key and its certificate from one file (the
+ * AZURE_CLIENT_CERTIFICATE_PATH convention). The format is told by the
+ * content, never by the file's name: text holding "-----BEGIN " is PEM,
+ * anything else must be DER PKCS #12 (a .pfx or .p12).
  *
- * Returns NULL and a reason in errstr (errstr may be NULL when errstr_size
- * is 0) if the file cannot be read, is larger than PF_JWT_PEM_MAX, or does
- * not hold such a key and certificate. pem_path must not be NULL. The
- * caller destroys the result with pf_jwt_signer_destroy().
+ * PEM, blocks in any order:
+ * - exactly one RSA private key of at least PF_JWT_RSA_MIN_BITS bits, as
+ *   "PRIVATE KEY" (PKCS #8) or "RSA PRIVATE KEY" (PKCS #1), or encrypted
+ *   ("ENCRYPTED PRIVATE KEY", or PKCS #1 with "Proc-Type: 4,ENCRYPTED"),
+ *   then opened with opts->password;
+ * - one or more "CERTIFICATE" blocks; the one whose public key matches the
+ *   private key is used, the others are its chain.
+ * Other PEM blocks are ignored.
+ * PKCS #12: its MAC checked and its bags decrypted with opts->password
+ * (or the empty password); it must hold one such key and a certificate
+ * that matches it; its other certificates are the chain.
+ *
+ * The file's bytes are wiped from memory once parsed. Returns NULL and a
+ * reason in errstr (errstr may be NULL when errstr_size is 0) naming the
+ * file, never its content or the password: unreadable, larger than
+ * PF_JWT_PEM_MAX, neither format, "wrong password", "the private key is
+ * encrypted and no password is set", "no private key", "no certificate
+ * matches the private key", a key that is not RSA or too short. opts may
+ * be NULL (no password, no chain); path must not be NULL. The caller
+ * destroys the result with pf_jwt_signer_destroy().
  */
+pf_jwt_signer *pf_jwt_signer_load(const char *path,
+                                  const pf_jwt_load_opts *opts, char *errstr,
+                                  size_t errstr_size);
+
+/* pf_jwt_signer_load(pem_path, NULL, ...). */
 pf_jwt_signer *pf_jwt_signer_new(const char *pem_path, char *errstr,
                                  size_t errstr_size);
 
@@ -82,6 +121,12 @@ void pf_jwt_signer_destroy(pf_jwt_signer *s);
  * registered. Owned by s, valid until pf_jwt_signer_destroy().
  */
 const char *pf_jwt_signer_thumbprint(const pf_jwt_signer *s);
+
+/*
+ * How many certificates the signer's assertions carry in "x5c": 0 unless
+ * it was loaded with send_chain, else 1 (the certificate) + its chain.
+ */
+size_t pf_jwt_signer_chain_length(const pf_jwt_signer *s);
 
 /*
  * Signs a client assertion.

@@ -73,15 +73,31 @@ typedef enum pf_credential_kind {
     PF_CRED_FEDERATED,
 } pf_credential_kind;
 
-/* One application credential. All strings are copied by pf_tokens_add(). */
+/*
+ * One application credential. All strings are copied by pf_tokens_add().
+ * A secret or a certificate kept in files is read again when a file
+ * changes (credfile.h): before every token request (stat() only, unless
+ * a file changed), and at once when the endpoint answers invalid_client
+ * (whatever stat() says), then the request is made again after
+ * min_fetch_interval_ms if the credential read differs from the one
+ * refused. A read that fails keeps the last good credential: logged once
+ * per reason, and put before the description of a failure of the token
+ * endpoint while it lasts.
+ */
 typedef struct pf_credential {
     const char *tenant_id;
     const char *client_id;
     pf_credential_kind kind;
-    const char *secret;               /* PF_CRED_SECRET: the secret's value */
-    const char *certificate_path;     /* PF_CRED_CERTIFICATE: PEM, cert + key */
-    pf_jwt_alg alg;                   /* PF_CRED_CERTIFICATE: PS256 default */
-    const char *federated_token_file; /* PF_CRED_FEDERATED */
+    /* PF_CRED_SECRET: one of the two. */
+    const char *secret;      /* the secret's value, fixed */
+    const char *secret_file; /* a file holding it, re-read on change */
+    /* PF_CRED_CERTIFICATE: PEM or PKCS #12, certificate + key (jwt.h). */
+    const char *certificate_path;
+    const char *certificate_password;      /* its password, or */
+    const char *certificate_password_file; /* a file holding it; or none */
+    bool send_certificate_chain;           /* x5c in the assertion */
+    pf_jwt_alg alg;                        /* PS256 default */
+    const char *federated_token_file;      /* PF_CRED_FEDERATED */
 } pf_credential;
 
 typedef struct pf_token_config {
@@ -140,10 +156,11 @@ pf_tokens *pf_tokens_new(pf_http *http, pf_timers *timers,
 void pf_tokens_destroy(pf_tokens *t);
 
 /*
- * Adds a credential. The first one added is the default source. Loads a
- * certificate at once, so that a bad one is a configuration error at
- * start. Returns the source, or NULL with a reason in errstr (unknown
- * kind, missing fields, unreadable certificate, duplicate tenant).
+ * Adds a credential. The first one added is the default source. Reads a
+ * secret file and loads a certificate at once, so that a bad one is a
+ * configuration error at start. Returns the source, or NULL with a reason
+ * in errstr (unknown kind, missing or conflicting fields, an unreadable
+ * or empty secret file, a certificate jwt.h refuses, duplicate tenant).
  */
 pf_token_source *pf_tokens_add(pf_tokens *t, const pf_credential *cred,
                                char *errstr, size_t errstr_size);

@@ -116,7 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const auds[] = {"http://127.0.0.1/t/oauth2/v2.0/token"};
     struct gs_cert *certs[] = {cert};
-    struct gs_jwt_check chk = {"client", auds, 1, certs, 1, 1700000000, 300};
+    struct gs_jwt_check chk = {"client",   auds, 1,    certs, 1,
+                               1700000000, 300,  NULL, NULL,  0};
     static char *fed_auds[] = {GS_FED_AUDIENCE};
     struct gs_fed_cred fed = {"https://issuer.example",
                               "system:sa",

@@ -220,5 +220,41 @@ tok=$(TN=$TENANT token "$TENANT" ungranted x)
 graph GET "$SETS_PATH" "$tok"
 expect_graph_error 403 Authorization_RequestDenied
 
+# --- secrets replaced at run time (a rotation), restored by a reset
+secrets() {
+    call PUT "$URL/_sim/clientSecrets" -H 'Content-Type: application/json' \
+        -d "$1"
+}
+secrets '{"tenant":"test-tenant","client":"test-client",
+    "secrets":["test-secret","next-s3cret"]}'
+expect_status 200 "clientSecrets: old and new"
+expect_jq '[.tenant, .client, .secrets] | @csv' '"test-tenant","test-client",2'
+grep -q 'next-s3cret' "$BODY" && fail "the answer echoes a secret"
+[ -n "$(token test-tenant test-client test-secret)" ] || fail "old refused"
+[ -n "$(token test-tenant test-client next-s3cret)" ] || fail "new refused"
+ok
+secrets '{"tenant":"test-tenant","client":"test-client",
+    "secrets":["next-s3cret"]}'
+expect_status 200 "clientSecrets: new only"
+form -d grant_type=client_credentials -d client_id=test-client \
+    -d client_secret=test-secret --data-urlencode "scope=$URL/.default"
+expect_aad 401 invalid_client 7000215
+[ -n "$(token test-tenant test-client next-s3cret)" ] || fail "new refused"
+ok
+for bad in '{"tenant":"test-tenant","client":"nobody","secrets":["x"]}' \
+    '{"tenant":"test-tenant","client":"test-client","secrets":"x"}' \
+    '{"tenant":"test-tenant","client":"test-client","secrets":[""]}' \
+    '{"client":"test-client","secrets":["x"]}'; do
+    secrets "$bad"
+    expect_status 400 "clientSecrets $bad"
+done
+call POST "$URL/_sim/reset"
+expect_status 200 "reset"
+[ -n "$(token test-tenant test-client test-secret)" ] ||
+    fail "reset did not restore the startup secret"
+[ -z "$(token test-tenant test-client next-s3cret)" ] ||
+    fail "reset kept the replaced secret"
+ok
+
 stop_sim
 done_ok

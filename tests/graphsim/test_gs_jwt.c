@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "gs_jwt.h"
 #include "gs_util.h"
@@ -103,12 +104,12 @@ enum sig_mode { SIG_PSS, SIG_PSS_MAX_SALT, SIG_PKCS1, SIG_NONE };
 static char *sign_jwt(const char *header, const char *claims, EVP_PKEY *key,
                       enum sig_mode mode)
 {
-    char h[2048], c[2048], s[1024], *out;
+    static char h[12288], input[16384];
+    char c[2048], s[1024], *out;
     unsigned char sig[512];
     size_t siglen = sizeof(sig), n;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    char input[4200];
 
     b64(header, strlen(header), h, sizeof(h));
     b64(claims, strlen(claims), c, sizeof(c));
@@ -172,7 +173,8 @@ static enum gs_jwt_result verify(const char *jwt)
 {
     static const char *const auds[] = {AUD};
     struct gs_cert *certs[] = {kp.cert};
-    struct gs_jwt_check chk = {CLIENT, auds, 1, certs, 1, NOW, 300};
+    struct gs_jwt_check chk = {CLIENT, auds, 1,    certs, 1,
+                               NOW,    300,  NULL, NULL,  0};
     char err[512];
     enum gs_jwt_result r =
         gs_jwt_verify(jwt, strlen(jwt), &chk, err, sizeof(err));
@@ -607,6 +609,206 @@ static void self_issued_tells_own_assertions_from_federated(void **state)
     free(fed);
 }
 
+/* --- subject name and issuer ------------------------------------------- */
+
+/* A certificate for key, named subject (RFC 2253 order reversed: O, CN),
+ * issued by issuer_key under issuer_name (NULL: self-signed), a CA or
+ * not. */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *org,
+                       EVP_PKEY *issuer_key, X509 *issuer, bool ca)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_get_subject_name(x);
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 1 : 2);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    if (org)
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                                   (const unsigned char *)org, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+                              ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
+static char *cert_pem(X509 *x)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
+
+    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+    n = BIO_get_mem_data(bio, &data);
+    /* BIO memory is not NUL-terminated: copied by length. */
+    out = malloc((size_t)n + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
+    BIO_free(bio);
+    return out;
+}
+
+static char *der_b64(X509 *x)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der);
+    char *out = malloc((size_t)(len + 2) / 3 * 4 + 1);
+
+    EVP_EncodeBlock((unsigned char *)out, der, len);
+    OPENSSL_free(der);
+    return out;
+}
+
+static void sni_assertions_pass_and_fail_by_chain_and_subject(void **state)
+{
+    static const char *const auds[] = {AUD};
+    static const char *const subjects[] = {"cn=sni.test,  O=Test Org",
+                                           "CN=someone.else"};
+    static const char *const wrong_subject[] = {"CN=sni.test, O=Other Org"};
+    EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *ca2_key = EVP_EC_gen("P-256");
+    EVP_PKEY *leaf_key = EVP_RSA_gen(2048);
+    X509 *ca = make_cert(ca_key, "Test CA", NULL, NULL, NULL, true);
+    X509 *ca2 = make_cert(ca2_key, "Other CA", NULL, NULL, NULL, true);
+    X509 *leaf = make_cert(leaf_key, "sni.test", "Test Org", ca_key, ca, false);
+    X509 *stray =
+        make_cert(leaf_key, "sni.test", "Test Org", ca2_key, ca2, false);
+    char *ca_pem = cert_pem(ca), *ca2_pem = cert_pem(ca2);
+    char *leaf_pem = cert_pem(leaf), *stray_pem = cert_pem(stray);
+    char *leaf64 = der_b64(leaf), *ca64 = der_b64(ca),
+         *stray64 = der_b64(stray);
+    struct gs_trust *trust = gs_trust_new(), *trust2 = gs_trust_new();
+    struct gs_cert *leaf_cert, *stray_cert;
+    char err[512], hdr[8192];
+    const struct {
+        const char *what;
+        const char *x5t; /* NULL: the leaf's */
+        const char *x5c; /* JSON array text, or NULL: none */
+        const struct gs_trust *trust;
+        const char *const *subjects;
+        size_t nsubjects;
+        EVP_PKEY *signer;
+        enum gs_jwt_result want;
+    } rows[] = {
+        {"leaf + CA, trusted subject", NULL, "[\"@L\",\"@C\"]", NULL, subjects,
+         2, NULL, GS_JWT_OK},
+        {"leaf alone (the CA is in the store)", NULL, "[\"@L\"]", NULL,
+         subjects, 2, NULL, GS_JWT_OK},
+        {"no x5c", NULL, NULL, NULL, subjects, 2, NULL, GS_JWT_NO_X5C},
+        {"empty x5c", NULL, "[]", NULL, subjects, 2, NULL, GS_JWT_NO_X5C},
+        {"subject not trusted", NULL, "[\"@L\",\"@C\"]", NULL, wrong_subject, 1,
+         NULL, GS_JWT_BAD_SUBJECT},
+        {"another CA", NULL, "[\"@L\",\"@C\"]", (const struct gs_trust *)1,
+         subjects, 2, NULL, GS_JWT_UNTRUSTED_CHAIN},
+        {"same subject from an untrusted CA", "@S", "[\"@S\"]", NULL, subjects,
+         2, NULL, GS_JWT_UNTRUSTED_CHAIN},
+        {"x5t#S256 not the leaf's", "@S", "[\"@L\",\"@C\"]", NULL, subjects, 2,
+         NULL, GS_JWT_MALFORMED},
+        {"x5c not base64 DER", NULL, "[\"bm90IGEgY2VydA==\"]", NULL, subjects,
+         2, NULL, GS_JWT_MALFORMED},
+        {"signed by another key", NULL, "[\"@L\",\"@C\"]", NULL, subjects, 2,
+         kp.key, GS_JWT_BAD_SIGNATURE},
+        {"no trusted subject: thumbprints only", NULL, "[\"@L\",\"@C\"]", NULL,
+         subjects, 0, NULL, GS_JWT_UNKNOWN_KEY},
+    };
+    size_t i;
+
+    (void)state;
+    assert_non_null(trust);
+    assert_non_null(trust2);
+    assert_int_equal(gs_trust_add(trust, ca_pem, err, sizeof(err)), 0);
+    assert_int_equal(gs_trust_add(trust2, ca2_pem, err, sizeof(err)), 0);
+    assert_int_equal(gs_trust_add(trust, "no pem here", err, sizeof(err)), -1);
+    leaf_cert = gs_cert_load(leaf_pem, err, sizeof(err));
+    stray_cert = gs_cert_load(stray_pem, err, sizeof(err));
+    assert_non_null(leaf_cert);
+    assert_non_null(stray_cert);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct gs_jwt_check chk = {
+            CLIENT,
+            auds,
+            1,
+            NULL,
+            0,
+            NOW,
+            300,
+            rows[i].trust == (const struct gs_trust *)1 ? trust2 : trust,
+            rows[i].subjects,
+            rows[i].nsubjects};
+        char x5c[6000] = "", *jwt, *p;
+        const char *x5t = rows[i].x5t && strcmp(rows[i].x5t, "@S") == 0
+                              ? gs_cert_x5t_s256(stray_cert)
+                              : gs_cert_x5t_s256(leaf_cert);
+        enum gs_jwt_result got;
+
+        /* "@L", "@C", "@S": the leaf's, the CA's, the stray's base64. */
+        if (rows[i].x5c) {
+            size_t used = 0;
+
+            for (p = (char *)rows[i].x5c; *p; p++) {
+                const char *piece = p[0] != '@'   ? NULL
+                                    : p[1] == 'L' ? leaf64
+                                    : p[1] == 'C' ? ca64
+                                                  : stray64;
+                int n =
+                    piece
+                        ? snprintf(x5c + used, sizeof(x5c) - used, "%s", piece)
+                        : snprintf(x5c + used, sizeof(x5c) - used, "%c", *p);
+
+                assert_true(n > 0 && (size_t)n < sizeof(x5c) - used);
+                used += (size_t)n;
+                p += piece ? 1 : 0;
+            }
+            snprintf(hdr, sizeof(hdr),
+                     "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t#S256\":\"%s\","
+                     "\"x5c\":%s}",
+                     x5t, x5c);
+        } else {
+            snprintf(hdr, sizeof(hdr),
+                     "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t#S256\":\"%s\"}",
+                     x5t);
+        }
+        jwt = sign_jwt(hdr, GOOD_CLAIMS,
+                       rows[i].signer ? rows[i].signer : leaf_key, SIG_PKCS1);
+        err[0] = '\0';
+        got = gs_jwt_verify(jwt, strlen(jwt), &chk, err, sizeof(err));
+        if (got != rows[i].want)
+            fail_msg("%s: got %d, want %d (%s)", rows[i].what, got,
+                     rows[i].want, err);
+        free(jwt);
+    }
+    gs_cert_free(leaf_cert);
+    gs_cert_free(stray_cert);
+    gs_trust_free(trust);
+    gs_trust_free(trust2);
+    free(ca_pem);
+    free(ca2_pem);
+    free(leaf_pem);
+    free(stray_pem);
+    free(leaf64);
+    free(ca64);
+    free(stray64);
+    X509_free(ca);
+    X509_free(ca2);
+    X509_free(leaf);
+    X509_free(stray);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(ca2_key);
+    EVP_PKEY_free(leaf_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +821,7 @@ int main(void)
         cmocka_unit_test(federated_mismatches_are_named),
         cmocka_unit_test(issuer_keys_load_from_jwks_and_pem),
         cmocka_unit_test(self_issued_tells_own_assertions_from_federated),
+        cmocka_unit_test(sni_assertions_pass_and_fail_by_chain_and_subject),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

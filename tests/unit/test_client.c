@@ -46,6 +46,9 @@ static const char *const vars[] = {
     "AZURE_CLIENT_SECRET",
     "AZURE_CLIENT_SECRET_FILE",
     "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE",
+    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
     "AZURE_FEDERATED_TOKEN_FILE",
     "PROVFLOW_CREDENTIALS_FILE",
     "PROVFLOW_CA_FILE",
@@ -414,6 +417,37 @@ static void bad_credentials_file_names_file_and_index(void **state)
          "[{\"tenantId\": \"Contoso.example\", \"clientId\": \"c2\", "
          "\"clientSecretFile\": \"@S\"}]",
          "[0]", "twice"},
+        /* One credential per entry: two are refused, naming both. */
+        {"secret and certificate",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\", "
+         "\"clientSecretFile\": \"@S\", \"certificatePath\": \"/c.pfx\"}]",
+         "[0]", "clientSecretFile and certificatePath are both set"},
+        {"certificate and federated token",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\", "
+         "\"certificatePath\": \"/c.pfx\", "
+         "\"federatedTokenFile\": \"/t\"}]",
+         "[0]", "certificatePath and federatedTokenFile are both set"},
+        {"password without certificate",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\", "
+         "\"clientSecretFile\": \"@S\", "
+         "\"certificatePasswordFile\": \"@S\"}]",
+         "[0]", "certificatePasswordFile without certificatePath"},
+        {"no credential",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\"}]", "[0]",
+         "no credential"},
+        {"a misspelt member",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\", "
+         "\"certificatPath\": \"/c.pfx\"}]",
+         "[0]", "unknown member \"certificatPath\""},
+        {"sendCertificateChain not a boolean",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\", "
+         "\"certificatePath\": \"/c.pfx\", "
+         "\"sendCertificateChain\": \"yes\"}]",
+         "[0]", "sendCertificateChain"},
+        {"unreadable certificate",
+         "[{\"tenantId\": \"fabrikam.example\", \"clientId\": \"c2\", "
+         "\"certificatePath\": \"/nonexistent/pf-test/c.pfx\"}]",
+         "[0]", "/nonexistent/pf-test/c.pfx"},
     };
     env *e = *state;
     char creds[300], empty[300];

@@ -45,6 +45,13 @@ static int setup(void **state)
     unsetenv("PROVFLOW_DELIVERY");
     unsetenv("PROVFLOW_CLOUD");
     unsetenv("PROVFLOW_LOG_LEVEL");
+    unsetenv("AZURE_CLIENT_SECRET");
+    unsetenv("AZURE_CLIENT_SECRET_FILE");
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE");
+    unsetenv("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN");
+    unsetenv("AZURE_FEDERATED_TOKEN_FILE");
     err[0] = '\0';
     return 0;
 }
@@ -401,6 +408,144 @@ static void instance_is_the_setting_else_the_host_name(void **state)
     pf_config_release(&cfg);
 }
 
+/*
+ * Credentials that exclude each other are refused at load (exit 78),
+ * naming both sides and never a secret; what remains is precedence.
+ */
+static void conflicting_credentials_are_refused_naming_both(void **state)
+{
+    static const struct {
+        const char *what;
+        const char *env[3][2]; /* name, value ("@F": the file's path) */
+        const char *args[5];
+        const char *expect[3]; /* in err; NULL: loads */
+    } rows[] = {
+        {"secret variable and secret file",
+         {{"AZURE_CLIENT_SECRET", "Var-s3cret"},
+          {"AZURE_CLIENT_SECRET_FILE", "@F"}},
+         {NULL},
+         {"AZURE_CLIENT_SECRET and AZURE_CLIENT_SECRET_FILE", "one way"}},
+        {"secret variable and --client-secret-file",
+         {{"AZURE_CLIENT_SECRET", "Var-s3cret"}},
+         {"--client-secret-file", "@F", NULL},
+         {"AZURE_CLIENT_SECRET and --client-secret-file"}},
+        {"password variable and password file",
+         {{"AZURE_CLIENT_CERTIFICATE_PASSWORD", "Var-s3cret"},
+          {"AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE", "@F"},
+          {"AZURE_CLIENT_CERTIFICATE_PATH", "/c.pfx"}},
+         {NULL},
+         {"AZURE_CLIENT_CERTIFICATE_PASSWORD and "
+          "AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE"}},
+        {"secret and certificate",
+         {{"AZURE_CLIENT_SECRET", "Var-s3cret"},
+          {"AZURE_CLIENT_CERTIFICATE_PATH", "/c.pem"}},
+         {NULL},
+         {"client-secret (AZURE_CLIENT_SECRET",
+          "client-certificate-path (AZURE_CLIENT_CERTIFICATE_PATH)",
+          "not both"}},
+        {"secret file and certificate",
+         {{NULL}},
+         {"--client-secret-file", "@F", "--client-certificate-path", "/c.pem"},
+         {"client-secret", "client-certificate-path", "not both"}},
+        {"password without certificate",
+         {{"AZURE_CLIENT_CERTIFICATE_PASSWORD", "Var-s3cret"}},
+         {NULL},
+         {"client-certificate-password", "without client-certificate-path"}},
+        {"chain without certificate",
+         {{"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true"},
+          {"AZURE_CLIENT_SECRET", "Var-s3cret"}},
+         {NULL},
+         {"client-send-certificate-chain", "without client-certificate-path"}},
+        /* What stays precedence: a federated token file beside a secret
+         * (workload identity injects it), chain off beside a secret. */
+        {"secret and federated token file",
+         {{"AZURE_CLIENT_SECRET", "Var-s3cret"},
+          {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"},
+          {"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "false"}},
+         {NULL},
+         {NULL}},
+        {"certificate, password and chain",
+         {{"AZURE_CLIENT_CERTIFICATE_PATH", "/c.pfx"},
+          {"AZURE_CLIENT_CERTIFICATE_PASSWORD", "Var-s3cret"},
+          {"AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "1"}},
+         {NULL},
+         {NULL}},
+    };
+    char path[256];
+    size_t i, k;
+
+    (void)state;
+    write_file(path, sizeof(path), "File-s3cret\n");
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *args[6] = {NULL};
+        pf_config cfg;
+        int rc;
+
+        print_message("%s\n", rows[i].what);
+        for (k = 0; k < 3 && rows[i].env[k][0] != NULL; k++)
+            setenv(rows[i].env[k][0],
+                   strcmp(rows[i].env[k][1], "@F") == 0 ? path
+                                                        : rows[i].env[k][1],
+                   1);
+        for (k = 0; rows[i].args[k] != NULL; k++)
+            args[k] =
+                strcmp(rows[i].args[k], "@F") == 0 ? path : rows[i].args[k];
+        err[0] = '\0';
+        rc = load(&cfg, PF_CMD_SEND, args[0] != NULL ? args : ARGS("-"));
+        if (rows[i].expect[0] == NULL) {
+            if (rc < 0)
+                fail_msg("%s: refused: %s", rows[i].what, err);
+            pf_config_release(&cfg);
+        } else {
+            assert_int_equal(rc, -1);
+            for (k = 0; k < 3 && rows[i].expect[k] != NULL; k++) {
+                if (strstr(err, rows[i].expect[k]) == NULL)
+                    fail_msg("%s: want \"%s\" in \"%s\"", rows[i].what,
+                             rows[i].expect[k], err);
+            }
+        }
+        assert_null(strstr(err, "s3cret"));
+        for (k = 0; k < 3 && rows[i].env[k][0] != NULL; k++)
+            unsetenv(rows[i].env[k][0]);
+    }
+    unlink(path);
+}
+
+/* A secret read from a file keeps the file's path (re-read on change). */
+static void secret_files_keep_their_path(void **state)
+{
+    char path[256];
+    pf_config cfg;
+
+    (void)state;
+    write_file(path, sizeof(path), "File-s3cret\n");
+    assert_true(load(&cfg, PF_CMD_SEND, ARGS("--client-secret-file", path)) >
+                0);
+    assert_string_equal(cfg.client_secret, "File-s3cret");
+    assert_string_equal(cfg.client_secret_file, path);
+    pf_config_release(&cfg);
+    assert_null(cfg.client_secret_file);
+
+    setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE", path, 1);
+    setenv("AZURE_CLIENT_CERTIFICATE_PATH", "/c.pfx", 1);
+    assert_true(load(&cfg, PF_CMD_RUN, ARGS("--dry-run")) > 0);
+    assert_string_equal(cfg.certificate_password, "File-s3cret");
+    assert_string_equal(cfg.certificate_password_file, path);
+    assert_false(cfg.send_certificate_chain);
+    pf_config_release(&cfg);
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE");
+
+    /* From the variable: no file to watch. */
+    setenv("AZURE_CLIENT_CERTIFICATE_PASSWORD", "Var-s3cret", 1);
+    assert_true(load(&cfg, PF_CMD_SEND, ARGS("-")) > 0);
+    assert_string_equal(cfg.certificate_password, "Var-s3cret");
+    assert_null(cfg.certificate_password_file);
+    pf_config_release(&cfg);
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +563,9 @@ int main(void)
         cmocka_unit_test_setup(max_buffered_bytes_default_and_minimum, setup),
         cmocka_unit_test_setup(instance_is_the_setting_else_the_host_name,
                                setup),
+        cmocka_unit_test_setup(conflicting_credentials_are_refused_naming_both,
+                               setup),
+        cmocka_unit_test_setup(secret_files_keep_their_path, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -580,9 +581,10 @@ static void bad_credential_files_fail_with_reason(void **state)
         enum block blocks[4];
         const char *reason;
     } cases[] = {
-        {{B_END}, "no unencrypted private key"},
-        {{B_GARBAGE, B_END}, "no unencrypted private key"},
-        {{B_CERT, B_END}, "no unencrypted private key"},
+        /* Not PEM, so read as PKCS #12, which it is not either. */
+        {{B_END}, "neither PEM"},
+        {{B_GARBAGE, B_END}, "neither PEM"},
+        {{B_CERT, B_END}, "no private key"},
         {{B_KEY, B_END}, "no certificate"},
         {{B_KEY, B_CERT2, B_END}, "no certificate matches"},
         {{B_KEY, B_KEY2, B_CERT, B_END}, "more than one private key"},
@@ -648,6 +650,218 @@ static void unreadable_or_oversized_file_fails(void **state)
     pf_jwt_signer_destroy(NULL);
 }
 
+#define P12_PASS "p12-Pass-7Qx"
+
+/*
+ * Writes a PKCS #12 file of key, cert and the extra certificates (NULL
+ * ends them; any may be NULL) protected by pass, and returns the path.
+ */
+static const char *write_p12(fixture *f, const char *pass, EVP_PKEY *key,
+                             X509 *cert, X509 *extra, X509 *extra2)
+{
+    STACK_OF(X509) *ca = sk_X509_new_null();
+    PKCS12 *p12;
+    FILE *fp;
+
+    assert_non_null(ca);
+    if (extra != NULL)
+        assert_true(sk_X509_push(ca, extra) > 0);
+    if (extra2 != NULL)
+        assert_true(sk_X509_push(ca, extra2) > 0);
+    /* 0, 0: OpenSSL 3's defaults, AES-256-CBC with PBKDF2. */
+    p12 = PKCS12_create(pass, "provflow test", key, cert, ca, 0, 0, 0, 0, 0);
+    assert_non_null(p12);
+    fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(i2d_PKCS12_fp(fp, p12), 1);
+    assert_int_equal(fclose(fp), 0);
+    PKCS12_free(p12);
+    sk_X509_free(ca); /* the certificates are the fixture's */
+    return f->path;
+}
+
+/* The standard base64 of x's DER, computed here. */
+static char *der_b64_ref(X509 *x)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der);
+    char *out = malloc((size_t)(len + 2) / 3 * 4 + 1);
+
+    assert_true(len > 0);
+    assert_non_null(out);
+    EVP_EncodeBlock((unsigned char *)out, der, len);
+    OPENSSL_free(der);
+    return out;
+}
+
+static void pkcs12_opens_with_its_password_and_signs(void **state)
+{
+    fixture *f = *state;
+    pf_jwt_load_opts opts = {P12_PASS, false};
+    char want[64], err[512] = "", *tok = NULL;
+    pf_jwt_signer *s;
+    parsed p;
+
+    thumbprint_ref(f->cert, EVP_sha256(), want);
+    s = pf_jwt_signer_load(write_p12(f, P12_PASS, f->key, f->cert, NULL, NULL),
+                           &opts, err, sizeof(err));
+    if (s == NULL)
+        fail_msg("PKCS #12: %s", err);
+    assert_string_equal(pf_jwt_signer_thumbprint(s), want);
+    assert_int_equal(pf_jwt_signer_chain_length(s), 0);
+    assert_int_equal(pf_jwt_sign(s, AUD, CLIENT_ID, JTI_A, NOW, 600,
+                                 PF_JWT_PS256, &tok, err, sizeof(err)),
+                     0);
+    parse_token(tok, &p);
+    assert_true(verify(f->cert, tok, &p, RSA_PKCS1_PSS_PADDING));
+    assert_null(json_object_get(p.header, "x5c"));
+    parsed_release(&p);
+    pf_jwt_free(tok);
+    pf_jwt_signer_destroy(s);
+
+    /* A file protected by the empty password needs none set. */
+    s = pf_jwt_signer_load(write_p12(f, "", f->key, f->cert, NULL, NULL), NULL,
+                           err, sizeof(err));
+    if (s == NULL)
+        fail_msg("PKCS #12, empty password: %s", err);
+    assert_string_equal(pf_jwt_signer_thumbprint(s), want);
+    pf_jwt_signer_destroy(s);
+}
+
+static void pkcs12_refusals_say_why_without_the_password(void **state)
+{
+    fixture *f = *state;
+    static const pf_jwt_load_opts wrong = {"not-" P12_PASS, false};
+    static const pf_jwt_load_opts right = {P12_PASS, false};
+    const struct {
+        const char *pass; /* the file's */
+        bool has_key, has_cert, extra_cert2;
+        const pf_jwt_load_opts *opts;
+        const char *reason;
+    } cases[] = {
+        {P12_PASS, true, true, false, &wrong, "wrong password"},
+        {P12_PASS, true, true, false, NULL,
+         "protected by a password and no password is set"},
+        /* A certificate alone: no key bag. */
+        {P12_PASS, false, true, false, &right, "no private key"},
+        /* A key and only another key's certificate. */
+        {P12_PASS, true, false, true, &right,
+         "no certificate matches the private key"},
+    };
+    size_t i;
+
+    for (i = 0; i < N_ELEMS(cases); i++) {
+        char err[512] = "";
+        const char *path =
+            write_p12(f, cases[i].pass, cases[i].has_key ? f->key : NULL,
+                      cases[i].has_cert ? f->cert : NULL,
+                      cases[i].extra_cert2 ? f->cert2 : NULL, NULL);
+        pf_jwt_signer *s =
+            pf_jwt_signer_load(path, cases[i].opts, err, sizeof(err));
+
+        if (s != NULL || strstr(err, cases[i].reason) == NULL)
+            fail_msg("case %zu: want \"%s\", got \"%s\"", i, cases[i].reason,
+                     err);
+        assert_non_null(strstr(err, f->path));
+        assert_null(strstr(err, P12_PASS));
+    }
+}
+
+static void encrypted_pem_key_opens_with_the_password(void **state)
+{
+    static const enum block enc8[] = {B_KEY_ENC8, B_CERT, B_END};
+    static const enum block trad[] = {B_CERT, B_KEY_ENC_TRAD, B_END};
+    static const pf_jwt_load_opts right = {"test-pass", false};
+    static const pf_jwt_load_opts wrong = {"test-pasS", false};
+    const enum block *layouts[] = {enc8, trad};
+    fixture *f = *state;
+    char want[64];
+    size_t i;
+
+    thumbprint_ref(f->cert, EVP_sha256(), want);
+    for (i = 0; i < N_ELEMS(layouts); i++) {
+        char err[512] = "";
+        pf_jwt_signer *s = pf_jwt_signer_load(write_pem(f, layouts[i]), &right,
+                                              err, sizeof(err));
+
+        if (s == NULL)
+            fail_msg("layout %zu: %s", i, err);
+        assert_string_equal(pf_jwt_signer_thumbprint(s), want);
+        pf_jwt_signer_destroy(s);
+        s = pf_jwt_signer_load(write_pem(f, layouts[i]), &wrong, err,
+                               sizeof(err));
+        assert_null(s);
+        assert_non_null(strstr(err, "wrong password"));
+        assert_null(strstr(err, "test-pas"));
+    }
+}
+
+/* The header's x5c, checked against the certificates expected, in order. */
+static void assert_x5c(const pf_jwt_signer *s, X509 *const *want, size_t n)
+{
+    char err[256] = "", *tok = NULL;
+    const json_t *x5c;
+    parsed p;
+    size_t i;
+
+    assert_int_equal(pf_jwt_signer_chain_length(s), n);
+    assert_int_equal(pf_jwt_sign(s, AUD, CLIENT_ID, JTI_A, NOW, 600,
+                                 PF_JWT_RS256, &tok, err, sizeof(err)),
+                     0);
+    parse_token(tok, &p);
+    x5c = json_object_get(p.header, "x5c");
+    assert_true(json_is_array(x5c));
+    assert_int_equal(json_array_size(x5c), n);
+    for (i = 0; i < n; i++) {
+        char *ref = der_b64_ref(want[i]);
+
+        assert_true(json_is_string(json_array_get(x5c, i)));
+        assert_string_equal(json_string_value(json_array_get(x5c, i)), ref);
+        free(ref);
+    }
+    /* The thumbprints stay: x5c adds to them. */
+    assert_non_null(json_object_get(p.header, "x5t#S256"));
+    assert_non_null(json_object_get(p.header, "x5t"));
+    assert_true(verify(want[0], tok, &p, RSA_PKCS1_PADDING));
+    parsed_release(&p);
+    pf_jwt_free(tok);
+}
+
+static void send_chain_puts_the_leaf_first_then_the_file_order(void **state)
+{
+    /* The leaf after another certificate still comes first. */
+    static const enum block pem[] = {B_CERT2, B_KEY, B_SMALL_CERT, B_CERT,
+                                     B_END};
+    static const pf_jwt_load_opts chain = {NULL, true};
+    static const pf_jwt_load_opts p12_chain = {P12_PASS, true};
+    fixture *f = *state;
+    X509 *want_pem[] = {f->cert, f->cert2, f->small_cert};
+    X509 *want_p12[] = {f->cert, f->cert2, f->ec_cert};
+    char err[512] = "";
+    pf_jwt_signer *s;
+
+    s = pf_jwt_signer_load(write_pem(f, pem), &chain, err, sizeof(err));
+    if (s == NULL)
+        fail_msg("PEM chain: %s", err);
+    assert_x5c(s, want_pem, N_ELEMS(want_pem));
+    pf_jwt_signer_destroy(s);
+
+    s = pf_jwt_signer_load(
+        write_p12(f, P12_PASS, f->key, f->cert, f->cert2, f->ec_cert),
+        &p12_chain, err, sizeof(err));
+    if (s == NULL)
+        fail_msg("PKCS #12 chain: %s", err);
+    assert_x5c(s, want_p12, N_ELEMS(want_p12));
+    pf_jwt_signer_destroy(s);
+
+    /* A lone certificate is a chain of one. */
+    s = pf_jwt_signer_load(write_p12(f, P12_PASS, f->key, f->cert, NULL, NULL),
+                           &p12_chain, err, sizeof(err));
+    assert_non_null(s);
+    assert_x5c(s, want_p12, 1);
+    pf_jwt_signer_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +880,10 @@ int main(void)
         cmocka_unit_test(loads_key_and_cert_in_any_order_and_format),
         cmocka_unit_test(bad_credential_files_fail_with_reason),
         cmocka_unit_test(unreadable_or_oversized_file_fails),
+        cmocka_unit_test(pkcs12_opens_with_its_password_and_signs),
+        cmocka_unit_test(pkcs12_refusals_say_why_without_the_password),
+        cmocka_unit_test(encrypted_pem_key_opens_with_the_password),
+        cmocka_unit_test(send_chain_puts_the_leaf_first_then_the_file_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

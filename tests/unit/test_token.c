@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -463,6 +464,145 @@ static void a_federated_token_fifo_fails_without_blocking(void **state)
     rmdir(dir);
 }
 
+/* --- a rotated client secret file -------------------------------------- */
+
+#define ROT_A "rotated-secret-AAAA"
+#define ROT_B "rotated-secret-BBBB" /* as long as A: an in-place rewrite */
+
+/* The secret the endpoint accepts now; "" none. */
+static char accepted[64];
+
+/*
+ * Accepts client_secret=<accepted>; else 401 invalid_client quoting the
+ * request form, as an endpoint that echoes what it got might.
+ */
+static bool secret_endpoint(const lb_request *req, char **resp, size_t *len,
+                            void *arg)
+{
+    char want[96], body[1024];
+    const char *hit;
+    bool ok;
+
+    (void)arg;
+    pthread_mutex_lock(&reply_mu);
+    snprintf(want, sizeof(want), "client_secret=%s", accepted);
+    hit = accepted[0] != '\0' ? strstr(req->body, want) : NULL;
+    ok = hit != NULL && (hit[strlen(want)] == '&' || hit[strlen(want)] == '\0');
+    pthread_mutex_unlock(&reply_mu);
+    if (ok)
+        *resp = lb_reply(200, "",
+                         "{\"token_type\":\"Bearer\",\"expires_in\":3600,"
+                         "\"access_token\":\"tok-ok\"}",
+                         len);
+    else {
+        snprintf(body, sizeof(body),
+                 "{\"error\":\"invalid_client\",\"error_description\":"
+                 "\"AADSTS7000215: Invalid client secret in %.700s\"}",
+                 req->body);
+        *resp = lb_reply(401, "", body, len);
+    }
+    return true;
+}
+
+static void accept_secret(const char *secret)
+{
+    pthread_mutex_lock(&reply_mu);
+    snprintf(accepted, sizeof(accepted), "%s", secret);
+    pthread_mutex_unlock(&reply_mu);
+}
+
+/* Rewrites path in place with text and puts its times back: stat() sees
+ * the same inode, size and modification time. */
+static void rewrite_unseen(const char *path, const char *text)
+{
+    struct stat st;
+    struct timespec times[2];
+    FILE *f;
+
+    assert_int_equal(stat(path, &st), 0);
+    f = fopen(path, "r+");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    times[0] = st.st_atim;
+    times[1] = st.st_mtim;
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+static void invalid_client_reads_a_rotated_secret_file_at_once(void **state)
+{
+    char dir[] = "/tmp/pf-token-XXXXXX", path[64], err[256], want[200];
+    pf_http_config hc;
+    pf_token_config tc;
+    pf_credential cred = {
+        .tenant_id = "t1", .client_id = "c1", .kind = PF_CRED_SECRET};
+    const pf_token_failure *f;
+    uint64_t gen;
+    FILE *out;
+    env e;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/secret", dir);
+    out = fopen(path, "w");
+    assert_non_null(out);
+    fputs(ROT_A "\n", out);
+    fclose(out);
+    cred.secret_file = path;
+    accept_secret(ROT_A);
+
+    memset(&e, 0, sizeof(e));
+    e.srv = lb_start(secret_endpoint, NULL);
+    e.timers = pf_timers_new();
+    pf_http_config_default(&hc);
+    hc.allow_http = true;
+    e.http = pf_http_new(&hc, err, sizeof(err));
+    assert_non_null(e.srv);
+    assert_non_null(e.http);
+    pf_token_config_default(&tc);
+    tc.authority_host = lb_url(e.srv);
+    tc.scope = "https://graph.microsoft.com/.default";
+    tc.min_fetch_interval_ms = 20;
+    tc.systemic_retry_ms = 600000; /* only the re-read can get a token */
+    e.tokens = pf_tokens_new(e.http, e.timers, &tc, err, sizeof(err));
+    e.src = pf_tokens_add(e.tokens, &cred, err, sizeof(err));
+    assert_non_null(e.src);
+    pf_tokens_prefetch(e.tokens);
+    wait_fetches(&e, 1);
+    assert_null(pf_token_last_failure(e.src));
+    assert_non_null(pf_token_get(e.src, &gen));
+
+    /* Rotated at the authority and in the file, where stat() is blind:
+     * A is sent, refused, the file read at once, B sent. */
+    rewrite_unseen(path, ROT_B "\n");
+    accept_secret(ROT_B);
+    pf_token_invalidate(e.src, gen);
+    wait_fetches(&e, 3);
+    assert_null(pf_token_last_failure(e.src));
+    assert_int_equal(lb_requests(e.srv), 3);
+    assert_non_null(pf_token_get(e.src, &gen));
+
+    /* The file gone and the secret refused: the last good one (B) is
+     * sent, and the failure says why first, with no secret in it. */
+    assert_int_equal(unlink(path), 0);
+    accept_secret("");
+    pf_token_invalidate(e.src, gen);
+    wait_fetches(&e, 4);
+    f = pf_token_last_failure(e.src);
+    assert_non_null(f);
+    assert_string_equal(f->error, "invalid_client");
+    snprintf(want, sizeof(want),
+             "[client secret file %s: No such file or directory; the last "
+             "good credential was sent] AADSTS7000215",
+             path);
+    if (strncmp(f->description, want, strlen(want)) != 0)
+        fail_msg("description: %s", f->description);
+    assert_null(strstr(f->description, "rotated-secret"));
+    assert_non_null(strstr(f->description, "client_secret=***"));
+    env_close(&e);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +615,7 @@ int main(void)
             error_texts_from_the_endpoint_lose_their_control_bytes),
         cmocka_unit_test(unavailable_endpoints_are_transient),
         cmocka_unit_test(a_federated_token_fifo_fails_without_blocking),
+        cmocka_unit_test(invalid_client_reads_a_rotated_secret_file_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

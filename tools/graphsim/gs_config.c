@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "gs_util.h"
 
 static const char *const endpoint_names[GS_EP_COUNT] = {
@@ -52,12 +54,47 @@ static void profile_clear(struct gs_fault_profile *p)
     p->nbad_bodies = 1;
 }
 
+static void strings_free(char **list, size_t n, bool wipe)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (wipe)
+            OPENSSL_cleanse(list[i], strlen(list[i]));
+        free(list[i]);
+    }
+    free(list);
+}
+
+int gs_secrets_set(char ***list, size_t *n, const char *const *values,
+                   size_t count)
+{
+    char **copy = calloc(count + 1, sizeof(*copy));
+    size_t i;
+
+    if (!copy)
+        return -1;
+    for (i = 0; i < count; i++) {
+        copy[i] = strdup(values[i]);
+        if (!copy[i]) {
+            strings_free(copy, i, true);
+            return -1;
+        }
+    }
+    strings_free(*list, *n, true);
+    *list = copy;
+    *n = count;
+    return 0;
+}
+
 static void client_release(struct gs_client *cl)
 {
     size_t i;
 
     free(cl->id);
-    free(cl->secret);
+    strings_free(cl->secrets, cl->nsecrets, true);
+    strings_free(cl->secrets0, cl->nsecrets0, true);
+    strings_free(cl->subjects, cl->nsubjects, false);
     for (i = 0; i < cl->ncerts; i++)
         gs_cert_free(cl->certs[i]);
     free(cl->certs);
@@ -79,8 +116,17 @@ static void tenants_free(struct gs_tenant *t, size_t n)
     free(t);
 }
 
+/* A client's secrets and their startup copy. */
+static int secrets_init(struct gs_client *cl, const char *const *values,
+                        size_t n)
+{
+    return gs_secrets_set(&cl->secrets, &cl->nsecrets, values, n) ||
+           gs_secrets_set(&cl->secrets0, &cl->nsecrets0, values, n);
+}
+
 int gs_config_init(struct gs_config *c)
 {
+    static const char *const test_secret = "test-secret";
     int i;
 
     memset(c, 0, sizeof(*c));
@@ -107,9 +153,9 @@ int gs_config_init(struct gs_config *c)
         goto fail;
     c->tenants[0].nclients = 1;
     c->tenants[0].clients[0].id = strdup("test-client");
-    c->tenants[0].clients[0].secret = strdup("test-secret");
     c->tenants[0].clients[0].granted = true;
-    if (!c->tenants[0].clients[0].id || !c->tenants[0].clients[0].secret)
+    if (!c->tenants[0].clients[0].id ||
+        secrets_init(&c->tenants[0].clients[0], &test_secret, 1))
         goto fail;
     return 0;
 fail:
@@ -120,6 +166,7 @@ fail:
 void gs_config_release(struct gs_config *c)
 {
     tenants_free(c->tenants, c->ntenants);
+    gs_trust_free(c->trust);
     free(c->listen);
     free(c->port_file);
     free(c->tls_cert);
@@ -957,12 +1004,87 @@ static int load_federated(struct gs_client *cl, const json_t *j, char *errstr,
     return 0;
 }
 
+/* "secret" (a string) and "secrets" (a list of them): all accepted. */
+static int load_secrets(struct gs_client *cl, const json_t *j, char *errstr,
+                        size_t errsz)
+{
+    char **list = NULL;
+    size_t n = 0;
+    const json_t *v;
+    int rc = -1;
+
+    v = json_object_get(j, "secret");
+    if (v && string_list(v, "\"secret\"", &list, &n, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "secrets");
+    if (v && string_list(v, "\"secrets\"", &list, &n, errstr, errsz))
+        goto out;
+    if (secrets_init(cl, (const char *const *)list, n)) {
+        snprintf(errstr, errsz, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    strings_free(list, n, true);
+    return rc;
+}
+
+/* "trustedCertificateSubjects": a subject name or a list of them. */
+static int load_subjects(struct gs_client *cl, const json_t *j, char *errstr,
+                         size_t errsz)
+{
+    const json_t *v = json_object_get(j, "trustedCertificateSubjects");
+
+    if (!v)
+        return 0;
+    return string_list(v, "\"trustedCertificateSubjects\"", &cl->subjects,
+                       &cl->nsubjects, errstr, errsz);
+}
+
+int gs_config_trust(struct gs_config *c, const char *pem_or_path, char *errstr,
+                    size_t errsz)
+{
+    if (!c->trust)
+        c->trust = gs_trust_new();
+    if (!c->trust) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    return gs_trust_add(c->trust, pem_or_path, errstr, errsz);
+}
+
+/* "trustedCa": a PEM path or text, or a list of them. */
+static int load_trust(struct gs_config *c, const json_t *v, char *errstr,
+                      size_t errsz)
+{
+    char **list = NULL;
+    size_t i, n = 0;
+    int rc = -1;
+
+    if (string_list(v, "\"trustedCa\"", &list, &n, errstr, errsz))
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (gs_config_trust(c, list[i], errstr, errsz))
+            goto out;
+    }
+    rc = 0;
+out:
+    strings_free(list, n, false);
+    return rc;
+}
+
 static int load_tenants(struct gs_config *c, const json_t *j, char *errstr,
                         size_t errsz)
 {
     static const char *const tkeys[] = {"clients", NULL};
-    static const char *const ckeys[] = {
-        "secret", "certificate", "certificates", "federated", "granted", NULL};
+    static const char *const ckeys[] = {"secret",
+                                        "secrets",
+                                        "certificate",
+                                        "certificates",
+                                        "trustedCertificateSubjects",
+                                        "federated",
+                                        "granted",
+                                        NULL};
     struct gs_tenant *ts = NULL, *t;
     struct gs_client *cl;
     const json_t *tv, *clients, *cv;
@@ -1000,7 +1122,8 @@ static int load_tenants(struct gs_config *c, const json_t *j, char *errstr,
             cl->granted = true;
             if (!cl->id || !json_is_object(cv) ||
                 only_keys(cv, ckeys, "a client", errstr, errsz) ||
-                get_string(cv, "secret", &cl->secret, errstr, errsz) ||
+                load_secrets(cl, cv, errstr, errsz) ||
+                load_subjects(cl, cv, errstr, errsz) ||
                 get_bool(cv, "granted", &cl->granted, errstr, errsz) ||
                 load_certs(cl, cv, errstr, errsz) ||
                 load_federated(cl, json_object_get(cv, "federated"), errstr,
@@ -1025,11 +1148,23 @@ fail:
 int gs_config_load(struct gs_config *c, const char *path, char *errstr,
                    size_t errsz)
 {
-    static const char *const keys[] = {
-        "tenants",          "token",      "faults",       "rateLimit",
-        "explicitFlowSets", "duplicates", "strictCasing", "seed",
-        "listen",           "baseUrl",    "tlsCert",      "tlsKey",
-        "threads",          "requestLog", "maxFlows",     NULL};
+    static const char *const keys[] = {"tenants",
+                                       "token",
+                                       "faults",
+                                       "rateLimit",
+                                       "explicitFlowSets",
+                                       "duplicates",
+                                       "strictCasing",
+                                       "seed",
+                                       "listen",
+                                       "baseUrl",
+                                       "tlsCert",
+                                       "tlsKey",
+                                       "threads",
+                                       "requestLog",
+                                       "maxFlows",
+                                       "trustedCa",
+                                       NULL};
     json_error_t jerr;
     json_t *j;
     const json_t *v;
@@ -1050,6 +1185,9 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
         goto out;
     v = json_object_get(j, "tenants");
     if (v && load_tenants(c, v, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "trustedCa");
+    if (v && load_trust(c, v, errstr, errsz))
         goto out;
     v = json_object_get(j, "token");
     if (v && gs_token_conf_from_json(&c->token, v, errstr, errsz))

@@ -123,9 +123,21 @@ struct gs_rate_step {
 
 struct gs_client {
     char *id;
-    char *secret; /* NULL: no secret credential */
+    /* Client secrets accepted, any of them (an application may have
+     * several during a rotation); none: no secret credential. Changed by
+     * PUT /_sim/clientSecrets under the simulator's lock, which every
+     * reader takes; secrets0 is the startup list /_sim/reset restores. */
+    char **secrets;
+    size_t nsecrets;
+    char **secrets0;
+    size_t nsecrets0;
     struct gs_cert **certs;
     size_t ncerts;
+    /* Subject names trusted for subject name and issuer authentication
+     * (the application manifest's trustedCertificateSubjects), as RFC 2253
+     * text ("CN=client.example,O=Contoso"). */
+    char **subjects;
+    size_t nsubjects;
     struct gs_fed_cred *fed; /* federated identity credentials */
     size_t nfed;
     bool granted; /* holds IndustryData-OutboundFlow.ReadWrite.All */
@@ -141,6 +153,9 @@ struct gs_tenant {
 struct gs_config {
     struct gs_tenant *tenants;
     size_t ntenants;
+    /* Certification authorities whose certificates may sign in by subject
+     * name and issuer (--trusted-ca, "trustedCa"); NULL: none. */
+    struct gs_trust *trust;
     struct gs_token_conf token;
     struct gs_fault_profile faults[GS_EP_COUNT];
     struct gs_rate rate;           /* default per-tenant limit */
@@ -194,6 +209,15 @@ json_t *gs_token_conf_to_json(const struct gs_token_conf *t);
 int gs_rate_from_json(struct gs_config *c, const json_t *j, char *errstr,
                       size_t errsz);
 json_t *gs_rate_to_json(const struct gs_config *c);
+
+/* Adds the CA certificates of a PEM file (or PEM text) to c->trust. */
+int gs_config_trust(struct gs_config *c, const char *pem_or_path, char *errstr,
+                    size_t errsz);
+
+/* Replaces a list of secrets with copies of the n strings (the old ones
+ * are wiped). Returns 0 or -1 (out of memory; the list is unchanged). */
+int gs_secrets_set(char ***list, size_t *n, const char *const *values,
+                   size_t count);
 
 struct gs_tenant *gs_config_tenant(const struct gs_config *c, const char *id);
 struct gs_client *gs_tenant_client(const struct gs_tenant *t, const char *id);

@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "gs_util.h"
 
@@ -240,6 +241,208 @@ static enum gs_jwt_result jws_parse(const char *jwt, size_t len, struct jws *j,
     return GS_JWT_OK;
 }
 
+/* --- subject name and issuer ------------------------------------------- */
+
+struct gs_trust {
+    X509_STORE *store;
+};
+
+struct gs_trust *gs_trust_new(void)
+{
+    struct gs_trust *t = calloc(1, sizeof(*t));
+
+    if (t && !(t->store = X509_STORE_new())) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+void gs_trust_free(struct gs_trust *t)
+{
+    if (!t)
+        return;
+    X509_STORE_free(t->store);
+    free(t);
+}
+
+int gs_trust_add(struct gs_trust *t, const char *pem_or_path, char *errstr,
+                 size_t errsz)
+{
+    BIO *bio;
+    X509 *x;
+    int added = 0;
+
+    if (strncmp(pem_or_path, "-----BEGIN", 10) == 0)
+        bio = BIO_new_mem_buf(pem_or_path, -1);
+    else
+        bio = BIO_new_file(pem_or_path, "r");
+    if (!bio) {
+        snprintf(errstr, errsz, "cannot open trusted CA '%.200s'", pem_or_path);
+        return -1;
+    }
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        /* add_cert takes its own reference */
+        if (X509_STORE_add_cert(t->store, x) != 1) {
+            X509_free(x);
+            BIO_free(bio);
+            snprintf(errstr, errsz, "trusted CA '%.200s': cannot add it",
+                     pem_or_path);
+            return -1;
+        }
+        X509_free(x);
+        added++;
+    }
+    ERR_clear_error(); /* the end of the file reads as "no start line" */
+    BIO_free(bio);
+    if (added == 0) {
+        snprintf(errstr, errsz, "trusted CA '%.200s': no PEM certificate",
+                 pem_or_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* One x5c entry: standard base64 of a DER certificate (RFC 7515 4.1.6). */
+static X509 *x5c_cert(const json_t *v)
+{
+    static const size_t max = 16384;
+    unsigned char der[16384];
+    const unsigned char *p = der;
+    const char *b64 = json_string_value(v);
+    size_t n = b64 ? strlen(b64) : 0;
+    int len, pad = 0;
+
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > max)
+        return NULL;
+    len = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
+    if (len < 0)
+        return NULL;
+    /* DecodeBlock counts the padding as bytes. */
+    pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');
+    return d2i_X509(NULL, &p, len - pad);
+}
+
+/* s in a canonical form for comparing subject names: no space after ','
+ * or '+', the rest as it is (compared ignoring case). */
+static void subject_canon(const char *s, char *out, size_t outsz)
+{
+    size_t n = 0;
+
+    for (; *s && n + 1 < outsz; s++) {
+        if (*s == ' ' && n > 0 && (out[n - 1] == ',' || out[n - 1] == '+'))
+            continue;
+        out[n++] = *s;
+    }
+    out[n] = '\0';
+}
+
+/*
+ * Subject name and issuer: the key of x5c's first certificate, if it
+ * matches the header's thumbprint, chains to the trust store through the
+ * rest of x5c, and has a subject the client trusts. GS_JWT_OK with *key
+ * (the caller frees it), or why not in errstr.
+ */
+static enum gs_jwt_result sni_key(const json_t *hdr, const char *thumb,
+                                  bool s256, const struct gs_jwt_check *chk,
+                                  EVP_PKEY **key, char *errstr, size_t errsz)
+{
+    const json_t *x5c = json_object_get(hdr, "x5c");
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    X509_STORE_CTX *ctx = NULL;
+    X509 *leaf = NULL, *x;
+    char tp[64], subject[512], canon[512], want[512];
+    enum gs_jwt_result rc = GS_JWT_NO_X5C;
+    BIO *bio = NULL;
+    size_t i;
+    long n;
+
+    *key = NULL;
+    if (!json_is_array(x5c) || json_array_size(x5c) == 0) {
+        snprintf(errstr, errsz,
+                 "the assertion has no 'x5c' header for subject name and "
+                 "issuer authentication, and the certificate with identifier "
+                 "'%.64s' is not registered on application '%.64s'",
+                 thumb, chk->client_id);
+        goto out;
+    }
+    rc = GS_JWT_MALFORMED;
+    for (i = 0; i < json_array_size(x5c) && rest; i++) {
+        x = x5c_cert(json_array_get(x5c, i));
+        if (!x) {
+            snprintf(errstr, errsz,
+                     "the assertion's 'x5c'[%zu] is not a base64 DER "
+                     "certificate",
+                     i);
+            goto out;
+        }
+        if (i == 0)
+            leaf = x;
+        else if (!sk_X509_push(rest, x)) {
+            X509_free(x);
+            goto out;
+        }
+    }
+    if (!leaf ||
+        thumbprint(leaf, s256 ? EVP_sha256() : EVP_sha1(), tp, sizeof(tp)) ||
+        strcmp(tp, thumb) != 0) {
+        snprintf(errstr, errsz,
+                 "the assertion's '%s' is not the thumbprint of its first "
+                 "'x5c' certificate",
+                 s256 ? "x5t#S256" : "x5t");
+        goto out;
+    }
+    rc = GS_JWT_UNTRUSTED_CHAIN;
+    ctx = X509_STORE_CTX_new();
+    if (!chk->trust || !ctx ||
+        X509_STORE_CTX_init(ctx, chk->trust->store, leaf, rest) != 1 ||
+        X509_verify_cert(ctx) != 1) {
+        snprintf(
+            errstr, errsz, "the 'x5c' certificate chain is not trusted: %s",
+            ctx ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx))
+                : "no trusted certification authority");
+        goto out;
+    }
+    rc = GS_JWT_BAD_SUBJECT;
+    bio = BIO_new(BIO_s_mem());
+    if (!bio || X509_NAME_print_ex(bio, X509_get_subject_name(leaf), 0,
+                                   XN_FLAG_RFC2253) < 0)
+        goto out;
+    n = BIO_read(bio, subject, (int)sizeof(subject) - 1);
+    subject[n > 0 ? n : 0] = '\0';
+    subject_canon(subject, canon, sizeof(canon));
+    for (i = 0; i < chk->nsubjects; i++) {
+        subject_canon(chk->subjects[i], want, sizeof(want));
+        if (strcasecmp(canon, want) == 0)
+            break;
+    }
+    if (i == chk->nsubjects) {
+        snprintf(errstr, errsz,
+                 "the certificate subject '%.200s' is not a trusted "
+                 "certificate subject of application '%.64s'",
+                 subject, chk->client_id);
+        goto out;
+    }
+    rc = GS_JWT_BAD_ALG;
+    *key = X509_get_pubkey(leaf);
+    if (!*key || EVP_PKEY_get_base_id(*key) != EVP_PKEY_RSA) {
+        snprintf(errstr, errsz,
+                 "the 'x5c' certificate has no RSA key (RS256/PS256 need "
+                 "one)");
+        EVP_PKEY_free(*key);
+        *key = NULL;
+        goto out;
+    }
+    rc = GS_JWT_OK;
+out:
+    ERR_clear_error();
+    BIO_free(bio);
+    X509_STORE_CTX_free(ctx);
+    sk_X509_pop_free(rest, X509_free);
+    X509_free(leaf);
+    return rc;
+}
+
 enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
                                  const struct gs_jwt_check *chk, char *errstr,
                                  size_t errsz)
@@ -248,6 +451,7 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     struct jws j;
     const json_t *v, *iss, *sub;
     struct gs_cert *cert = NULL;
+    EVP_PKEY *sni = NULL; /* the x5c certificate's key (SN+I) */
     bool s256 = true;
     size_t i;
     enum gs_jwt_result rc;
@@ -275,7 +479,11 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
                    s256 ? chk->certs[i]->x5t_s256 : chk->certs[i]->x5t) == 0)
             cert = chk->certs[i];
     }
-    if (!cert) {
+    if (!cert && chk->trust && chk->nsubjects > 0) {
+        rc = sni_key(j.hdr, thumb, s256, chk, &sni, errstr, errsz);
+        if (rc != GS_JWT_OK)
+            goto out;
+    } else if (!cert) {
         snprintf(errstr, errsz,
                  "the certificate with identifier '%.64s' used to sign the "
                  "client assertion is not registered on application '%.64s'",
@@ -284,7 +492,8 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     }
 
     rc = GS_JWT_BAD_SIGNATURE;
-    if (!verify_sig(cert->key, j.pss, jwt, j.signed_len, j.sig, j.siglen)) {
+    if (!verify_sig(cert ? cert->key : sni, j.pss, jwt, j.signed_len, j.sig,
+                    j.siglen)) {
         snprintf(errstr, errsz,
                  "client assertion contains an invalid signature (%s)", j.alg);
         goto out;
@@ -347,6 +556,7 @@ enum gs_jwt_result gs_jwt_verify(const char *jwt, size_t len,
     rc = GS_JWT_OK;
     errstr[0] = '\0';
 out:
+    EVP_PKEY_free(sni);
     jws_release(&j);
     return rc;
 }

@@ -2,7 +2,10 @@
  * gs_jwt.h - verification of client-assertion JWTs (RFC 7523) the way the
  * Microsoft identity platform checks them: RS256 or PS256 signature by a
  * certificate registered for the client, found by the header's `x5t#S256`
- * (or legacy `x5t`) thumbprint; `iss` = `sub` = client id; `aud` one of the
+ * (or legacy `x5t`) thumbprint, or by the certificate the header's `x5c`
+ * carries when the client trusts its subject and it chains to a trusted
+ * CA (subject name and issuer authentication, struct gs_trust);
+ * `iss` = `sub` = client id; `aud` one of the
  * accepted token endpoint URLs; `exp`, `nbf` within a clock skew; `jti`
  * present.
  *
@@ -31,21 +34,42 @@ void gs_cert_free(struct gs_cert *c);
 const char *gs_cert_x5t_s256(const struct gs_cert *c);
 const char *gs_cert_x5t(const struct gs_cert *c);
 
+/*
+ * Certification authorities trusted for subject name and issuer (SN+I)
+ * authentication: an assertion whose thumbprint names no registered
+ * certificate is still accepted when its "x5c" header holds a certificate
+ * (first) that chains, through the others, to one of these, whose subject
+ * is one the client trusts, and whose key verifies the signature. Opaque;
+ * read-only once built, so shared by every worker.
+ */
+struct gs_trust;
+struct gs_trust *gs_trust_new(void);
+/* Adds every CERTIFICATE block of a PEM file (or PEM text starting with
+ * "-----BEGIN"). Returns 0, or -1 with a reason (none found, unreadable). */
+int gs_trust_add(struct gs_trust *t, const char *pem_or_path, char *errstr,
+                 size_t errsz);
+void gs_trust_free(struct gs_trust *t);
+
 enum gs_jwt_result {
     GS_JWT_OK = 0,
-    GS_JWT_MALFORMED,         /* not three base64url JSON parts, or too big */
-    GS_JWT_BAD_ALG,           /* alg not RS256/PS256, or typ not JWT */
-    GS_JWT_NO_THUMBPRINT,     /* neither x5t#S256 nor x5t */
-    GS_JWT_UNKNOWN_KEY,       /* thumbprint of no registered certificate */
-    GS_JWT_BAD_SIGNATURE,     /* signature does not verify */
-    GS_JWT_BAD_ISSUER,        /* iss or sub missing or not the client id */
-    GS_JWT_BAD_AUDIENCE,      /* aud missing or not an accepted URL */
-    GS_JWT_MISSING_CLAIM,     /* exp, nbf or jti missing or mistyped */
-    GS_JWT_EXPIRED,           /* exp + skew <= now */
-    GS_JWT_NOT_YET_VALID,     /* nbf - skew > now */
-    GS_JWT_NO_FEDERATED_MATCH /* federated: no credential has this iss,
-                                 sub and aud */
+    GS_JWT_MALFORMED,          /* not three base64url JSON parts, or too big */
+    GS_JWT_BAD_ALG,            /* alg not RS256/PS256, or typ not JWT */
+    GS_JWT_NO_THUMBPRINT,      /* neither x5t#S256 nor x5t */
+    GS_JWT_UNKNOWN_KEY,        /* thumbprint of no registered certificate */
+    GS_JWT_BAD_SIGNATURE,      /* signature does not verify */
+    GS_JWT_BAD_ISSUER,         /* iss or sub missing or not the client id */
+    GS_JWT_BAD_AUDIENCE,       /* aud missing or not an accepted URL */
+    GS_JWT_MISSING_CLAIM,      /* exp, nbf or jti missing or mistyped */
+    GS_JWT_EXPIRED,            /* exp + skew <= now */
+    GS_JWT_NOT_YET_VALID,      /* nbf - skew > now */
+    GS_JWT_NO_FEDERATED_MATCH, /* federated: no credential has this iss,
+                                  sub and aud */
+    GS_JWT_NO_X5C,             /* SN+I: an unregistered thumbprint, no x5c */
+    GS_JWT_UNTRUSTED_CHAIN,    /* SN+I: x5c does not lead to a trusted CA */
+    GS_JWT_BAD_SUBJECT         /* SN+I: the certificate's subject is not
+                                  one the client trusts */
 };
+#define GS_JWT_RESULT_COUNT (GS_JWT_BAD_SUBJECT + 1)
 
 struct gs_jwt_check {
     const char *client_id;
@@ -55,6 +79,12 @@ struct gs_jwt_check {
     size_t ncerts;
     int64_t now;  /* seconds since the epoch */
     int64_t skew; /* tolerated clock skew, seconds */
+    /* SN+I: the trusted CAs (NULL: none) and the client's trusted
+     * subjects (RFC 2253 text, compared ignoring case and the spaces after
+     * ',' and '+'); both needed for an unregistered thumbprint to pass. */
+    const struct gs_trust *trust;
+    const char *const *subjects;
+    size_t nsubjects;
 };
 
 /* Longest assertion accepted, in bytes. */

@@ -926,11 +926,68 @@ static void reset(struct gs_sim *sim)
             sim->cfg->nschedule = sim->nschedule0;
         }
     }
+    /* The startup secrets; out of memory leaves the current ones. */
+    for (i = 0; i < sim->cfg->ntenants; i++) {
+        struct gs_tenant *t = &sim->cfg->tenants[i];
+        size_t c;
+
+        for (c = 0; c < t->nclients; c++)
+            (void)gs_secrets_set(&t->clients[c].secrets,
+                                 &t->clients[c].nsecrets,
+                                 (const char *const *)t->clients[c].secrets0,
+                                 t->clients[c].nsecrets0);
+    }
     if (sim->cfg->seeded) {
         seed = sim->cfg->seed;
         gs_rng_seed(&sim->rng_fault, seed);
         gs_rng_seed(&sim->rng_id, seed ^ 0x5eed1d5ULL);
     }
+}
+
+/*
+ * PUT /_sim/clientSecrets {"tenant", "client", "secrets": [...]}: the
+ * secrets the client is accepted with from now on (a rotation: add the
+ * new one, then drop the old). The lock is held. Never echoes a secret.
+ */
+static json_t *client_secrets(struct gs_sim *sim, const json_t *body, char *err,
+                              size_t errsz)
+{
+    const char *tid = json_string_value(json_object_get(body, "tenant"));
+    const char *cid = json_string_value(json_object_get(body, "client"));
+    const json_t *list = json_object_get(body, "secrets"), *v;
+    const char *values[16];
+    struct gs_tenant *t;
+    struct gs_client *cl;
+    size_t i;
+
+    if (!tid || !cid || !json_is_array(list) ||
+        json_array_size(list) > sizeof(values) / sizeof(values[0])) {
+        snprintf(err, errsz,
+                 "expected {\"tenant\", \"client\", \"secrets\": [up to "
+                 "16 strings]}");
+        return NULL;
+    }
+    json_array_foreach(list, i, v)
+    {
+        values[i] = json_string_value(v);
+        if (!values[i] || !values[i][0]) {
+            snprintf(err, errsz, "secrets[%zu] is not a non-empty string", i);
+            return NULL;
+        }
+    }
+    t = gs_config_tenant(sim->cfg, tid);
+    cl = t ? gs_tenant_client(t, cid) : NULL;
+    if (!cl) {
+        snprintf(err, errsz, "no client '%.64s' in tenant '%.64s'", cid, tid);
+        return NULL;
+    }
+    if (gs_secrets_set(&cl->secrets, &cl->nsecrets, values,
+                       json_array_size(list))) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:I}", "tenant", t->id, "client", cl->id,
+                     "secrets", (json_int_t)cl->nsecrets);
 }
 
 /* The JSON body of a control request; NULL with r set on error. */
@@ -979,7 +1036,8 @@ static void control(struct gs_sim *sim, struct gs_call *call,
     }
     if ((put || patch) &&
         (strcmp(what, "faults") == 0 || strcmp(what, "token") == 0 ||
-         strcmp(what, "rateLimit") == 0)) {
+         strcmp(what, "rateLimit") == 0 ||
+         strcmp(what, "clientSecrets") == 0)) {
         body = control_body(call, r);
         if (!body)
             return;
@@ -1016,6 +1074,9 @@ static void control(struct gs_sim *sim, struct gs_call *call,
             }
         }
         out = rc ? NULL : gs_rate_to_json(sim->cfg);
+    } else if (strcmp(what, "clientSecrets") == 0 && put) {
+        out = client_secrets(sim, body, err, sizeof(err));
+        rc = out ? 0 : 400;
     } else if (strcmp(what, "tokens/expire") == 0 && post) {
         now = gs_now_ns() - 1;
         gs_map_sweep(sim->tokens, expire_token, &now);

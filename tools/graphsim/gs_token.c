@@ -192,11 +192,11 @@ static void issue(struct gs_sim *sim, struct gs_call *call,
 }
 
 /* AADSTS codes of the assertion checks, indexed by enum gs_jwt_result. */
-static const long assertion_codes[] = {0,      50027,  50027,  700027,
-                                       700027, 700027, 700021, 700023,
-                                       50027,  700024, 700024, 70021};
+static const long assertion_codes[] = {0,      50027,  50027,  700027, 700027,
+                                       700027, 700021, 700023, 50027,  700024,
+                                       700024, 70021,  700027, 700027, 700027};
 _Static_assert(sizeof(assertion_codes) / sizeof(assertion_codes[0]) ==
-                   GS_JWT_NO_FEDERATED_MATCH + 1,
+                   GS_JWT_RESULT_COUNT,
                "one AADSTS code per gs_jwt_result");
 
 /*
@@ -277,6 +277,9 @@ static void check_assertion(struct gs_sim *sim, struct gs_call *call,
     chk.naudiences = origin[0] ? 2 : 1;
     chk.certs = cl->certs;
     chk.ncerts = cl->ncerts;
+    chk.trust = sim->cfg->trust; /* read-only once started */
+    chk.subjects = (const char *const *)cl->subjects;
+    chk.nsubjects = cl->nsubjects;
     chk.now = gs_now_ns() / 1000000000;
     pthread_mutex_lock(&sim->lock);
     chk.skew = sim->cfg->token.clock_skew;
@@ -295,11 +298,20 @@ static void check_secret(struct gs_sim *sim, struct gs_call *call,
                          struct gs_response *r, const char *secret,
                          size_t tenant, const struct gs_client *cl)
 {
-    size_t n = strlen(secret);
+    size_t n = strlen(secret), i;
+    bool ok = false;
 
-    /* Constant-time compare, as a credential check should be. */
-    if (!cl->secret || strlen(cl->secret) != n ||
-        CRYPTO_memcmp(cl->secret, secret, n) != 0) {
+    /* Any of the client's secrets (a rotation may hold two), compared in
+     * constant time, as a credential check should be; the list may be
+     * replaced (PUT /_sim/clientSecrets), so under the lock. */
+    pthread_mutex_lock(&sim->lock);
+    for (i = 0; i < cl->nsecrets; i++) {
+        if (strlen(cl->secrets[i]) == n &&
+            CRYPTO_memcmp(cl->secrets[i], secret, n) == 0)
+            ok = true;
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (!ok) {
         aad_error(sim, call, r, 401, "invalid_client", 7000215,
                   "Invalid client secret provided. Ensure the secret being "
                   "sent in the request is the client secret value, not the "

@@ -54,6 +54,9 @@ static void usage(FILE *out)
         "                          (default 1000000)\n"
         "  --base-url URL          advertised base URL (default from "
         "--listen)\n"
+        "  --trusted-ca FILE       PEM CA certificate(s) trusted for subject\n"
+        "                          name and issuer authentication (x5c); may\n"
+        "                          be given more than once\n"
         "  --help, --version\n"
         "\n"
         "Without --config: tenant test-tenant, client test-client, secret\n"
@@ -75,6 +78,7 @@ enum {
     OPT_REQUEST_LOG,
     OPT_MAX_FLOWS,
     OPT_BASE_URL,
+    OPT_TRUSTED_CA,
     OPT_HELP,
     OPT_VERSION
 };
@@ -93,6 +97,7 @@ static const struct option options[] = {
     {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
     {"base-url", required_argument, NULL, OPT_BASE_URL},
+    {"trusted-ca", required_argument, NULL, OPT_TRUSTED_CA},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
@@ -139,6 +144,14 @@ static int apply(struct gs_config *c, int opt, const char *arg)
         return set_string(&c->tls_key, arg) ? EXIT_START : 0;
     case OPT_BASE_URL:
         return set_string(&c->base_url, arg) ? EXIT_START : 0;
+    case OPT_TRUSTED_CA: {
+        char err[300];
+
+        if (gs_config_trust(c, arg, err, sizeof(err)) == 0)
+            return 0;
+        fprintf(stderr, "provflow-graphsim: --trusted-ca: %s\n", err);
+        return EXIT_CONFIG;
+    }
     case OPT_SEED:
         if (set_long(&n, arg, 0, LONG_MAX, "--seed"))
             return EXIT_USAGE;
