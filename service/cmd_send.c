@@ -316,6 +316,7 @@ int pf_cmd_send(int argc, char **argv)
     }
     /* One of the four: the settings table checked it (a CHOICE). */
     pf_log_set_level((pf_log_level)pf_log_level_parse(cfg.log_level));
+    pf_log_set_format((pf_log_format)pf_log_format_parse(cfg.log_format));
     pf_log_secret(cfg.client_secret);
     pf_client_http_config(&cfg, &hc);
     s.timers = pf_timers_new();

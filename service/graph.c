@@ -456,7 +456,9 @@ static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
     j->last.token_failure = f;
     j->last.unreachable = f->unreachable;
     snprintf(j->last.message, sizeof(j->last.message),
-             "token endpoint: %s: %.200s", f->error, f->description);
+             "token endpoint: %s%s%.200s",
+             f->error[0] != '\0' ? f->error : "the token request failed",
+             f->description[0] != '\0' ? ": " : "", f->description);
     if (f->cls == PF_CLASS_SYSTEMIC) {
         j->last.status = PF_GRAPH_SYSTEMIC;
         j->last.settle_until_ms = j->settle_until_ms;
