@@ -28,6 +28,7 @@
 #include "provflow/buf.h"
 #include "provflow/fileio.h"
 #include "provflow/timers.h"
+#include "provflow/trace.h"
 
 /* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
 #define CURL_HEADER_LINE_MAX (100 * 1024)
@@ -403,6 +404,17 @@ static struct curl_slist *request_headers(const pf_http_request *r)
         snprintf(line, sizeof(line), "client-request-id: %s",
                  r->client_request_id);
         ADD(line);
+    }
+    if (r->traceparent != NULL) {
+        snprintf(line, sizeof(line), "traceparent: %s", r->traceparent);
+        ADD(line);
+    }
+    if (r->tracestate != NULL) {
+        char state[PF_TRACE_STATE_MAX + 16];
+
+        /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
+        snprintf(state, sizeof(state), "tracestate: %s", r->tracestate);
+        ADD(state);
     }
     if (r->bearer != NULL) {
         /* The token can be long; build the line on the heap. */
