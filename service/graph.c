@@ -444,11 +444,24 @@ static void on_timer(pf_timer *t, void *arg)
     proceed(j);
 }
 
+/*
+ * "HTTP 500: " before a reason that does not say its status (Graph's
+ * error text replaces "HTTP 500" in j->last.message); "" otherwise.
+ */
+static const char *status_of(const pf_graph_job *j, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (j->last.http_status > 0 && strncmp(j->last.message, "HTTP ", 5) != 0)
+        snprintf(buf, n, "HTTP %ld: ", j->last.http_status);
+    return buf;
+}
+
 /* A transient failure (in j->last): wait and try again, or give up. */
 static void backoff(pf_graph_job *j, const char *retry_after, bool token)
 {
     pf_graph *g = j->g;
     int64_t now = pf_now_ms(), delay = 0, after = -1;
+    char st[32];
 
     if (retry_after != NULL && retry_after[0] != '\0')
         after = pf_retry_after_parse(retry_after, pf_wall_ms() / 1000);
@@ -458,9 +471,9 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
         if (g->cfg.on_retry != NULL)
             g->cfg.on_retry(g->cfg.observer_arg, delay, after >= 0);
         job_log(j, PF_LOG_INFO, "retry", j->last.http_status, delay,
-                "retry in %lld ms%s: %s%s", (long long)delay,
+                "retry in %lld ms%s: %s%s%s", (long long)delay,
                 after >= 0 ? " (the server's Retry-After)" : "",
-                j->last.message,
+                status_of(j, st, sizeof(st)), j->last.message,
                 j->may_exist ? "; the next try lists the set first (a create "
                                "may have reached Graph)"
                              : "");
@@ -469,10 +482,10 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
     }
     job_log(j, PF_LOG_WARN, token ? "token_unavailable" : "retries_exhausted",
             j->last.http_status, -1,
-            "retries exhausted after %d attempts%s: %s", j->attempts,
+            "retries exhausted after %d attempts%s: %s%s", j->attempts,
             token ? " (the token endpoint: not the event's fault, it waits)"
                   : "",
-            j->last.message);
+            status_of(j, st, sizeof(st)), j->last.message);
     if (token) {
         /* The token endpoint stayed away: not the event's fault. */
         j->last.status = PF_GRAPH_SYSTEMIC;
@@ -716,6 +729,7 @@ static void wait_throttled(pf_graph_job *j, bool retry_after)
     pf_graph *g = j->g;
     int64_t now = j->answered_ms; /* the wait is counted from the answer */
     int64_t resume = now + pf_limiter_held_ms(&j->t->lim, now);
+    char st[32];
 
     if (resume - j->started_ms > g->cfg.retry.max_elapsed_ms) {
         job_log(j, PF_LOG_WARN, "retries_exhausted", j->last.http_status, -1,
@@ -736,10 +750,10 @@ static void wait_throttled(pf_graph_job *j, bool retry_after)
     if (g->cfg.on_retry != NULL)
         g->cfg.on_retry(g->cfg.observer_arg, resume - now, retry_after);
     job_log(j, PF_LOG_INFO, "throttled", j->last.http_status, resume - now,
-            "throttled (%s%s): the tenant is held for %lld ms, then the "
+            "throttled (%s%s%s): the tenant is held for %lld ms, then the "
             "request goes again (no attempt spent)",
-            j->last.message, retry_after ? ", Retry-After" : "",
-            (long long)(resume - now));
+            status_of(j, st, sizeof(st)), j->last.message,
+            retry_after ? ", Retry-After" : "", (long long)(resume - now));
     j->reauthed = false;
     j->step = j->may_exist ? STEP_LIST : STEP_POST;
     proceed(j);
