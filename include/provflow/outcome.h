@@ -290,7 +290,7 @@ const char *pf_outcome_status_name(pf_outcome_status s);
  */
 const char *pf_outcome_code_name(pf_outcome_code c);
 
-/* The most headers a dead letter gets (count says how many it has). */
+/* At most this many headers on a dead letter (count: how many it has). */
 #define PF_OUTCOME_DLQ_HEADERS     8
 #define PF_OUTCOME_DLQ_MESSAGE_MAX 512
 #define PF_OUTCOME_TOPIC_MAX       249 /* Kafka's limit on topic names */
