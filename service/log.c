@@ -176,6 +176,47 @@ typedef struct line {
 } line;
 
 /*
+ * C1 controls (U+0080..U+009F: CSI is U+009B) and DEL are valid UTF-8 that
+ * JSON leaves raw and a terminal obeys: written as \u00HH, in place, cut
+ * to size before an escape that would not fit. C0 controls are the
+ * format's to escape (JSON's \uXXXX, logfmt's \n or \xHH).
+ */
+static void escape_c1(char *buf, size_t size)
+{
+    const unsigned char *c;
+    char *copy, esc[8];
+    size_t o = 0, n;
+
+    for (c = (const unsigned char *)buf; *c != '\0'; c++) {
+        if (*c == 0x7f || (*c == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f))
+            break;
+    }
+    if (*c == '\0')
+        return;
+    copy = strdup(buf);
+    if (copy == NULL) {
+        snprintf(buf, size, "(control characters)");
+        return;
+    }
+    for (c = (const unsigned char *)copy; *c != '\0'; c++) {
+        if (*c == 0x7f || (*c == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f)) {
+            n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x",
+                                 *c == 0x7f ? 0x7f : c[1]);
+            c += *c == 0xc2;
+        } else {
+            esc[0] = (char)*c;
+            n = 1;
+        }
+        if (o + n >= size)
+            break;
+        memcpy(buf + o, esc, n);
+        o += n;
+    }
+    buf[o] = '\0';
+    free(copy);
+}
+
+/*
  * Redacted whole, then cut to size on a character boundary: a cut first
  * could leave the start of a secret that the search no longer recognises.
  * Text that is not UTF-8 becomes a marker, not silence.
@@ -211,6 +252,7 @@ static void redact_into(char *buf, size_t size, const char *value)
     if (probe == NULL)
         snprintf(buf, size, "(not UTF-8)");
     json_decref(probe);
+    escape_c1(buf, size);
 }
 
 static void add_text(line *l, const char *key, const char *value)

@@ -272,6 +272,36 @@ static void text_format_is_logfmt(void **state)
     assert_int_equal(pf_log_format_parse("xml"), -1);
 }
 
+static void log_controls(void)
+{
+    pf_log(PF_LOG_INFO, NULL,
+           "Forbidden: \r\nforged \x1b[2J \xc2\x9b"
+           "0m \x7f end");
+}
+
+/* No byte a terminal obeys reaches a line raw, in either format. */
+static void control_characters_never_reach_a_line_raw(void **state)
+{
+    char buf[4096];
+    int f;
+
+    (void)state;
+    for (f = PF_LOG_JSON; f <= PF_LOG_TEXT; f++) {
+        const unsigned char *c;
+
+        pf_log_set_format((pf_log_format)f);
+        capture(log_controls, buf, sizeof(buf));
+        for (c = (const unsigned char *)buf; *c != '\0'; c++) {
+            if ((*c < 0x20 && c[1] != '\0') || *c == 0x7f ||
+                (*c == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f))
+                fail_msg("format %d: byte 0x%02x in %s", f, *c, buf);
+        }
+        assert_non_null(strstr(buf, "\\u009b0m"));
+        assert_non_null(strstr(buf, " end"));
+    }
+    pf_log_set_format(PF_LOG_JSON);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +309,7 @@ int main(void)
         cmocka_unit_test(only_the_secret_is_masked),
         cmocka_unit_test(context_fields_in_json_in_their_order),
         cmocka_unit_test(text_format_is_logfmt),
+        cmocka_unit_test(control_characters_never_reach_a_line_raw),
         cmocka_unit_test(masks_credential_looking_values),
         cmocka_unit_test(log_lines_are_json_and_redacted),
         cmocka_unit_test(redacts_every_form_of_a_registered_secret),
