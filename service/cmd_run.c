@@ -67,20 +67,34 @@ int pf_cmd_run(int argc, char **argv)
     pf_config cfg;
     pf_pipeline *p;
     char err[512];
-    int first, level, status;
+    int first, level, format, status;
 
+    /*
+     * One format from the first line: a configuration error is logged
+     * before the settings are whole, so the format comes from the command
+     * line or the environment first (a config file's is known only once
+     * it loaded).
+     */
+    format =
+        pf_log_format_parse(pf_config_peek(argc, argv, "log-format") != NULL
+                                ? pf_config_peek(argc, argv, "log-format")
+                                : "json");
+    pf_log_set_format(format >= 0 ? (pf_log_format)format : PF_LOG_JSON);
     first = pf_config_cli(&cfg, PF_CMD_RUN, "run", argc, argv, usage, &status);
     if (first < 0)
         return status;
+    /* Both are one of the table's choices (config.c), so they parse. */
+    format = pf_log_format_parse(cfg.log_format);
+    pf_log_set_format(format >= 0 ? (pf_log_format)format : PF_LOG_JSON);
+    level = pf_log_level_parse(cfg.log_level);
+    pf_log_set_level(level >= 0 ? (pf_log_level)level : PF_LOG_INFO);
     if (first < argc) {
-        fprintf(stderr, "provflow run: unexpected argument %s\n", argv[first]);
+        pf_log(PF_LOG_ERROR, NULL, "provflow run: unexpected argument %s",
+               argv[first]);
         pf_config_release(&cfg);
         return PF_EXIT_USAGE;
     }
     register_secrets(&cfg);
-    /* One of the table's choices (config.c), so it parses. */
-    level = pf_log_level_parse(cfg.log_level);
-    pf_log_set_level(level >= 0 ? (pf_log_level)level : PF_LOG_INFO);
     /* Pass-through properties librdkafka refuses stop the start here. */
     if (pf_kafka_check(&cfg, err, sizeof(err)) != 0) {
         pf_log(PF_LOG_ERROR, NULL, "configuration: %s", err);

@@ -89,11 +89,15 @@ static pf_outcome_input input_of(const sender *s, int64_t line)
     return (pf_outcome_input){s->in_name, 0, line};
 }
 
-static void invalid(sender *s, const char *id, const pf_error *e, int64_t line)
+/* trace: the event's (NULL when the line never reached intake). */
+static void invalid(sender *s, const char *id, const pf_error *e, int64_t line,
+                    const pf_trace *trace)
 {
     pf_outcome_build b;
 
     pf_outcome_of_invalid(&b, e, id, SOURCE, pf_wall_ms(), input_of(s, line));
+    if (trace != NULL)
+        pf_outcome_trace(&b, trace);
     s->failed++;
     print_outcome(s, &b.o);
 }
@@ -133,6 +137,7 @@ static void on_done(void *arg, const pf_graph_result *r)
     } else {
         pf_outcome_of_result(&b, r, &it->in.req, it->in.id, SOURCE,
                              pf_wall_ms(), input_of(s, it->line));
+        pf_outcome_trace(&b, &it->in.trace);
         if (r->status == PF_GRAPH_FAILED) {
             s->failed++;
             s->unreachable = s->unreachable || r->unreachable;
@@ -171,7 +176,7 @@ static void read_one(sender *s)
     if (too_long) {
         pf_error_set(&err, "invalid_event", "$",
                      "event is longer than %d bytes", PF_EVENT_MAX_BYTES);
-        invalid(s, NULL, &err, s->line - 1);
+        invalid(s, NULL, &err, s->line - 1, NULL);
         return;
     }
     rec.value = s->buf;
@@ -179,7 +184,7 @@ static void read_one(sender *s)
     it = calloc(1, sizeof(*it));
     if (it == NULL) {
         pf_error_set(&err, "internal", "$", "out of memory");
-        invalid(s, NULL, &err, s->line - 1);
+        invalid(s, NULL, &err, s->line - 1, NULL);
         return;
     }
     it->s = s;
@@ -187,14 +192,14 @@ static void read_one(sender *s)
     pf_keyq_item_init(&it->node);
     pf_intake_record(&s->intake, &rec, &it->in);
     if (!it->in.valid) {
-        invalid(s, it->in.id, &it->in.err, it->line);
+        invalid(s, it->in.id, &it->in.err, it->line, &it->in.trace);
         item_free(it);
         return;
     }
     key = pf_intake_order_key(&it->in, &rec, &key_len);
     if (pf_keyq_push(s->q, key, key_len, &it->node) != 0) {
         pf_error_set(&err, "internal", "$", "out of memory");
-        invalid(s, it->in.id, &err, it->line);
+        invalid(s, it->in.id, &err, it->line, &it->in.trace);
         item_free(it);
     }
 }
@@ -206,9 +211,12 @@ static void start_ready(sender *s)
 
     while (!s->systemic && (n = pf_keyq_pop_ready(s->q)) != NULL) {
         item *it = PF_KEYQ_ENTRY(n, item, node);
+        /* Borrowed by the job: the item outlives it. */
+        const pf_graph_origin origin = {it->in.id, s->in_name, 0, it->line,
+                                        &it->in.trace};
 
         if (pf_graph_submit(pf_client_graph(s->client), &it->in.req,
-                            it->in.source, false, 0, on_done, it, why,
+                            it->in.source, false, 0, &origin, on_done, it, why,
                             sizeof(why)) == NULL) {
             fprintf(stderr, "provflow send: %s\n", why);
             s->systemic = true;
@@ -316,6 +324,7 @@ int pf_cmd_send(int argc, char **argv)
     }
     /* One of the four: the settings table checked it (a CHOICE). */
     pf_log_set_level((pf_log_level)pf_log_level_parse(cfg.log_level));
+    pf_log_set_format((pf_log_format)pf_log_format_parse(cfg.log_format));
     pf_log_secret(cfg.client_secret);
     pf_log_secret(cfg.certificate_password);
     pf_client_http_config(&cfg, &hc);

@@ -17,6 +17,7 @@
 #include "provflow/fileio.h"
 #include "provflow/graph.h"
 #include "provflow/http.h"
+#include "provflow/log.h"
 #include "provflow/retry.h"
 #include "provflow/secrets.h"
 #include "provflow/token.h"
@@ -61,6 +62,7 @@ static const char *const clouds[] = {"global", "usgov", "usgov-dod", "china",
 static const char *const deliveries[] = {"at-least-once", "exactly-once", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error",
                                          NULL};
+static const char *const log_formats[] = {"json", "text", NULL};
 
 /* clang-format off */
 static const setting settings[] = {
@@ -171,6 +173,9 @@ static const setting settings[] = {
     {"log-level", "PROVFLOW_LOG_LEVEL", CHOICE, 0, PF_CMD_RUN | PF_CMD_SEND,
      AT(log_level), "info", 0, 0, "LEVEL", "entries below it are dropped",
      log_levels},
+    {"log-format", "PROVFLOW_LOG_FORMAT", CHOICE, 0, PF_CMD_RUN | PF_CMD_SEND,
+     AT(log_format), "json", 0, 0, "FORMAT", "log lines as JSON or as logfmt "
+     "text, from the first line to the last", log_formats},
     {"shutdown-grace-ms", "PROVFLOW_SHUTDOWN_GRACE_MS", INT, 0, PF_CMD_RUN,
      AT(shutdown_grace_ms), "30000", 0, 3600000, "MS",
      "time to finish in-flight work after SIGTERM", NULL},
@@ -749,6 +754,44 @@ static int check_credential(const pf_config *cfg, char *errstr,
     return 0;
 }
 
+/* What getopt found wrong with arg ('?': unknown, ':': no value). */
+static void usage_error(int opt, const char *arg, char *errstr,
+                        size_t errstr_size)
+{
+    char name[80];
+
+    if (optopt != 0 && strncmp(arg, "--", 2) != 0)
+        snprintf(name, sizeof(name), "-%c", optopt);
+    else
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+    failf(errstr, errstr_size,
+          opt == ':' ? "option %s needs a value" : "unknown option %s", name);
+}
+
+const char *pf_config_peek(int argc, char **argv, const char *name)
+{
+    const setting *s = find_setting(name, strlen(name));
+    size_t n = strlen(name);
+    const char *found = NULL;
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0)
+            continue;
+        if (a[2 + n] == '=')
+            found = a + 3 + n;
+        else if (a[2 + n] == '\0' && i + 1 < argc)
+            found = argv[++i];
+    }
+    if (found == NULL && s != NULL && s->env != NULL)
+        found = getenv(s->env);
+    return found;
+}
+
 const char *pf_config_instance(const pf_config *cfg, char *buf, size_t n)
 {
     if (cfg->instance != NULL)
@@ -799,8 +842,9 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
     opts[nopts] = (struct option){NULL, 0, NULL, 0};
 
     optind = 0; /* GNU getopt: start afresh (the tests load many times) */
-    opterr = 1;
-    while ((opt = getopt_long(argc, argv, "hX:", opts, NULL)) != -1) {
+    /* Its own messages would be plain text on stderr: ours are logged. */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":hX:", opts, NULL)) != -1) {
         if (opt >= OPT_BASE) {
             const setting *s = &settings[opt - OPT_BASE];
 
@@ -827,6 +871,7 @@ int pf_config_load(pf_config *cfg, unsigned command, int argc, char **argv,
         } else if (opt == 'h') {
             return -3;
         } else {
+            usage_error(opt, argv[optind - 1], errstr, errstr_size);
             return -2;
         }
     }
@@ -941,6 +986,26 @@ void pf_config_release(pf_config *cfg)
     cfg->config_file = NULL;
 }
 
+/*
+ * The service's stderr holds log lines only, from the first: its errors
+ * are logged (in the format its caller set from pf_config_peek()). The
+ * other commands are tools whose messages are plain lines.
+ */
+static void cli_error(unsigned command, const char *name, const char *err,
+                      bool usage)
+{
+    if (command == PF_CMD_RUN) {
+        pf_log(PF_LOG_ERROR, NULL, "provflow %s: %s%s%s%s", name, err,
+               usage ? " (run 'provflow " : "", usage ? name : "",
+               usage ? " --help' for usage)" : "");
+        return;
+    }
+    if (err[0] != '\0')
+        fprintf(stderr, "provflow %s: %s\n", name, err);
+    if (usage)
+        fprintf(stderr, "Run 'provflow %s --help' for usage.\n", name);
+}
+
 int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
                   char **argv, void (*usage)(FILE *out), int *status)
 {
@@ -953,13 +1018,11 @@ int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
         *status = 0;
         return -1;
     case -2:
-        if (err[0] != '\0')
-            fprintf(stderr, "provflow %s: %s\n", name, err);
-        fprintf(stderr, "Run 'provflow %s --help' for usage.\n", name);
+        cli_error(command, name, err, true);
         *status = PF_EXIT_USAGE;
         return -1;
     case -1:
-        fprintf(stderr, "provflow %s: %s\n", name, err);
+        cli_error(command, name, err, false);
         *status = PF_EXIT_CONFIG;
         return -1;
     }

@@ -211,8 +211,23 @@ static const struct attr {
     {"datacontenttype", NULL, false, check_json_content_type, SIZE_MAX},
 };
 
+/*
+ * The distributed-tracing extension: read, never checked here (trace.h
+ * decides whether it is usable; a bad one restarts the trace, it does not
+ * fail the event).
+ */
+static const struct trace_attr {
+    const char *name, *header;
+    size_t field;
+} trace_attrs[] = {
+    {"traceparent", "ce_traceparent", offsetof(pf_event, traceparent)},
+    {"tracestate", "ce_tracestate", offsetof(pf_event, tracestate)},
+};
+
 /* An attribute has at most one header; content-type is one more. */
-_Static_assert(sizeof(attrs) / sizeof(attrs[0]) + 1 <= PF_EVENT_HEADERS_USED,
+_Static_assert(sizeof(attrs) / sizeof(attrs[0]) +
+                       sizeof(trace_attrs) / sizeof(trace_attrs[0]) + 1 <=
+                   PF_EVENT_HEADERS_USED,
                "PF_EVENT_HEADERS_USED bounds the headers the decoder reads");
 
 bool pf_event_header_used(const char *name)
@@ -221,6 +236,10 @@ bool pf_event_header_used(const char *name)
 
     if (strcasecmp(name, "content-type") == 0)
         return true;
+    for (i = 0; i < sizeof(trace_attrs) / sizeof(trace_attrs[0]); i++) {
+        if (strcasecmp(name, trace_attrs[i].header) == 0)
+            return true;
+    }
     for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
         if (attrs[i].header != NULL && strcasecmp(name, attrs[i].header) == 0)
             return true;
@@ -288,6 +307,40 @@ static int attr_text(const struct attr *a, const json_t *root,
     if (*out == NULL)
         return pf_error_set(err, INVALID, "$", "out of memory");
     return 1;
+}
+
+/*
+ * The tracing attributes, leniently: a string (structured) or a UTF-8
+ * header without NUL (binary) is kept, anything else is as if absent.
+ */
+static void read_trace(const json_t *root, const pf_record *rec, pf_event *ev)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(trace_attrs) / sizeof(trace_attrs[0]); i++) {
+        const struct trace_attr *a = &trace_attrs[i];
+        char **field = (char **)((char *)ev + a->field);
+        const pf_header *h;
+        json_t *probe;
+
+        if (root != NULL) {
+            const json_t *v = json_object_get(root, a->name);
+
+            /* A string with a NUL inside would be read cut short: left out. */
+            if (json_is_string(v) &&
+                strlen(json_string_value(v)) == json_string_length(v))
+                *field = strdup(json_string_value(v));
+            continue;
+        }
+        h = pf_record_header(rec, a->header);
+        if (h == NULL || h->value == NULL ||
+            memchr(h->value, '\0', h->value_len) != NULL)
+            continue;
+        probe = json_stringn(h->value, h->value_len); /* checks UTF-8 */
+        if (probe != NULL)
+            *field = strdup(json_string_value(probe));
+        json_decref(probe);
+    }
 }
 
 static int decode_attrs(const json_t *root, const pf_record *rec, pf_event *ev,
@@ -366,6 +419,7 @@ static int decode_structured(const pf_record *rec, pf_event *ev, pf_error *err)
 
     if (root == NULL)
         return -1;
+    read_trace(root, rec, ev);
     if (decode_attrs(root, rec, ev, err) != 0)
         goto out;
     if (json_object_get(root, "data_base64") != NULL) {
@@ -392,6 +446,7 @@ out:
 
 static int decode_binary(const pf_record *rec, pf_event *ev, pf_error *err)
 {
+    read_trace(NULL, rec, ev);
     if (decode_attrs(NULL, rec, ev, err) != 0)
         return -1;
     ev->data = parse_value(rec, err);
@@ -444,12 +499,15 @@ int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err)
                             pf_error_excerpt(q, sizeof(q), ctbuf));
     }
     if (rc != 0) {
-        /* Keep only the id, so the failure can still name the request. */
-        char *id = ev->id;
+        /* Keep only the id and the trace, so the failure can still name
+         * the request and carry its trace. */
+        char *id = ev->id, *tp = ev->traceparent, *ts = ev->tracestate;
 
-        ev->id = NULL;
+        ev->id = ev->traceparent = ev->tracestate = NULL;
         pf_event_release(ev);
         ev->id = id;
+        ev->traceparent = tp;
+        ev->tracestate = ts;
     }
     return rc;
 }
@@ -461,6 +519,8 @@ void pf_event_release(pf_event *ev)
     free(ev->type);
     free(ev->time);
     free(ev->tenantid);
+    free(ev->traceparent);
+    free(ev->tracestate);
     json_decref(ev->data);
     memset(ev, 0, sizeof(*ev));
 }

@@ -15,6 +15,7 @@
 #include "provflow/graph.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include "provflow/json.h"
 #include "provflow/limiter.h"
+#include "provflow/log.h"
 #include "provflow/redact.h"
 #include "provflow/setcache.h"
 
@@ -55,6 +57,9 @@ struct pf_graph_job {
     const pf_flow_kind *kind;
     pf_token_source *tokens;
     char *url, *body, crid[PF_UUID_STR_LEN + 1];
+    char set_id[PF_UUID_STR_LEN + 1]; /* for the log lines */
+    pf_graph_origin origin;           /* borrowed: the event (graph.h) */
+    char span[PF_TRACE_SPAN_LEN + 1]; /* the request in flight's span */
     size_t body_len;
     json_t *secrets; /* the request body: its passwords are masked */
     char *cache_key; /* the tenant and the set: its entry in g->sets */
@@ -267,6 +272,45 @@ static void proceed(pf_graph_job *j);
 static void finish(pf_graph_job *j, pf_graph_result *r);
 
 /*
+ * A log line about the job: what happened (one word), the HTTP status of
+ * the answer it is about (0: none), the wait it announces (< 0: none).
+ */
+static void job_log(const pf_graph_job *j, pf_log_level level, const char *what,
+                    long http_status, int64_t wait_ms, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static void job_log(const pf_graph_job *j, pf_log_level level, const char *what,
+                    long http_status, int64_t wait_ms, const char *fmt, ...)
+{
+    const pf_graph_origin *o = &j->origin;
+    pf_log_ctx ctx = {
+        .topic = o->topic,
+        .partition = o->partition,
+        .offset = o->offset,
+        .request_id = o->request_id,
+        .client_request_id = j->crid,
+        .graph_request_id =
+            j->last.request_id[0] != '\0' ? j->last.request_id : NULL,
+        .flow_set_id = j->set_id,
+        .flow_type = j->kind->flow_type,
+        .tenant = pf_token_source_tenant(j->tokens),
+        .attempt = j->attempts,
+        .trace_id = o->trace != NULL ? o->trace->trace_id : NULL,
+        .span_id = j->span[0] != '\0' ? j->span : NULL,
+        .what = what,
+        .http_status = http_status,
+        .has_wait = wait_ms >= 0,
+        .wait_ms = wait_ms,
+    };
+    va_list ap;
+
+    if (!pf_log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    pf_logv(level, &ctx, fmt, ap);
+    va_end(ap);
+}
+
+/*
  * Every wait of a job is its timer. The heap grows only when it is full:
  * without memory the job cannot wait, so it ends as not the event's fault
  * (the owner retries it later).
@@ -297,6 +341,14 @@ static void finish(pf_graph_job *j, pf_graph_result *r)
     if (r->status != PF_GRAPH_SYSTEMIC && pf_now_ms() < j->settle_until_ms) {
         if (r != &j->last)
             j->last = *r;
+        job_log(j, PF_LOG_INFO, "settle_wait", 0,
+                j->settle_until_ms - pf_now_ms(),
+                "settle wait: the result (%s) waits %lld ms, until a create "
+                "sent earlier can no longer land",
+                r->status == PF_GRAPH_CREATED  ? "created"
+                : r->status == PF_GRAPH_EXISTS ? "exists"
+                                               : "failed",
+                (long long)(j->settle_until_ms - pf_now_ms()));
         j->holding = true;
         start_timer(j, j->settle_until_ms);
         return;
@@ -330,21 +382,36 @@ static const json_t *existing_flow(const pf_graph_job *j, const json_t *flows)
  * overtake that create. After it, a flow of the job's type ends the job as
  * "exists"; none sends the create.
  */
-static void on_flows(pf_graph_job *j, const json_t *flows)
+static void on_flows(pf_graph_job *j, const json_t *flows, bool cached)
 {
     pf_graph_result *r = &j->last;
+    const char *from = cached ? " (the set's recent list)" : "";
 
     if (pf_now_ms() < j->settle_until_ms) {
+        job_log(j, PF_LOG_INFO, "settle_wait", 0,
+                j->settle_until_ms - pf_now_ms(),
+                "settle wait: a create sent earlier may still land; the set "
+                "is listed again in %lld ms, no create before",
+                (long long)(j->settle_until_ms - pf_now_ms()));
         j->settling = true;
         start_timer(j, j->settle_until_ms);
         return;
     }
     r->flow = existing_flow(j, flows);
     if (r->flow != NULL) {
+        const char *id = json_string_value(json_object_get(r->flow, "id"));
+
+        job_log(j, PF_LOG_INFO, "exists", r->http_status, -1,
+                "duplicate check%s: the set has a %s flow already (id %s): "
+                "exists, no create sent",
+                from, j->kind->flow_type, id != NULL ? id : "unknown");
         r->status = PF_GRAPH_EXISTS;
         finish(j, r);
         return;
     }
+    job_log(j, PF_LOG_INFO, "duplicate_check", r->http_status, -1,
+            "duplicate check%s: the set has no %s flow (%zu listed): create",
+            from, j->kind->flow_type, json_array_size(flows));
     j->may_exist = false;
     j->step = STEP_POST; /* same try */
     proceed(j);
@@ -378,11 +445,23 @@ static void on_timer(pf_timer *t, void *arg)
         if (flows != NULL) {
             memset(&j->last, 0, sizeof(j->last));
             j->last.http_status = 200; /* what the list answered */
-            on_flows(j, flows);
+            on_flows(j, flows, true);
             return;
         }
     }
     proceed(j);
+}
+
+/*
+ * "HTTP 500: " before a reason that does not say its status (Graph's
+ * error text replaces "HTTP 500" in j->last.message); "" otherwise.
+ */
+static const char *status_of(const pf_graph_job *j, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (j->last.http_status > 0 && strncmp(j->last.message, "HTTP ", 5) != 0)
+        snprintf(buf, n, "HTTP %ld: ", j->last.http_status);
+    return buf;
 }
 
 /* A transient failure (in j->last): wait and try again, or give up. */
@@ -390,6 +469,7 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
 {
     pf_graph *g = j->g;
     int64_t now = pf_now_ms(), delay = 0, after = -1;
+    char st[32];
 
     if (retry_after != NULL && retry_after[0] != '\0')
         after = pf_retry_after_parse(retry_after, pf_wall_ms() / 1000);
@@ -398,9 +478,22 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
                         &delay) == PF_RETRY_AGAIN) {
         if (g->cfg.on_retry != NULL)
             g->cfg.on_retry(g->cfg.observer_arg, delay, after >= 0);
+        job_log(j, PF_LOG_INFO, "retry", j->last.http_status, delay,
+                "retry in %lld ms%s: %s%s%s", (long long)delay,
+                after >= 0 ? " (the server's Retry-After)" : "",
+                status_of(j, st, sizeof(st)), j->last.message,
+                j->may_exist ? "; the next try lists the set first (a create "
+                               "may have reached Graph)"
+                             : "");
         start_timer(j, now + delay);
         return;
     }
+    job_log(j, PF_LOG_WARN, token ? "token_unavailable" : "retries_exhausted",
+            j->last.http_status, -1,
+            "retries exhausted after %d attempts%s: %s%s", j->attempts,
+            token ? " (the token endpoint: not the event's fault, it waits)"
+                  : "",
+            status_of(j, st, sizeof(st)), j->last.message);
     if (token) {
         /* The token endpoint stayed away: not the event's fault. */
         j->last.status = PF_GRAPH_SYSTEMIC;
@@ -424,7 +517,15 @@ static void send_step(pf_graph_job *j, const char *bearer)
         .bearer = bearer,
         .client_request_id = j->crid,
     };
-    char why[256];
+    char why[256], traceparent[PF_TRACE_PARENT_LEN + 1];
+
+    /* Each request is a span of its own in the event's trace. */
+    if (j->origin.trace != NULL) {
+        pf_trace_span_id(j->span);
+        pf_trace_format(j->origin.trace, j->span, traceparent);
+        req.traceparent = traceparent;
+        req.tracestate = j->origin.trace->tracestate;
+    }
 
     if (j->step == STEP_POST) {
         j->posted = true;
@@ -447,6 +548,9 @@ static void send_step(pf_graph_job *j, const char *bearer)
     }
     g->requests++;
     pf_limiter_sent(&j->t->lim, j->sent_ms);
+    job_log(j, PF_LOG_DEBUG, "request", 0, -1, "%s sent%s", req.method,
+            j->step == STEP_LIST ? " (the duplicate check: the set's flows)"
+                                 : "");
 }
 
 static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
@@ -464,7 +568,9 @@ static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
     j->last.token_failure = f;
     j->last.unreachable = f->unreachable;
     snprintf(j->last.message, sizeof(j->last.message),
-             "token endpoint: %s: %.200s", f->error, f->description);
+             "token endpoint: %s%s%.200s",
+             f->error[0] != '\0' ? f->error : "the token request failed",
+             f->description[0] != '\0' ? ": " : "", f->description);
     if (f->cls == PF_CLASS_SYSTEMIC) {
         j->last.status = PF_GRAPH_SYSTEMIC;
         j->last.settle_until_ms = j->settle_until_ms;
@@ -631,8 +737,13 @@ static void wait_throttled(pf_graph_job *j, bool retry_after)
     pf_graph *g = j->g;
     int64_t now = j->answered_ms; /* the wait is counted from the answer */
     int64_t resume = now + pf_limiter_held_ms(&j->t->lim, now);
+    char st[32];
 
     if (resume - j->started_ms > g->cfg.retry.max_elapsed_ms) {
+        job_log(j, PF_LOG_WARN, "retries_exhausted", j->last.http_status, -1,
+                "retries exhausted: throttled %d times; the tenant's hold "
+                "would end past the %lld ms allowed",
+                j->throttled + 1, (long long)g->cfg.retry.max_elapsed_ms);
         j->last.status = PF_GRAPH_FAILED;
         j->last.error_code = "retries_exhausted";
         snprintf(j->last.message + strlen(j->last.message),
@@ -646,6 +757,11 @@ static void wait_throttled(pf_graph_job *j, bool retry_after)
     j->throttled++;
     if (g->cfg.on_retry != NULL)
         g->cfg.on_retry(g->cfg.observer_arg, resume - now, retry_after);
+    job_log(j, PF_LOG_INFO, "throttled", j->last.http_status, resume - now,
+            "throttled (%s%s%s): the tenant is held for %lld ms, then the "
+            "request goes again (no attempt spent)",
+            status_of(j, st, sizeof(st)), j->last.message,
+            retry_after ? ", Retry-After" : "", (long long)(resume - now));
     j->reauthed = false;
     j->step = j->may_exist ? STEP_LIST : STEP_POST;
     proceed(j);
@@ -749,7 +865,7 @@ static void on_list(pf_graph_job *j, const json_t *doc)
         pf_setcache_put(j->g->sets, j->cache_key, flows, j->sent_ms);
     free(j->list_url);
     j->list_url = NULL;
-    on_flows(j, flows);
+    on_flows(j, flows, false);
 }
 
 /* A 201: later checks of the set from the cache see this flow. */
@@ -940,6 +1056,7 @@ static void on_created(pf_graph_job *j, const pf_http_response *resp,
         return;
     }
     remember_created(j, r);
+    job_log(j, PF_LOG_DEBUG, "created", resp->status, -1, "created");
     finish(j, r);
 }
 
@@ -957,17 +1074,25 @@ static void decide(pf_graph_job *j, const pf_http_response *resp, json_t *doc)
         on_created(j, resp, doc);
         break;
     case PF_CLASS_SYSTEMIC:
+        job_log(j, PF_LOG_INFO, "systemic", resp->status, -1,
+                "not the event's fault: %s", r->message);
         r->status = PF_GRAPH_SYSTEMIC;
         r->settle_until_ms = j->settle_until_ms;
         finish(j, r);
         break;
     case PF_CLASS_REJECTED:
+        job_log(j, PF_LOG_INFO, "rejected", resp->status, -1,
+                "Graph rejected the request: %s", r->message);
         r->status = PF_GRAPH_FAILED;
         r->error_code = "rejected";
         finish(j, r);
         break;
     case PF_CLASS_REAUTH:
         /* One refresh and one retry, within the same try. */
+        job_log(j, PF_LOG_INFO, "reauth", resp->status, 0,
+                "Graph refused the token (%s): a new one is fetched and the "
+                "request goes again",
+                r->message);
         j->reauthed = true;
         pf_token_invalidate(j->tokens, j->token_gen);
         proceed(j);
@@ -1044,8 +1169,10 @@ static tenant *tenant_of(pf_graph *g, pf_token_source *source)
 
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               pf_token_source *source, bool check_existing,
-                              int64_t create_after_ms, pf_graph_done_fn done,
-                              void *arg, char *errstr, size_t errstr_size)
+                              int64_t create_after_ms,
+                              const pf_graph_origin *origin,
+                              pf_graph_done_fn done, void *arg, char *errstr,
+                              size_t errstr_size)
 {
     pf_graph_job *j;
 
@@ -1068,6 +1195,11 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     j->settle_until_ms = create_after_ms;
     j->started_ms = pf_now_ms();
     memcpy(j->crid, req->client_request_id, sizeof(j->crid));
+    memcpy(j->set_id, req->flow_set_id, sizeof(j->set_id));
+    if (origin != NULL)
+        j->origin = *origin; /* its strings borrowed (graph.h) */
+    else
+        j->origin = (pf_graph_origin){.partition = -1, .offset = -1};
     j->url = strdup(req->url);
     j->body = pf_jsonw_dump(req->body, 0, NULL);
     if (j->url != NULL &&

@@ -38,6 +38,7 @@
 #include "provflow/buf.h"
 #include "provflow/fileio.h"
 #include "provflow/timers.h"
+#include "provflow/trace.h"
 
 /* Ready descriptors taken from one epoll_wait(). */
 #define EVENTS_MAX 256
@@ -478,6 +479,17 @@ static struct curl_slist *request_headers(const pf_http_request *r)
         snprintf(line, sizeof(line), "client-request-id: %s",
                  r->client_request_id);
         ADD(line);
+    }
+    if (r->traceparent != NULL) {
+        snprintf(line, sizeof(line), "traceparent: %s", r->traceparent);
+        ADD(line);
+    }
+    if (r->tracestate != NULL) {
+        char state[PF_TRACE_STATE_MAX + 16];
+
+        /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
+        snprintf(state, sizeof(state), "tracestate: %s", r->tracestate);
+        ADD(state);
     }
     if (r->bearer != NULL) {
         /* The token can be long; build the line on the heap. */

@@ -31,6 +31,9 @@ void pf_intake_record(const pf_intake_config *cfg, const pf_record *rec,
     if (pf_event_decode(rec, &ev, &in->err) == 0 && tenant(cfg, &ev, in) &&
         pf_transform(&ev, cfg->transform, &in->req, &in->err) == 0)
         in->valid = true;
+    /* Set by decode even when it fails, when the record carried them. */
+    pf_trace_from(ev.traceparent, ev.tracestate, &in->trace, in->trace_note,
+                  sizeof(in->trace_note));
     in->id = ev.id; /* set by decode even when it fails, when readable */
     ev.id = NULL;
     pf_event_release(&ev);
@@ -50,6 +53,7 @@ const char *pf_intake_order_key(const pf_intake *in, const pf_record *rec,
 void pf_intake_release(pf_intake *in)
 {
     pf_request_release(&in->req);
+    pf_trace_release(&in->trace);
     free(in->id);
     memset(in, 0, sizeof(*in));
 }

@@ -550,6 +550,14 @@ char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
     pf_jsonw_cstr(&w, when);
     pf_jsonw_key(&w, "datacontenttype");
     pf_jsonw_cstr(&w, "application/json");
+    if (o->traceparent != NULL) {
+        pf_jsonw_key(&w, "traceparent");
+        pf_jsonw_cstr(&w, o->traceparent);
+    }
+    if (o->tracestate != NULL) {
+        pf_jsonw_key(&w, "tracestate");
+        pf_jsonw_cstr(&w, o->tracestate);
+    }
     pf_jsonw_key(&w, "data");
     data_object(&w, o);
     pf_jsonw_close(&w, '}');
@@ -643,7 +651,27 @@ int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
     dlq_set(dlq, 3, "provflow-source-topic", dlq->topic);
     dlq_set(dlq, 4, "provflow-source-partition", dlq->partition);
     dlq_set(dlq, 5, "provflow-source-offset", dlq->offset);
+    dlq->count = 6;
+    /* Checked by trace.h (printable, bounded): they fit, uncut. */
+    if (o->traceparent != NULL) {
+        snprintf(dlq->traceparent, sizeof(dlq->traceparent), "%s",
+                 o->traceparent);
+        dlq_set(dlq, dlq->count++, "traceparent", dlq->traceparent);
+    }
+    if (o->traceparent != NULL && o->tracestate != NULL) {
+        snprintf(dlq->tracestate, sizeof(dlq->tracestate), "%s", o->tracestate);
+        dlq_set(dlq, dlq->count++, "tracestate", dlq->tracestate);
+    }
     return 0;
+}
+
+void pf_outcome_trace(pf_outcome_build *b, const pf_trace *t)
+{
+    if (t->trace_id[0] == '\0')
+        return;
+    pf_trace_format(t, NULL, b->traceparent);
+    b->o.traceparent = b->traceparent;
+    b->o.tracestate = t->tracestate;
 }
 
 /* Building an outcome from what happened. */

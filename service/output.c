@@ -54,16 +54,6 @@ static const char *output_topic(const pipeline *p, const output *o)
     return o->dlq ? p->cfg.dead_letter_topic : p->cfg.results_topic;
 }
 
-static void ctx_of(const work *w, pf_log_ctx *ctx, const char *topic)
-{
-    *ctx = PF_LOG_CTX_NONE;
-    ctx->topic = topic;
-    ctx->partition = w->partition;
-    ctx->offset = w->offset;
-    ctx->request_id = w->in.id;
-    ctx->client_request_id = w->in.valid ? w->in.req.client_request_id : NULL;
-}
-
 /*
  * The outcome record's value. Graph's flow (or a dry run's request) can
  * make it larger than the producer may send: it is then written without
@@ -102,7 +92,7 @@ void pf_output_publish(pipeline *p, work *w, const pf_outcome *o)
     char err[256];
     pf_log_ctx ctx;
 
-    ctx_of(w, &ctx, p->cfg.input_topic);
+    pf_work_log_ctx(w, &ctx);
     w->outcome = dump_outcome(p, w, o, err, sizeof(err));
     if (w->outcome == NULL) {
         pf_log(PF_LOG_ERROR, &ctx, "outcome not built: %s", err);
@@ -120,8 +110,17 @@ void pf_output_publish(pipeline *p, work *w, const pf_outcome *o)
             return;
         }
         w->has_dlq = true;
-        pf_log(PF_LOG_INFO, &ctx, "failed: %s: %s", w->dlq->code,
-               w->dlq->message);
+        ctx.what = "dead_letter";
+        ctx.attempt = o->graph != NULL ? o->graph->attempts : 0;
+        ctx.http_status = o->graph != NULL ? o->graph->http_status : 0;
+        ctx.graph_request_id = o->graph != NULL &&
+                                       o->graph->request_id != NULL &&
+                                       o->graph->request_id[0] != '\0'
+                                   ? o->graph->request_id
+                                   : NULL;
+        pf_log(PF_LOG_WARN, &ctx, "failed, dead letter to %s: %s: %s",
+               p->cfg.dry_run ? "none (dry run)" : p->cfg.dead_letter_topic,
+               w->dlq->code, w->dlq->message);
     }
     if (p->cfg.dry_run)
         w->has_dlq = false; /* the production dead-letter topic: never */
@@ -235,7 +234,7 @@ static void produce(pipeline *p, output *o)
     if (o->dlq) {
         hdrs = w->headers != NULL ? rd_kafka_headers_copy(w->headers)
                                   : rd_kafka_headers_new(8);
-        for (i = 0; i < PF_OUTCOME_DLQ_HEADERS; i++)
+        for (i = 0; i < w->dlq->count; i++)
             rd_kafka_header_add(hdrs, w->dlq->headers[i].name, -1,
                                 w->dlq->headers[i].value,
                                 (ssize_t)w->dlq->headers[i].value_len);
@@ -269,7 +268,7 @@ static void produce(pipeline *p, output *o)
         pf_log_ctx ctx;
 
         rd_kafka_headers_destroy(hdrs); /* not taken on failure */
-        ctx_of(w, &ctx, p->cfg.input_topic);
+        pf_work_log_ctx(w, &ctx);
         pf_log(PF_LOG_ERROR, &ctx, "produce to %s: %s", output_topic(p, o),
                rd_kafka_err2str(err));
         p->fatal = true;

@@ -94,8 +94,6 @@ static void update_pause(pipeline *p, int64_t now)
 static void ready_checks(void *arg, pf_admin_readiness *r)
 {
     pipeline *p = arg;
-    pf_token_source *src = pf_tokens_find(pf_client_tokens(p->client), NULL);
-    const pf_token_failure *f = src ? pf_token_last_failure(src) : NULL;
     char why[PF_ADMIN_CHECK_REASON_MAX];
     size_t i;
 
@@ -106,14 +104,17 @@ static void ready_checks(void *arg, pf_admin_readiness *r)
                            : p->draining    ? "shutting down"
                            : i < p->parts.n ? "partitions assigned"
                                             : "waiting for an assignment");
-    snprintf(why, sizeof(why), "%s%s%.180s", f != NULL ? f->error : "",
-             f != NULL ? ": " : "", f != NULL ? f->description : "");
+    /* Every source's state, not only the default's: never an empty why. */
+    pf_tokens_why_not_ready(pf_client_tokens(p->client), why, sizeof(why));
     if (!p->cfg.dry_run)
         pf_admin_readiness_add(
             r, "token", pf_tokens_ready(pf_client_tokens(p->client)),
             pf_tokens_ready(pf_client_tokens(p->client)) ? "valid" : why);
     pf_admin_readiness_add(r, "graph", !p->systemic,
-                           p->systemic ? p->systemic_reason : "working");
+                           !p->systemic                    ? "working"
+                           : p->systemic_reason[0] != '\0' ? p->systemic_reason
+                                                           : "failing (no "
+                                                             "reason given)");
     pf_admin_readiness_add(r, "producer", !p->fatal,
                            p->fatal ? "failed" : "working");
 }

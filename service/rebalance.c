@@ -59,7 +59,9 @@ static int64_t unseen_end(pipeline *p, int32_t partition)
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
         return hi;
     pf_log(PF_LOG_WARN,
-           &(pf_log_ctx){p->cfg.input_topic, partition, -1, NULL, NULL, NULL},
+           &(pf_log_ctx){.topic = p->cfg.input_topic,
+                         .partition = partition,
+                         .offset = -1},
            "end offset unknown (%s): every record is checked in Graph first",
            rd_kafka_err2str(err));
     return INT64_MAX;
@@ -69,8 +71,9 @@ static int64_t unseen_end(pipeline *p, int32_t partition)
 static void adopt_one(pipeline *p, const rd_kafka_topic_partition_t *e,
                       rd_kafka_resp_err_t committed)
 {
-    pf_log_ctx ctx = {
-        p->cfg.input_topic, e->partition, e->offset, NULL, NULL, NULL};
+    pf_log_ctx ctx = {.topic = p->cfg.input_topic,
+                      .partition = e->partition,
+                      .offset = e->offset};
     unsigned ignored = 0;
     pf_part *pt =
         pf_part_new(e->partition, e->offset >= 0 ? e->offset : -1, e->metadata,

@@ -39,6 +39,7 @@
 #include "provflow/config.h"
 #include "provflow/intake.h"
 #include "provflow/keyq.h"
+#include "provflow/log.h"
 #include "provflow/metrics.h"
 #include "provflow/outcome.h"
 #include "provflow/partition.h"
@@ -164,6 +165,9 @@ void pf_work_release_waiting(pipeline *p, pf_part *pt);
 void pf_work_free(work *w);
 void pf_work_drop_queued(pipeline *p, const rd_kafka_topic_partition_list_t *l);
 int64_t pf_work_settle_until(const work *w);
+/* The log context of a work's lines: its record, event, set, tenant,
+ * trace (strings borrowed from w). */
+void pf_work_log_ctx(const work *w, pf_log_ctx *ctx);
 
 /*
  * output.c - outcome records and dead letters.

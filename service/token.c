@@ -772,6 +772,56 @@ bool pf_tokens_ready(const pf_tokens *t)
     return t->count > 0;
 }
 
+/* A failure in words: "error: description", without an empty part. */
+static void failure_text(const pf_token_failure *f, char *buf, size_t n)
+{
+    const char *e = f->error[0] != '\0' ? f->error : "the token request failed";
+
+    if (f->description[0] != '\0')
+        snprintf(buf, n, "%s: %.200s", e, f->description);
+    else if (f->http_status > 0)
+        snprintf(buf, n, "%s (HTTP %ld, no description)", e, f->http_status);
+    else
+        snprintf(buf, n, "%s", e);
+}
+
+void pf_tokens_why_not_ready(const pf_tokens *t, char *buf, size_t n)
+{
+    int64_t now = pf_now_ms();
+    char why[300];
+    size_t i;
+
+    if (t->count == 0) {
+        snprintf(buf, n, "no credential is configured");
+        return;
+    }
+    for (i = 0; i < t->count; i++) {
+        const pf_token_source *s = t->sources[i];
+
+        if (s->has_failure && (s->failure.cls == PF_CLASS_SYSTEMIC ||
+                               s->token == NULL || now >= s->serve_until_ms)) {
+            failure_text(&s->failure, why, sizeof(why));
+            snprintf(buf, n, "tenant %.64s: %s", s->tenant_id, why);
+            return;
+        }
+        if (s->token == NULL) {
+            snprintf(buf, n,
+                     "tenant %.64s: no token yet (the first is being "
+                     "fetched)",
+                     s->tenant_id);
+            return;
+        }
+        if (now >= s->serve_until_ms) {
+            snprintf(buf, n,
+                     "tenant %.64s: the token expired (a new one is "
+                     "being fetched)",
+                     s->tenant_id);
+            return;
+        }
+    }
+    snprintf(buf, n, "valid");
+}
+
 const char *pf_token_get(pf_token_source *s, uint64_t *generation)
 {
     if (s->token != NULL && pf_now_ms() < s->serve_until_ms) {

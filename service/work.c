@@ -86,6 +86,23 @@ oom:
     return NULL;
 }
 
+void pf_work_log_ctx(const work *w, pf_log_ctx *ctx)
+{
+    const pf_intake *in = &w->in;
+
+    *ctx = PF_LOG_CTX_NONE;
+    ctx->topic = w->p->cfg.input_topic;
+    ctx->partition = w->partition;
+    ctx->offset = w->offset;
+    ctx->request_id = in->id;
+    ctx->client_request_id = in->valid ? in->req.client_request_id : NULL;
+    ctx->flow_set_id = in->valid ? in->req.flow_set_id : NULL;
+    ctx->flow_type = in->valid ? in->req.flow->flow_type : NULL;
+    ctx->tenant =
+        in->source != NULL ? pf_token_source_tenant(in->source) : NULL;
+    ctx->trace_id = in->trace.trace_id[0] != '\0' ? in->trace.trace_id : NULL;
+}
+
 static pf_outcome_input input_of(const pipeline *p, const work *w)
 {
     return (pf_outcome_input){p->cfg.input_topic, w->partition, w->offset};
@@ -112,6 +129,8 @@ static void on_job_done(void *arg, const pf_graph_result *r)
 
     w->job = NULL;
     if (r->status == PF_GRAPH_SYSTEMIC) {
+        pf_log_ctx ctx;
+
         /* Not the event's fault: it keeps its key's turn and waits. */
         set_systemic(p, true, r->message);
         w->systemic_delay_ms = w->systemic_delay_ms == 0
@@ -119,6 +138,16 @@ static void on_job_done(void *arg, const pf_graph_result *r)
                                    : w->systemic_delay_ms * 2;
         if (w->systemic_delay_ms > SYSTEMIC_MAX_MS)
             w->systemic_delay_ms = SYSTEMIC_MAX_MS;
+        pf_work_log_ctx(w, &ctx);
+        ctx.what = "systemic_wait";
+        ctx.attempt = r->attempts;
+        ctx.http_status = r->http_status;
+        ctx.has_wait = true;
+        ctx.wait_ms = w->systemic_delay_ms;
+        pf_log(PF_LOG_INFO, &ctx,
+               "not the event's fault (%s): it keeps its turn and is tried "
+               "again in %lld ms",
+               r->message, (long long)w->systemic_delay_ms);
         w->check_existing = true; /* an earlier try may have reached it */
         w->create_after_ms = r->settle_until_ms;
         pf_run_timer(p, &w->retry, pf_now_ms() + w->systemic_delay_ms);
@@ -127,17 +156,21 @@ static void on_job_done(void *arg, const pf_graph_result *r)
     set_systemic(p, false, NULL);
     pf_outcome_of_result(&b, r, &w->in.req, w->in.id, p->source, pf_wall_ms(),
                          input_of(p, w));
+    pf_outcome_trace(&b, &w->in.trace);
     pf_keyq_done(p->q, &w->node); /* the key's next record may start */
     pf_output_publish(p, w, &b.o);
 }
 
 static void start_job(pipeline *p, work *w)
 {
+    /* Borrowed by the job: the work outlives it (pf_work_free cancels). */
+    const pf_graph_origin origin = {w->in.id, p->cfg.input_topic, w->partition,
+                                    w->offset, &w->in.trace};
     char why[256];
 
     w->job = pf_graph_submit(
         pf_client_graph(p->client), &w->in.req, w->in.source, w->check_existing,
-        w->create_after_ms, on_job_done, w, why, sizeof(why));
+        w->create_after_ms, &origin, on_job_done, w, why, sizeof(why));
     if (w->job == NULL) {
         pf_log(PF_LOG_ERROR, NULL, "cannot start a Graph job: %s", why);
         p->fatal = true;
@@ -181,6 +214,24 @@ void pf_work_start_ready(pipeline *p)
         start_or_wait(p, PF_KEYQ_ENTRY(n, work, node));
 }
 
+/*
+ * The event's traceparent could not be used (a new trace was started:
+ * the specification's rule, never the event's failure) or its tracestate
+ * was dropped.
+ */
+static void log_trace_note(const work *w)
+{
+    pf_log_ctx ctx;
+
+    pf_work_log_ctx(w, &ctx);
+    ctx.what = w->in.trace.started ? "trace_restarted" : "tracestate_dropped";
+    if (w->in.trace.started)
+        pf_log(PF_LOG_INFO, &ctx, "the event's %s: a new trace was started",
+               w->in.trace_note);
+    else
+        pf_log(PF_LOG_INFO, &ctx, "the event's %s", w->in.trace_note);
+}
+
 void pf_work_take(pipeline *p, const rd_kafka_message_t *m)
 {
     pf_header hbuf[PF_KAFKA_HEADERS_MAX];
@@ -215,9 +266,12 @@ void pf_work_take(pipeline *p, const rd_kafka_message_t *m)
     }
     pf_kafka_record(m, &rec, hbuf);
     pf_intake_record(&p->intake, &rec, &w->in);
+    if (w->in.trace_note[0] != '\0')
+        log_trace_note(w);
     if (!w->in.valid) {
         pf_outcome_of_invalid(&b, &w->in.err, w->in.id, p->source, pf_wall_ms(),
                               input_of(p, w));
+        pf_outcome_trace(&b, &w->in.trace);
         pf_output_publish(p, w, &b.o);
         return;
     }
@@ -232,6 +286,7 @@ void pf_work_take(pipeline *p, const rd_kafka_message_t *m)
     if (p->cfg.dry_run) {
         pf_outcome_of_request(&b, &w->in.req, w->in.id, p->source, pf_wall_ms(),
                               input_of(p, w));
+        pf_outcome_trace(&b, &w->in.trace);
         pf_output_publish(p, w, &b.o);
         return;
     }

@@ -67,7 +67,7 @@ typedef struct pf_config {
     long retry_base_ms, max_backoff_ms, max_retry_after_ms, settle_ms;
     /* Kafka (provflow run, replay) */
     char *brokers, *group_id, *input_topic, *results_topic, *dead_letter_topic;
-    char *delivery, *instance, *admin_listen, *log_level;
+    char *delivery, *instance, *admin_listen, *log_level, *log_format;
     long shutdown_grace_ms, max_buffered;
     /* Bytes of input records (key + value + headers) held at once. */
     long max_buffered_bytes;
@@ -106,6 +106,15 @@ void pf_config_release(pf_config *cfg);
  */
 int pf_config_cli(pf_config *cfg, unsigned command, const char *name, int argc,
                   char **argv, void (*usage)(FILE *out), int *status);
+
+/*
+ * The value of setting `name` as the command line (--name V, --name=V;
+ * the last one) or else its environment variable gives it, before the
+ * settings are loaded and checked; NULL when neither does. For what must
+ * be known before loading can fail: the log format of a configuration
+ * error. Borrowed from argv or the environment.
+ */
+const char *pf_config_peek(int argc, char **argv, const char *name);
 
 /*
  * This instance's name: cfg->instance, else the host name, else

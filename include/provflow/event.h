@@ -27,8 +27,11 @@
 
 #define PF_EVENT_ID_MAX 256
 
-/* At most this many header names are read: content-type and the ce_*. */
-#define PF_EVENT_HEADERS_USED 8
+/*
+ * At most this many header names are read: content-type, the ce_* of the
+ * attributes and the two of the tracing extension.
+ */
+#define PF_EVENT_HEADERS_USED 10
 
 typedef enum pf_content_mode {
     PF_MODE_STRUCTURED,
@@ -48,6 +51,13 @@ typedef struct pf_event {
     char *time;     /* RFC 3339, or NULL */
     char *tenantid; /* extension attribute, or NULL */
     json_t *data;   /* a JSON object */
+    /*
+     * The distributed-tracing extension (trace.h), as it came: never a
+     * reason to refuse the event (a value that is not a string, or not
+     * UTF-8 text, is left out: NULL). Read before any attribute is
+     * checked, so an invalid event keeps its trace too.
+     */
+    char *traceparent, *tracestate;
 } pf_event;
 
 /*
@@ -56,16 +66,18 @@ typedef struct pf_event {
  * them with pf_event_release(). Returns -1 with `err` filled in
  * (code "invalid_event") on failure; ev is then left empty, but
  * err->message may still be accompanied by ev->id when the id itself was
- * readable (so an outcome can name the request), which the caller also
+ * readable (so an outcome can name the request), and by ev->traceparent
+ * and ev->tracestate when the record carried them, which the caller also
  * releases with pf_event_release().
  */
 int pf_event_decode(const pf_record *rec, pf_event *ev, pf_error *err);
 
 /*
  * Whether the decoder reads header `name` (compared ignoring case, as the
- * decoder does): content-type and the ce_* headers of the attributes
- * provflow checks. Other headers (tracing, other ce_* extensions) play no
- * part in decoding; a record's reader may skip them.
+ * decoder does): content-type, the ce_* headers of the attributes
+ * provflow checks, ce_traceparent and ce_tracestate. Other headers (other
+ * ce_* extensions, a producer's own) play no part in decoding; a record's
+ * reader may skip them.
  */
 bool pf_event_header_used(const char *name);
 

@@ -7,6 +7,12 @@
  * caller's loop: pf_http_poll() and pf_timers_run() move it on, and the
  * result arrives as a callback on the loop thread.
  *
+ * Logs: every happening of a job is a log line (docs/operations.md,
+ * "What happened to an event"): each retry with its reason and wait
+ * (info), each throttle and the tenant's hold (info), each settle wait
+ * (info), each duplicate check's answer and an `exists` it found (info),
+ * retries exhausted (warn), each request sent and a create (debug).
+ *
  * Duplicates (docs/design.md, "The delivery argument"): when an attempt
  * may have reached Graph without a 201 being seen (a timeout or broken
  * connection after the request was sent, a 5xx), and when the caller says
@@ -55,6 +61,7 @@
 #include "provflow/retry.h"
 #include "provflow/timers.h"
 #include "provflow/token.h"
+#include "provflow/trace.h"
 #include "provflow/transform.h"
 
 /*
@@ -138,6 +145,24 @@ typedef struct pf_graph_result {
 typedef struct pf_graph pf_graph;
 typedef struct pf_graph_job pf_graph_job;
 
+/*
+ * Whom a job is for. Its log lines name the event (log.h's context:
+ * where the record was, its id, its set, flow type and tenant, the try,
+ * the trace), and each of its requests (every POST, every list GET) goes
+ * with a new span id of the event's trace: headers traceparent
+ * "00-<the event's trace id>-<the request's span id>-<flags>" and the
+ * event's tracestate, beside its client-request-id. Everything here is
+ * borrowed: it must stay valid until the job ends (its callback returns
+ * or it is cancelled).
+ */
+typedef struct pf_graph_origin {
+    const char *request_id; /* the event's id; NULL: unknown */
+    const char *topic;      /* where its record was; NULL: nowhere */
+    int32_t partition;      /* -1: none */
+    int64_t offset;         /* -1: none */
+    const pf_trace *trace;  /* NULL: no trace headers are sent */
+} pf_graph_origin;
+
 typedef void (*pf_graph_done_fn)(void *arg, const pf_graph_result *r);
 
 /*
@@ -190,15 +215,18 @@ void pf_graph_destroy(pf_graph *g);
  * release req at once). source is the tenant's token source (intake.h
  * resolved it from the event; it outlives the job). check_existing: list the
  * set's flows before the first create; create_after_ms: monotonic time before
- * which no create is sent (0: none; see "settle" above). done(arg, result) is
+ * which no create is sent (0: none; see "settle" above). origin (borrowed:
+ * see pf_graph_origin; NULL: none) names the event. done(arg, result) is
  * called exactly once, from the loop, never from inside this call; the job is
  * freed after it returns. Returns NULL with a reason in errstr when the job
  * cannot start (out of memory): no callback then.
  */
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               pf_token_source *source, bool check_existing,
-                              int64_t create_after_ms, pf_graph_done_fn done,
-                              void *arg, char *errstr, size_t errstr_size);
+                              int64_t create_after_ms,
+                              const pf_graph_origin *origin,
+                              pf_graph_done_fn done, void *arg, char *errstr,
+                              size_t errstr_size);
 
 /*
  * The monotonic time until which a create that this job may have sent

@@ -43,6 +43,10 @@ typedef struct pf_http_request {
     const char *bearer;       /* Authorization: Bearer <bearer>; copied; NULL */
     const char *content_type; /* copied; NULL when there is no body */
     const char *client_request_id; /* header client-request-id; NULL */
+    /* W3C Trace Context headers (trace.h), copied; NULL: not sent. The
+     * caller passes values trace.h checked: printable ASCII, bounded. */
+    const char *traceparent;
+    const char *tracestate;
     /* Request body: borrowed, must stay valid until the callback. */
     const char *body;
     size_t body_len;

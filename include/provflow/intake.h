@@ -23,6 +23,7 @@
 #include "provflow/error.h"
 #include "provflow/record.h"
 #include "provflow/token.h"
+#include "provflow/trace.h"
 #include "provflow/transform.h"
 
 /* What intake needs; borrowed, outliving every pf_intake_record() call. */
@@ -44,6 +45,15 @@ typedef struct pf_intake {
     pf_token_source *source; /* valid: the tenant's credential (dry run
                               * without credentials: NULL) */
     pf_error err;            /* invalid: why (JSON path + reason) */
+    /*
+     * Valid or not: the event's trace (trace.h), or one started for it
+     * when it came without a usable traceparent (a record whose value is
+     * not even JSON too); trace_note says why the event's own context was
+     * not used or its tracestate dropped ("" when nothing was amiss), for
+     * the caller's log.
+     */
+    pf_trace trace;
+    char trace_note[200];
 } pf_intake;
 
 /*

@@ -21,6 +21,9 @@
  *   subject      the flow's Graph `id`; left out when there is none
  *   time         RFC 3339, UTC, milliseconds: "2024-03-22T21:38:02.716Z"
  *   datacontenttype "application/json"
+ *   traceparent  the event's trace context (CloudEvents distributed-tracing
+ *   tracestate   extension, trace.h): as the event carried it, or the trace
+ *                provflow started for it; tracestate left out when none
  *   data:
  *     requestId  the input event's id, or null when it was unreadable
  *     flowSetId  or null (an invalid event may have none)
@@ -69,6 +72,7 @@
 #include "provflow/graph.h"
 #include "provflow/record.h"
 #include "provflow/reqid.h"
+#include "provflow/trace.h"
 #include "provflow/transform.h"
 
 #define PF_OUTCOME_TYPE_PREFIX "provflow.provisioningFlow."
@@ -189,6 +193,12 @@ typedef struct pf_outcome {
     const pf_outcome_graph *graph; /* NULL: data.graph left out */
     const pf_outcome_error *error; /* required for failed, else NULL */
     pf_outcome_input input;
+    /*
+     * The trace context (pf_outcome_trace()): values trace.h checked
+     * (printable ASCII, bounded), written as they are; NULL: left out.
+     */
+    const char *traceparent;
+    const char *tracestate;
 } pf_outcome;
 
 /*
@@ -200,6 +210,7 @@ typedef struct pf_outcome_build {
     pf_outcome o;
     pf_outcome_graph graph;
     pf_outcome_error error;
+    char traceparent[PF_TRACE_PARENT_LEN + 1];
 } pf_outcome_build;
 
 /*
@@ -223,6 +234,15 @@ void pf_outcome_of_invalid(pf_outcome_build *b, const pf_error *e,
 void pf_outcome_of_request(pf_outcome_build *b, const pf_request *req,
                            const char *request_id, const char *source,
                            int64_t time_ms, pf_outcome_input in);
+
+/*
+ * Gives a built outcome the event's trace context t (intake.h's): its
+ * traceparent with t's own parent id (the event's span: provflow records
+ * no span of its own, so a consumer of the outcome continues the event's
+ * trace where it is known) and its tracestate (borrowed from t). A t
+ * without a trace id changes nothing.
+ */
+void pf_outcome_trace(pf_outcome_build *b, const pf_trace *t);
 
 /*
  * The record value: the outcome CloudEvent, compact JSON, members in the
@@ -270,7 +290,8 @@ const char *pf_outcome_status_name(pf_outcome_status s);
  */
 const char *pf_outcome_code_name(pf_outcome_code c);
 
-#define PF_OUTCOME_DLQ_HEADERS     6
+/* At most this many headers on a dead letter (count: how many it has). */
+#define PF_OUTCOME_DLQ_HEADERS     8
 #define PF_OUTCOME_DLQ_MESSAGE_MAX 512
 #define PF_OUTCOME_TOPIC_MAX       249 /* Kafka's limit on topic names */
 
@@ -278,7 +299,9 @@ const char *pf_outcome_code_name(pf_outcome_code c);
  * The headers a dead letter gets on top of the original record's
  * (docs/outcomes.md, "The dead letter"), in this order: provflow-error-code,
  * provflow-error-message, provflow-attempts, provflow-source-topic,
- * provflow-source-partition, provflow-source-offset. Numbers are decimal text;
+ * provflow-source-partition, provflow-source-offset, then, when the
+ * outcome has them, traceparent and tracestate (the W3C names, as a Kafka
+ * tracing instrumentation reads them). Numbers are decimal text;
  * the message is
  * "<path>: <message>" when a path is given, masked as the outcome's text
  * is (the registered secrets, mask_body, mask), made valid UTF-8, control
@@ -293,12 +316,15 @@ const char *pf_outcome_code_name(pf_outcome_code c);
  */
 typedef struct pf_outcome_dlq {
     pf_header headers[PF_OUTCOME_DLQ_HEADERS];
+    size_t count; /* headers[0 .. count) are set */
     char code[32];
     char message[PF_OUTCOME_DLQ_MESSAGE_MAX];
     char attempts[16];
     char topic[PF_OUTCOME_TOPIC_MAX + 1];
     char partition[16];
     char offset[24];
+    char traceparent[PF_TRACE_PARENT_LEN + 1];
+    char tracestate[PF_TRACE_STATE_MAX + 1];
 } pf_outcome_dlq;
 
 /*

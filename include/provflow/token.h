@@ -184,6 +184,15 @@ void pf_tokens_prefetch(pf_tokens *t);
 bool pf_tokens_ready(const pf_tokens *t);
 
 /*
+ * Why pf_tokens_ready() is false, in words that always say something: the
+ * first source that is not ready, its tenant, and its last failure
+ * ("tenant X: invalid_client: AADSTS7000215: ...") or its state ("no
+ * token yet", "the token expired"). "valid" when it is ready. Into buf
+ * (n > 0), cut to fit.
+ */
+void pf_tokens_why_not_ready(const pf_tokens *t, char *buf, size_t n);
+
+/*
  * The servable token, or NULL (then a fetch is under way: wait for it).
  * *generation identifies the token for pf_token_invalidate().
  */

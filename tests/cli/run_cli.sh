@@ -46,8 +46,10 @@ trap 'rm -rf "$tmp"' EXIT
 cred=(env AZURE_TENANT_ID=t AZURE_CLIENT_ID=c AZURE_CLIENT_SECRET=x)
 err=$("${cred[@]}" "$pf" run --brokers 127.0.0.1:1 -X group.id=other 2>&1 >/dev/null)
 check "-X group.id exits 78" 78 $?
+# run's stderr is log lines only (JSON by default): the message is .msg
 check "the message names group.id and --group-id" \
-    "provflow run: Kafka property group.id (-X): set by provflow; use --group-id" "$err"
+    "provflow run: Kafka property group.id (-X): set by provflow; use --group-id" \
+    "$(jq -r .msg <<<"$err")"
 err=$("${cred[@]}" PROVFLOW_KAFKA_ENABLE_AUTO_COMMIT=true "$pf" run \
     --brokers 127.0.0.1:1 2>&1 >/dev/null)
 check "PROVFLOW_KAFKA_ENABLE_AUTO_COMMIT exits 78" 78 $?
@@ -87,7 +89,38 @@ grep -q "is larger than 1048576 bytes" <<<"$err" && ok "the message gives the li
 err=$("$pf" run --brokers '' 2>&1 >/dev/null)
 check "an empty --brokers exits 78" 78 $?
 check "the message names brokers" \
-    "provflow run: brokers (--brokers): the value is empty" "$err"
+    "provflow run: brokers (--brokers): the value is empty" \
+    "$(jq -r .msg <<<"$err")"
+
+# One log format from the first line: a configuration or usage error of
+# run is a log line in the format asked for (flag or environment), and
+# nothing else reaches stderr (getopt's own messages included).
+for args in "--brokers ''" "--no-such-flag" "--max-in-flight" \
+    "--max-in-flight lots" "extra-argument"; do
+    err=$(eval "\"\$pf\" run $args" 2>&1 >/dev/null)
+    if [ "$(wc -l <<<"$err")" -eq 1 ] &&
+        jq -e 'select(.level == "error" and (.msg | startswith("provflow run: ")))' \
+            <<<"$err" >/dev/null 2>&1; then
+        ok "run $args: one JSON error line"
+    else
+        fail "run $args: one JSON error line" "$err"
+    fi
+    err=$(eval "PROVFLOW_LOG_FORMAT=text \"\$pf\" run $args" 2>&1 >/dev/null)
+    if [ "$(wc -l <<<"$err")" -eq 1 ] &&
+        grep -qE '^ts=[0-9T:.Z-]+ level=error msg="provflow run: ' <<<"$err"; then
+        ok "run $args with PROVFLOW_LOG_FORMAT=text: one logfmt line"
+    else
+        fail "run $args with PROVFLOW_LOG_FORMAT=text: one logfmt line" "$err"
+    fi
+done
+err=$("$pf" run --log-format=text --no-such-flag 2>&1 >/dev/null)
+grep -q '^ts=.* level=error msg="provflow run: unknown option --no-such-flag' \
+    <<<"$err" && ok "--log-format=text on the command line applies at once" ||
+    fail "--log-format=text on the command line applies at once" "$err"
+err=$("$pf" run --log-format xml 2>&1 >/dev/null)
+check "an unknown log format exits 78" 78 $?
+grep -q 'log-format' <<<"$err" && ok "the message names log-format" ||
+    fail "the message names log-format" "$err"
 err=$(PROVFLOW_GROUP_ID='' "$pf" replay --to-latest 2>&1 >/dev/null)
 check "an empty PROVFLOW_GROUP_ID exits 78" 78 $?
 err=$("$pf" send -X a=b </dev/null 2>&1 >/dev/null)

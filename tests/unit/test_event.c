@@ -155,13 +155,12 @@ static void any_number_of_other_headers_is_read(void **state)
 static void the_decoder_names_the_headers_it_reads(void **state)
 {
     static const char *const used[] = {
-        "content-type", "Content-Type", "ce_id",   "ce_specversion",
-        "ce_source",    "ce_type",      "ce_time", "CE_TENANTID",
+        "content-type",   "Content-Type",  "ce_id",   "ce_specversion",
+        "ce_source",      "ce_type",       "ce_time", "CE_TENANTID",
+        "ce_traceparent", "CE_TRACESTATE",
     };
     static const char *const unused[] = {
-        "ce_traceparent",     "traceparent",
-        "ce_datacontenttype", "ce_",
-        "content-type2",      "",
+        "traceparent", "ce_datacontenttype", "ce_", "content-type2", "",
     };
     size_t i;
 
@@ -170,6 +169,63 @@ static void the_decoder_names_the_headers_it_reads(void **state)
         assert_true(pf_event_header_used(used[i]));
     for (i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
         assert_false(pf_event_header_used(unused[i]));
+}
+
+#define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+/* The tracing extension is read in both modes, as it came. */
+static void tracing_attributes_are_read_in_both_modes(void **state)
+{
+    const pf_header h[] = {
+        H("content-type", "application/json"),
+        H("ce_specversion", "1.0"),
+        H("ce_id", "bin-1"),
+        H("ce_source", "urn:sis"),
+        H("ce_type", "provflow.provisioningFlow.create"),
+        H("ce_traceparent", TP),
+        H("ce_tracestate", "rojo=1"),
+    };
+    pf_event ev;
+    pf_error err;
+
+    (void)state;
+    assert_int_equal(decode(STRUCTURED(",\"traceparent\":\"" TP "\","
+                                       "\"tracestate\":\"rojo=1\""),
+                            NULL, 0, &ev, &err),
+                     0);
+    assert_string_equal(ev.traceparent, TP);
+    assert_string_equal(ev.tracestate, "rojo=1");
+    pf_event_release(&ev);
+    assert_int_equal(decode(DATA, h, sizeof(h) / sizeof(h[0]), &ev, &err), 0);
+    assert_string_equal(ev.traceparent, TP);
+    assert_string_equal(ev.tracestate, "rojo=1");
+    pf_event_release(&ev);
+}
+
+/*
+ * A traceparent is never a reason to refuse an event: one that is not a
+ * string is left out; an invalid event keeps the trace it carried.
+ */
+static void tracing_never_fails_an_event_and_survives_a_failure(void **state)
+{
+    pf_event ev;
+    pf_error err;
+
+    (void)state;
+    assert_int_equal(decode(STRUCTURED(",\"traceparent\":42,"
+                                       "\"tracestate\":{\"a\":1}"),
+                            NULL, 0, &ev, &err),
+                     0);
+    assert_null(ev.traceparent);
+    assert_null(ev.tracestate);
+    pf_event_release(&ev);
+    assert_int_equal(decode("{\"id\":\"bad-1\",\"specversion\":\"0.3\","
+                            "\"traceparent\":\"" TP "\"}",
+                            NULL, 0, &ev, &err),
+                     -1);
+    assert_string_equal(ev.id, "bad-1");
+    assert_string_equal(ev.traceparent, TP);
+    pf_event_release(&ev);
 }
 
 static void failure_keeps_the_id_for_the_outcome(void **state)
@@ -313,6 +369,8 @@ int main(void)
         cmocka_unit_test(last_header_of_a_name_wins),
         cmocka_unit_test(any_number_of_other_headers_is_read),
         cmocka_unit_test(the_decoder_names_the_headers_it_reads),
+        cmocka_unit_test(tracing_attributes_are_read_in_both_modes),
+        cmocka_unit_test(tracing_never_fails_an_event_and_survives_a_failure),
         cmocka_unit_test(failure_keeps_the_id_for_the_outcome),
         cmocka_unit_test(invalid_events_name_the_attribute),
         cmocka_unit_test(id_longer_than_256_characters_is_refused),

@@ -58,6 +58,8 @@ typedef struct seen {
     char method[16];
     char path[512];
     char crid[64];
+    char traceparent[64];
+    char tracestate[64];
     char auth[128];
     char body[1024];
     int64_t at_ms; /* pf_now_ms()'s clock (CLOCK_MONOTONIC) */
@@ -165,6 +167,10 @@ static bool handler(const lb_request *req, char **resp, size_t *len, void *arg)
         snprintf(s->method, sizeof(s->method), "%s", req->method);
         snprintf(s->path, sizeof(s->path), "%s", req->path);
         header(req->headers, "client-request-id", s->crid, sizeof(s->crid));
+        header(req->headers, "traceparent", s->traceparent,
+               sizeof(s->traceparent));
+        header(req->headers, "tracestate", s->tracestate,
+               sizeof(s->tracestate));
         header(req->headers, "Authorization", s->auth, sizeof(s->auth));
         snprintf(s->body, sizeof(s->body), "%s", req->body);
         s->at_ms = pf_now_ms();
@@ -418,6 +424,13 @@ static void make_request(env *e, pf_request *req, const char *kind, int n)
     assert_non_null(req->body);
 }
 
+/* The event every job is for: its trace is in every request. */
+#define TRACE_ID "4bf92f3577b34da6a3ce929d0e0e4736"
+static char tracestate[] = "rojo=00f067aa0ba902b7";
+static const pf_trace trace = {TRACE_ID, "00f067aa0ba902b7", 1, false,
+                               tracestate};
+static const pf_graph_origin origin = {"req-1", "in", 2, 7, &trace};
+
 /* Submits a job for kind; the request is released at once (the client
  * copies what it needs). */
 static pf_graph_job *submit(env *e, const char *kind, int n,
@@ -431,7 +444,7 @@ static pf_graph_job *submit(env *e, const char *kind, int n,
     memset(out, 0, sizeof(*out));
     make_request(e, &req, kind, n);
     job = pf_graph_submit(e->g, &req, e->src, check_existing, create_after_ms,
-                          on_done, out, err, sizeof(err));
+                          &origin, on_done, out, err, sizeof(err));
     assert_non_null(job);
     pf_request_release(&req);
     assert_int_equal(out->calls, 0); /* never from inside submit */
@@ -588,6 +601,48 @@ static void a_429_is_retried_after_its_retry_after(void **state)
             assert_true(e.retries.delay_ms <= cfg.retry.max_backoff_ms);
         env_close(&e);
     }
+}
+
+/*
+ * Every request of a job (the create, the list of the duplicate check,
+ * the create again) is a span of its own in the event's trace: the same
+ * trace id and flags, a new span id each, the event's tracestate, beside
+ * the one client-request-id of the event.
+ */
+static void every_request_carries_a_span_of_the_events_trace(void **state)
+{
+    pf_graph_config cfg;
+    char spans[3][17];
+    result r;
+    env e;
+    size_t i;
+
+    (void)state;
+    srv_reset();
+    script_close(); /* the create may have landed: list, then create */
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    run_job(&e, "classGroup", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_CREATED);
+    assert_string_equal(seen_str(), "POST, GET, POST");
+    for (i = 0; i < 3; i++) {
+        seen s = seen_at(i);
+
+        print_message("%s %s\n", s.method, s.traceparent);
+        assert_int_equal(strlen(s.traceparent), PF_TRACE_PARENT_LEN);
+        assert_int_equal(strncmp(s.traceparent, "00-" TRACE_ID "-", 36), 0);
+        assert_string_equal(s.traceparent + 52, "-01");
+        memcpy(spans[i], s.traceparent + 36, 16);
+        spans[i][16] = '\0';
+        assert_int_equal(strspn(spans[i], "0123456789abcdef"), 16);
+        assert_string_not_equal(spans[i], trace.parent_id);
+        assert_string_equal(s.tracestate, tracestate);
+        assert_string_equal(s.crid, "7d3c2a10-1111-4222-8333-000000000001");
+    }
+    assert_string_not_equal(spans[0], spans[1]);
+    assert_string_not_equal(spans[1], spans[2]);
+    assert_string_not_equal(spans[0], spans[2]);
+    env_close(&e);
 }
 
 /*
@@ -1092,6 +1147,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_201_is_created_with_its_flow_id),
+        cmocka_unit_test(every_request_carries_a_span_of_the_events_trace),
         cmocka_unit_test(a_400_with_a_graph_error_fails_rejected_at_once),
         cmocka_unit_test(a_503_then_201_lists_and_creates_on_the_second_try),
         cmocka_unit_test(a_429_is_retried_after_its_retry_after),

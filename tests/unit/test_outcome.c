@@ -477,6 +477,56 @@ static void text_is_made_valid_utf8_and_bounded(void **state)
     json_decref(ev);
 }
 
+/*
+ * The event's trace context goes into the outcome (CloudEvents
+ * distributed-tracing extension, after datacontenttype) and the dead
+ * letter (W3C header names, after provflow's own), the event's own span
+ * as the parent.
+ */
+static void
+the_trace_context_is_in_the_outcome_and_the_dead_letter(void **state)
+{
+    static char ts[] = "rojo=1,congo=2";
+    const pf_trace t = {"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7",
+                        1, false, ts};
+    pf_error e;
+    pf_outcome_build b;
+    pf_outcome_dlq dlq;
+    char err[128], *text;
+    json_t *ev;
+
+    (void)state;
+    pf_error_set(&e, "invalid_event", "data.flowType", "unknown");
+    pf_outcome_of_invalid(&b, &e, "req-9", "urn:provflow:h", 1711143482716LL,
+                          (pf_outcome_input){"in", 1, 5});
+    pf_outcome_trace(&b, &t);
+    text = pf_outcome_dump(&b.o, NULL, err, sizeof(err));
+    assert_non_null(text);
+    assert_non_null(strstr(
+        text, "\"datacontenttype\":\"application/json\",\"traceparent\":"
+              "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\","
+              "\"tracestate\":\"rojo=1,congo=2\",\"data\":"));
+    free(text);
+    assert_int_equal(pf_outcome_dlq_headers(&b.o, &dlq, err, sizeof(err)), 0);
+    assert_int_equal(dlq.count, 8);
+    assert_string_equal(dlq.headers[6].name, "traceparent");
+    assert_string_equal(
+        dlq.headers[6].value,
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    assert_int_equal(dlq.headers[6].value_len, PF_TRACE_PARENT_LEN);
+    assert_string_equal(dlq.headers[7].name, "tracestate");
+    assert_string_equal(dlq.headers[7].value, ts);
+
+    /* no trace id (a zeroed trace): nothing written */
+    pf_outcome_of_invalid(&b, &e, "req-9", "urn:provflow:h", 1711143482716LL,
+                          (pf_outcome_input){"in", 1, 5});
+    pf_outcome_trace(&b, &(pf_trace){0});
+    ev = built(&b.o);
+    assert_null(json_object_get(ev, "traceparent"));
+    assert_null(json_object_get(ev, "tracestate"));
+    json_decref(ev);
+}
+
 static void dead_letter_headers_are_decimal_text(void **state)
 {
     static const pf_outcome_graph g = {409, "rid", CRID, 3, 10};
@@ -498,7 +548,8 @@ static void dead_letter_headers_are_decimal_text(void **state)
     o.error = &e;
     o.input.offset = 42;
     assert_int_equal(pf_outcome_dlq_headers(&o, &dlq, err, sizeof(err)), 0);
-    for (i = 0; i < PF_OUTCOME_DLQ_HEADERS; i++) {
+    assert_int_equal(dlq.count, 6); /* no trace: no trace headers */
+    for (i = 0; i < dlq.count; i++) {
         assert_string_equal(dlq.headers[i].name, names[i]);
         assert_int_equal(dlq.headers[i].value_len, strlen(values[i]));
         assert_memory_equal(dlq.headers[i].value, values[i], strlen(values[i]));
@@ -1177,6 +1228,8 @@ int main(void)
         cmocka_unit_test(wrong_combinations_are_refused),
         cmocka_unit_test(text_is_made_valid_utf8_and_bounded),
         cmocka_unit_test(dead_letter_headers_are_decimal_text),
+        cmocka_unit_test(
+            the_trace_context_is_in_the_outcome_and_the_dead_letter),
         cmocka_unit_test(dead_letter_message_is_bounded),
         cmocka_unit_test(dead_letter_headers_need_a_failed_outcome),
         cmocka_unit_test(names_cover_the_enums),

@@ -233,6 +233,7 @@ static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
     f->applied_seq = ++sim->apply_seq;
     f->applied_ns = when_ns;
     memcpy(f->crid, call->crid, sizeof(f->crid));
+    memcpy(f->traceparent, call->traceparent_kept, sizeof(f->traceparent));
     memcpy(f->request_id, call->request_id, sizeof(f->request_id));
     s->flows[s->nflows++] = f;
     s->per_type[type]++;
@@ -594,6 +595,11 @@ void gs_graph_dump(struct gs_sim *sim, struct gs_buf *b)
                         k ? "," : "", f->id, gs_schema_flow_type_name(f->type),
                         f->applied_seq, when, f->request_id);
             gs_buf_add_json_str(b, f->crid);
+            gs_buf_adds(b, ",\"traceparent\":");
+            if (f->traceparent[0])
+                gs_buf_add_json_str(b, f->traceparent);
+            else
+                gs_buf_adds(b, "null");
             gs_buf_adds(b, "}");
         }
         gs_buf_adds(b, "]}");

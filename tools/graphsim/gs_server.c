@@ -258,6 +258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     if (!rq->delayed) {
         c->authorization = header(conn, "Authorization");
         c->client_request_id = header(conn, "client-request-id");
+        c->traceparent = header(conn, "traceparent");
         c->content_type = header(conn, "Content-Type");
         c->host = header(conn, "Host");
         c->query_limit =

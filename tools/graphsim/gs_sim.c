@@ -191,6 +191,23 @@ static void pick_crid(struct gs_call *c)
     gs_copy(c->crid, sizeof(c->crid), c->request_id);
 }
 
+/* The client's traceparent, as sent, for /_sim/: printable ASCII only
+ * (anything else would break the JSON shown), cut to fit. */
+static void pick_traceparent(struct gs_call *c)
+{
+    const char *s = c->traceparent;
+    size_t i, o = 0;
+
+    c->traceparent_kept[0] = '\0';
+    if (s == NULL)
+        return;
+    for (i = 0; s[i] && o + 1 < sizeof(c->traceparent_kept); i++)
+        c->traceparent_kept[o++] =
+            (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] <= 0x7e ? s[i]
+                                                                       : '?';
+    c->traceparent_kept[o] = '\0';
+}
+
 static void conc_admit(struct gs_sim *sim, struct gs_call *call);
 static void rate_admit(struct gs_sim *sim, struct gs_call *call);
 
@@ -262,6 +279,7 @@ void gs_sim_begin(struct gs_sim *sim, struct gs_call *call)
     }
     pthread_mutex_unlock(&sim->lock);
     pick_crid(call);
+    pick_traceparent(call);
 }
 
 void gs_sim_json_body(struct gs_response *r, int status, char *text, size_t len,
@@ -554,6 +572,7 @@ static void record(struct gs_sim *sim, const struct gs_call *call,
     gs_copy(e->fault, sizeof(e->fault), fault);
     memcpy(e->request_id, call->request_id, sizeof(e->request_id));
     memcpy(e->crid, call->crid, sizeof(e->crid));
+    memcpy(e->traceparent, call->traceparent_kept, sizeof(e->traceparent));
     memcpy(e->token_id, call->token_id, sizeof(e->token_id));
     e->duration_us = (gs_mono_ns() - call->start_ns) / 1000;
     pthread_mutex_unlock(&sim->lock);
@@ -777,11 +796,13 @@ static json_t *requests_json(struct gs_sim *sim, size_t limit)
         gs_fmt_graph_time(e->time_ns, when, sizeof(when));
         json_array_append_new(
             arr,
-            json_pack("{s:I, s:s, s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:f}",
+            json_pack("{s:I, s:s, s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:s?, "
+                      "s:f}",
                       "seq", (json_int_t)e->seq, "time", when, "method",
                       e->method, "path", e->path, "status", e->status, "fault",
                       e->fault[0] ? e->fault : NULL, "requestId", e->request_id,
-                      "clientRequestId", e->crid, "tokenId",
+                      "clientRequestId", e->crid, "traceparent",
+                      e->traceparent[0] ? e->traceparent : NULL, "tokenId",
                       e->token_id[0] ? e->token_id : NULL, "durationMs",
                       (double)e->duration_us / 1000.0));
     }

@@ -24,6 +24,9 @@ struct gs_sim;
 #define GS_MAX_BODY (1024 * 1024)
 /* Deepest JSON nesting accepted in a body (Graph's payloads need 6). */
 #define GS_MAX_JSON_DEPTH 32
+/* A traceparent kept for /_sim/ (version 00 is 55 characters; a longer
+ * or unprintable one is kept cut, marked by the test that reads it). */
+#define GS_TRACEPARENT_MAX 72
 
 enum gs_route {
     GS_ROUTE_NONE, /* not routed yet / unknown path */
@@ -48,6 +51,7 @@ struct gs_call {
     bool body_too_large;
     const char *authorization;
     const char *client_request_id;
+    const char *traceparent; /* W3C Trace Context header, or NULL */
     const char *content_type;
     const char *host;
     /* decided by gs_sim_begin() */
@@ -65,6 +69,7 @@ struct gs_call {
     char control[64]; /* the path below /_sim/ */
     char request_id[GS_GUID_LEN + 1];
     char crid[72]; /* the client-request-id echoed */
+    char traceparent_kept[GS_TRACEPARENT_MAX]; /* as sent, printable; "" */
     int64_t start_ns;
     /* The concurrency limit: the tenant counted in flight until
      * gs_sim_finish() (-1: none), or refused at once (answered 429). */

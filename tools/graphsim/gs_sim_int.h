@@ -30,6 +30,7 @@ struct gs_flow {
     uint64_t applied_seq;
     int64_t applied_ns;
     char crid[72];
+    char traceparent[GS_TRACEPARENT_MAX]; /* of the create; "" if none */
     char request_id[GS_GUID_LEN + 1];
 };
 
@@ -62,6 +63,7 @@ struct gs_log_entry {
     char fault[32]; /* "badBody:valueNotArray" is the longest */
     char request_id[GS_GUID_LEN + 1];
     char crid[72];
+    char traceparent[GS_TRACEPARENT_MAX];
     char token_id[24];
     int64_t duration_us;
 };
