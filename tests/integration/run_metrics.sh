@@ -55,8 +55,9 @@ assert_eq "the duplicate classGroup is rejected" 1 \
 
 group "the failure log line"
 # docs/operations.md: log lines carry requestId (the event's id) where it
-# applies; the rejected duplicate's "failed" line names it.
-jq -c 'select(.msg | startswith("failed: rejected"))' "${PF_LOG[m]}" >"$TMP/failed.log" || true
+# applies; the rejected duplicate's dead-letter line names it.
+jq -c 'select(.what == "dead_letter" and (.msg | test(": rejected: ")))' \
+    "${PF_LOG[m]}" >"$TMP/failed.log" || true
 echo "# $(cat "$TMP/failed.log")"
 assert_eq "the rejected event's failed line carries its requestId" \
     '"metrics-dup-class-group"' "$(jq -c '.requestId' "$TMP/failed.log")"
