@@ -28,6 +28,10 @@ IMG_BUILDER=localhost/provflow-build:$IMG_TAG
 IMG_BASES=(docker.io/library/debian:12 docker.io/library/debian:12-slim)
 IMG_CONTAINERS=()
 IMG_N=0
+# Every container a script starts carries this label, so its next run
+# removes what a timeout's SIGKILL left running (images_test.sh and
+# images_selftest.sh run at the same time: one label each).
+IMG_LABEL=provflow-test=$IMG_TAG-$(basename "$0" .sh)
 
 # img_skip_if_asked: exits 77 (CTest's skip) when PF_IMAGES_SKIP says why.
 img_skip_if_asked() {
@@ -235,6 +239,15 @@ img_build() {
 
 # --- running containers -----------------------------------------------------
 
+# img_reap: removes the containers an earlier run of this script left.
+img_reap() {
+    local c
+    for c in $(podman ps -aq --filter "label=$IMG_LABEL" 2>/dev/null); do
+        echo "# removing container $c, left by an earlier run"
+        podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+    done
+}
+
 # img_start NAME IMAGE [podman options...] [-- ARGS...]: starts a detached
 # container as docker/compose.yaml runs provflow: read-only root, no
 # capabilities, no new privileges; on the host's network, where the test
@@ -250,7 +263,7 @@ img_start() {
     done
     [ $# -gt 0 ] && shift
     IMG_CONTAINERS+=("$name")
-    podman run -d --name "$name" --read-only --cap-drop ALL \
+    podman run -d --name "$name" --label "$IMG_LABEL" --read-only --cap-drop ALL \
         --security-opt no-new-privileges --network host \
         --health-interval disable ${opts[@]+"${opts[@]}"} "$image" "$@" \
         >"$TMP/$name.run.out" 2>"$TMP/$name.run.err"

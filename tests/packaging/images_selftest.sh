@@ -14,6 +14,7 @@
 . "$(dirname "$0")/images_lib.sh"
 img_skip_if_asked
 run_init "$@"
+img_reap
 BROKEN=()
 selftest_cleanup() {
     local i

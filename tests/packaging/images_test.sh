@@ -16,6 +16,7 @@
 . "$(dirname "$0")/images_lib.sh"
 img_skip_if_asked
 run_init "$@"
+img_reap
 trap img_cleanup EXIT
 
 img_check_provflow "$IMG_PROVFLOW"
