@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # CTest packaging_images_selftest: images_test.sh's checks reject a broken
-# image. Each case builds a variant FROM the provflow image that
+# image. Each case builds a variant FROM an image that
 # packaging_images_build built, runs the same checks on it
-# (img_check_provflow) and asserts that the check the case breaks fails:
+# (img_check_provflow, img_check_graphsim) and asserts that the check the
+# case breaks fails:
 #   root         USER 0:0                        -> [nonroot]
 #   nobinary     the binary removed              -> [version]
 #   healthcheck  HEALTHCHECK on a wrong port     -> [healthy]
 #   stopsignal   STOPSIGNAL SIGKILL              -> [stop]
 #   labels       another revision label          -> [labels]
+#   gs-fixedport the simulator's HEALTHCHECK on 8090 whatever its
+#                --listen (as it was before --listen-of) -> [gs-healthy]
 #
 #   images_selftest.sh PROVFLOW GRAPHSIM   (as images_test.sh)
 . "$(dirname "$0")/../integration/run_lib.sh"
@@ -25,19 +28,22 @@ selftest_cleanup() {
 }
 trap selftest_cleanup EXIT
 
-# case NAME CHECK DOCKERFILE_LINES
+# NAME IMAGE CHECK DOCKERFILE_LINES
 cases=(
-    root nonroot 'USER 0:0'
-    nobinary version $'USER 0:0\nRUN rm /usr/local/bin/provflow\nUSER 10001:10001'
-    healthcheck healthy 'HEALTHCHECK --interval=10s CMD ["provflow-healthcheck", "1"]'
-    stopsignal stop 'STOPSIGNAL SIGKILL'
-    labels labels 'LABEL org.opencontainers.image.revision="0000000"'
+    root provflow nonroot 'USER 0:0'
+    nobinary provflow version $'USER 0:0\nRUN rm /usr/local/bin/provflow\nUSER 10001:10001'
+    healthcheck provflow healthy 'HEALTHCHECK --interval=10s CMD ["provflow-healthcheck", "1"]'
+    stopsignal provflow stop 'STOPSIGNAL SIGKILL'
+    labels provflow labels 'LABEL org.opencontainers.image.revision="0000000"'
+    gs-fixedport graphsim gs-healthy 'HEALTHCHECK CMD ["provflow-healthcheck", "8090", "/_sim/stats"]'
 )
 while [ ${#cases[@]} -gt 0 ]; do
-    name=${cases[0]} check=${cases[1]} lines=${cases[2]}
-    cases=("${cases[@]:3}")
+    name=${cases[0]} of=${cases[1]} check=${cases[2]} lines=${cases[3]}
+    cases=("${cases[@]:4}")
     image=localhost/provflow-broken:$IMG_TAG-$name
-    printf 'FROM %s\n%s\n' "$IMG_PROVFLOW" "$lines" >"$TMP/$name.Dockerfile"
+    base=$IMG_PROVFLOW
+    [ "$of" = graphsim ] && base=$IMG_GRAPHSIM
+    printf 'FROM %s\n%s\n' "$base" "$lines" >"$TMP/$name.Dockerfile"
     group "case $name: $(printf '%s' "$lines" | tr '\n' ';')"
     BROKEN+=("$image")
     if ! podman build --format docker --pull=never --network none \
@@ -48,7 +54,7 @@ while [ ${#cases[@]} -gt 0 ]; do
     fi
     # The checks count into PASSED and FAILED: keep this script's own.
     passed=$PASSED failed=$FAILED
-    img_check_provflow "$image" >"$TMP/$name.checks" 2>&1
+    "img_check_$of" "$image" >"$TMP/$name.checks" 2>&1
     PASSED=$passed FAILED=$failed
     if grep -q "^FAIL - \[$check\]" "$TMP/$name.checks"; then
         pass "case $name: [$check] fails"
