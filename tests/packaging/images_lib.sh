@@ -210,7 +210,7 @@ img_base_import() {
 # network is set up for podman here) and never pull. Images these tags
 # named before are removed, with their layers no other image uses.
 img_build() {
-    local old=() t target image args
+    local old=() t target image args err
     for image in "$IMG_PROVFLOW" "$IMG_GRAPHSIM" "$IMG_BUILDER"; do
         old+=("$(podman image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)")
     done
@@ -232,7 +232,10 @@ img_build() {
         [ -n "$t" ] || continue
         if ! podman image inspect -f '{{.RepoTags}}' "$t" 2>/dev/null |
             grep -q localhost/; then
-            podman rmi "$t" >/dev/null 2>&1 || true
+            # A failure leaves disk in use, not a wrong image: say so only.
+            if ! err=$(podman rmi "$t" 2>&1 >/dev/null); then
+                echo "# could not remove the replaced image $t: ${err:0:300}"
+            fi
         fi
     done
 }
