@@ -30,7 +30,7 @@ KAFKA=$SRC_DIR/scripts/kafka
 RUN_PIDS=()
 RUN_BROKER_STARTED=
 RUN_PDEATH=()
-if setpriv --help 2>/dev/null | grep -q -- --pdeathsig; then
+if setpriv --help 2>/dev/null | grep -- --pdeathsig >/dev/null; then
     RUN_PDEATH=(setpriv --pdeathsig KILL --)
 fi
 declare -A PF_PID=() PF_LOG=() PF_ADMIN=() PF_STARTS=()
@@ -698,7 +698,11 @@ def dlq_headers(h):
             vals[name] = h[pos:nxt]
             pos = nxt + 1
         else:
-            vals[name] = h[pos:]
+            # The trace context headers (docs/outcomes.md) follow the
+            # provflow-* ones.
+            end = [x for x in (h.find(",traceparent=", pos),
+                               h.find(",tracestate=", pos)) if x >= 0]
+            vals[name] = h[pos:min(end)] if end else h[pos:]
     return orig, vals
 
 

@@ -52,7 +52,9 @@ sim_patch /_sim/faults '{"createFlow": {"latencyMs": 10}}'
 
 group "provflow resumes"
 assigned_again() {
-    sed -n '/partitions revoked/,$p' "${PF_LOG[p]}" | grep -q '"partition assigned"'
+    # grep reads all of sed's output: with -q it would stop at the first
+    # match and sed could die of SIGPIPE (a failure under pipefail).
+    sed -n '/partitions revoked/,$p' "${PF_LOG[p]}" | grep '"partition assigned"' >/dev/null
 }
 if wait_for 60 assigned_again; then
     pass "partitions assigned again"
