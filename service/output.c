@@ -180,13 +180,14 @@ static void add_length_header(rd_kafka_headers_t *hdrs, const char *name,
  * headers (a record is never dropped silently): a key too large to send
  * is cut to KEY_KEEP bytes; a dead letter's copy of the input value is
  * cut to what fits, and when the input's own headers leave no room, they
- * give way to provflow's. The outcome's value, which holds the input's
+ * give way to provflow's (the last `ours` of *hdrs: provflow-* and the
+ * trace context). The outcome's value, which holds the input's
  * coordinates, is small and kept whole.
  */
 static void fit_record(pipeline *p, rd_kafka_headers_t **hdrs, size_t *key_len,
-                       size_t *value_len, bool dlq)
+                       size_t *value_len, bool dlq, size_t ours)
 {
-    size_t limit = p->record_limit, fixed, i, size, dropped;
+    size_t limit = p->record_limit, fixed, i, size, dropped, all;
     rd_kafka_headers_t *own;
     const char *name;
     const void *value;
@@ -204,11 +205,12 @@ static void fit_record(pipeline *p, rd_kafka_headers_t **hdrs, size_t *key_len,
     fixed = pf_output_record_size(*key_len, 0, *hdrs) + 64;
     if (fixed > limit) {
         own = rd_kafka_headers_new(8);
+        all = rd_kafka_header_cnt(*hdrs);
         for (i = 0, dropped = 0;
              rd_kafka_header_get_all(*hdrs, i, &name, &value, &size) ==
              RD_KAFKA_RESP_ERR_NO_ERROR;
              i++) {
-            if (strncmp(name, "provflow-", 9) == 0)
+            if (i + ours >= all || strncmp(name, "provflow-", 9) == 0)
                 rd_kafka_header_add(own, name, -1, value, (ssize_t)size);
             else
                 dropped++;
@@ -246,7 +248,8 @@ static void produce(pipeline *p, output *o)
     for (;;) {
         key_len = w->key_len;
         value_len = o->dlq ? w->value_len : w->outcome_len;
-        fit_record(p, &hdrs, &key_len, &value_len, o->dlq);
+        fit_record(p, &hdrs, &key_len, &value_len, o->dlq,
+                   o->dlq ? w->dlq->count : 0);
         err = rd_kafka_producev(
             p->producer, RD_KAFKA_V_TOPIC(output_topic(p, o)),
             RD_KAFKA_V_KEY(w->key, key_len),

@@ -139,7 +139,8 @@ def gen(brokers, topic, prefix, out, big_valid=""):
                                                len(r[3])) for r in recs)))
 
 
-HNAME = re.compile(r",(?=(?:provflow-[a-z-]+|x-big-\d+|content-type)=)")
+HNAME = re.compile(
+    r",(?=(?:provflow-[a-z-]+|x-big-\d+|content-type|traceparent|tracestate)=)")
 
 
 def headers(h):
@@ -261,8 +262,11 @@ def check(a_in, a_out, a_dlq, a_exp, topic):
                 if dval != ival:
                     prob.append("dead letter value: %d bytes, not the "
                                 "input's %d" % (len(dval), len(ival)))
+            # provflow's own: provflow-* and the trace context it adds
+            # (the inputs here carry none of their own).
             orig = [x for x in headers(dl["h"])
-                    if not x[0].startswith("provflow-")]
+                    if not x[0].startswith("provflow-")
+                    and x[0] not in ("traceparent", "tracestate")]
             hd = h.get("provflow-headers-dropped")
             if e.get("headers_dropped"):
                 if orig or hd is None:
