@@ -563,6 +563,7 @@ static char *merge_patch(const char *stored, size_t len, const char *props,
     json_t *cur = json_loadb(stored, len, 0, NULL);
     json_t *patch = json_loads(props, 0, NULL);
     char *text = NULL;
+    struct gs_buf b;
 
     if (!cur || !patch)
         goto out;
@@ -570,9 +571,11 @@ static char *merge_patch(const char *stored, size_t len, const char *props,
     if (json_object_update(cur, patch) != 0 ||
         json_object_set_new(cur, "lastModifiedDateTime", json_string(when)))
         goto out;
-    text = json_dumps(cur, JSON_COMPACT);
-    if (text)
-        *out_len = strlen(text);
+    /* Through a gs_buf: jansson's own text lives in the request's arena
+     * (gs_jsonmem.h) and would not outlive it. */
+    gs_buf_init(&b);
+    gs_buf_add_json(&b, cur);
+    text = gs_buf_detach(&b, out_len);
 out:
     json_decref(patch);
     json_decref(cur);
