@@ -44,6 +44,9 @@ expect_jq .createdDateTime "$CREATED"
 graph PATCH "$SETS_PATH/$A" "$TOK" "${JSON[@]}" -d '{"displayName":null}'
 expect_graph_error 400 BadRequest
 expect_jq .error.target displayName
+graph PATCH "$SETS_PATH/$A" "$TOK" "${JSON[@]}" -d '{"filter":{}}'
+expect_graph_error 400 BadRequest
+expect_jq .error.target displayName
 graph PATCH "$SETS_PATH/$A" "$TOK" "${JSON[@]}" -d '{"id":"x"}'
 expect_graph_error 400 BadRequest
 expect_jq '.error.message | contains("read-only")' true
@@ -103,6 +106,7 @@ expect_jq '.managementOptions | has("additionalAttributes")' false
 expect_jq '.creationOptions.configurations | length' 2
 expect_jq '.lastModifiedDateTime >= .createdDateTime' true
 graph PATCH "$SETS_PATH/$A/provisioningFlows/$U" "$TOK" "${JSON[@]}" -d '{
+  "managementOptions": {"additionalOptions": {}},
   "creationOptions": {"configurations": [{
     "roleGroup@odata.bind": "https://graph.microsoft.com/beta/external/industryData/roleGroups/students",
     "defaultPasswordSettings": {"@odata.type": "#microsoft.graph.industryData.simplePasswordSettings", "password": "n3w"},
@@ -111,7 +115,11 @@ expect_status 204 "patch configurations"
 graph GET "$SETS_PATH/$A/provisioningFlows/$U" "$TOK"
 expect_jq '[.creationOptions.configurations[] | .roleGroup.id + ":" + .licenseSkus[0]] | join(",")' students:Sku9
 expect_jq '.creationOptions.configurations[0].defaultPasswordSettings.password' '***************'
-# refusals: read-only, another type, a nested required member, unknown flow
+# refusals: managementOptions left out (the update page marks it Required),
+# read-only, another type, a nested required member, unknown flow
+graph PATCH "$SETS_PATH/$A/provisioningFlows/$U" "$TOK" "${JSON[@]}" -d '{"createUnmatchedUsers":true}'
+expect_graph_error 400 BadRequest
+expect_jq .error.target managementOptions
 graph PATCH "$SETS_PATH/$A/provisioningFlows/$U" "$TOK" "${JSON[@]}" -d '{"readinessStatus":"ready"}'
 expect_graph_error 400 BadRequest
 expect_jq .error.message "The property 'readinessStatus' is read-only and cannot be set: Graph sets it."

@@ -468,13 +468,14 @@ static void unknown_future_value_and_value_bind_are_accepted(void **state)
     if (!echo)
         fail_msg("%s: %s", err.path, err.message);
     json_decref(echo);
-    echo = check_text("{" CG ",\"configuration\":{\"additionalAttributes\":["
-                      "\"unknownFutureValue\"]," CG_OPTS
-                      ",\"enrollmentMappings\":{\"memberEnrollmentMappings\":"
-                      "[{\"code\":\"student\",\"value@odata.bind\":"
-                      "\"https://graph.microsoft.com/beta/external/industryData/"
-                      "referenceDefinitions/RefRole-student\"}]}}}",
-                      0, &type, &err);
+    echo =
+        check_text("{" CG ",\"configuration\":{\"additionalAttributes\":["
+                   "\"unknownFutureValue\"]," CG_OPTS
+                   ",\"enrollmentMappings\":{\"memberEnrollmentMappings\":"
+                   "[{\"code\":\"student\",\"value@odata.bind\":"
+                   "\"https://graph.microsoft.com/beta/external/industryData/"
+                   "referenceDefinitions/RefRole-student\"}]}}}",
+                   0, &type, &err);
     if (!echo)
         fail_msg("%s: %s", err.path, err.message);
     /* the bind is not echoed */
@@ -485,8 +486,7 @@ static void unknown_future_value_and_value_bind_are_accepted(void **state)
     json_decref(echo);
 }
 
-static void patch_needs_no_required_top_level_but_nested_stay_whole(
-    void **state)
+static void patch_needs_no_type_but_its_required_members(void **state)
 {
     struct gs_buf out;
     pf_error err;
@@ -494,10 +494,20 @@ static void patch_needs_no_required_top_level_but_nested_stay_whole(
 
     (void)state;
     gs_buf_init(&out);
-    body = json_loads("{\"createUnmatchedUsers\":false}", 0, NULL);
+    body = json_loads("{\"createUnmatchedUsers\":false," UF_MGMT "}", 0, NULL);
     assert_int_equal(
         gs_schema_check_flow_patch(body, 0, GS_FLOW_USER, &out, &err), 0);
-    assert_string_equal(out.data, "{\"createUnmatchedUsers\":false}");
+    assert_string_equal(out.data, "{\"createUnmatchedUsers\":false,"
+                                  "\"managementOptions\":{\"additionalOptions\""
+                                  ":{}}}");
+    json_decref(body);
+    gs_buf_release(&out);
+    gs_buf_init(&out);
+    /* the update page: managementOptions "Required" */
+    body = json_loads("{\"createUnmatchedUsers\":false}", 0, NULL);
+    assert_int_equal(
+        gs_schema_check_flow_patch(body, 0, GS_FLOW_USER, &out, &err), -1);
+    assert_string_equal(err.path, "managementOptions");
     json_decref(body);
     /* a complex value replaces whole: its own required members stay */
     body = json_loads("{\"managementOptions\":{}}", 0, NULL);
@@ -598,8 +608,7 @@ int main(void)
         cmocka_unit_test(echo_masks_normalises_and_drops_what_graph_drops),
         cmocka_unit_test(flow_set_needs_a_display_name_and_no_read_only),
         cmocka_unit_test(unknown_future_value_and_value_bind_are_accepted),
-        cmocka_unit_test(
-            patch_needs_no_required_top_level_but_nested_stay_whole),
+        cmocka_unit_test(patch_needs_no_type_but_its_required_members),
         cmocka_unit_test(expanded_render_carries_the_role_group),
     };
 

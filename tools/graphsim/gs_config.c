@@ -13,10 +13,10 @@
 #include "gs_util.h"
 
 static const char *const endpoint_names[GS_EP_COUNT] = {
-    "token",         "createFlow",     "listFlows",     "getFlow",
-    "deleteFlow",    "createFlowSet",  "listFlowSets",  "getFlowSet",
-    "updateFlow",    "resetFlow",      "updateFlowSet", "deleteFlowSet",
-    "startRun",      "getOperation",   "listRoleGroups", "getRoleGroup"};
+    "token",      "createFlow",    "listFlows",      "getFlow",
+    "deleteFlow", "createFlowSet", "listFlowSets",   "getFlowSet",
+    "updateFlow", "resetFlow",     "updateFlowSet",  "deleteFlowSet",
+    "startRun",   "getOperation",  "listRoleGroups", "getRoleGroup"};
 
 static const char *const fault_names[GS_FAULT_COUNT] = {
     "ok",      "429", "500", "503", "504", "drop", "dropAfterApply",

@@ -16,7 +16,7 @@
 
 #include "provflow/reqid.h"
 
-#define SETS_PATH "external/industryData/outboundProvisioningFlowSets"
+#define SETS_PATH  "external/industryData/outboundProvisioningFlowSets"
 #define IDATA_PATH "external/industryData"
 
 static void not_found(const struct gs_call *call, struct gs_response *r,
@@ -618,8 +618,8 @@ static void update_flow(struct gs_sim *sim, struct gs_call *call,
         not_found(call, r, "provisioningFlow", call->flow_id);
         goto out;
     }
-    if (gs_schema_check_flow_patch(body, flags | GS_SCHEMA_EXPAND, type,
-                                   &props, &err) != 0) {
+    if (gs_schema_check_flow_patch(body, flags | GS_SCHEMA_EXPAND, type, &props,
+                                   &err) != 0) {
         gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
         goto out;
     }
@@ -879,12 +879,14 @@ static void get_operation(struct gs_sim *sim, struct gs_call *call,
     size_t i;
     bool found = false;
 
-    snprintf(ctx, sizeof(ctx), "%s/beta/$metadata#" IDATA_PATH
-             "/operations/$entity", sim->base_url);
+    snprintf(ctx, sizeof(ctx),
+             "%s/beta/$metadata#" IDATA_PATH "/operations/$entity",
+             sim->base_url);
     gs_buf_init(&b);
     gs_buf_adds(&b, "{\"@odata.context\":");
     gs_buf_add_json_str(&b, ctx);
-    gs_buf_adds(&b, ",\"@odata.type\":\"#microsoft.graph.longRunningOperation\",");
+    gs_buf_adds(&b,
+                ",\"@odata.type\":\"#microsoft.graph.longRunningOperation\",");
     pthread_mutex_lock(&sim->lock);
     for (i = 0; i < sim->nruns; i++) {
         if (strcasecmp(sim->runs[i].op_id, call->flow_id) == 0) {

@@ -252,8 +252,8 @@ static const struct type_def user_mgmt = {"userManagementOptions", NULL,
 static const struct prop_def password_props[] = {
     {"password", K_STRING, P_REQUIRED | P_MASKED, NULL, NULL},
     {NULL, K_BOOL, 0, NULL, NULL}};
-static const struct type_def password = {
-    "simplePasswordSettings", "passwordSettings", password_props};
+static const struct type_def password = {"simplePasswordSettings",
+                                         "passwordSettings", password_props};
 /* Echo order follows Graph's response: licenseSkus, the password, then
  * (GET and list only) the roleGroup expanded. roleGroup is a non-nullable
  * navigation property: a create binds it by URL. */
@@ -537,9 +537,8 @@ static int check_scalar(struct walk *w, const json_t *v,
     case K_BIND_REF:
         if (!json_is_string(v))
             break;
-        s = bind_key(json_string_value(v), p->kind == K_BIND_ROLE
-                                               ? BIND_ROLE_GROUPS
-                                               : BIND_REF_DEFS);
+        s = bind_key(json_string_value(v),
+                     p->kind == K_BIND_ROLE ? BIND_ROLE_GROUPS : BIND_REF_DEFS);
         if (!s)
             return fail(w,
                         "The value of '%s' must be a URL of the form "
@@ -706,12 +705,12 @@ static int check_object(struct walk *w, const json_t *obj,
             return -1;
         pop(w);
     }
-    /* A PATCH sends only what changes: the body's own required members
-     * and type may be left out (nested complex values replace whole, so
-     * theirs may not). */
-    if (w->depth == 0 && (w->flags & GS_SCHEMA_PATCH))
-        return 0;
-    if (t->abstract_base && !typed) {
+    /* A PATCH may leave out the body's own type (the stored flow has
+     * one); its required members stay required: each update page marks
+     * them "Required" (managementOptions, creationOptions, configuration,
+     * displayName), and complex values replace whole. */
+    if (t->abstract_base && !typed &&
+        !(w->depth == 0 && (w->flags & GS_SCHEMA_PATCH))) {
         push_key(w, "@odata.type");
         return fail(w,
                     "The '@odata.type' annotation is required: '%s' has the "
@@ -847,9 +846,9 @@ static void emit_object(struct gs_buf *b, const json_t *obj,
             if (v && json_is_string(v)) {
                 gs_buf_adds(b, first ? "\"roleGroup\":" : ",\"roleGroup\":");
                 first = false;
-                emit_role_group(
-                    b, find_role_group(bind_key(json_string_value(v),
-                                                BIND_ROLE_GROUPS)));
+                emit_role_group(b,
+                                find_role_group(bind_key(json_string_value(v),
+                                                         BIND_ROLE_GROUPS)));
             }
             continue;
         }

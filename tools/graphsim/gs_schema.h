@@ -32,9 +32,9 @@ enum gs_flow_type {
  * are accepted. */
 #define GS_SCHEMA_LENIENT_CASE 1u
 
-/* GS_SCHEMA_PATCH: the body of a PATCH: top-level required members and
- * the body's own `@odata.type` may be left out (a nested complex value
- * still replaces whole, so its required members stay required). */
+/* GS_SCHEMA_PATCH: the body of a PATCH: the body's own `@odata.type` may
+ * be left out; required members stay required (Graph's update pages mark
+ * the same properties "Required" as its create pages). */
 #define GS_SCHEMA_PATCH 2u
 /* GS_SCHEMA_EXPAND: render each user configuration's `roleGroup@odata.bind`
  * as the bound roleGroup expanded (`"roleGroup":{...}`), as GET and list

@@ -924,8 +924,9 @@ static json_t *stats_json(struct gs_sim *sim)
         sim->cfg->seeded ? (json_int_t)sim->cfg->seed : (json_int_t)-1);
     /* The lifecycle's counters (json_pack takes at most so many). */
     if (o) {
-        json_object_set_new(o, "flowSetsDeleted",
-                            json_integer((json_int_t)sim->st.flow_sets_deleted));
+        json_object_set_new(
+            o, "flowSetsDeleted",
+            json_integer((json_int_t)sim->st.flow_sets_deleted));
         json_object_set_new(o, "flowsUpdated",
                             json_integer((json_int_t)sim->st.flows_updated));
         json_object_set_new(o, "flowsReset",
@@ -1148,8 +1149,8 @@ static void control(struct gs_sim *sim, struct gs_call *call,
         /* PUT changes the timing and limit of runs started from now on;
          * GET also lists the runs started and their operations. */
         if (body)
-            rc = gs_runs_conf_from_json(&sim->cfg->runs, body, err,
-                                        sizeof(err));
+            rc =
+                gs_runs_conf_from_json(&sim->cfg->runs, body, err, sizeof(err));
         out = rc ? NULL : gs_graph_runs_json(sim);
     } else if (strcmp(what, "clientSecrets") == 0 && put) {
         out = client_secrets(sim, body, err, sizeof(err));

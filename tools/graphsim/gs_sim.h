@@ -31,13 +31,13 @@ struct gs_sim;
 enum gs_route {
     GS_ROUTE_NONE, /* not routed yet / unknown path */
     GS_ROUTE_TOKEN,
-    GS_ROUTE_FLOW_SETS, /* .../outboundProvisioningFlowSets */
-    GS_ROUTE_FLOW_SET,  /* .../outboundProvisioningFlowSets/{id} */
-    GS_ROUTE_FLOWS,     /* .../{id}/provisioningFlows */
-    GS_ROUTE_FLOW,      /* .../{id}/provisioningFlows/{flowId} */
-    GS_ROUTE_FLOW_RESET, /* .../provisioningFlows/{flowId}/reset */
-    GS_ROUTE_RUNS_START, /* /beta/external/industryData/runs/start */
-    GS_ROUTE_OPERATION,  /* .../industryData/operations/{id} */
+    GS_ROUTE_FLOW_SETS,   /* .../outboundProvisioningFlowSets */
+    GS_ROUTE_FLOW_SET,    /* .../outboundProvisioningFlowSets/{id} */
+    GS_ROUTE_FLOWS,       /* .../{id}/provisioningFlows */
+    GS_ROUTE_FLOW,        /* .../{id}/provisioningFlows/{flowId} */
+    GS_ROUTE_FLOW_RESET,  /* .../provisioningFlows/{flowId}/reset */
+    GS_ROUTE_RUNS_START,  /* /beta/external/industryData/runs/start */
+    GS_ROUTE_OPERATION,   /* .../industryData/operations/{id} */
     GS_ROUTE_ROLE_GROUPS, /* .../industryData/roleGroups */
     GS_ROUTE_ROLE_GROUP,  /* .../industryData/roleGroups/{id} */
     GS_ROUTE_CONTROL      /* /_sim/...; every Graph route is before it */

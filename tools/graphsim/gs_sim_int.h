@@ -51,8 +51,8 @@ struct gs_flow_set {
 struct gs_run {
     char id[GS_GUID_LEN + 1];
     char op_id[GS_GUID_LEN + 1];
-    int64_t start_ns;      /* wall clock, for dates */
-    int64_t start_mono_ns; /* for its age and the window */
+    int64_t start_ns;         /* wall clock, for dates */
+    int64_t start_mono_ns;    /* for its age and the window */
     struct gs_runs_conf conf; /* the timing it was started with */
 };
 
@@ -138,8 +138,8 @@ struct gs_sim {
     size_t nsets;
     size_t set_cap;
     size_t nflows;
-    uint64_t apply_seq;    /* creates applied since start or reset */
-    struct gs_run *runs;   /* started, oldest first */
+    uint64_t apply_seq;  /* creates applied since start or reset */
+    struct gs_run *runs; /* started, oldest first */
     size_t nruns;
     size_t runs_cap;
     struct gs_map *tokens; /* token text -> struct gs_token */
