@@ -115,6 +115,7 @@ for run in "${runs[@]}"; do
     done
     rm -f "$work/sim.port"
     "$SIM" --listen 127.0.0.1:0 --port-file "$work/sim.port" --config "$work/sim.json" \
+        --implicit-flow-sets \
         --request-log 10 >"$work/sim.out" 2>"$work/sim.log" &
     sim_pid=$!
     for _ in $(seq 100); do [ -s "$work/sim.port" ] && break; sleep 0.1; done

@@ -38,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-${pin_sim[@]+"${pin_sim[@]}"} "$sim" --listen 127.0.0.1:0 \
+${pin_sim[@]+"${pin_sim[@]}"} "$sim" --listen 127.0.0.1:0 --implicit-flow-sets \
     --port-file "$tmp/port" --request-log 1000 >"$tmp/sim.out" &
 pid=$!
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done

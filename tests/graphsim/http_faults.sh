@@ -18,7 +18,7 @@ cat >"$TMP/config.json" <<'JSON'
   "faults": {"getFlowSet": {"p503": 1.0, "retryAfter503": 4}}
 }
 JSON
-start_sim faults --config "$TMP/config.json"
+start_sim faults --implicit-flow-sets --config "$TMP/config.json"
 TOK=$(token tenant-a app a)
 TOKB=$(token tenant-b app b)
 flows() { stats .flows; }
@@ -394,15 +394,15 @@ run_sequence() {
     done
     echo "$out"
 }
-start_sim seed42 --seed 42 --config "$TMP/seeded.json"
+start_sim seed42 --implicit-flow-sets --seed 42 --config "$TMP/seeded.json"
 A=$(run_sequence)
 curl -sf -X POST "$URL/_sim/reset" >/dev/null
 B=$(run_sequence)
 stop_sim
-start_sim seed42b --seed 42 --config "$TMP/seeded.json"
+start_sim seed42b --implicit-flow-sets --seed 42 --config "$TMP/seeded.json"
 C=$(run_sequence)
 stop_sim
-start_sim seed7 --seed 7 --config "$TMP/seeded.json"
+start_sim seed7 --implicit-flow-sets --seed 7 --config "$TMP/seeded.json"
 D=$(run_sequence)
 stop_sim
 [ "$A" = "$B" ] || fail "seed 42 differs after reset:

@@ -55,7 +55,7 @@ cat >"$TMP/config.json" <<JSON
   "token": {"expiresIn": 1800}
 }
 JSON
-start_sim federated --config "$TMP/config.json"
+start_sim federated --implicit-flow-sets --config "$TMP/config.json"
 
 # jwt ALG HEADER_JSON CLAIMS_JSON KEY
 jwt() {
@@ -263,7 +263,7 @@ jq -n --arg iss "$ISS" --arg sub "$SUB" --slurpfile jwks "$TMP/jwks.json" \
         {issuer: $iss, subject: $sub, jwks: $jwks[0]},
         {issuer: "https://c.example", subject: $sub, certificate: [$ck]}]}}}}}' \
     >"$TMP/inline.json"
-start_sim inline --config "$TMP/inline.json"
+start_sim inline --implicit-flow-sets --config "$TMP/inline.json"
 call POST "$URL/test-tenant/oauth2/v2.0/token" -d grant_type=client_credentials \
     -d client_id=test-client --data-urlencode scope=https://graph.microsoft.com/.default \
     -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \

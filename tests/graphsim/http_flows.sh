@@ -6,7 +6,7 @@
 # and --strict-casing.
 . "$(dirname "$0")/lib.sh"
 
-start_sim flows
+start_sim flows --implicit-flow-sets
 TOK=$(token)
 CRID=0f8fad5b-d9cb-469f-a165-70867728950e
 seeds=(admin-unit class-group security-group user)
@@ -76,10 +76,10 @@ expect_jq '.value | length' 3
 graph GET "$SETS_PATH/11111111-2222-4333-8444-555555555555/provisioningFlows" "$TOK"
 expect_status 200 "unused set"
 expect_jq '.value | length' 0
-graph PATCH "$SETS_PATH/$SET/provisioningFlows/${ids[0]}" "$TOK" \
+graph PUT "$SETS_PATH/$SET/provisioningFlows/${ids[0]}" "$TOK" \
     -H 'Content-Type: application/json' -d '{}'
 expect_graph_error 405 MethodNotAllowed
-graph GET "/beta/external/industryData/roleGroups" "$TOK"
+graph GET "/beta/external/industryData/referenceDefinitions" "$TOK"
 expect_graph_error 400 BadRequest
 # the seed's capitalised path segment resolves, and is counted
 call POST "$URL/beta/external/industryData/OutboundProvisioningFlowSets/22222222-2222-4333-8444-555555555555/provisioningFlows" \
@@ -226,7 +226,7 @@ expect_status 404 "unknown control endpoint"
 stop_sim
 
 # --- --duplicates reject answers 409 and stores nothing
-start_sim reject --duplicates reject
+start_sim reject --implicit-flow-sets --duplicates reject
 TOK=$(token)
 create "$TOK" "$SET" "$DATA/seed-user.json"
 expect_status 201 first
@@ -238,8 +238,9 @@ expect_jq '.error.message | contains("userProvisioningFlow")' true
 ok
 stop_sim
 
-# --- --explicit-flow-sets: unknown sets are 404; created ones work
-start_sim explicit --explicit-flow-sets
+# --- the default (as Graph, --explicit-flow-sets): unknown sets are 404;
+# created ones work
+start_sim explicit
 TOK=$(token)
 create "$TOK" "$SET" "$DATA/seed-user.json"
 expect_graph_error 404 ResourceNotFound
@@ -259,7 +260,7 @@ stop_sim
 # with curl the way the page shows (its path, its Content-type header) and
 # a token from the token endpoint: 201s shaped like the page's responses,
 # in CSDL casing.
-start_sim literal
+start_sim literal --implicit-flow-sets
 TOK=$(token)
 CTX_ENTITY="$URL/beta/\$metadata#external/industryData/outboundProvisioningFlowSets('$SET')/provisioningFlows/\$entity"
 PAGE_PATH=/beta/external/industryData/OutboundProvisioningFlowSets/$SET/provisioningFlows
@@ -300,7 +301,7 @@ stop_sim
 
 # --- --strict-casing: exact CSDL names only; the page's spelling is a 400
 # naming the property (and its CSDL name)
-start_sim strict --strict-casing
+start_sim strict --implicit-flow-sets --strict-casing
 TOK=$(token)
 for s in "${seeds[@]}"; do
     create "$TOK" "$SET" "$DATA/seed-$s.json"
@@ -320,7 +321,7 @@ stop_sim
 
 # --- the config file's "strictCasing" does the same
 echo '{"strictCasing": true}' >"$TMP/strict.json"
-start_sim strict-config --config "$TMP/strict.json"
+start_sim strict-config --implicit-flow-sets --config "$TMP/strict.json"
 TOK=$(token)
 reject au "$DATA/seed-admin-unit.literal.json" creationOptions.createBasedOnOrgPlusroleGroup
 stop_sim

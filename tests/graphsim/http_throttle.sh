@@ -13,7 +13,7 @@ cat >"$TMP/config.json" <<'JSON'
     "tenant-b": {"clients": {"app": {"secret": "b"}}}
 }}
 JSON
-start_sim throttle --config "$TMP/config.json"
+start_sim throttle --implicit-flow-sets --config "$TMP/config.json"
 TOK1=$(token tenant-a app1 a1)
 TOK2=$(token tenant-a app2 a2)
 TOKB=$(token tenant-b app b)
@@ -135,7 +135,7 @@ cat >"$TMP/sched.json" <<'JSON'
                "schedule": [{"afterMs": 0, "factor": 0.5}]}}
 JSON
 stop_sim
-start_sim sched --config "$TMP/sched.json"
+start_sim sched --implicit-flow-sets --config "$TMP/sched.json"
 [ "$(stats .effectiveLimits.scheduleMs)" = null ] || fail "clock before a request"
 [ "$(stats .effectiveLimits.concurrency)" = 8 ] || fail "before: $(stats .effectiveLimits)"
 graph GET "$SETS_PATH" "$(token)"

@@ -13,7 +13,7 @@ printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$TMP/san.ext"
 openssl x509 -req -in "$TMP/server.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
     -CAcreateserial -days 1 -extfile "$TMP/san.ext" -out "$TMP/server.pem" 2>/dev/null
 
-start_sim tls --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key"
+start_sim tls --implicit-flow-sets --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key"
 case $URL in https://127.0.0.1:*) ok ;; *) fail "TLS URL '$URL'" ;; esac
 
 call POST "$URL/test-tenant/oauth2/v2.0/token" --cacert "$TMP/ca.pem" \

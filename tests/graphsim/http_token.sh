@@ -27,7 +27,7 @@ cat >"$TMP/config.json" <<JSON
   "token": {"expiresIn": 1800, "refreshIn": 900}
 }
 JSON
-start_sim token --config "$TMP/config.json"
+start_sim token --implicit-flow-sets --config "$TMP/config.json"
 
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 thumb() { openssl x509 -in "$1" -outform DER | openssl dgst "-$2" -binary | b64url; }

@@ -330,7 +330,7 @@ static const struct bad_case bad_cases[] = {
     {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{" BIND
      ",\"defaultPasswordSettings\":{\"password\":\"x\"}}]}}",
      "creationOptions.configurations[0].defaultPasswordSettings.@odata.type",
-     "passwordSettingsBase"},
+     "'microsoft.graph.industryData.passwordSettings'"},
     {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{" BIND
      ",\"defaultPasswordSettings\":{" PW ",\"password\":123}}]}}",
      "creationOptions.configurations[0].defaultPasswordSettings.password",
@@ -346,6 +346,36 @@ static const struct bad_case bad_cases[] = {
      "industryData.passwordSettingsBase\"}}]}}",
      "creationOptions.configurations[0].defaultPasswordSettings.@odata.type",
      "not assignable"},
+    /* roleGroup is a required navigation property of a configuration */
+    {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{"
+     "\"licenseSkus\":[]}]}}",
+     "creationOptions.configurations[0].roleGroup@odata.bind",
+     "navigation property 'roleGroup'"},
+    {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{"
+     "\"roleGroup@odata.bind\":null}]}}",
+     "creationOptions.configurations[0].roleGroup@odata.bind", "null value"},
+    {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{"
+     "\"roleGroup@odata.bind\":\"https://graph.microsoft.com/beta/external/"
+     "industryData/roleGroups/parents\"}]}}",
+     "creationOptions.configurations[0].roleGroup@odata.bind",
+     "'parents' bound by 'roleGroup@odata.bind' does not exist"},
+    /* simplePasswordSettings.password is required and not nullable */
+    {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{" BIND
+     ",\"defaultPasswordSettings\":{" PW "}}]}}",
+     "creationOptions.configurations[0].defaultPasswordSettings.password",
+     "missing"},
+    {"{" UF "," UF_MGMT ",\"creationOptions\":{\"configurations\":[{" BIND
+     ",\"defaultPasswordSettings\":{" PW ",\"password\":null}}]}}",
+     "creationOptions.configurations[0].defaultPasswordSettings.password",
+     "null value"},
+    /* sectionRoleReferenceValue.value binds a referenceDefinition */
+    {"{" CG ",\"configuration\":{" CG_OPTS ",\"enrollmentMappings\":{"
+     "\"ownerEnrollmentMappings\":[{\"code\":\"teacher\","
+     "\"value@odata.bind\":\"https://graph.microsoft.com/beta/external/"
+     "industryData/roleGroups/staff\"}]}}}",
+     "configuration.enrollmentMappings.ownerEnrollmentMappings[0].value@odata."
+     "bind",
+     "referenceDefinitions"},
 };
 
 static void broken_bodies_are_rejected_naming_the_property(void **state)
@@ -423,6 +453,117 @@ static void echo_masks_normalises_and_drops_what_graph_drops(void **state)
     json_decref(echo);
 }
 
+static void unknown_future_value_and_value_bind_are_accepted(void **state)
+{
+    enum gs_flow_type type;
+    pf_error err;
+    json_t *echo;
+    char *text;
+
+    (void)state;
+    echo = check_text("{" UF ",\"managementOptions\":{\"additionalAttributes\":"
+                      "[\"unknownFutureValue\"],\"additionalOptions\":{"
+                      "\"studentAgeGroup\":\"unknownFutureValue\"}}}",
+                      0, &type, &err);
+    if (!echo)
+        fail_msg("%s: %s", err.path, err.message);
+    json_decref(echo);
+    echo =
+        check_text("{" CG ",\"configuration\":{\"additionalAttributes\":["
+                   "\"unknownFutureValue\"]," CG_OPTS
+                   ",\"enrollmentMappings\":{\"memberEnrollmentMappings\":"
+                   "[{\"code\":\"student\",\"value@odata.bind\":"
+                   "\"https://graph.microsoft.com/beta/external/industryData/"
+                   "referenceDefinitions/RefRole-student\"}]}}}",
+                   0, &type, &err);
+    if (!echo)
+        fail_msg("%s: %s", err.path, err.message);
+    /* the bind is not echoed */
+    text = json_dumps(echo, 0);
+    assert_non_null(text);
+    assert_null(strstr(text, "value@odata.bind"));
+    free(text);
+    json_decref(echo);
+}
+
+static void patch_needs_no_type_but_its_required_members(void **state)
+{
+    struct gs_buf out;
+    pf_error err;
+    json_t *body;
+
+    (void)state;
+    gs_buf_init(&out);
+    body = json_loads("{\"createUnmatchedUsers\":false," UF_MGMT "}", 0, NULL);
+    assert_int_equal(
+        gs_schema_check_flow_patch(body, 0, GS_FLOW_USER, &out, &err), 0);
+    assert_string_equal(out.data, "{\"createUnmatchedUsers\":false,"
+                                  "\"managementOptions\":{\"additionalOptions\""
+                                  ":{}}}");
+    json_decref(body);
+    gs_buf_release(&out);
+    gs_buf_init(&out);
+    /* the update page: managementOptions "Required" */
+    body = json_loads("{\"createUnmatchedUsers\":false}", 0, NULL);
+    assert_int_equal(
+        gs_schema_check_flow_patch(body, 0, GS_FLOW_USER, &out, &err), -1);
+    assert_string_equal(err.path, "managementOptions");
+    json_decref(body);
+    /* a complex value replaces whole: its own required members stay */
+    body = json_loads("{\"managementOptions\":{}}", 0, NULL);
+    assert_int_equal(
+        gs_schema_check_flow_patch(body, 0, GS_FLOW_USER, &out, &err), -1);
+    assert_string_equal(err.path, "managementOptions.additionalOptions");
+    json_decref(body);
+    /* read-only stays read-only; another flow type is refused */
+    body = json_loads("{\"readinessStatus\":\"ready\"}", 0, NULL);
+    assert_int_equal(
+        gs_schema_check_flow_patch(body, 0, GS_FLOW_USER, &out, &err), -1);
+    assert_non_null(strstr(err.message, "read-only"));
+    json_decref(body);
+    body = json_loads("{" UF "}", 0, NULL);
+    assert_int_equal(
+        gs_schema_check_flow_patch(body, 0, GS_FLOW_ADMIN_UNIT, &out, &err),
+        -1);
+    assert_string_equal(err.path, "@odata.type");
+    json_decref(body);
+    gs_buf_release(&out);
+}
+
+static void expanded_render_carries_the_role_group(void **state)
+{
+    struct gs_buf out;
+    json_t *body, *got;
+    const json_t *rg;
+
+    (void)state;
+    gs_buf_init(&out);
+    body = json_loads("{" UF "," UF_MGMT ",\"creationOptions\":{"
+                      "\"configurations\":[{" BIND ",\"licenseSkus\":[]}]}}",
+                      0, NULL);
+    gs_schema_render_flow(body, GS_SCHEMA_EXPAND, GS_FLOW_USER, &out);
+    got = json_loads(out.data, 0, NULL);
+    assert_non_null(got);
+    rg = json_object_get(
+        json_array_get(json_object_get(json_object_get(got, "creationOptions"),
+                                       "configurations"),
+                       0),
+        "roleGroup");
+    assert_string_equal(json_string_value(json_object_get(rg, "id")), "staff");
+    assert_string_equal(json_string_value(json_object_get(rg, "displayName")),
+                        "Staff");
+    assert_true(json_array_size(json_object_get(rg, "roles")) > 1);
+    json_decref(got);
+    json_decref(body);
+    gs_buf_release(&out);
+    assert_int_equal(gs_schema_role_group_count(), 2);
+    gs_buf_init(&out);
+    assert_int_equal(gs_schema_role_group_json("Students", &out), 0);
+    assert_non_null(strstr(out.data, "\"code\":\"student\""));
+    assert_int_equal(gs_schema_role_group_json("teachers", &out), -1);
+    gs_buf_release(&out);
+}
+
 static void flow_set_needs_a_display_name_and_no_read_only(void **state)
 {
     struct gs_buf out;
@@ -466,6 +607,9 @@ int main(void)
         cmocka_unit_test(broken_bodies_are_rejected_naming_the_property),
         cmocka_unit_test(echo_masks_normalises_and_drops_what_graph_drops),
         cmocka_unit_test(flow_set_needs_a_display_name_and_no_read_only),
+        cmocka_unit_test(unknown_future_value_and_value_bind_are_accepted),
+        cmocka_unit_test(patch_needs_no_type_but_its_required_members),
+        cmocka_unit_test(expanded_render_carries_the_role_group),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

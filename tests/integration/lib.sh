@@ -168,7 +168,9 @@ client_cert() {
 # ephemeral port (TLS in https mode); sets SIM_PID, SIM_URL (as the
 # simulator prints it) and SIM_DIR. One simulator at a time: stop the last
 # one with sim_stop first. It runs with --strict-casing (exact CSDL
-# property names), so these tests prove provflow sends CSDL casing.
+# property names), so these tests prove provflow sends CSDL casing, and
+# with --implicit-flow-sets (flow sets exist on first use: the events name
+# sets nobody created; send_reject.sh passes --explicit-flow-sets after).
 sim_start() {
     local tls=() i
     SIM_DIR=$(mktemp -d "$TMP/sim.XXXXXX")
@@ -176,7 +178,8 @@ sim_start() {
         tls=(--tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key")
     fi
     "$SIM_BIN" --listen 127.0.0.1:0 --port-file "$SIM_DIR/port" \
-        --strict-casing ${tls[@]+"${tls[@]}"} "$@" >"$SIM_DIR/stdout" 2>"$SIM_DIR/stderr" &
+        --strict-casing --implicit-flow-sets \
+        ${tls[@]+"${tls[@]}"} "$@" >"$SIM_DIR/stdout" 2>"$SIM_DIR/stderr" &
     SIM_PID=$!
     SIM_PIDS+=("$SIM_PID")
     for i in $(seq 200); do

@@ -13,8 +13,10 @@
 #include "gs_util.h"
 
 static const char *const endpoint_names[GS_EP_COUNT] = {
-    "token",      "createFlow",    "listFlows",    "getFlow",
-    "deleteFlow", "createFlowSet", "listFlowSets", "getFlowSet"};
+    "token",      "createFlow",    "listFlows",      "getFlow",
+    "deleteFlow", "createFlowSet", "listFlowSets",   "getFlowSet",
+    "updateFlow", "resetFlow",     "updateFlowSet",  "deleteFlowSet",
+    "startRun",   "getOperation",  "listRoleGroups", "getRoleGroup"};
 
 static const char *const fault_names[GS_FAULT_COUNT] = {
     "ok",      "429", "500", "503", "504", "drop", "dropAfterApply",
@@ -141,6 +143,11 @@ int gs_config_init(struct gs_config *c)
     c->request_log = 1000;
     c->max_flows = 1000000;
     c->conc_retry_after = 1;
+    c->explicit_flow_sets = true;
+    c->runs.max_per_window = 5;
+    c->runs.window_s = 12 * 3600;
+    c->runs.not_started_ms = 0;
+    c->runs.duration_ms = 1000;
     c->listen = strdup("127.0.0.1:0");
     c->tenants = calloc(1, sizeof(*c->tenants));
     if (!c->listen || !c->tenants)
@@ -468,7 +475,9 @@ int gs_faults_from_json(struct gs_fault_profile faults[GS_EP_COUNT],
                              "unknown endpoint '%.64s' in faults (token, "
                              "createFlow, listFlows, getFlow, deleteFlow, "
                              "createFlowSet, listFlowSets, getFlowSet, "
-                             "graph, all)",
+                             "updateFlow, resetFlow, updateFlowSet, "
+                             "deleteFlowSet, startRun, getOperation, "
+                             "listRoleGroups, getRoleGroup, graph, all)",
                              key);
                     return -1;
                 }
@@ -552,6 +561,60 @@ int gs_token_conf_from_json(struct gs_token_conf *t, const json_t *j,
         n.ext_expires_in = n.expires_in;
     *t = n;
     return 0;
+}
+
+int gs_runs_conf_from_json(struct gs_runs_conf *r, const json_t *j,
+                           char *errstr, size_t errsz)
+{
+    static const char *const keys[] = {"maxPerWindow", "windowSeconds",
+                                       "notStartedMs", "durationMs",
+                                       "outcome",      NULL};
+    struct gs_runs_conf n = *r;
+    const json_t *o;
+
+    if (!json_is_object(j)) {
+        snprintf(errstr, errsz, "'runs' must be a JSON object");
+        return -1;
+    }
+    if (only_keys(j, keys, "runs", errstr, errsz) ||
+        get_long(j, "maxPerWindow", 0, 1000000, LONG_MIN, &n.max_per_window,
+                 errstr, errsz) ||
+        get_long(j, "windowSeconds", 1, 366L * 86400, LONG_MIN, &n.window_s,
+                 errstr, errsz) ||
+        get_long(j, "notStartedMs", 0, 86400000L, LONG_MIN, &n.not_started_ms,
+                 errstr, errsz) ||
+        get_long(j, "durationMs", 0, 86400000L, LONG_MIN, &n.duration_ms,
+                 errstr, errsz))
+        return -1;
+    o = json_object_get(j, "outcome");
+    if (o) {
+        if (!json_is_string(o) ||
+            (strcmp(json_string_value(o), "succeeded") != 0 &&
+             strcmp(json_string_value(o), "failed") != 0)) {
+            snprintf(errstr, errsz,
+                     "runs.outcome is \"succeeded\" or \"failed\"");
+            return -1;
+        }
+        n.fail = strcmp(json_string_value(o), "failed") == 0;
+    }
+    if (n.duration_ms < n.not_started_ms) {
+        snprintf(errstr, errsz,
+                 "runs.durationMs (%ld) is less than runs.notStartedMs (%ld)",
+                 n.duration_ms, n.not_started_ms);
+        return -1;
+    }
+    *r = n;
+    return 0;
+}
+
+json_t *gs_runs_conf_to_json(const struct gs_runs_conf *r)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:s}", "maxPerWindow",
+                     (json_int_t)r->max_per_window, "windowSeconds",
+                     (json_int_t)r->window_s, "notStartedMs",
+                     (json_int_t)r->not_started_ms, "durationMs",
+                     (json_int_t)r->duration_ms, "outcome",
+                     r->fail ? "failed" : "succeeded");
 }
 
 json_t *gs_token_conf_to_json(const struct gs_token_conf *t)
@@ -1153,6 +1216,7 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
                                        "faults",
                                        "rateLimit",
                                        "explicitFlowSets",
+                                       "runs",
                                        "duplicates",
                                        "strictCasing",
                                        "seed",
@@ -1197,6 +1261,9 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
         goto out;
     v = json_object_get(j, "rateLimit");
     if (v && gs_rate_from_json(c, v, errstr, errsz))
+        goto out;
+    v = json_object_get(j, "runs");
+    if (v && gs_runs_conf_from_json(&c->runs, v, errstr, errsz))
         goto out;
     v = json_object_get(j, "duplicates");
     if (v) {

@@ -25,6 +25,14 @@ enum gs_endpoint {
     GS_EP_CREATE_FLOW_SET,
     GS_EP_LIST_FLOW_SETS,
     GS_EP_GET_FLOW_SET,
+    GS_EP_UPDATE_FLOW,
+    GS_EP_RESET_FLOW,
+    GS_EP_UPDATE_FLOW_SET,
+    GS_EP_DELETE_FLOW_SET,
+    GS_EP_START_RUN,
+    GS_EP_GET_OPERATION,
+    GS_EP_LIST_ROLE_GROUPS,
+    GS_EP_GET_ROLE_GROUP,
     GS_EP_COUNT
 };
 
@@ -143,6 +151,23 @@ struct gs_client {
     bool granted; /* holds IndustryData-OutboundFlow.ReadWrite.All */
 };
 
+/* On-demand industryData runs (POST .../runs/start) and the long-running
+ * operation each one starts. */
+struct gs_runs_conf {
+    long max_per_window; /* successful starts allowed per window (Graph: 5) */
+    long window_s;       /* the window, seconds (Graph: 12 hours) */
+    long not_started_ms; /* an operation is notStarted this long, */
+    long duration_ms;    /* then running until this long after the start, */
+    bool fail;           /* then failed instead of succeeded */
+};
+
+/* Reads a "runs" object over r (keys omitted keep their value):
+ * maxPerWindow, windowSeconds, notStartedMs, durationMs, outcome
+ * ("succeeded" or "failed"). */
+int gs_runs_conf_from_json(struct gs_runs_conf *r, const json_t *j,
+                           char *errstr, size_t errsz);
+json_t *gs_runs_conf_to_json(const struct gs_runs_conf *r);
+
 struct gs_tenant {
     char *id;
     struct gs_client *clients;
@@ -164,6 +189,9 @@ struct gs_config {
     long conc_retry_after;         /* Retry-After of a concurrency 429, s */
     struct gs_rate_step *schedule; /* ascending after_ms; NULL: none */
     size_t nschedule;
+    struct gs_runs_conf runs;
+    /* An unknown flow set is 404, as in Graph (the default); false
+     * (--implicit-flow-sets): a flow set is created by its first flow. */
     bool explicit_flow_sets;
     bool reject_duplicates;
     bool strict_case; /* exact CSDL property names; default: any case */

@@ -1,8 +1,9 @@
 /*
  * gs_graph.c - the industryData endpoints: outboundProvisioningFlowSets and
- * their provisioningFlows (create, list, get, delete), with Graph's
- * validation, duplicates accounting and response shapes. Runs after the
- * bearer and rate-limit checks (gs_sim.c).
+ * their provisioningFlows (create, list, get, update, delete, reset), the
+ * on-demand runs and their long-running operations, and the role groups,
+ * with Graph's validation, duplicates accounting and response shapes. Runs
+ * after the bearer and rate-limit checks (gs_sim.c).
  */
 #include "gs_sim_int.h"
 
@@ -15,7 +16,8 @@
 
 #include "provflow/reqid.h"
 
-#define SETS_PATH "external/industryData/outboundProvisioningFlowSets"
+#define SETS_PATH  "external/industryData/outboundProvisioningFlowSets"
+#define IDATA_PATH "external/industryData"
 
 static void not_found(const struct gs_call *call, struct gs_response *r,
                       const char *what, const char *id)
@@ -117,6 +119,7 @@ void gs_graph_clear(struct gs_sim *sim)
 {
     size_t i;
 
+    sim->nruns = 0;
     for (i = 0; i < sim->nsets; i++) {
         gs_map_del(sim->sets, sim->set_list[i]->id);
         free_set(sim->set_list[i]);
@@ -184,8 +187,30 @@ static struct gs_flow *find_flow(const struct gs_flow_set *s, const char *id,
     return NULL;
 }
 
+/* A flow as Graph returns it, without @odata.context: its type, id,
+ * dates and readiness, then props (a JSON object's text). */
+static void flow_text(struct gs_buf *b, enum gs_flow_type type, const char *id,
+                      const char *when, const char *props)
+{
+    gs_buf_reserve(b, strlen(props) + 256);
+    /* Pieces, not printf: this runs for every create. */
+    gs_buf_adds(b, "{\"@odata.type\":\"");
+    gs_buf_adds(b, gs_schema_flow_odata_type(type));
+    gs_buf_adds(b, "\",\"id\":\"");
+    gs_buf_adds(b, id);
+    gs_buf_adds(b, "\",\"createdDateTime\":\"");
+    gs_buf_adds(b, when);
+    gs_buf_adds(b, "\",\"lastModifiedDateTime\":\"");
+    gs_buf_adds(b, when);
+    gs_buf_adds(b, "\",\"readinessStatus\":\"notReady\"");
+    if (props[1] != '}')
+        gs_buf_add(b, ",", 1);
+    gs_buf_adds(b, props + 1);
+}
+
 /* Stores a new flow (lock held); returns the flow or NULL when out of
- * memory. props is the serialised echo of its properties. */
+ * memory. props is the serialised form of its properties as GET answers
+ * them. */
 static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
                                   const struct gs_call *call,
                                   enum gs_flow_type type, const char *props,
@@ -211,20 +236,7 @@ static struct gs_flow *store_flow(struct gs_sim *sim, struct gs_flow_set *s,
     gs_rng_guid(&sim->rng_id, f->id);
     f->type = type;
     gs_buf_init(&b);
-    gs_buf_reserve(&b, strlen(props) + 256);
-    /* Pieces, not printf: this runs for every create. */
-    gs_buf_adds(&b, "{\"@odata.type\":\"");
-    gs_buf_adds(&b, gs_schema_flow_odata_type(type));
-    gs_buf_adds(&b, "\",\"id\":\"");
-    gs_buf_adds(&b, f->id);
-    gs_buf_adds(&b, "\",\"createdDateTime\":\"");
-    gs_buf_adds(&b, when);
-    gs_buf_adds(&b, "\",\"lastModifiedDateTime\":\"");
-    gs_buf_adds(&b, when);
-    gs_buf_adds(&b, "\",\"readinessStatus\":\"notReady\"");
-    if (props[1] != '}')
-        gs_buf_add(&b, ",", 1);
-    gs_buf_adds(&b, props + 1);
+    flow_text(&b, type, f->id, when, props);
     f->body = gs_buf_detach(&b, &f->len);
     if (!f->body) {
         free(f);
@@ -248,9 +260,10 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
     char key[GS_GUID_LEN + 1], when[40], ctx[512];
     char flow_id[GS_GUID_LEN + 1] = "";
     enum gs_flow_type type = GS_FLOW_ADMIN_UNIT;
+    unsigned flags = sim->cfg->strict_case ? 0 : GS_SCHEMA_LENIENT_CASE;
     int64_t now;
     json_t *body;
-    struct gs_buf props;
+    struct gs_buf props, expanded;
     struct gs_flow_set *s;
     struct gs_flow *f;
     struct gs_buf b;
@@ -263,14 +276,18 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
     if (!body)
         return;
     gs_buf_init(&props);
+    gs_buf_init(&expanded);
     gs_buf_reserve(&props, call->body_len + 64); /* the echo is rarely longer */
-    if (gs_schema_check_flow(body,
-                             sim->cfg->strict_case ? 0 : GS_SCHEMA_LENIENT_CASE,
-                             &type, &props, &err) != 0) {
+    if (gs_schema_check_flow(body, flags, &type, &props, &err) != 0) {
         gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
         goto out;
     }
-    if (props.oom || !props.data) {
+    /* A user flow is stored as GET answers it, each configuration's
+     * roleGroup expanded; the create's answer does not carry them. */
+    if (type == GS_FLOW_USER)
+        gs_schema_render_flow(body, flags | GS_SCHEMA_EXPAND, type, &expanded);
+    if (props.oom || !props.data ||
+        (type == GS_FLOW_USER && (expanded.oom || !expanded.data))) {
         gs_sim_graph_error(call, r, 500, "InternalServerError", NULL,
                            "Out of memory.");
         goto out;
@@ -304,13 +321,23 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
         }
     }
     if (status == 201) {
-        f = store_flow(sim, s, call, type, props.data, when, now);
-        if (f) {
+        f = store_flow(sim, s, call, type,
+                       type == GS_FLOW_USER ? expanded.data : props.data, when,
+                       now);
+        if (f && type == GS_FLOW_USER) {
+            struct gs_buf echo;
+
+            gs_buf_init(&echo);
+            flow_text(&echo, type, f->id, when, props.data);
+            add_with_context(&b, ctx, echo.data, echo.len);
+            gs_buf_release(&echo);
+        } else if (f) {
             add_with_context(&b, ctx, f->body, f->len);
-            memcpy(flow_id, f->id, sizeof(flow_id));
-        } else {
-            status = 500;
         }
+        if (f)
+            memcpy(flow_id, f->id, sizeof(flow_id));
+        else
+            status = 500;
     }
     pthread_mutex_unlock(&sim->lock);
     if (status == 201 && call->location)
@@ -336,6 +363,7 @@ static void create_flow(struct gs_sim *sim, struct gs_call *call,
                            "Out of memory.");
     gs_buf_release(&b);
 out:
+    gs_buf_release(&expanded);
     gs_buf_release(&props);
     json_decref(body);
 }
@@ -525,6 +553,420 @@ static void list_or_get_sets(struct gs_sim *sim, struct gs_call *call,
     reply(r, 200, &b);
 }
 
+/* Merges the rendered properties of a PATCH (props, a JSON object's text)
+ * into a stored body: each top-level property replaces the stored one
+ * whole, as OData's PATCH does for complex values; lastModifiedDateTime
+ * becomes when. Returns the new text (malloc'd) or NULL out of memory. */
+static char *merge_patch(const char *stored, size_t len, const char *props,
+                         const char *when, size_t *out_len)
+{
+    json_t *cur = json_loadb(stored, len, 0, NULL);
+    json_t *patch = json_loads(props, 0, NULL);
+    char *text = NULL;
+    struct gs_buf b;
+
+    if (!cur || !patch)
+        goto out;
+    /* Existing keys keep their place (jansson keeps insertion order). */
+    if (json_object_update(cur, patch) != 0 ||
+        json_object_set_new(cur, "lastModifiedDateTime", json_string(when)))
+        goto out;
+    /* Through a gs_buf: jansson's own text lives in the request's arena
+     * (gs_jsonmem.h) and would not outlive it. */
+    gs_buf_init(&b);
+    gs_buf_add_json(&b, cur);
+    text = gs_buf_detach(&b, out_len);
+out:
+    json_decref(patch);
+    json_decref(cur);
+    return text;
+}
+
+static void update_flow(struct gs_sim *sim, struct gs_call *call,
+                        struct gs_response *r)
+{
+    char key[GS_GUID_LEN + 1], when[40];
+    unsigned flags = sim->cfg->strict_case ? 0 : GS_SCHEMA_LENIENT_CASE;
+    enum gs_flow_type type = GS_FLOW_ADMIN_UNIT;
+    struct gs_flow_set *s;
+    struct gs_flow *f = NULL;
+    struct gs_buf props;
+    json_t *body;
+    pf_error err;
+    char *text;
+    size_t len = 0;
+    int status = 204;
+
+    if (set_key(call, r, key) != 0)
+        return;
+    body = read_body(call, r);
+    if (!body)
+        return;
+    gs_buf_init(&props);
+    /* The flow's type decides the schema the PATCH is checked against. */
+    pthread_mutex_lock(&sim->lock);
+    s = gs_map_get(sim->sets, key);
+    f = s ? find_flow(s, call->flow_id, NULL) : NULL;
+    if (f)
+        type = f->type;
+    pthread_mutex_unlock(&sim->lock);
+    if (!s) {
+        not_found(call, r, "outboundProvisioningFlowSet", key);
+        goto out;
+    }
+    if (!f) {
+        not_found(call, r, "provisioningFlow", call->flow_id);
+        goto out;
+    }
+    if (gs_schema_check_flow_patch(body, flags | GS_SCHEMA_EXPAND, type, &props,
+                                   &err) != 0) {
+        gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
+        goto out;
+    }
+    if (props.oom || !props.data) {
+        status = 500;
+        goto answer;
+    }
+    gs_fmt_graph_time(gs_now_ns(), when, sizeof(when));
+    /* Looked up again: a DELETE may have run meanwhile. The merge runs
+     * under the lock so that two PATCHes of one flow do not lose one;
+     * PATCHes are rare next to creates. */
+    pthread_mutex_lock(&sim->lock);
+    s = gs_map_get(sim->sets, key);
+    f = s ? find_flow(s, call->flow_id, NULL) : NULL;
+    if (!f) {
+        status = 404;
+    } else {
+        text = merge_patch(f->body, f->len, props.data, when, &len);
+        if (text) {
+            free(f->body);
+            f->body = text;
+            f->len = len;
+            sim->st.flows_updated++;
+        } else {
+            status = 500;
+        }
+    }
+    pthread_mutex_unlock(&sim->lock);
+answer:
+    if (status == 204)
+        r->status = 204;
+    else if (status == 404)
+        not_found(call, r, "provisioningFlow", call->flow_id);
+    else
+        gs_sim_graph_error(call, r, 500, "InternalServerError", NULL,
+                           "Out of memory.");
+out:
+    gs_buf_release(&props);
+    json_decref(body);
+}
+
+/* POST .../reset: Graph reprovisions the flow's data on its next run; the
+ * simulator counts it (/_sim/flows shows `resets`). */
+static void reset_flow(struct gs_sim *sim, struct gs_call *call,
+                       struct gs_response *r)
+{
+    char key[GS_GUID_LEN + 1];
+    struct gs_flow_set *s;
+    struct gs_flow *f = NULL;
+
+    if (set_key(call, r, key) != 0)
+        return;
+    pthread_mutex_lock(&sim->lock);
+    s = gs_map_get(sim->sets, key);
+    f = s ? find_flow(s, call->flow_id, NULL) : NULL;
+    if (f) {
+        f->resets++;
+        sim->st.flows_reset++;
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (!s)
+        not_found(call, r, "outboundProvisioningFlowSet", key);
+    else if (!f)
+        not_found(call, r, "provisioningFlow", call->flow_id);
+    else
+        r->status = 202;
+}
+
+static void update_set(struct gs_sim *sim, struct gs_call *call,
+                       struct gs_response *r)
+{
+    char key[GS_GUID_LEN + 1], when[40];
+    struct gs_flow_set *s;
+    struct gs_buf props;
+    json_t *body;
+    pf_error err;
+    char *text = NULL;
+    size_t len = 0;
+    bool found;
+
+    if (set_key(call, r, key) != 0)
+        return;
+    body = read_body(call, r);
+    if (!body)
+        return;
+    gs_buf_init(&props);
+    if (gs_schema_check_flow_set_patch(
+            body, sim->cfg->strict_case ? 0 : GS_SCHEMA_LENIENT_CASE, &props,
+            &err) != 0) {
+        gs_sim_graph_error(call, r, 400, err.code, err.path, "%s", err.message);
+        goto out;
+    }
+    gs_fmt_graph_time(gs_now_ns(), when, sizeof(when));
+    pthread_mutex_lock(&sim->lock);
+    s = gs_map_get(sim->sets, key);
+    found = s != NULL;
+    if (s && props.data)
+        text = merge_patch(s->body, s->len, props.data, when, &len);
+    if (text) {
+        free(s->body);
+        s->body = text;
+        s->len = len;
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (!found)
+        not_found(call, r, "outboundProvisioningFlowSet", key);
+    else if (!text)
+        gs_sim_graph_error(call, r, 500, "InternalServerError", NULL,
+                           "Out of memory.");
+    else
+        r->status = 204;
+out:
+    gs_buf_release(&props);
+    json_decref(body);
+}
+
+/* DELETE of a flow set: its flows go with it. */
+static void delete_set(struct gs_sim *sim, struct gs_call *call,
+                       struct gs_response *r)
+{
+    char key[GS_GUID_LEN + 1];
+    struct gs_flow_set *s;
+    size_t i;
+
+    if (set_key(call, r, key) != 0)
+        return;
+    pthread_mutex_lock(&sim->lock);
+    s = gs_map_get(sim->sets, key);
+    if (s) {
+        gs_map_del(sim->sets, key);
+        for (i = 0; i < sim->nsets && sim->set_list[i] != s; i++)
+            ;
+        memmove(&sim->set_list[i], &sim->set_list[i + 1],
+                (sim->nsets - i - 1) * sizeof(*sim->set_list));
+        sim->nsets--;
+        sim->nflows -= s->nflows;
+        sim->st.flows_deleted += s->nflows;
+        sim->st.flow_sets_deleted++;
+        free_set(s);
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (s)
+        r->status = 204;
+    else
+        not_found(call, r, "outboundProvisioningFlowSet", key);
+}
+
+/* Graph's longRunningOperation status of a run, from its age. */
+static const char *run_status(const struct gs_run *run, int64_t now_mono)
+{
+    int64_t age_ms = (now_mono - run->start_mono_ns) / 1000000;
+
+    if (age_ms < run->conf.not_started_ms)
+        return "notStarted";
+    if (age_ms < run->conf.duration_ms)
+        return "running";
+    return run->conf.fail ? "failed" : "succeeded";
+}
+
+/*
+ * POST /external/industryData/runs/start: 202 with the Location of the
+ * long-running operation that follows the run. Graph allows five
+ * successful starts per 12 hours and documents no error for the sixth:
+ * the simulator answers 429 TooManyRequests with a Retry-After until the
+ * oldest start leaves the window (README: "On-demand runs").
+ */
+static void start_run(struct gs_sim *sim, struct gs_call *call,
+                      struct gs_response *r)
+{
+    const struct gs_runs_conf *c = &sim->cfg->runs;
+    int64_t now = gs_mono_ns(), window = (int64_t)c->window_s * 1000000000LL;
+    struct gs_run *runs, *run = NULL;
+    size_t i, in_window = 0, first = 0, cap;
+    long wait = 0;
+
+    pthread_mutex_lock(&sim->lock);
+    for (i = sim->nruns; i-- > 0;) {
+        if (now - sim->runs[i].start_mono_ns >= window)
+            break;
+        in_window++;
+        first = i;
+    }
+    if ((long)in_window >= c->max_per_window) {
+        sim->st.runs_refused++;
+        wait = in_window ? (long)((sim->runs[first].start_mono_ns + window -
+                                   now + 999999999LL) /
+                                  1000000000LL)
+                         : (long)c->window_s;
+    } else {
+        if (sim->nruns == sim->runs_cap) {
+            cap = sim->runs_cap ? sim->runs_cap * 2 : 16;
+            runs = realloc(sim->runs, cap * sizeof(*runs));
+            if (runs) {
+                sim->runs = runs;
+                sim->runs_cap = cap;
+            }
+        }
+        if (sim->nruns < sim->runs_cap) {
+            run = &sim->runs[sim->nruns++];
+            gs_rng_guid(&sim->rng_id, run->id);
+            gs_rng_guid(&sim->rng_id, run->op_id);
+            run->start_ns = gs_now_ns();
+            run->start_mono_ns = now;
+            run->conf = *c;
+            sim->st.runs_started++;
+            snprintf(r->location, sizeof(r->location),
+                     "%s/beta/" IDATA_PATH "/operations/%s", sim->base_url,
+                     run->op_id);
+        }
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (run) {
+        r->status = 202;
+    } else if (wait > 0 || c->max_per_window == 0) {
+        r->retry_after = wait;
+        gs_sim_graph_error(call, r, 429, "TooManyRequests", NULL,
+                           "On-demand runs are limited to %ld per %ld "
+                           "seconds; retry after %ld seconds.",
+                           c->max_per_window, c->window_s, wait);
+    } else {
+        gs_sim_graph_error(call, r, 500, "InternalServerError", NULL,
+                           "Out of memory.");
+    }
+}
+
+/* A run's operation as Graph's longRunningOperation; the lock is held. */
+static void operation_json(struct gs_sim *sim, const struct gs_run *run,
+                           int64_t now_mono, struct gs_buf *b)
+{
+    const char *status = run_status(run, now_mono);
+    char created[40], last[40];
+    int64_t done_ns = run->start_ns;
+
+    gs_fmt_graph_time(run->start_ns, created, sizeof(created));
+    /* The last action: the start, the end of notStarted, or the end. */
+    if (strcmp(status, "running") == 0)
+        done_ns += (int64_t)run->conf.not_started_ms * 1000000;
+    else if (strcmp(status, "notStarted") != 0)
+        done_ns += (int64_t)run->conf.duration_ms * 1000000;
+    gs_fmt_graph_time(done_ns, last, sizeof(last));
+    gs_buf_addf(b,
+                "{\"id\":\"%s\",\"createdDateTime\":\"%s\","
+                "\"lastActionDateTime\":\"%s\",\"resourceLocation\":"
+                "\"%s/beta/" IDATA_PATH "/runs/%s\",\"status\":\"%s\","
+                "\"statusDetail\":%s}",
+                run->op_id, created, last, sim->base_url, run->id, status,
+                strcmp(status, "failed") == 0
+                    ? "\"The simulated run failed (runs.outcome).\""
+                    : "null");
+}
+
+static void get_operation(struct gs_sim *sim, struct gs_call *call,
+                          struct gs_response *r)
+{
+    char ctx[512];
+    struct gs_buf b;
+    size_t i;
+    bool found = false;
+
+    snprintf(ctx, sizeof(ctx),
+             "%s/beta/$metadata#" IDATA_PATH "/operations/$entity",
+             sim->base_url);
+    gs_buf_init(&b);
+    gs_buf_adds(&b, "{\"@odata.context\":");
+    gs_buf_add_json_str(&b, ctx);
+    gs_buf_adds(&b,
+                ",\"@odata.type\":\"#microsoft.graph.longRunningOperation\",");
+    pthread_mutex_lock(&sim->lock);
+    for (i = 0; i < sim->nruns; i++) {
+        if (strcasecmp(sim->runs[i].op_id, call->flow_id) == 0) {
+            struct gs_buf one;
+
+            gs_buf_init(&one);
+            operation_json(sim, &sim->runs[i], gs_mono_ns(), &one);
+            if (one.data)
+                gs_buf_add(&b, one.data + 1, one.len - 1);
+            gs_buf_release(&one);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (!found) {
+        gs_buf_release(&b);
+        not_found(call, r, "longRunningOperation", call->flow_id);
+        return;
+    }
+    reply(r, 200, &b);
+}
+
+json_t *gs_graph_runs_json(struct gs_sim *sim)
+{
+    json_t *arr = json_array(), *op;
+    struct gs_buf b;
+    char when[40];
+    int64_t now = gs_mono_ns();
+    size_t i;
+
+    for (i = 0; arr && i < sim->nruns; i++) {
+        gs_buf_init(&b);
+        operation_json(sim, &sim->runs[i], now, &b);
+        op = b.data ? json_loads(b.data, 0, NULL) : NULL;
+        gs_buf_release(&b);
+        gs_fmt_graph_time(sim->runs[i].start_ns, when, sizeof(when));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o*}", "id",
+                                             sim->runs[i].id, "started", when,
+                                             "operation", op));
+    }
+    return json_pack("{s:o, s:o}", "config",
+                     gs_runs_conf_to_json(&sim->cfg->runs), "runs", arr);
+}
+
+static void role_groups(struct gs_sim *sim, struct gs_call *call,
+                        struct gs_response *r, bool one)
+{
+    char ctx[512];
+    struct gs_buf b;
+    size_t i;
+
+    snprintf(ctx, sizeof(ctx), "%s/beta/$metadata#" IDATA_PATH "/roleGroups%s",
+             sim->base_url, one ? "/$entity" : "");
+    gs_buf_init(&b);
+    if (one) {
+        struct gs_buf g;
+
+        gs_buf_init(&g);
+        if (gs_schema_role_group_json(call->flow_id, &g) != 0) {
+            gs_buf_release(&g);
+            not_found(call, r, "roleGroup", call->flow_id);
+            return;
+        }
+        add_with_context(&b, ctx, g.data, g.len);
+        gs_buf_release(&g);
+    } else {
+        gs_buf_adds(&b, "{\"@odata.context\":");
+        gs_buf_add_json_str(&b, ctx);
+        gs_buf_adds(&b, ",\"value\":[");
+        for (i = 0; i < gs_schema_role_group_count(); i++) {
+            if (i)
+                gs_buf_add(&b, ",", 1);
+            (void)gs_schema_role_group_json(gs_schema_role_group_id(i), &b);
+        }
+        gs_buf_adds(&b, "]}");
+    }
+    reply(r, 200, &b);
+}
+
 void gs_graph_handle(struct gs_sim *sim, struct gs_call *call,
                      struct gs_response *r)
 {
@@ -549,6 +991,30 @@ void gs_graph_handle(struct gs_sim *sim, struct gs_call *call,
         break;
     case GS_EP_GET_FLOW_SET:
         list_or_get_sets(sim, call, r, true);
+        break;
+    case GS_EP_UPDATE_FLOW:
+        update_flow(sim, call, r);
+        break;
+    case GS_EP_RESET_FLOW:
+        reset_flow(sim, call, r);
+        break;
+    case GS_EP_UPDATE_FLOW_SET:
+        update_set(sim, call, r);
+        break;
+    case GS_EP_DELETE_FLOW_SET:
+        delete_set(sim, call, r);
+        break;
+    case GS_EP_START_RUN:
+        start_run(sim, call, r);
+        break;
+    case GS_EP_GET_OPERATION:
+        get_operation(sim, call, r);
+        break;
+    case GS_EP_LIST_ROLE_GROUPS:
+        role_groups(sim, call, r, false);
+        break;
+    case GS_EP_GET_ROLE_GROUP:
+        role_groups(sim, call, r, true);
         break;
     default:
         gs_sim_graph_error(call, r, 405, "MethodNotAllowed", NULL,
@@ -591,9 +1057,9 @@ void gs_graph_dump(struct gs_sim *sim, struct gs_buf *b)
             gs_buf_addf(b,
                         "%s{\"id\":\"%s\",\"flowType\":\"%s\",\"seq\":%" PRIu64
                         ",\"time\":\"%s\",\"requestId\":\"%s\","
-                        "\"clientRequestId\":",
+                        "\"resets\":%u,\"clientRequestId\":",
                         k ? "," : "", f->id, gs_schema_flow_type_name(f->type),
-                        f->applied_seq, when, f->request_id);
+                        f->applied_seq, when, f->request_id, f->resets);
             gs_buf_add_json_str(b, f->crid);
             gs_buf_adds(b, ",\"traceparent\":");
             if (f->traceparent[0])

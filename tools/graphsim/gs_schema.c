@@ -19,7 +19,8 @@ enum kind {
     K_STRING,
     K_ENUM,
     K_OBJECT,
-    K_BIND,      /* an `@odata.bind` URL to a roleGroup */
+    K_BIND_ROLE, /* an `@odata.bind` URL to a roleGroup the sim knows */
+    K_BIND_REF,  /* an `@odata.bind` URL to a referenceDefinition */
     K_ANY_OBJECT /* any JSON object, echoed as sent */
 };
 
@@ -64,15 +65,20 @@ static const char *const class_attrs[] = {"courseTitle",
                                           "academicSessionTitle",
                                           "academicSessionExternalId",
                                           "classCode",
+                                          "unknownFutureValue",
                                           NULL};
 static const struct enum_def class_attrs_enum = {
     "additionalClassGroupAttributes", class_attrs};
 
-static const char *const user_attrs[] = {"userGradeLevel", "userNumber", NULL};
+static const char *const user_attrs[] = {"userGradeLevel", "userNumber",
+                                         "unknownFutureValue", NULL};
 static const struct enum_def user_attrs_enum = {"additionalUserAttributes",
                                                 user_attrs};
 
-static const char *const age_groups[] = {"minor", "notAdult", "adult", NULL};
+/* Graph's evolvable enums end in unknownFutureValue (the beta CSDL, as
+ * the SDKs generated from it show): a client may send it back. */
+static const char *const age_groups[] = {"minor", "notAdult", "adult",
+                                         "unknownFutureValue", NULL};
 static const struct enum_def age_group_enum = {"studentAgeGroup", age_groups};
 
 /* Section-role codes Graph defines, in its casing (its role-group pages). */
@@ -108,6 +114,50 @@ static const char *const role_codes[] = {"student",
                                          "specialServices",
                                          "other",
                                          NULL};
+
+/* The role groups Graph seeds in every tenant ("the default role groups
+ * are Students and Staff", roleGroup resource page), with the ids and
+ * roles its Get userProvisioningFlow example expands. */
+static const char *const students_roles[] = {"student", NULL};
+static const char *const staff_roles[] = {"adjunct",
+                                          "administrator",
+                                          "advisor",
+                                          "affiliate",
+                                          "aide",
+                                          "alumni",
+                                          "assistant",
+                                          "chair",
+                                          "coach",
+                                          "faculty",
+                                          "instructor",
+                                          "itAdmin",
+                                          "lecturer",
+                                          "nurse",
+                                          "occupationalTherapist",
+                                          "officeStaff",
+                                          "paraprofessional",
+                                          "physicalTherapist",
+                                          "principal",
+                                          "proctor",
+                                          "professor",
+                                          "researcher",
+                                          "specialServices",
+                                          "speechTherapist",
+                                          "staff",
+                                          "substitute",
+                                          "teacher",
+                                          "teacherAssistant",
+                                          "visionTherapist",
+                                          NULL};
+
+static const struct role_group {
+    const char *id;
+    const char *display_name;
+    const char *const *roles;
+} role_groups[] = {{"students", "Students", students_roles},
+                   {"staff", "Staff", staff_roles}};
+
+#define NROLE_GROUPS (sizeof(role_groups) / sizeof(role_groups[0]))
 
 /* Read-only properties of every provisioningFlow (the entity's keys and
  * server-set state); listed in each flow type so that sending one is named
@@ -151,8 +201,11 @@ static const struct type_def security_group_flow = {
     security_group_flow_props};
 
 /* classGroupProvisioningFlow */
+/* sectionRoleReferenceValue: `code`, plus its `value` navigation property
+ * to a referenceDefinition, bound by URL and not echoed. */
 static const struct prop_def role_ref_props[] = {
     {"code", K_STRING, P_REQUIRED | P_NONEMPTY | P_ROLE_CODE, NULL, NULL},
+    {"value@odata.bind", K_BIND_REF, P_NOT_ECHOED, NULL, NULL},
     {NULL, K_BOOL, 0, NULL, NULL}};
 static const struct type_def role_ref = {"sectionRoleReferenceValue", NULL,
                                          role_ref_props};
@@ -197,15 +250,18 @@ static const struct prop_def user_mgmt_props[] = {
 static const struct type_def user_mgmt = {"userManagementOptions", NULL,
                                           user_mgmt_props};
 static const struct prop_def password_props[] = {
-    {"password", K_STRING, P_MASKED, NULL, NULL},
+    {"password", K_STRING, P_REQUIRED | P_MASKED, NULL, NULL},
     {NULL, K_BOOL, 0, NULL, NULL}};
-static const struct type_def password = {
-    "simplePasswordSettings", "passwordSettingsBase", password_props};
-/* Echo order follows Graph's response: licenseSkus, then the password. */
+static const struct type_def password = {"simplePasswordSettings",
+                                         "passwordSettings", password_props};
+/* Echo order follows Graph's response: licenseSkus, the password, then
+ * (GET and list only) the roleGroup expanded. roleGroup is a non-nullable
+ * navigation property: a create binds it by URL. */
 static const struct prop_def user_config_props[] = {
-    {"roleGroup@odata.bind", K_BIND, P_NOT_ECHOED, NULL, NULL},
     {"licenseSkus", K_STRING, P_COLLECTION, NULL, NULL},
     {"defaultPasswordSettings", K_OBJECT, 0, &password, NULL},
+    {"roleGroup@odata.bind", K_BIND_ROLE, P_REQUIRED | P_NOT_ECHOED, NULL,
+     NULL},
     {NULL, K_BOOL, 0, NULL, NULL}};
 static const struct type_def user_config = {"userConfiguration", NULL,
                                             user_config_props};
@@ -324,7 +380,8 @@ static void edm_name(const struct prop_def *p, char *out, size_t outsz)
         snprintf(out, outsz, "Edm.Boolean");
         break;
     case K_STRING:
-    case K_BIND:
+    case K_BIND_ROLE:
+    case K_BIND_REF:
         snprintf(out, outsz, "Edm.String");
         break;
     case K_ENUM:
@@ -375,10 +432,13 @@ static const char *canonical_role_code(const char *code)
     return code;
 }
 
-/* `{graphRoot}/beta/external/industryData/roleGroups/{id}`, any host. */
-static bool bind_url_ok(const char *url)
+#define BIND_ROLE_GROUPS "/beta/external/industryData/roleGroups/"
+#define BIND_REF_DEFS    "/beta/external/industryData/referenceDefinitions/"
+
+/* The key in `{graphRoot}{suffix}{id}`, any host; NULL if url is not of
+ * that form. */
+static const char *bind_key(const char *url, const char *suffix)
 {
-    static const char suffix[] = "/beta/external/industryData/roleGroups/";
     const char *host, *path, *id;
     size_t i;
 
@@ -387,21 +447,32 @@ static bool bind_url_ok(const char *url)
     else if (strncmp(url, "http://", 7) == 0)
         host = url + 7;
     else
-        return false;
+        return NULL;
     path = strchr(host, '/');
     if (!path || path == host)
-        return false;
+        return NULL;
     id = strstr(path, suffix);
     if (!id)
-        return false;
-    id += sizeof(suffix) - 1;
+        return NULL;
+    id += strlen(suffix);
     if (*id == '\0')
-        return false;
+        return NULL;
     for (i = 0; id[i]; i++) {
         if (id[i] == '/' || id[i] == '?' || id[i] == '#' || id[i] == ' ')
-            return false;
+            return NULL;
     }
-    return true;
+    return id;
+}
+
+static const struct role_group *find_role_group(const char *id)
+{
+    size_t i;
+
+    for (i = 0; id && i < NROLE_GROUPS; i++) {
+        if (strcasecmp(role_groups[i].id, id) == 0)
+            return &role_groups[i];
+    }
+    return NULL;
 }
 
 /* The value of property p in obj: its exact CSDL name, or with lenient
@@ -462,15 +533,25 @@ static int check_scalar(struct walk *w, const json_t *v,
                     "Cannot convert the literal '%.64s' to the expected "
                     "type '%s' of property '%s'.",
                     s, edm, p->name);
-    case K_BIND:
+    case K_BIND_ROLE:
+    case K_BIND_REF:
         if (!json_is_string(v))
             break;
-        if (!bind_url_ok(json_string_value(v)))
+        s = bind_key(json_string_value(v),
+                     p->kind == K_BIND_ROLE ? BIND_ROLE_GROUPS : BIND_REF_DEFS);
+        if (!s)
             return fail(w,
                         "The value of '%s' must be a URL of the form "
-                        "{graphRoot}/beta/external/industryData/roleGroups/"
-                        "{id}; found '%.96s'.",
-                        p->name, json_string_value(v));
+                        "{graphRoot}%s{id}; found '%.96s'.",
+                        p->name,
+                        p->kind == K_BIND_ROLE ? BIND_ROLE_GROUPS
+                                               : BIND_REF_DEFS,
+                        json_string_value(v));
+        if (p->kind == K_BIND_ROLE && !find_role_group(s))
+            return fail(w,
+                        "The roleGroup '%.64s' bound by '%s' does not exist "
+                        "(GET /external/industryData/roleGroups lists them).",
+                        s, p->name);
         return 0;
     case K_OBJECT:
         if (!json_is_object(v))
@@ -624,7 +705,12 @@ static int check_object(struct walk *w, const json_t *obj,
             return -1;
         pop(w);
     }
-    if (t->abstract_base && !typed) {
+    /* A PATCH may leave out the body's own type (the stored flow has
+     * one); its required members stay required: each update page marks
+     * them "Required" (managementOptions, creationOptions, configuration,
+     * displayName), and complex values replace whole. */
+    if (t->abstract_base && !typed &&
+        !(w->depth == 0 && (w->flags & GS_SCHEMA_PATCH))) {
         push_key(w, "@odata.type");
         return fail(w,
                     "The '@odata.type' annotation is required: '%s' has the "
@@ -633,6 +719,15 @@ static int check_object(struct walk *w, const json_t *obj,
                     prop_name, t->abstract_base);
     }
     for (i = 0; t->props[i].name; i++) {
+        if ((t->props[i].flags & P_REQUIRED) && !seen[i] &&
+            t->props[i].kind == K_BIND_ROLE) {
+            push_key(w, t->props[i].name);
+            return fail(w,
+                        "The navigation property 'roleGroup' of type '" NS
+                        "%s' is required and not nullable: bind it with "
+                        "'roleGroup@odata.bind'.",
+                        t->name);
+        }
         if ((t->props[i].flags & P_REQUIRED) && !seen[i]) {
             push_key(w, t->props[i].name);
             return fail(w,
@@ -652,6 +747,29 @@ static int check_object(struct walk *w, const json_t *obj,
 static void emit_object(struct gs_buf *b, const json_t *obj,
                         const struct type_def *t, unsigned flags);
 
+/* A role group as Graph returns it (GET roleGroups, and expanded in a
+ * user flow's configurations); "null" for none. */
+static void emit_role_group(struct gs_buf *b, const struct role_group *g)
+{
+    size_t i;
+
+    if (!g) {
+        gs_buf_adds(b, "null");
+        return;
+    }
+    gs_buf_adds(b, "{\"id\":");
+    gs_buf_add_json_str(b, g->id);
+    gs_buf_adds(b, ",\"displayName\":");
+    gs_buf_add_json_str(b, g->display_name);
+    gs_buf_adds(b, ",\"roles\":[");
+    for (i = 0; g->roles[i]; i++) {
+        gs_buf_adds(b, i ? ",{\"code\":" : "{\"code\":");
+        gs_buf_add_json_str(b, g->roles[i]);
+        gs_buf_add(b, "}", 1);
+    }
+    gs_buf_adds(b, "]}");
+}
+
 static void emit_scalar(struct gs_buf *b, const json_t *v,
                         const struct prop_def *p, unsigned flags)
 {
@@ -668,7 +786,8 @@ static void emit_scalar(struct gs_buf *b, const json_t *v,
             gs_buf_add_json_str(b, json_string_value(v));
         break;
     case K_ENUM:
-    case K_BIND:
+    case K_BIND_ROLE:
+    case K_BIND_REF:
         gs_buf_add_json_str(b, json_string_value(v));
         break;
     case K_OBJECT:
@@ -722,6 +841,17 @@ static void emit_object(struct gs_buf *b, const json_t *obj,
         first = false;
     }
     for (p = t->props; p->name; p++) {
+        if (p->kind == K_BIND_ROLE && (flags & GS_SCHEMA_EXPAND)) {
+            v = prop_value(obj, p, flags);
+            if (v && json_is_string(v)) {
+                gs_buf_adds(b, first ? "\"roleGroup\":" : ",\"roleGroup\":");
+                first = false;
+                emit_role_group(b,
+                                find_role_group(bind_key(json_string_value(v),
+                                                         BIND_ROLE_GROUPS)));
+            }
+            continue;
+        }
         if (p->flags & (P_NOT_ECHOED | P_READONLY))
             continue;
         v = prop_value(obj, p, flags);
@@ -816,4 +946,47 @@ const char *gs_schema_flow_odata_type(enum gs_flow_type type)
     if ((int)type < 0 || type >= GS_FLOW_TYPE_COUNT)
         return NULL;
     return flow_odata_types[type];
+}
+
+int gs_schema_check_flow_patch(const json_t *body, unsigned flags,
+                               enum gs_flow_type type, struct gs_buf *out,
+                               pf_error *err)
+{
+    if ((int)type < 0 || type >= GS_FLOW_TYPE_COUNT)
+        return pf_error_set(err, GS_SCHEMA_ERROR_CODE, "$", "no flow type");
+    return check_root(body, flow_types[type], flags | GS_SCHEMA_PATCH, out,
+                      err);
+}
+
+int gs_schema_check_flow_set_patch(const json_t *body, unsigned flags,
+                                   struct gs_buf *out, pf_error *err)
+{
+    return check_root(body, &flow_set, flags | GS_SCHEMA_PATCH, out, err);
+}
+
+void gs_schema_render_flow(const json_t *body, unsigned flags,
+                           enum gs_flow_type type, struct gs_buf *out)
+{
+    if ((int)type >= 0 && type < GS_FLOW_TYPE_COUNT)
+        emit_object(out, body, flow_types[type], flags);
+}
+
+size_t gs_schema_role_group_count(void)
+{
+    return NROLE_GROUPS;
+}
+
+const char *gs_schema_role_group_id(size_t i)
+{
+    return i < NROLE_GROUPS ? role_groups[i].id : NULL;
+}
+
+int gs_schema_role_group_json(const char *id, struct gs_buf *out)
+{
+    const struct role_group *g = find_role_group(id);
+
+    if (!g)
+        return -1;
+    emit_role_group(out, g);
+    return 0;
 }

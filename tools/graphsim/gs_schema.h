@@ -32,6 +32,15 @@ enum gs_flow_type {
  * are accepted. */
 #define GS_SCHEMA_LENIENT_CASE 1u
 
+/* GS_SCHEMA_PATCH: the body of a PATCH: the body's own `@odata.type` may
+ * be left out; required members stay required (Graph's update pages mark
+ * the same properties "Required" as its create pages). */
+#define GS_SCHEMA_PATCH 2u
+/* GS_SCHEMA_EXPAND: render each user configuration's `roleGroup@odata.bind`
+ * as the bound roleGroup expanded (`"roleGroup":{...}`), as GET and list
+ * answer; without it the bind is not echoed (the create's answer). */
+#define GS_SCHEMA_EXPAND 4u
+
 /* The Graph error code of every validation failure. */
 #define GS_SCHEMA_ERROR_CODE "BadRequest"
 
@@ -55,6 +64,28 @@ int gs_schema_check_flow(const json_t *body, unsigned flags,
 /* Same contract for an outboundProvisioningFlowSet create body. */
 int gs_schema_check_flow_set(const json_t *body, unsigned flags,
                              struct gs_buf *out, pf_error *err);
+
+/* The same checks for a PATCH of a stored flow of the given type (its
+ * `@odata.type`, if sent, must be that type) or of a flow set: out gets
+ * the properties the PATCH sets, rendered as a create's are. */
+int gs_schema_check_flow_patch(const json_t *body, unsigned flags,
+                               enum gs_flow_type type, struct gs_buf *out,
+                               pf_error *err);
+int gs_schema_check_flow_set_patch(const json_t *body, unsigned flags,
+                                   struct gs_buf *out, pf_error *err);
+
+/* Renders an already validated flow body again with other flags (e.g.
+ * GS_SCHEMA_EXPAND), appending to out. */
+void gs_schema_render_flow(const json_t *body, unsigned flags,
+                           enum gs_flow_type type, struct gs_buf *out);
+
+/* The role groups the simulator knows (Graph's seeded "students" and
+ * "staff"): their count, the id of the i-th (NULL past the end), and one
+ * as Graph's JSON object (id, displayName, roles) appended to out; -1 for
+ * an unknown id (matched in any letter case). */
+size_t gs_schema_role_group_count(void);
+const char *gs_schema_role_group_id(size_t i);
+int gs_schema_role_group_json(const char *id, struct gs_buf *out);
 
 /* "administrativeUnitProvisioningFlow", ...; NULL for a bad value. */
 const char *gs_schema_flow_type_name(enum gs_flow_type type);

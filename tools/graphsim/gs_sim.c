@@ -39,6 +39,7 @@ struct gs_sim *gs_sim_new(struct gs_config *cfg, const char *base_url, bool tls)
     sim->app_rate0 = cfg->app_rate;
     sim->concurrency0 = cfg->concurrency;
     sim->conc_retry_after0 = cfg->conc_retry_after;
+    sim->runs0 = cfg->runs;
     if (cfg->nschedule) {
         sim->schedule0 = malloc(cfg->nschedule * sizeof(*cfg->schedule));
         if (sim->schedule0) {
@@ -89,6 +90,7 @@ void gs_sim_destroy(struct gs_sim *sim)
     free(sim->in_flight);
     free(sim->schedule0);
     free(sim->tenant_rate0);
+    free(sim->runs);
     free(sim);
 }
 
@@ -115,6 +117,8 @@ static void route(struct gs_call *c)
     size_t n = 0;
     bool post = strcmp(c->method, "POST") == 0;
     bool get = strcmp(c->method, "GET") == 0;
+    bool patch = strcmp(c->method, "PATCH") == 0;
+    bool del = strcmp(c->method, "DELETE") == 0;
 
     c->route = GS_ROUTE_NONE;
     c->endpoint = -1;
@@ -145,9 +149,29 @@ static void route(struct gs_call *c)
         return;
     }
     if (n < 4 || !seg_is(c, segs[0], "beta") ||
-        !seg_is(c, segs[1], "external") ||
-        !seg_is(c, segs[2], "industryData") ||
-        !seg_is(c, segs[3], "outboundProvisioningFlowSets"))
+        !seg_is(c, segs[1], "external") || !seg_is(c, segs[2], "industryData"))
+        return;
+    if (n == 5 && seg_is(c, segs[3], "runs") && seg_is(c, segs[4], "start")) {
+        c->route = GS_ROUTE_RUNS_START;
+        c->endpoint = post ? GS_EP_START_RUN : -1;
+        return;
+    }
+    if (n == 5 && seg_is(c, segs[3], "operations")) {
+        c->route = GS_ROUTE_OPERATION;
+        gs_copy(c->flow_id, sizeof(c->flow_id), segs[4]);
+        c->endpoint = get ? GS_EP_GET_OPERATION : -1;
+        return;
+    }
+    if (n <= 5 && seg_is(c, segs[3], "roleGroups")) {
+        c->route = n == 4 ? GS_ROUTE_ROLE_GROUPS : GS_ROUTE_ROLE_GROUP;
+        if (n == 5)
+            gs_copy(c->flow_id, sizeof(c->flow_id), segs[4]);
+        c->endpoint = !get     ? -1
+                      : n == 4 ? GS_EP_LIST_ROLE_GROUPS
+                               : GS_EP_GET_ROLE_GROUP;
+        return;
+    }
+    if (!seg_is(c, segs[3], "outboundProvisioningFlowSets"))
         return;
     if (n >= 5)
         gs_copy(c->set_id, sizeof(c->set_id), segs[4]);
@@ -158,16 +182,25 @@ static void route(struct gs_call *c)
                             : -1;
     } else if (n == 5) {
         c->route = GS_ROUTE_FLOW_SET;
-        c->endpoint = get ? GS_EP_GET_FLOW_SET : -1;
+        c->endpoint = get     ? GS_EP_GET_FLOW_SET
+                      : patch ? GS_EP_UPDATE_FLOW_SET
+                      : del   ? GS_EP_DELETE_FLOW_SET
+                              : -1;
     } else if (seg_is(c, segs[5], "provisioningFlows") && n == 6) {
         c->route = GS_ROUTE_FLOWS;
         c->endpoint = post ? GS_EP_CREATE_FLOW : get ? GS_EP_LIST_FLOWS : -1;
     } else if (seg_is(c, segs[5], "provisioningFlows") && n == 7) {
         c->route = GS_ROUTE_FLOW;
         gs_copy(c->flow_id, sizeof(c->flow_id), segs[6]);
-        c->endpoint = get                                ? GS_EP_GET_FLOW
-                      : strcmp(c->method, "DELETE") == 0 ? GS_EP_DELETE_FLOW
-                                                         : -1;
+        c->endpoint = get     ? GS_EP_GET_FLOW
+                      : del   ? GS_EP_DELETE_FLOW
+                      : patch ? GS_EP_UPDATE_FLOW
+                              : -1;
+    } else if (seg_is(c, segs[5], "provisioningFlows") && n == 8 &&
+               seg_is(c, segs[7], "reset")) {
+        c->route = GS_ROUTE_FLOW_RESET;
+        gs_copy(c->flow_id, sizeof(c->flow_id), segs[6]);
+        c->endpoint = post ? GS_EP_RESET_FLOW : -1;
     }
 }
 
@@ -497,7 +530,7 @@ static void conc_admit(struct gs_sim *sim, struct gs_call *call)
 {
     long t, limit;
 
-    if (call->route < GS_ROUTE_FLOW_SETS || call->route > GS_ROUTE_FLOW ||
+    if (call->route < GS_ROUTE_FLOW_SETS || call->route >= GS_ROUTE_CONTROL ||
         call->fault != GS_FAULT_NONE)
         return;
     limit = conc_limit(sim->cfg, sched_factor(sim, gs_mono_ns()));
@@ -523,7 +556,7 @@ static void rate_admit(struct gs_sim *sim, struct gs_call *call)
 {
     const struct gs_token *t;
 
-    if (call->route < GS_ROUTE_FLOW_SETS || call->route > GS_ROUTE_FLOW ||
+    if (call->route < GS_ROUTE_FLOW_SETS || call->route >= GS_ROUTE_CONTROL ||
         call->fault != GS_FAULT_NONE || call->conc_limited ||
         (t = bearer_token(sim, call)) == NULL)
         return;
@@ -845,6 +878,7 @@ static json_t *limits_json(struct gs_sim *sim)
 static json_t *stats_json(struct gs_sim *sim)
 {
     json_t *by = json_object(), *faults = json_object(), *bad = json_object();
+    json_t *o;
     char key[8];
     int i;
 
@@ -864,7 +898,7 @@ static json_t *stats_json(struct gs_sim *sim)
     for (i = 0; i < GS_BAD_COUNT; i++)
         json_object_set_new(bad, gs_bad_body_name((enum gs_bad_body)i),
                             json_integer((json_int_t)sim->st.bad_bodies[i]));
-    return json_pack(
+    o = json_pack(
         "{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
         "s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
         "requests", (json_int_t)sim->st.requests, "byStatus", by,
@@ -888,6 +922,21 @@ static json_t *stats_json(struct gs_sim *sim)
         (json_int_t)sim->nsets, "flows", (json_int_t)sim->nflows,
         "tokensActive", (json_int_t)gs_map_count(sim->tokens), "seed",
         sim->cfg->seeded ? (json_int_t)sim->cfg->seed : (json_int_t)-1);
+    /* The lifecycle's counters (json_pack takes at most so many). */
+    if (o) {
+        json_object_set_new(
+            o, "flowSetsDeleted",
+            json_integer((json_int_t)sim->st.flow_sets_deleted));
+        json_object_set_new(o, "flowsUpdated",
+                            json_integer((json_int_t)sim->st.flows_updated));
+        json_object_set_new(o, "flowsReset",
+                            json_integer((json_int_t)sim->st.flows_reset));
+        json_object_set_new(o, "runsStarted",
+                            json_integer((json_int_t)sim->st.runs_started));
+        json_object_set_new(o, "runsRefused",
+                            json_integer((json_int_t)sim->st.runs_refused));
+    }
+    return o;
 }
 
 static bool expire_token(void *val, void *arg)
@@ -921,6 +970,7 @@ static void reset(struct gs_sim *sim)
     uint64_t seed;
 
     gs_graph_clear(sim);
+    sim->cfg->runs = sim->runs0;
     memset(&sim->st, 0, sizeof(sim->st));
     sim->apply_seq = 0;
     sim->log_next = sim->log_count = 0;
@@ -1057,7 +1107,7 @@ static void control(struct gs_sim *sim, struct gs_call *call,
     }
     if ((put || patch) &&
         (strcmp(what, "faults") == 0 || strcmp(what, "token") == 0 ||
-         strcmp(what, "rateLimit") == 0 ||
+         strcmp(what, "rateLimit") == 0 || strcmp(what, "runs") == 0 ||
          strcmp(what, "clientSecrets") == 0)) {
         body = control_body(call, r);
         if (!body)
@@ -1095,6 +1145,13 @@ static void control(struct gs_sim *sim, struct gs_call *call,
             }
         }
         out = rc ? NULL : gs_rate_to_json(sim->cfg);
+    } else if (strcmp(what, "runs") == 0 && (get || put)) {
+        /* PUT changes the timing and limit of runs started from now on;
+         * GET also lists the runs started and their operations. */
+        if (body)
+            rc =
+                gs_runs_conf_from_json(&sim->cfg->runs, body, err, sizeof(err));
+        out = rc ? NULL : gs_graph_runs_json(sim);
     } else if (strcmp(what, "clientSecrets") == 0 && put) {
         out = client_secrets(sim, body, err, sizeof(err));
         rc = out ? 0 : 400;

@@ -31,11 +31,16 @@ struct gs_sim;
 enum gs_route {
     GS_ROUTE_NONE, /* not routed yet / unknown path */
     GS_ROUTE_TOKEN,
-    GS_ROUTE_FLOW_SETS, /* .../outboundProvisioningFlowSets */
-    GS_ROUTE_FLOW_SET,  /* .../outboundProvisioningFlowSets/{id} */
-    GS_ROUTE_FLOWS,     /* .../{id}/provisioningFlows */
-    GS_ROUTE_FLOW,      /* .../{id}/provisioningFlows/{flowId} */
-    GS_ROUTE_CONTROL    /* /_sim/... */
+    GS_ROUTE_FLOW_SETS,   /* .../outboundProvisioningFlowSets */
+    GS_ROUTE_FLOW_SET,    /* .../outboundProvisioningFlowSets/{id} */
+    GS_ROUTE_FLOWS,       /* .../{id}/provisioningFlows */
+    GS_ROUTE_FLOW,        /* .../{id}/provisioningFlows/{flowId} */
+    GS_ROUTE_FLOW_RESET,  /* .../provisioningFlows/{flowId}/reset */
+    GS_ROUTE_RUNS_START,  /* /beta/external/industryData/runs/start */
+    GS_ROUTE_OPERATION,   /* .../industryData/operations/{id} */
+    GS_ROUTE_ROLE_GROUPS, /* .../industryData/roleGroups */
+    GS_ROUTE_ROLE_GROUP,  /* .../industryData/roleGroups/{id} */
+    GS_ROUTE_CONTROL      /* /_sim/...; every Graph route is before it */
 };
 
 /* One request and what the simulator decided about it. The caller fills
@@ -65,7 +70,7 @@ struct gs_call {
     bool non_canonical; /* a path segment in other letter case */
     char tenant[128];
     char set_id[64];
-    char flow_id[64];
+    char flow_id[64]; /* also an operation's or a roleGroup's id */
     char control[64]; /* the path below /_sim/ */
     char request_id[GS_GUID_LEN + 1];
     char crid[72]; /* the client-request-id echoed */

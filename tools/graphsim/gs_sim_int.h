@@ -32,6 +32,7 @@ struct gs_flow {
     char crid[72];
     char traceparent[GS_TRACEPARENT_MAX]; /* of the create; "" if none */
     char request_id[GS_GUID_LEN + 1];
+    unsigned resets; /* POST .../reset accepted */
 };
 
 struct gs_flow_set {
@@ -43,6 +44,16 @@ struct gs_flow_set {
     size_t nflows;
     size_t cap;
     unsigned per_type[GS_FLOW_TYPE_COUNT];
+};
+
+/* An on-demand industryData run and the long-running operation that
+ * follows it; its status is computed from its age when read. */
+struct gs_run {
+    char id[GS_GUID_LEN + 1];
+    char op_id[GS_GUID_LEN + 1];
+    int64_t start_ns;         /* wall clock, for dates */
+    int64_t start_mono_ns;    /* for its age and the window */
+    struct gs_runs_conf conf; /* the timing it was started with */
 };
 
 struct gs_token {
@@ -84,6 +95,11 @@ struct gs_stats {
     uint64_t duplicates_created;
     uint64_t duplicates_rejected;
     uint64_t flow_sets_created;
+    uint64_t flow_sets_deleted;
+    uint64_t flows_updated;
+    uint64_t flows_reset;
+    uint64_t runs_started;
+    uint64_t runs_refused;
     uint64_t tokens_issued;
     uint64_t token_errors;
     uint64_t faults[GS_FAULT_COUNT];
@@ -112,6 +128,7 @@ struct gs_sim {
     long conc_retry_after0;
     struct gs_rate_step *schedule0;
     size_t nschedule0;
+    struct gs_runs_conf runs0;
 
     pthread_mutex_t lock;
     struct gs_rng rng_fault;       /* fault and jitter draws only */
@@ -121,7 +138,10 @@ struct gs_sim {
     size_t nsets;
     size_t set_cap;
     size_t nflows;
-    uint64_t apply_seq;    /* creates applied since start or reset */
+    uint64_t apply_seq;  /* creates applied since start or reset */
+    struct gs_run *runs; /* started, oldest first */
+    size_t nruns;
+    size_t runs_cap;
     struct gs_map *tokens; /* token text -> struct gs_token */
     uint64_t token_seq;
     struct gs_log_entry *log; /* a ring of cfg->request_log entries */
@@ -170,5 +190,7 @@ void gs_graph_handle(struct gs_sim *sim, struct gs_call *call,
 void gs_graph_clear(struct gs_sim *sim);
 /* Appends {"flowSets":[...]} for /_sim/flows; the lock is held. */
 void gs_graph_dump(struct gs_sim *sim, struct gs_buf *b);
+/* {"config":{...},"runs":[...]} for /_sim/runs; the lock is held. */
+json_t *gs_graph_runs_json(struct gs_sim *sim);
 
 #endif /* GRAPHSIM_SIM_INT_H */

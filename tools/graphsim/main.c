@@ -40,8 +40,12 @@ static void usage(FILE *out)
         "                          faults, rateLimit, ...); flags win over "
         "it\n"
         "  --seed N                seed faults and ids: reproducible runs\n"
-        "  --explicit-flow-sets    unknown flow sets answer 404 (default: a\n"
-        "                          flow set is created by its first flow)\n"
+        "  --implicit-flow-sets    a flow set is created by its first flow\n"
+        "                          (default: an unknown flow set answers\n"
+        "                          404, as Graph)\n"
+        "  --explicit-flow-sets    the default: unknown flow sets are 404\n"
+        "  --run-duration-ms N     an on-demand run's operation succeeds N ms\n"
+        "                          after its start (default 1000)\n"
         "  --duplicates MODE       accept (default; counted) or reject (409)\n"
         "                          a second flow of one type in a set\n"
         "  --strict-casing         property names must be exact CSDL names\n"
@@ -72,6 +76,8 @@ enum {
     OPT_CONFIG,
     OPT_SEED,
     OPT_EXPLICIT,
+    OPT_IMPLICIT,
+    OPT_RUN_DURATION,
     OPT_DUPLICATES,
     OPT_STRICT,
     OPT_THREADS,
@@ -91,6 +97,8 @@ static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"seed", required_argument, NULL, OPT_SEED},
     {"explicit-flow-sets", no_argument, NULL, OPT_EXPLICIT},
+    {"implicit-flow-sets", no_argument, NULL, OPT_IMPLICIT},
+    {"run-duration-ms", required_argument, NULL, OPT_RUN_DURATION},
     {"duplicates", required_argument, NULL, OPT_DUPLICATES},
     {"strict-casing", no_argument, NULL, OPT_STRICT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -160,6 +168,16 @@ static int apply(struct gs_config *c, int opt, const char *arg)
         return 0;
     case OPT_EXPLICIT:
         c->explicit_flow_sets = true;
+        return 0;
+    case OPT_IMPLICIT:
+        c->explicit_flow_sets = false;
+        return 0;
+    case OPT_RUN_DURATION:
+        if (set_long(&n, arg, 0, 86400000L, "--run-duration-ms"))
+            return EXIT_USAGE;
+        c->runs.duration_ms = n;
+        if (c->runs.not_started_ms > n)
+            c->runs.not_started_ms = n;
         return 0;
     case OPT_STRICT:
         c->strict_case = true;

@@ -18,7 +18,7 @@ fi
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "${pin_sim[@]}" "$bin" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-    --request-log 1000 >"$tmp/out" &
+    --request-log 1000 --implicit-flow-sets >"$tmp/out" &
 pid=$!
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 url=http://127.0.0.1:$(cat "$tmp/port")
