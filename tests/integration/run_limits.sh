@@ -74,7 +74,10 @@ for i in range(int(n)):
                         % (prefix, i)))
     e = copy.deepcopy(run_helper.event("%s-big-%02d" % (prefix, i), fs, "user"))
     e["data"]["flow"]["creationOptions"] = {
-        "configurations": [{"licenseSkus": [""]}]}
+        "configurations": [{
+            "roleGroup@odata.bind": "https://graph.microsoft.com/beta/"
+                                    "external/industryData/roleGroups/students",
+            "licenseSkus": [""]}]}
     n0 = len(run_helper.compact(e))
     e["data"]["flow"]["creationOptions"]["configurations"][0][
         "licenseSkus"][0] = "s" * (1000000 - n0)

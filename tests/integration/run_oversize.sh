@@ -110,7 +110,11 @@ def gen(brokers, topic, prefix, out, big_valid=""):
     if big_valid:
         e = ev("valid-1040k")
         e["data"]["flow"]["creationOptions"] = {
-            "configurations": [{"licenseSkus": [""]}]}
+            "configurations": [{
+                "roleGroup@odata.bind": "https://graph.microsoft.com/beta/"
+                                        "external/industryData/roleGroups/"
+                                        "students",
+                "licenseSkus": [""]}]}
         n0 = len(run_helper.compact(e))
         e["data"]["flow"]["creationOptions"]["configurations"][0][
             "licenseSkus"][0] = "s" * (1040000 - n0)
