@@ -163,6 +163,10 @@ static void from_an_event_uses_or_restarts_the_trace(void **state)
     assert_string_equal(out, "00-" TID "-" PID "-01");
     pf_trace_format(&t, "b7ad6b7169203331", out);
     assert_string_equal(out, "00-" TID "-b7ad6b7169203331-01");
+    t.flags = 0xa0; /* every flag value in two lower-case hex digits */
+    pf_trace_format(&t, NULL, out);
+    assert_string_equal(out, "00-" TID "-" PID "-a0");
+    t.flags = 0x01;
     pf_trace_release(&t);
     assert_null(t.tracestate);
 
