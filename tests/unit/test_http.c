@@ -186,7 +186,58 @@ static bool answer_and_keep(const lb_request *req, char **resp, size_t *len,
     return true;
 }
 
+/* Keeps the request's raw header block in arg (a 2 KB buffer). */
+static bool keep_headers(const lb_request *req, char **resp, size_t *len,
+                         void *arg)
+{
+    snprintf(arg, 2048, "%s", req->headers);
+    *resp = lb_reply(200, "", "{}", len);
+    return false;
+}
+
 /* --- tests ---------------------------------------------------------------- */
+
+/* Each header line the request asks for, as "Name: value". */
+static void the_request_header_lines_are_sent_as_given(void **state)
+{
+    static char got[2048];
+    lb_server *srv = lb_start(keep_headers, got);
+    pf_http *h = client(0);
+    char url[128], err[256];
+    pf_http_request req = {
+        .method = "POST",
+        .url = url,
+        .content_type = "application/json",
+        .client_request_id = "3728211e-0b52-52d4-9d9a-abe719a20b73",
+        .traceparent = "00-0af7651916cd43dd8448eb211c80319c-"
+                       "b7ad6b7169203331-01",
+        .tracestate = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+        .bearer = "eyJ0eXAi.tok.sig",
+        .body = "{}",
+        .body_len = 2,
+    };
+    int64_t deadline = pf_now_ms() + 30000;
+    seen s = {0};
+
+    (void)state;
+    assert_non_null(srv);
+    snprintf(url, sizeof(url), "%s/x", lb_url(srv));
+    assert_non_null(pf_http_submit(h, &req, on_done, &s, err, sizeof(err)));
+    while (!s.done && pf_now_ms() < deadline)
+        assert_true(pf_http_poll(h, NULL, 0, 100) >= 0);
+    assert_int_equal(s.resp.status, 200);
+    assert_non_null(strstr(got, "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(got, "\r\nclient-request-id: "
+                                "3728211e-0b52-52d4-9d9a-abe719a20b73\r\n"));
+    assert_non_null(strstr(got, "\r\ntraceparent: 00-0af7651916cd43dd8448eb"
+                                "211c80319c-b7ad6b7169203331-01\r\n"));
+    assert_non_null(strstr(
+        got, "\r\ntracestate: rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\r\n"));
+    assert_non_null(strstr(got, "\r\nAuthorization: Bearer eyJ0eXAi.tok.sig\r\n"));
+    assert_non_null(strstr(got, "\r\nAccept: application/json\r\n"));
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
 
 /*
  * An idle connection stays in the epoll set between requests (http.c,
@@ -469,6 +520,7 @@ static void a_ca_file_that_is_not_a_regular_file_is_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_request_header_lines_are_sent_as_given),
         cmocka_unit_test(a_connection_closed_without_answer_says_so),
         cmocka_unit_test(a_connection_closed_while_idle_gives_way_to_a_new_one),
         cmocka_unit_test(requests_follow_each_other_on_a_kept_connection),
