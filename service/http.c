@@ -146,6 +146,20 @@ static void sock_unwatch(pf_http *h, curl_socket_t s)
         h->sock[s] &= (unsigned char)SOCK_OURS;
 }
 
+/* Puts s in the epoll set with ev: modified when it is there, else added
+ * (or modified after all, when the set still had it). */
+static int sock_watch(pf_http *h, curl_socket_t s, unsigned st,
+                      struct epoll_event *ev)
+{
+    if ((st & SOCK_IN_SET) && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, ev) == 0)
+        return 0;
+    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, ev) == 0)
+        return 0;
+    return errno == EEXIST && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, ev) == 0
+               ? 0
+               : -1;
+}
+
 static curl_socket_t on_open(void *arg, curlsocktype purpose,
                              struct curl_sockaddr *addr)
 {
@@ -204,11 +218,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
     ev.events = ((want & SOCK_IN) ? EPOLLIN : 0u) |
                 ((want & SOCK_OUT) ? EPOLLOUT : 0u);
     ev.data.u64 = (uint64_t)(unsigned)s;
-    if ((st & SOCK_IN_SET) && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
-        ;
-    else if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
-             (errno != EEXIST ||
-              epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) != 0)) {
+    if (sock_watch(h, s, st, &ev) != 0) {
         h->socket_failed = true;
         return -1;
     }
