@@ -56,7 +56,8 @@ struct pf_graph_job {
     void *arg;
     const pf_flow_kind *kind;
     pf_token_source *tokens;
-    char *url, *body, crid[PF_UUID_STR_LEN + 1];
+    const char *url; /* the set's flows, inside cache_key */
+    char *body, crid[PF_UUID_STR_LEN + 1];
     char set_id[PF_UUID_STR_LEN + 1]; /* for the log lines */
     pf_graph_origin origin;           /* borrowed: the event (graph.h) */
     char span[PF_TRACE_SPAN_LEN + 1]; /* the request in flight's span */
@@ -211,7 +212,6 @@ static void job_free(pf_graph_job *j)
     LIST_REMOVE(j, all);
     explicit_bzero(j->body, j->body_len); /* it may hold a password */
     free(j->body);
-    free(j->url);
     free(j->list_url);
     free(j->cache_key);
     json_decref(j->last_doc);
@@ -1167,6 +1167,34 @@ static tenant *tenant_of(pf_graph *g, pf_token_source *source)
     return t;
 }
 
+/*
+ * "<source> <url>": the tenant (its token source) and the set's URL, the
+ * job's entry in g->sets; *url points at the URL inside it. One
+ * allocation and no printf, for every record.
+ */
+static char *cache_key(const pf_token_source *source, const char *url,
+                       const char **url_in)
+{
+    static const char hex[] = "0123456789abcdef";
+    uintptr_t v = (uintptr_t)source;
+    size_t ulen = strlen(url), n = 0, i;
+    char tag[2 * sizeof(v) + 1], *key;
+
+    do {
+        tag[n++] = hex[v & 15];
+        v >>= 4;
+    } while (v != 0);
+    key = malloc(n + 1 + ulen + 1);
+    if (key == NULL)
+        return NULL;
+    for (i = 0; i < n; i++)
+        key[i] = tag[n - 1 - i];
+    key[n] = ' ';
+    memcpy(key + n + 1, url, ulen + 1);
+    *url_in = key + n + 1;
+    return key;
+}
+
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               pf_token_source *source, bool check_existing,
                               int64_t create_after_ms,
@@ -1200,13 +1228,9 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
         j->origin = *origin; /* its strings borrowed (graph.h) */
     else
         j->origin = (pf_graph_origin){.partition = -1, .offset = -1};
-    j->url = strdup(req->url);
+    j->cache_key = cache_key(source, req->url, &j->url);
     j->body = pf_jsonw_dump(req->body, 0, NULL);
-    if (j->url != NULL &&
-        asprintf(&j->cache_key, "%p %s", (void *)source, j->url) < 0)
-        j->cache_key = NULL;
-    if (j->url == NULL || j->body == NULL || j->cache_key == NULL) {
-        free(j->url);
+    if (j->cache_key == NULL || j->body == NULL) {
         free(j->body);
         free(j->cache_key);
         free(j);

@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "provflow/buf.h"
@@ -77,6 +78,8 @@ struct pf_http {
     int epfd;             /* libcurl's sockets and the caller's fds */
     int64_t timer_due_ms; /* libcurl's next timeout (pf_now_ms); -1: none */
     bool socket_failed;   /* epoll refused a socket: pf_http_poll() fails */
+    unsigned char *sock;  /* SOCK_* per socket number (on_socket) */
+    size_t sock_cap;
     int extra[EXTRA_MAX]; /* the caller's fds in epfd */
     size_t extra_count;
     pf_http_config cfg;
@@ -95,33 +98,133 @@ void pf_http_config_default(pf_http_config *cfg)
 }
 
 /*
- * libcurl says which events a socket waits for; epoll is told. A socket
- * seen before carries a mark (curl_multi_assign) and is modified in one
- * call; libcurl drops the mark when it removes the socket.
+ * Per socket, what the epoll set holds. libcurl removes a keep-alive
+ * connection's socket when its transfer ends and adds it again for the
+ * next request on it: two epoll_ctl() calls per request. A socket that
+ * provflow opened for libcurl (on_open) stays registered instead while
+ * idle, marked unwanted, and leaves the set when it is closed (on_close,
+ * which libcurl calls for every socket on_open gave it) or when it
+ * reports an event nobody waits for (pf_http_poll). Any other socket
+ * (the threaded resolver's, which libcurl closes without telling) is
+ * added and removed as libcurl says.
  */
+#define SOCK_OURS   0x01u /* opened by on_open: its close will be seen */
+#define SOCK_IN     0x02u /* registered for EPOLLIN */
+#define SOCK_OUT    0x04u /* registered for EPOLLOUT */
+#define SOCK_IN_SET 0x08u /* registered at all */
+#define SOCK_WANTED 0x10u /* libcurl waits on it (not REMOVEd) */
+
+static unsigned sock_state(const pf_http *h, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < h->sock_cap ? h->sock[s] : 0u;
+}
+
+/* Room for socket s in h->sock; false when memory runs out. */
+static bool sock_room(pf_http *h, curl_socket_t s)
+{
+    size_t cap = h->sock_cap ? h->sock_cap : 64;
+    unsigned char *grown;
+
+    if ((size_t)s < h->sock_cap)
+        return true;
+    while (cap <= (size_t)s)
+        cap *= 2;
+    grown = realloc(h->sock, cap);
+    if (grown == NULL)
+        return false;
+    memset(grown + h->sock_cap, 0, cap - h->sock_cap);
+    h->sock = grown;
+    h->sock_cap = cap;
+    return true;
+}
+
+/* Takes s out of the epoll set and says so in its state. */
+static void sock_unwatch(pf_http *h, curl_socket_t s)
+{
+    (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+    if ((size_t)s < h->sock_cap)
+        h->sock[s] &= (unsigned char)SOCK_OURS;
+}
+
+/* Puts s in the epoll set with ev: modified when it is there, else added
+ * (or modified after all, when the set still had it). */
+static int sock_watch(pf_http *h, curl_socket_t s, unsigned st,
+                      struct epoll_event *ev)
+{
+    if ((st & SOCK_IN_SET) && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, ev) == 0)
+        return 0;
+    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, ev) == 0)
+        return 0;
+    return errno == EEXIST && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, ev) == 0
+               ? 0
+               : -1;
+}
+
+static curl_socket_t on_open(void *arg, curlsocktype purpose,
+                             struct curl_sockaddr *addr)
+{
+    pf_http *h = arg;
+    curl_socket_t s;
+
+    (void)purpose;
+    /* What libcurl does without this callback. */
+    s = socket(addr->family, addr->socktype, addr->protocol);
+    if (s == CURL_SOCKET_BAD)
+        return s;
+    if (!sock_room(h, s)) {
+        close(s);
+        return CURL_SOCKET_BAD; /* the transfer fails: cannot connect */
+    }
+    h->sock[s] = SOCK_OURS; /* a new socket: in no set yet */
+    return s;
+}
+
+static int on_close(void *arg, curl_socket_t s)
+{
+    pf_http *h = arg;
+
+    /* Closing would drop it from the set too, unless it were shared. */
+    if (sock_state(h, s) & SOCK_IN_SET)
+        (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+    if ((size_t)s < h->sock_cap)
+        h->sock[s] = 0;
+    return close(s);
+}
+
+/* libcurl says which events a socket waits for; epoll is told. */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
                      void *known)
 {
     pf_http *h = arg;
     struct epoll_event ev = {0};
+    unsigned st = sock_state(h, s), want;
 
     (void)easy;
+    (void)known;
     if (what == CURL_POLL_REMOVE) {
-        /* A socket closed already left the set on its own. */
-        (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+        if ((st & (SOCK_OURS | SOCK_IN_SET)) == (SOCK_OURS | SOCK_IN_SET))
+            h->sock[s] = (unsigned char)(st & ~SOCK_WANTED); /* kept */
+        else
+            sock_unwatch(h, s); /* a socket closed already left on its own */
         return 0;
     }
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
-                ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    ev.data.u64 = (uint64_t)(unsigned)s;
-    if (known != NULL && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+    want = ((what & CURL_POLL_IN) ? SOCK_IN : 0u) |
+           ((what & CURL_POLL_OUT) ? SOCK_OUT : 0u);
+    if ((st & SOCK_OURS) && (st & SOCK_IN_SET) &&
+        (st & (SOCK_IN | SOCK_OUT)) == want) {
+        h->sock[s] = (unsigned char)(st | SOCK_WANTED); /* as registered */
         return 0;
-    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
-        (errno != EEXIST || epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) != 0)) {
+    }
+    ev.events = ((want & SOCK_IN) ? EPOLLIN : 0u) |
+                ((want & SOCK_OUT) ? EPOLLOUT : 0u);
+    ev.data.u64 = (uint64_t)(unsigned)s;
+    if (sock_watch(h, s, st, &ev) != 0) {
         h->socket_failed = true;
         return -1;
     }
-    curl_multi_assign(h->multi, s, h);
+    if ((size_t)s < h->sock_cap)
+        h->sock[s] = (unsigned char)((st & SOCK_OURS) | want | SOCK_IN_SET |
+                                     SOCK_WANTED);
     return 0;
 }
 
@@ -229,6 +332,7 @@ void pf_http_destroy(pf_http *h)
     }
     curl_multi_cleanup(h->multi);
     close(h->epfd);
+    free(h->sock);
     free(h->ca_file);
     free(h);
 }
@@ -455,6 +559,26 @@ static bool is_https(const char *url)
     return strncasecmp(url, "https://", 8) == 0;
 }
 
+/*
+ * "name: value" in line (line_size bytes), cut to fit as snprintf would:
+ * 4 header lines per request, no printf.
+ */
+static const char *header_line(char *line, size_t line_size, const char *name,
+                               const char *value)
+{
+    size_t ln = strlen(name), lv = strlen(value);
+
+    if (ln + 2 >= line_size)
+        ln = line_size - 3; /* never: the names are short constants */
+    memcpy(line, name, ln);
+    memcpy(line + ln, ": ", 2);
+    if (lv > line_size - 1 - (ln + 2))
+        lv = line_size - 1 - (ln + 2);
+    memcpy(line + ln + 2, value, lv);
+    line[ln + 2 + lv] = '\0';
+    return line;
+}
+
 /* The request's header lines; NULL when memory runs out. */
 static struct curl_slist *request_headers(const pf_http_request *r)
 {
@@ -471,37 +595,32 @@ static struct curl_slist *request_headers(const pf_http_request *r)
 
     ADD("Accept: application/json");
     ADD("Expect:"); /* no 100-continue round trip for small bodies */
-    if (r->content_type != NULL) {
-        snprintf(line, sizeof(line), "Content-Type: %s", r->content_type);
-        ADD(line);
-    }
-    if (r->client_request_id != NULL) {
-        snprintf(line, sizeof(line), "client-request-id: %s",
-                 r->client_request_id);
-        ADD(line);
-    }
-    if (r->traceparent != NULL) {
-        snprintf(line, sizeof(line), "traceparent: %s", r->traceparent);
-        ADD(line);
-    }
+    if (r->content_type != NULL)
+        ADD(header_line(line, sizeof(line), "Content-Type", r->content_type));
+    if (r->client_request_id != NULL)
+        ADD(header_line(line, sizeof(line), "client-request-id",
+                        r->client_request_id));
+    if (r->traceparent != NULL)
+        ADD(header_line(line, sizeof(line), "traceparent", r->traceparent));
     if (r->tracestate != NULL) {
         char state[PF_TRACE_STATE_MAX + 16];
 
         /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
-        snprintf(state, sizeof(state), "tracestate: %s", r->tracestate);
-        ADD(state);
+        ADD(header_line(state, sizeof(state), "tracestate", r->tracestate));
     }
     if (r->bearer != NULL) {
         /* The token can be long; build the line on the heap. */
-        size_t n = strlen(r->bearer) + sizeof("Authorization: Bearer ");
-        char *auth = malloc(n);
+        static const char prefix[] = "Authorization: Bearer ";
+        size_t lp = sizeof(prefix) - 1, lb = strlen(r->bearer);
+        char *auth = malloc(lp + lb + 1);
         struct curl_slist *next;
 
         if (auth == NULL)
             goto fail;
-        snprintf(auth, n, "Authorization: Bearer %s", r->bearer);
+        memcpy(auth, prefix, lp);
+        memcpy(auth + lp, r->bearer, lb + 1);
         next = curl_slist_append(hs, auth);
-        explicit_bzero(auth, n);
+        explicit_bzero(auth, lp + lb + 1);
         free(auth);
         if (next == NULL)
             goto fail;
@@ -571,6 +690,10 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "provflow/" PROVFLOW_VERSION);
     return 0;
 }
@@ -788,15 +911,21 @@ int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
     if (n < 0 && errno != EINTR)
         return -1;
     for (i = 0; i < n; i++) {
+        curl_socket_t s = (curl_socket_t)ev[i].data.u64;
+
         if (ev[i].data.u64 & EXTRA_TAG) {
             ready++;
+            continue;
+        }
+        if ((sock_state(h, s) & (SOCK_IN_SET | SOCK_WANTED)) == SOCK_IN_SET) {
+            /* Idle and kept (on_socket): nobody waits, so it leaves. */
+            sock_unwatch(h, s);
             continue;
         }
         what = ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
                ((ev[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                ((ev[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-        if (curl_multi_socket_action(h->multi, (curl_socket_t)ev[i].data.u64,
-                                     what, &running) != CURLM_OK)
+        if (curl_multi_socket_action(h->multi, s, what, &running) != CURLM_OK)
             return -1;
     }
     if (h->timer_due_ms >= 0 && h->timer_due_ms <= pf_now_ms()) {

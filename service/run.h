@@ -70,7 +70,8 @@ struct work {
     int32_t partition;
     int64_t offset;
     int64_t timestamp_ms; /* the record's */
-    /* The original record, copied: outcome key, dead letter. */
+    /* The original record, copied behind w itself (work_new): outcome
+     * key, dead letter. */
     char *key, *value;
     size_t key_len, value_len;
     rd_kafka_headers_t *headers;

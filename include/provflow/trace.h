@@ -21,9 +21,9 @@
  * dropping what a vendor cannot propagate whole; cutting members would
  * need to know which ones matter to their vendor).
  *
- * Pure apart from the random ids (arc4random_buf(): the kernel's
- * getrandom() in glibc 2.36, never fails, never blocks after boot). Safe
- * from any thread.
+ * Pure apart from the random ids (the kernel's getrandom(), drawn 1 KB
+ * at a time into a pool per thread: never fails, never blocks after
+ * boot). Safe from any thread.
  */
 #ifndef PROVFLOW_TRACE_H
 #define PROVFLOW_TRACE_H

@@ -29,6 +29,11 @@ static void path_is_dollar_at_root_and_dotted_below(void **state)
     pf_path_push_index(&p, 3);
     assert_string_equal(pf_path_str(&p), "data.flow[3]");
     pf_path_pop(&p, b);
+    b = pf_path_push_index(&p, 0);
+    pf_path_push_index(&p, 10);
+    pf_path_push_index(&p, 4096);
+    assert_string_equal(pf_path_str(&p), "data[0][10][4096]");
+    pf_path_pop(&p, b);
     assert_string_equal(pf_path_str(&p), "data");
     pf_path_pop(&p, a);
     assert_string_equal(pf_path_str(&p), "$");

@@ -164,7 +164,131 @@ static bool with_headers(const lb_request *req, char **resp, size_t *len,
     return false;
 }
 
+/* Answers, then closes the connection without saying so (no
+ * "Connection: close"): the client keeps it, idle, until it finds it dead.
+ * The connection's number goes into the body. */
+static bool answer_and_hang_up(const lb_request *req, char **resp, size_t *len,
+                               void *arg)
+{
+    char body[32];
+
+    (void)arg;
+    snprintf(body, sizeof(body), "{\"conn\":%d}", req->conn);
+    *resp = lb_reply(200, "", body, len);
+    return false;
+}
+
+/* The same answer on a connection kept open. */
+static bool answer_and_keep(const lb_request *req, char **resp, size_t *len,
+                            void *arg)
+{
+    answer_and_hang_up(req, resp, len, arg);
+    return true;
+}
+
+/* Keeps the request's raw header block in arg (a 2 KB buffer). */
+static bool keep_headers(const lb_request *req, char **resp, size_t *len,
+                         void *arg)
+{
+    snprintf(arg, 2048, "%s", req->headers);
+    *resp = lb_reply(200, "", "{}", len);
+    return false;
+}
+
 /* --- tests ---------------------------------------------------------------- */
+
+/* Each header line the request asks for, as "Name: value". */
+static void the_request_header_lines_are_sent_as_given(void **state)
+{
+    static char got[2048];
+    lb_server *srv = lb_start(keep_headers, got);
+    pf_http *h = client(0);
+    char url[128], err[256];
+    pf_http_request req = {
+        .method = "POST",
+        .url = url,
+        .content_type = "application/json",
+        .client_request_id = "3728211e-0b52-52d4-9d9a-abe719a20b73",
+        .traceparent = "00-0af7651916cd43dd8448eb211c80319c-"
+                       "b7ad6b7169203331-01",
+        .tracestate = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+        .bearer = "eyJ0eXAi.tok.sig",
+        .body = "{}",
+        .body_len = 2,
+    };
+    int64_t deadline = pf_now_ms() + 30000;
+    seen s = {0};
+
+    (void)state;
+    assert_non_null(srv);
+    snprintf(url, sizeof(url), "%s/x", lb_url(srv));
+    assert_non_null(pf_http_submit(h, &req, on_done, &s, err, sizeof(err)));
+    while (!s.done && pf_now_ms() < deadline)
+        assert_true(pf_http_poll(h, NULL, 0, 100) >= 0);
+    assert_int_equal(s.resp.status, 200);
+    assert_non_null(strstr(got, "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(got, "\r\nclient-request-id: "
+                                "3728211e-0b52-52d4-9d9a-abe719a20b73\r\n"));
+    assert_non_null(strstr(got, "\r\ntraceparent: 00-0af7651916cd43dd8448eb"
+                                "211c80319c-b7ad6b7169203331-01\r\n"));
+    assert_non_null(strstr(
+        got, "\r\ntracestate: rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\r\n"));
+    assert_non_null(strstr(got, "\r\nAuthorization: Bearer eyJ0eXAi.tok.sig\r\n"));
+    assert_non_null(strstr(got, "\r\nAccept: application/json\r\n"));
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/*
+ * An idle connection stays in the epoll set between requests (http.c,
+ * on_socket); when the server closes it, its end-of-file must not keep
+ * the loop busy, and its socket number, reused for the next connection,
+ * must be watched anew, or the request would never finish.
+ */
+static void a_connection_closed_while_idle_gives_way_to_a_new_one(void **state)
+{
+    lb_server *srv = lb_start(answer_and_hang_up, NULL);
+    pf_http *h = client(0);
+    char want[32];
+    seen s;
+    int i, turns;
+
+    (void)state;
+    assert_non_null(srv);
+    for (i = 0; i < 4; i++) {
+        exchange(h, srv, "POST", "{\"a\":1}", &s);
+        assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+        assert_int_equal(s.resp.status, 200);
+        snprintf(want, sizeof(want), "{\"conn\":%d}", i);
+        assert_string_equal(s.body, want);
+        /* idle turns: the closed connection's event is taken, not kept */
+        for (turns = 0; turns < 3; turns++)
+            assert_true(pf_http_poll(h, NULL, 0, 20) >= 0);
+    }
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/* Many requests on one kept-alive connection, one after the other. */
+static void requests_follow_each_other_on_a_kept_connection(void **state)
+{
+    lb_server *srv = lb_start(answer_and_keep, NULL);
+    pf_http *h = client(0);
+    seen s;
+    int i;
+
+    (void)state;
+    assert_non_null(srv);
+    for (i = 0; i < 20; i++) {
+        exchange(h, srv, i % 2 ? "GET" : "POST", i % 2 ? NULL : "{}", &s);
+        assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+        assert_int_equal(s.resp.status, 200);
+        assert_string_equal(s.body, "{\"conn\":0}");
+    }
+    assert_int_equal(lb_requests(srv), 20);
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
 
 static void a_connection_closed_without_answer_says_so(void **state)
 {
@@ -396,7 +520,10 @@ static void a_ca_file_that_is_not_a_regular_file_is_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_request_header_lines_are_sent_as_given),
         cmocka_unit_test(a_connection_closed_without_answer_says_so),
+        cmocka_unit_test(a_connection_closed_while_idle_gives_way_to_a_new_one),
+        cmocka_unit_test(requests_follow_each_other_on_a_kept_connection),
         cmocka_unit_test(a_reused_connection_closed_without_answer_says_so),
         cmocka_unit_test(a_giant_header_line_is_named),
         cmocka_unit_test(too_many_header_bytes_are_named),

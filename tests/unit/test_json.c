@@ -73,6 +73,42 @@ static void control_characters_escape_as_jansson(void **state)
     json_decref(v);
 }
 
+/*
+ * Plain strings (written in one piece) and strings with one character to
+ * escape at every position (written token by token), of every length
+ * around the 8-byte steps, as members' names and as values.
+ */
+static void escapes_at_every_position_match_jansson(void **state)
+{
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f'};
+    char text[25];
+    size_t len, at, k;
+
+    (void)state;
+    for (len = 0; len <= 24; len++) {
+        for (at = 0; at <= len; at++) {
+            for (k = 0; k < sizeof(specials); k++) {
+                json_t *v, *o;
+
+                memset(text, 'a', len);
+                if (at < len) {
+                    text[at] = specials[k];
+                } else if (len >= 2) {
+                    text[len - 2] = (char)0xc3; /* plain: U+00E9 at the end */
+                    text[len - 1] = (char)0xa9;
+                }
+                v = json_stringn(text, len);
+                assert_non_null(v);
+                assert_same_as_jansson(v);
+                o = json_object();
+                assert_int_equal(json_object_setn_new(o, text, len, v), 0);
+                assert_same_as_jansson(o);
+                json_decref(o);
+            }
+        }
+    }
+}
+
 /* Masking writes "***" for every "password" member, any case, any depth,
  * and leaves the value itself alone. */
 static void mask_replaces_every_password(void **state)
@@ -392,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(documents_match_jansson),
         cmocka_unit_test(control_characters_escape_as_jansson),
+        cmocka_unit_test(escapes_at_every_position_match_jansson),
         cmocka_unit_test(mask_replaces_every_password),
         cmocka_unit_test(hand_written_document),
         cmocka_unit_test(release_and_finish_reset_the_writer),

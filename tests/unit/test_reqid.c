@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include <uuid/uuid.h>
+
 #include "provflow/reqid.h"
 
 /* Expected values computed independently with Python's uuid.uuid5. */
@@ -36,6 +38,21 @@ static void namespace_is_uuid5_of_the_documented_name(void **state)
                         "be22c64f-7b65-5479-83f5-245859bf3cc8");
 }
 
+/* The namespace is kept as bytes too: they must be the text's. */
+static void the_id_is_uuid5_in_the_namespace_as_written(void **state)
+{
+    static const char id[] = "bench-0042";
+    char want[PF_UUID_STR_LEN + 1], out[PF_UUID_STR_LEN + 1];
+    uuid_t ns, u;
+
+    (void)state;
+    assert_int_equal(uuid_parse(PF_REQID_NAMESPACE, ns), 0);
+    uuid_generate_sha1(u, ns, id, strlen(id));
+    uuid_unparse_lower(u, want);
+    pf_client_request_id(id, strlen(id), out);
+    assert_string_equal(out, want);
+}
+
 static void guid_check_wants_8_4_4_4_12_hex(void **state)
 {
     (void)state;
@@ -55,6 +72,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_request_id_is_uuid5_of_the_event_id),
         cmocka_unit_test(namespace_is_uuid5_of_the_documented_name),
+        cmocka_unit_test(the_id_is_uuid5_in_the_namespace_as_written),
         cmocka_unit_test(guid_check_wants_8_4_4_4_12_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

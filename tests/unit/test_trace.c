@@ -163,6 +163,10 @@ static void from_an_event_uses_or_restarts_the_trace(void **state)
     assert_string_equal(out, "00-" TID "-" PID "-01");
     pf_trace_format(&t, "b7ad6b7169203331", out);
     assert_string_equal(out, "00-" TID "-b7ad6b7169203331-01");
+    t.flags = 0xa0; /* every flag value in two lower-case hex digits */
+    pf_trace_format(&t, NULL, out);
+    assert_string_equal(out, "00-" TID "-" PID "-a0");
+    t.flags = 0x01;
     pf_trace_release(&t);
     assert_null(t.tracestate);
 
@@ -217,6 +221,31 @@ static void new_ids_are_random_hex_and_never_zero(void **state)
     assert_string_equal(u.parent_id, a);
 }
 
+/* Ids come from a pool of random bytes: none repeats across its refills. */
+static void ids_stay_distinct_across_the_random_pool(void **state)
+{
+    enum { N = 600 }; /* 600 trace starts: 14 KB, many pools of 1 KB */
+    static char seen[2 * N][PF_TRACE_ID_LEN + 1];
+    pf_trace t;
+    size_t i, j;
+
+    (void)state;
+    for (i = 0; i < N; i++) {
+        pf_trace_start(&t);
+        memcpy(seen[2 * i], t.trace_id, sizeof(t.trace_id));
+        memcpy(seen[2 * i + 1], t.parent_id, sizeof(t.parent_id));
+        assert_int_equal(strspn(t.trace_id, "0123456789abcdef"),
+                         PF_TRACE_ID_LEN);
+        assert_int_equal(strspn(t.parent_id, "0123456789abcdef"),
+                         PF_TRACE_SPAN_LEN);
+        pf_trace_release(&t);
+    }
+    for (i = 0; i < 2 * N; i++) {
+        for (j = i + 1; j < 2 * N; j++)
+            assert_string_not_equal(seen[i], seen[j]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +256,7 @@ int main(void)
             tracestate_over_32_members_or_512_characters_is_dropped),
         cmocka_unit_test(from_an_event_uses_or_restarts_the_trace),
         cmocka_unit_test(new_ids_are_random_hex_and_never_zero),
+        cmocka_unit_test(ids_stay_distinct_across_the_random_pool),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
