@@ -289,30 +289,39 @@ static const char *parse_bitmap(const char *p, size_t len, size_t i,
                                 int64_t base, run *runs, size_t *n)
 {
     bool in_run = false;
-    int64_t offset, lo = 0;
+    int64_t lo = 0;
+    uint64_t room, k;
     size_t j;
     int v, b;
 
     *n = 0;
     if (i == len)
         return "empty bitmap";
-    /* len <= PF_PTRACK_METADATA_MAX_LEN: 6 * len is small. */
-    if (base >= PF_PTRACK_OFFSET_MAX ||
-        (uint64_t)(len - i) * 6 > (uint64_t)(PF_PTRACK_OFFSET_MAX - base))
+    if (base >= PF_PTRACK_OFFSET_MAX)
         return "offset out of range";
+    /*
+     * Bit k (from 1) is offset base + k. The last character's padding may
+     * reach past PF_PTRACK_OFFSET_MAX (the writer packs whole characters):
+     * only a bit that is set must be an offset.
+     */
+    room = (uint64_t)(PF_PTRACK_OFFSET_MAX - base);
     for (j = i; j < len; j++) {
         v = b64_value(p[j]);
         if (v < 0)
             return "malformed bitmap";
         for (b = 0; b < 6; b++) {
-            offset = base + 1 + (int64_t)(j - i) * 6 + b;
+            /* len <= PF_PTRACK_METADATA_MAX_LEN: 6 * len is small. */
+            k = (uint64_t)(j - i) * 6 + (uint64_t)b + 1;
             if ((v >> b) & 1) {
+                if (k > room)
+                    return "offset out of range";
                 if (!in_run)
-                    lo = offset;
+                    lo = base + (int64_t)k;
                 in_run = true;
             } else if (in_run) {
+                /* Bit k - 1 was set: base + k - 1 is an offset. */
                 if (runs != NULL)
-                    runs[*n] = (run){lo, offset - 1};
+                    runs[*n] = (run){lo, base + (int64_t)(k - 1)};
                 (*n)++;
                 in_run = false;
             }

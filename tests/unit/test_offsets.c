@@ -452,6 +452,34 @@ static void consumer_below_the_committed_offset_discards_metadata(void **state)
     pf_ptrack_destroy(t);
 }
 
+/*
+ * At the top of the offset range a bitmap's last character reaches past
+ * PF_PTRACK_OFFSET_MAX with clear padding bits: accepted (the writer packs
+ * whole characters, and it chose a bitmap for these offsets; the fuzz
+ * target fuzz_ckpt_meta found it refused). A set bit there is refused.
+ */
+static void bitmap_padding_may_pass_the_top_of_the_range(void **state)
+{
+    /* Base PF_PTRACK_OFFSET_MAX - 5; "U" = bits 2 and 4: base + 3, + 5. */
+    static const char ok[] = "pf1:9223372036854775801:bU";
+    /* "g" = bit 5: base + 6, past PF_PTRACK_OFFSET_MAX. */
+    static const char past[] = "pf1:9223372036854775801:bg";
+    const char *why = NULL;
+    int64_t base = 0;
+    pf_ptrack *t;
+
+    (void)state;
+    assert_int_equal(pf_ptrack_metadata_check(ok, strlen(ok), &base, &why), 0);
+    assert_true(base == PF_PTRACK_OFFSET_MAX - 5);
+    t = pf_ptrack_new(base, ok, strlen(ok));
+    assert_non_null(t);
+    assert_null(pf_ptrack_metadata_error(t));
+    pf_ptrack_destroy(t);
+    assert_int_equal(pf_ptrack_metadata_check(past, strlen(past), &base, &why),
+                     -1);
+    assert_non_null(strstr(why, "out of range"));
+}
+
 static void garbage_metadata_is_ignored_as_a_whole(void **state)
 {
     static const struct {
@@ -1568,6 +1596,7 @@ int main(void)
         cmocka_unit_test(restart_skips_remembered_offsets_and_moves_past_them),
         cmocka_unit_test(consumer_below_the_committed_offset_discards_metadata),
         cmocka_unit_test(garbage_metadata_is_ignored_as_a_whole),
+        cmocka_unit_test(bitmap_padding_may_pass_the_top_of_the_range),
         cmocka_unit_test(overlong_metadata_is_ignored_unread),
         cmocka_unit_test(metadata_check_reports_the_base),
         cmocka_unit_test(metadata_overflow_drops_the_highest_offsets),
