@@ -215,8 +215,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
         h->sock[s] = (unsigned char)(st | SOCK_WANTED); /* as registered */
         return 0;
     }
-    ev.events = ((want & SOCK_IN) ? EPOLLIN : 0u) |
-                ((want & SOCK_OUT) ? EPOLLOUT : 0u);
+    ev.events =
+        ((want & SOCK_IN) ? EPOLLIN : 0u) | ((want & SOCK_OUT) ? EPOLLOUT : 0u);
     ev.data.u64 = (uint64_t)(unsigned)s;
     if (sock_watch(h, s, st, &ev) != 0) {
         h->socket_failed = true;

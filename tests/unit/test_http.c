@@ -233,7 +233,8 @@ static void the_request_header_lines_are_sent_as_given(void **state)
                                 "211c80319c-b7ad6b7169203331-01\r\n"));
     assert_non_null(strstr(
         got, "\r\ntracestate: rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\r\n"));
-    assert_non_null(strstr(got, "\r\nAuthorization: Bearer eyJ0eXAi.tok.sig\r\n"));
+    assert_non_null(
+        strstr(got, "\r\nAuthorization: Bearer eyJ0eXAi.tok.sig\r\n"));
     assert_non_null(strstr(got, "\r\nAccept: application/json\r\n"));
     pf_http_destroy(h);
     lb_stop(srv);
