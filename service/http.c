@@ -16,12 +16,13 @@
 
 /*
  * Per request in flight, libcurl holds a receive buffer (16 KB unless
- * told) and, while a body is sent, an upload buffer (64 KB unless told,
- * 16 KB at least). Graph's answers and provflow's bodies are a few KB:
- * the smallest sizes keep thousands of requests in flight cheap.
+ * told). Graph's answers are a few KB: a small one keeps thousands of
+ * requests in flight cheap. A body is handed over in place
+ * (CURLOPT_POSTFIELDS), which costs no upload buffer (a read callback
+ * would: 16 KB at least per transfer) and sends a small request in one
+ * write.
  */
 #define PF_HTTP_RECV_BUFFER 4096L
-#define PF_HTTP_SEND_BUFFER 16384L
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -57,9 +58,8 @@ struct pf_http_xfer {
     struct curl_slist *headers;
     pf_http_done_fn done;
     void *arg;
-    size_t body_sent_len; /* the request body's length */
-    const char *body;     /* borrowed request body, read by on_read */
-    size_t body_len, body_pos;
+    size_t body_sent_len;  /* the request body's length */
+    int dos;               /* times libcurl began the request (on_prereq) */
     pf_buf resp;           /* response body, NUL-terminated */
     bool too_large;        /* the body passed max_response_bytes */
     bool header_too_large; /* the header passed max_header_bytes */
@@ -337,25 +337,28 @@ void pf_http_destroy(pf_http *h)
     free(h);
 }
 
-static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+/*
+ * libcurl calls this each time it is about to send the request: once,
+ * unless a reused connection broke before any answer and libcurl tries
+ * again on a new one by itself. That second time is refused (see
+ * set_options()).
+ */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip,
+                     int primary_port, int local_port)
 {
     pf_http_xfer *x = arg;
-    size_t len = x->body_len - x->body_pos;
 
-    if (len > size * n)
-        len = size * n;
-    memcpy(buf, x->body + x->body_pos, len);
-    x->body_pos += len;
-    return len;
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    return ++x->dos == 1 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
-/* Rewinding is refused on purpose: see set_options(). */
-static int on_seek(void *arg, curl_off_t offset, int origin)
+/* libcurl gave up a request it would have sent again (on_prereq). */
+static bool resend_refused(const pf_http_xfer *x, CURLcode rc)
 {
-    (void)arg;
-    (void)offset;
-    (void)origin;
-    return CURL_SEEKFUNC_CANTSEEK;
+    return rc == CURLE_ABORTED_BY_CALLBACK && x->dos > 1;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -539,7 +542,7 @@ static pf_transport transport_of(CURLcode rc, const pf_http_xfer *x)
                                                    : PF_TRANSPORT_OTHER;
     case CURLE_OUT_OF_MEMORY:
         return x->giant_line ? PF_TRANSPORT_BROKEN : PF_TRANSPORT_OTHER;
-    case CURLE_SEND_FAIL_REWIND: /* a break after sending: see on_seek */
+    case CURLE_ABORTED_BY_CALLBACK: /* only on_prereq aborts */
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
@@ -646,25 +649,22 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     if (strcmp(r->method, "GET") == 0)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     if (r->body != NULL) {
-        /*
-         * The body is read through a callback that cannot seek back: on a
-         * reused connection that breaks after the request went out, libcurl
-         * would otherwise resend a POST on its own, and a create that Graph
-         * applied before the break would be sent twice. Without a rewind
-         * the transfer fails instead (CURLE_SEND_FAIL_REWIND), and the
-         * caller decides, checking the set's flows first (graph.h).
-         */
-        x->body = r->body;
-        x->body_len = r->body_len;
-        x->body_pos = 0;
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        /* Borrowed, not copied: the caller keeps it until done. */
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)r->body_len);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, x);
-        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     }
+    /*
+     * On a reused connection that breaks after the request went out and
+     * before any answer, libcurl sends the request again on a new one by
+     * itself, and a create that Graph applied before the break would be
+     * sent twice. on_prereq refuses that second start: the transfer
+     * fails instead (request_sent), and the caller decides, checking the
+     * set's flows first (graph.h).
+     */
+    x->dos = 0;
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
                      h->cfg.allow_http ? "http,https" : "https");
@@ -672,7 +672,6 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, PF_HTTP_RECV_BUFFER);
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, PF_HTTP_SEND_BUFFER);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
@@ -793,11 +792,11 @@ static void describe(const pf_http *h, const pf_http_xfer *x, CURLcode rc,
                  "response header too large (a line over %d bytes)",
                  CURL_HEADER_LINE_MAX);
     } else if (rc == CURLE_GOT_NOTHING ||
-               (rc == CURLE_SEND_FAIL_REWIND && x->header_bytes == 0)) {
+               (resend_refused(x, rc) && x->header_bytes == 0)) {
         /*
          * libcurl says "Empty reply from server", or, on a reused
-         * connection that it would have retried but may not (no rewind:
-         * see set_options), "seek callback returned error 2".
+         * connection that it would have retried but may not (see
+         * set_options), "operation aborted by pre-request callback".
          */
         snprintf(out, out_size, "connection closed before any response");
     } else {
@@ -826,9 +825,9 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
     else
         describe(h, x, rc, resp.detail, sizeof(resp.detail));
-    /* A refused rewind means the body had gone out (see on_seek). */
+    /* A refused resend: the first request may have gone out whole. */
     resp.request_sent =
-        rc == CURLE_SEND_FAIL_REWIND ||
+        resend_refused(x, rc) ||
         (request_size > 0 && (curl_off_t)x->body_sent_len <= uploaded);
     resp.body = x->resp.buf != NULL ? x->resp.buf : "";
     resp.body_len = x->resp.len;

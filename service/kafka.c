@@ -199,6 +199,13 @@ rd_kafka_conf_t *pf_kafka_consumer_conf(const pf_config *cfg, void *opaque,
         {"queued.min.messages", "20000"},
         {"fetch.max.bytes", "2097152"},
         {"allow.auto.create.topics", "false"},
+        /*
+         * A member learns of a rebalance at its next heartbeat: with
+         * librdkafka's 3 s, an instance that joins a busy group waits up
+         * to 3 s before the others let go of its partitions (measured:
+         * bench/SCALEOUT-issue13.md). Well within session.timeout.ms.
+         */
+        {"heartbeat.interval.ms", "1000"},
         {NULL, NULL},
     };
 
