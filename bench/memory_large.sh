@@ -89,7 +89,8 @@ for i in range(n):
           "data": {"flowSetId": s, "flowType": "user", "flow": {
               "managementOptions": {"additionalOptions": {
                   "studentAgeGroup": "minor"}},
-              "creationOptions": {"configurations": [{"licenseSkus": [""]}]}}}}
+              "creationOptions": {"configurations": [{
+                  "roleGroupId": "students", "licenseSkus": [""]}]}}}}
     base = len(json.dumps(ev, separators=(",", ":")))
     sku = ev["data"]["flow"]["creationOptions"]["configurations"][0]
     sku["licenseSkus"][0] = "L" * max(1, size - base)

@@ -60,7 +60,14 @@ static const char *const user_attributes[] = {
 /* studentAgeGroup */
 static const char *const age_groups[] = {"minor", "notAdult", "adult", NULL};
 
-/* Well-known section role codes, in Graph's casing (docs/events.md). */
+/*
+ * Well-known section role codes, in Graph's casing (docs/events.md): the
+ * codes Graph's documentation shows, "student" and the 29 roles of the
+ * Staff role group in the Get userProvisioningFlow example. Codes are open
+ * strings in the CSDL (sectionRoleReferenceValue.code is Edm.String), so
+ * a code not listed here is sent as given; "other" was listed once but is
+ * in no Graph source, and is now one of those.
+ */
 static const char *const role_codes[] = {
     "student",
     "teacher",
@@ -92,7 +99,6 @@ static const char *const role_codes[] = {
     "professor",
     "researcher",
     "specialServices",
-    "other",
     NULL,
 };
 
@@ -133,6 +139,11 @@ static const pf_prop section_role_props[] = {
      .kind = PF_KIND_CODE,
      .flags = PF_PROP_REQUIRED,
      .values = role_codes},
+    /* The navigation property to the code's reference definition, bound
+     * by URL only: "value@odata.bind". */
+    {.name = "value",
+     .kind = PF_KIND_BIND,
+     .bind_path = "external/industryData/referenceDefinitions"},
 };
 static const pf_type section_role =
     TYPE("sectionRoleReferenceValue", true, section_role_props);
@@ -183,8 +194,10 @@ static const pf_type password_settings =
     TYPE("simplePasswordSettings", true, password_settings_props);
 
 static const pf_prop user_configuration_props[] = {
+    /* A non-nullable navigation property: a create must bind it. */
     {.name = "roleGroup",
      .kind = PF_KIND_BIND,
+     .flags = PF_PROP_REQUIRED,
      .alias = "roleGroupId",
      .bind_path = "external/industryData/roleGroups"},
     {.name = "defaultPasswordSettings",

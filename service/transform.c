@@ -476,7 +476,12 @@ static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in)
         if (slots[i].value == NULL || json_is_null(slots[i].value)) {
             if (!(p->flags & PF_PROP_REQUIRED))
                 continue; /* absent or null optional: not sent */
-            fail(c, p->name, "required %s is %s", kind_name(p),
+            /* A bind is named as it is written: "roleGroup@odata.bind". */
+            fail(c,
+                 p->kind == PF_KIND_BIND
+                     ? concat(name, sizeof(name), p->name, BIND_SUFFIX)
+                     : p->name,
+                 "required %s is %s", kind_name(p),
                  slots[i].value == NULL ? "missing" : "null");
             goto fail;
         }

@@ -243,6 +243,45 @@ expect_jq .status failed
 call PUT "$URL/_sim/runs" -d '{"outcome":"maybe"}'
 expect_status 400 "bad runs config"
 
+# --- the runs as Graph's industryDataRun list, newest first: the failed
+# sixth, four completed, the first still running (its operation is
+# notStarted); GET runs/{id}
+curl -sf "$URL/_sim/runs" | jq -r '[.runs[].id] | reverse | join(",")' >"$TMP/run-ids"
+graph GET "$IDATA/runs" "$TOK"
+expect_status 200 "list runs"
+expect_jq '[.value[].id] | join(",")' "$(cat "$TMP/run-ids")"
+expect_jq '[.value[].status] | join(",")' \
+    failed,completed,completed,completed,completed,running
+expect_jq '.value[0].blockingError.code' RunFailed
+expect_jq '.value[0].endDateTime | test("^[0-9-]{10}T[0-9:.]+Z$")' true
+expect_jq '.value[1].blockingError' null
+expect_jq '.value[5].endDateTime' null
+expect_jq '[.value[] | .startDateTime | test("^[0-9-]{10}T[0-9:.]+Z$")] | all' true
+expect_jq '[.value[] | .displayName | test("^Run [0-9-]{10} [0-9]{2}:[0-9]{2} UTC$")] | all' true
+expect_jq '[.value[]."@odata.type"] | unique | join(",")' \
+    "#microsoft.graph.industryData.industryDataRun"
+expect_jq 'has("@odata.nextLink")' false
+FIRST_RUN=$(jq -r '.value[5].id' "$BODY")
+graph GET "$IDATA/runs/$FIRST_RUN" "$TOK"
+expect_status 200 "get run"
+expect_jq .id "$FIRST_RUN"
+expect_jq .status running
+expect_jq '."@odata.context" | endswith("/runs/$entity")' true
+graph GET "$IDATA/runs/$UNKNOWN" "$TOK"
+expect_graph_error 404 ResourceNotFound
+graph GET "$IDATA/runs/start" "$TOK"
+expect_graph_error 405 MethodNotAllowed
+graph POST "$IDATA/runs" "$TOK"
+expect_graph_error 405 MethodNotAllowed
+curl -sf -X PATCH "$URL/_sim/faults" \
+    -d '{"listRuns":{"sequence":["500"]},"getRun":{"sequence":["504"]}}' >/dev/null
+graph GET "$IDATA/runs" "$TOK"
+expect_graph_error 500 InternalServerError
+graph GET "$IDATA/runs/$FIRST_RUN" "$TOK"
+expect_graph_error 504 GatewayTimeout
+graph GET "$IDATA/runs" "$TOK"
+expect_status 200 "list runs after the fault"
+
 # --- faults reach the new endpoints by name
 curl -sf -X PATCH "$URL/_sim/faults" \
     -d '{"resetFlow":{"sequence":["503"]}}' >/dev/null
@@ -266,5 +305,90 @@ curl -sf -X POST "$URL/_sim/reset" >/dev/null
 curl -sf "$URL/_sim/runs" >"$BODY"
 expect_jq '.runs | length' 0
 expect_jq .config.notStartedMs 3600000
+graph GET "$IDATA/runs" "$TOK"
+expect_jq '.value | length' 0
+
+# --- a test's own run limit: two per 30 s window; the third start is a
+# 429 whose Retry-After is the seconds until the first leaves the window
+curl -sf -X PUT "$URL/_sim/runs" -d '{"maxPerWindow":2,"windowSeconds":30}' >"$BODY"
+expect_jq .config.maxPerWindow 2
+expect_jq .config.windowSeconds 30
+for i in 1 2; do
+    graph POST "$IDATA/runs/start" "$TOK"
+    expect_status 202 "limited run $i"
+done
+graph POST "$IDATA/runs/start" "$TOK"
+expect_graph_error 429 TooManyRequests
+expect_header Retry-After '^[0-9]+$'
+[ "$(header Retry-After)" -ge 1 ] && [ "$(header Retry-After)" -le 30 ] ||
+    fail "Retry-After $(header Retry-After) of a 30 s window"
+ok
+expect_jq '.error.message | contains("2 per 30 seconds")' true
+graph GET "$IDATA/runs" "$TOK"
+expect_jq '.value | length' 2
+stop_sim
+
+# --- paging (--page-size 2): every list answers two items and an
+# @odata.nextLink to the rest; following the links gives each item once,
+# in order; a $skiptoken not issued by the simulator is a 400
+start_sim paging --page-size 2 --config "$TMP/config.json"
+TOK=$(token)
+for i in 1 2 3 4 5; do
+    graph POST "$SETS_PATH" "$TOK" "${JSON[@]}" -d "{\"displayName\":\"District $i\"}"
+    expect_status 201 "set $i"
+    echo "$(jq -r .id "$BODY") District $i" >>"$TMP/sets.want"
+done
+# follow PATH: every page of a list from PATH; prints "ids|pages", the ids
+# of all pages joined with ",".
+follow() {
+    local next=$URL$1 ids=() pages=0
+    while [ -n "$next" ]; do
+        [[ $next == "$URL/beta/"* ]] || fail "nextLink '$next' not on the simulator"
+        call GET "$next" -H "Authorization: Bearer $TOK"
+        expect_status 200 "page $((pages + 1)) of $1"
+        [ "$(jq '.value | length' "$BODY")" -le 2 ] || fail "a page over 2 items"
+        while read -r id; do ids+=("$id"); done < <(jq -r '.value[] | .id // .displayName' "$BODY")
+        pages=$((pages + 1))
+        next=$(jq -r '."@odata.nextLink" // empty' "$BODY")
+    done
+    local IFS=,
+    echo "${ids[*]}|$pages"
+}
+graph GET "$SETS_PATH" "$TOK"
+expect_jq '.value | length' 2
+expect_jq '[.value[].displayName] | join(",")' "District 1,District 2"
+expect_jq '."@odata.nextLink" | test("/beta/external/industryData/outboundProvisioningFlowSets[?][$]skiptoken=2$")' true
+WANT=$(cut -d' ' -f1 "$TMP/sets.want" | paste -sd,)
+[ "$(follow "$SETS_PATH")" = "$WANT|3" ] || fail "flow sets over 3 pages: $(follow "$SETS_PATH")"
+ok
+A=$(head -n 1 "$TMP/sets.want" | cut -d' ' -f1)
+for s in admin-unit class-group security-group user; do
+    create "$TOK" "$A" "$DATA/seed-$s.json"
+    expect_status 201 "$s in a paged set"
+    echo "$(jq -r .id "$BODY")" >>"$TMP/flows.want"
+done
+WANT=$(paste -sd, "$TMP/flows.want")
+GOT=$(follow "$SETS_PATH/$A/provisioningFlows")
+[ "$GOT" = "$WANT|2" ] || fail "flows over 2 pages: $GOT"
+ok
+for i in 1 2 3; do
+    graph POST "$IDATA/runs/start" "$TOK"
+    expect_status 202 "paged run $i"
+done
+WANT=$(curl -sf "$URL/_sim/runs" | jq -r '[.runs[].id] | reverse | join(",")')
+GOT=$(follow "$IDATA/runs")
+[ "$GOT" = "$WANT|2" ] || fail "runs over 2 pages, newest first: $GOT"
+ok
+# Two role groups fill one page: no nextLink.
+graph GET "$IDATA/roleGroups" "$TOK"
+expect_jq '.value | length' 2
+expect_jq 'has("@odata.nextLink")' false
+# Past the end: an empty page; a foreign token: 400.
+graph GET "$SETS_PATH?\$skiptoken=99" "$TOK"
+expect_status 200 "page past the end"
+expect_jq '.value | length' 0
+graph GET "$SETS_PATH?\$skiptoken=X'abc'" "$TOK"
+expect_graph_error 400 BadRequest
+expect_jq '.error.message | contains("skiptoken")' true
 stop_sim
 done_ok

@@ -67,6 +67,16 @@ valid += [
     ("bind URL on another cloud",
      user({"roleGroup@odata.bind": "https://graph.microsoft.us/beta/"
            "external/industryData/roleGroups/students"})),
+    ("role mapping with its reference definition bound",
+     flow("classGroup", {"configuration": {
+         "additionalOptions": CG_OPTIONS,
+         "enrollmentMappings": {"ownerEnrollmentMappings": [
+             {"code": "teacher", "VALUE@odata.bind":
+              "https://graph.microsoft.com/beta/external/industryData/"
+              "referenceDefinitions/RefRole_Teacher"}]}}})),
+    ("role code other, sent as given", flow("classGroup", {"configuration": {
+         "additionalOptions": CG_OPTIONS,
+         "enrollmentMappings": {"memberEnrollmentMappings": ["other"]}}})),
     ("flowType from @odata.type only",
      event({"flowSetId": FS, "flow": dict(
          AU, **{"@odata.type": NS + "administrativeUnitProvisioningFlow"})})),
@@ -110,7 +120,21 @@ invalid = [
      user({"roleGroupId": "staff", "roleGroup@odata.bind":
            "https://graph.microsoft.com/beta/external/industryData/"
            "roleGroups/staff"})),
-    ("secret name with a path", user({"defaultPasswordSecret": "../etc/passwd"})),
+    ("secret name with a path",
+     user({"roleGroupId": "staff", "defaultPasswordSecret": "../etc/passwd"})),
+    ("user configuration without a role group", user({"licenseSkus": ["Sku1"]})),
+    ("user configuration with a null roleGroupId", user({"roleGroupId": None})),
+    ("user configuration with a null bind URL",
+     user({"roleGroup@odata.bind": None})),
+    ("user password missing",
+     user({"roleGroupId": "staff", "defaultPasswordSettings": {}})),
+    ("role value bound to another collection",
+     flow("classGroup", {"configuration": {
+         "additionalOptions": CG_OPTIONS,
+         "enrollmentMappings": {"ownerEnrollmentMappings": [
+             {"code": "teacher", "value@odata.bind":
+              "https://graph.microsoft.com/beta/external/industryData/"
+              "roleGroups/staff"}]}}})),
 ]
 
 failures = 0

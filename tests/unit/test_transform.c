@@ -829,8 +829,11 @@ static void inline_passwords_stay_accepted(void **state)
 
     (void)state;
     assert_body(USER_FLOW("{'defaultPasswordSettings':{'password':'p@ss'},"
-                          "'licenseSkus':[]}"),
-                &opts, USER_OUT("{" PASSWORD("p@ss") ",'licenseSkus':[]}"));
+                          "'licenseSkus':[],'roleGroupId':'staff'}"),
+                &opts,
+                USER_OUT("{'roleGroup@odata.bind':'https://graph.microsoft.com"
+                         "" ROLE_GROUPS
+                         "staff'," PASSWORD("p@ss") ",'licenseSkus':[]}"));
 }
 
 static void unknown_role_codes_pass_through_as_given(void **state)
@@ -838,25 +841,51 @@ static void unknown_role_codes_pass_through_as_given(void **state)
     pf_transform_opts opts = {NULL, NULL};
 
     (void)state;
+    assert_body(FLOW("classGroup",
+                     "{'configuration':{" CG_OPTIONS ",'enrollmentMappings':{"
+                     "'ownerEnrollmentMappings':['Head-Of-Year','TEACHER'],"
+                     "'memberEnrollmentMappings':['Other']}}}"),
+                &opts,
+                "{'@odata.type':'" NS "classGroupProvisioningFlow',"
+                "'configuration':{'@odata.type':'" NS
+                "classGroupConfiguration',"
+                "" CG_OPTIONS_OUT ",'enrollmentMappings':{"
+                "'@odata.type':'" NS "enrollmentMappings',"
+                "'ownerEnrollmentMappings':[" ROLE_OF "Head-Of-Year" END_ROLE
+                "," ROLE_OF "teacher" END_ROLE "],'memberEnrollmentMappings':["
+                "" ROLE_OF "Other" END_ROLE "]}}}");
+}
+
+/* sectionRoleReferenceValue's navigation to its reference definition:
+ * "value@odata.bind", re-rooted on the Graph root like a role group's. */
+static void role_value_binds_are_sent_rerooted(void **state)
+{
+    pf_transform_opts usgov = {"https://graph.microsoft.us", NULL};
+
+    (void)state;
     assert_body(
         FLOW("classGroup",
              "{'configuration':{" CG_OPTIONS ",'enrollmentMappings':{"
-             "'ownerEnrollmentMappings':['Head-Of-Year','TEACHER'],"
-             "'memberEnrollmentMappings':[]}}}"),
-        &opts,
+             "'ownerEnrollmentMappings':[{'VALUE@odata.bind':'https://graph."
+             "microsoft.com/beta/external/industryData/referenceDefinitions/"
+             "RefRole_Teacher','code':'teacher'}]}}}"),
+        &usgov,
         "{'@odata.type':'" NS "classGroupProvisioningFlow',"
         "'configuration':{'@odata.type':'" NS "classGroupConfiguration',"
         "" CG_OPTIONS_OUT ",'enrollmentMappings':{"
         "'@odata.type':'" NS "enrollmentMappings',"
-        "'ownerEnrollmentMappings':[" ROLE_OF "Head-Of-Year" END_ROLE
-        "," ROLE_OF "teacher" END_ROLE "],'memberEnrollmentMappings':[]}}}");
+        "'ownerEnrollmentMappings':[" ROLE_OF "teacher',"
+        "'value@odata.bind':'https://graph.microsoft.us/beta/external/"
+        "industryData/referenceDefinitions/RefRole_Teacher'}]}}}");
 }
 
 static void mask_secrets_replaces_every_password(void **state)
 {
     pf_transform_opts opts = {NULL, secrets};
-    char *json = sq(USER_FLOW("{'defaultPasswordSecret':'staff-initial'},"
-                              "{'defaultPasswordSettings':{'password':'x'}}"));
+    char *json = sq(USER_FLOW("{'defaultPasswordSecret':'staff-initial',"
+                              "'roleGroupId':'staff'},"
+                              "{'defaultPasswordSettings':{'password':'x'},"
+                              "'roleGroupId':'students'}"));
     json_t *other;
     pf_event ev;
     pf_request req;
@@ -867,7 +896,11 @@ static void mask_secrets_replaces_every_password(void **state)
     transform_ok(&ev, &opts, &req);
     pf_json_mask_secrets(req.body);
     got = dump(req.body);
-    want = canonical(USER_OUT("{" PASSWORD("***") "},{" PASSWORD("***") "}"));
+    want = canonical(USER_OUT("{'roleGroup@odata.bind':'https://graph."
+                              "microsoft.com" ROLE_GROUPS "staff'," PASSWORD(
+                                  "***") "},{'roleGroup@odata.bind':'https://"
+                                         "graph.microsoft.com" ROLE_GROUPS
+                                         "students'," PASSWORD("***") "}"));
     assert_string_equal(got, want);
     assert_null(strstr(got, "Initial-Pa55"));
     free(got);
@@ -950,6 +983,7 @@ int main(void)
         cmocka_unit_test(full_bind_urls_are_rerooted_on_the_graph_root),
         cmocka_unit_test(default_password_secret_is_read_from_the_secrets_dir),
         cmocka_unit_test(inline_passwords_stay_accepted),
+        cmocka_unit_test(role_value_binds_are_sent_rerooted),
         cmocka_unit_test(unknown_role_codes_pass_through_as_given),
         cmocka_unit_test(mask_secrets_replaces_every_password),
         cmocka_unit_test(

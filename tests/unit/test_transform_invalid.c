@@ -446,6 +446,31 @@ static const invalid_case cases[] = {
      {{0}}, 0,
      "data.flow.configuration.enrollmentMappings.ownerEnrollmentMappings[0]"
      ".@odata.type"},
+    {"classGroup role value bind to another collection",
+     CG_MAPPINGS("{'ownerEnrollmentMappings':[{'code':'teacher','value@odata."
+                 "bind':'" BIND_BASE "staff'}]}"),
+     {{0}}, 0,
+     "data.flow.configuration.enrollmentMappings.ownerEnrollmentMappings[0]"
+     ".value@odata.bind"},
+    {"classGroup role value bind that is not a URL",
+     CG_MAPPINGS("{'ownerEnrollmentMappings':[{'code':'teacher',"
+                 "'value@odata.bind':'RefRole_Teacher'}]}"),
+     {{0}}, 0,
+     "data.flow.configuration.enrollmentMappings.ownerEnrollmentMappings[0]"
+     ".value@odata.bind"},
+    {"classGroup role value without @odata.bind is unknown",
+     CG_MAPPINGS("{'ownerEnrollmentMappings':[{'code':'teacher',"
+                 "'value':'RefRole_Teacher'}]}"),
+     {{0}}, 0,
+     "data.flow.configuration.enrollmentMappings.ownerEnrollmentMappings[0]"
+     ".value"},
+    {"classGroup role value bind without its code",
+     CG_MAPPINGS("{'memberEnrollmentMappings':[{'value@odata.bind':'https://"
+                 "graph.microsoft.com/beta/external/industryData/"
+                 "referenceDefinitions/RefRole_Student'}]}"),
+     {{0}}, 0,
+     "data.flow.configuration.enrollmentMappings.memberEnrollmentMappings[0]"
+     ".code"},
     {"classGroup role list as an object",
      CG_MAPPINGS("{'ownerEnrollmentMappings':{'code':'teacher'}}"),
      {{0}}, 0,
@@ -514,40 +539,40 @@ static const invalid_case cases[] = {
     {"user roleGroup without @odata.bind is unknown",
      USER("{'roleGroup':'staff'}"), {{0}}, 0, CONFIG0 ".roleGroup"},
     {"user defaultPasswordSecret without a secrets directory",
-     USER("{'defaultPasswordSecret':'staff-initial'}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSecret':'staff-initial'}"),
      {{0}}, 1, CONFIG0 ".defaultPasswordSecret"},
     {"user defaultPasswordSecret naming a path",
-     USER("{'defaultPasswordSecret':'../etc/passwd'}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSecret':'../etc/passwd'}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
     {"user defaultPasswordSecret with upper case",
-     USER("{'defaultPasswordSecret':'A-upper'}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSecret':'A-upper'}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
     {"user defaultPasswordSecret naming a missing file",
-     USER("{'defaultPasswordSecret':'no-such-secret'}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSecret':'no-such-secret'}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
     {"user defaultPasswordSecret as a number",
-     USER("{'defaultPasswordSecret':12}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSecret':12}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
     {"user defaultPasswordSecret and defaultPasswordSettings both given",
-     USER("{'defaultPasswordSettings':{'password':'x'},"
+     USER("{'roleGroupId':'staff','defaultPasswordSettings':{'password':'x'},"
           "'defaultPasswordSecret':'staff-initial'}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
     {"user defaultPasswordSettings without password",
-     USER("{'defaultPasswordSettings':{}}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSettings':{}}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSettings.password"},
     {"user password as a number",
-     USER("{'defaultPasswordSettings':{'password':1234}}"),
+     USER("{'roleGroupId':'staff','defaultPasswordSettings':{'password':1234}}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSettings.password"},
     {"user defaultPasswordSettings with a wrong @odata.type",
-     USER("{'defaultPasswordSettings':{'@odata.type':'" NS
+     USER("{'roleGroupId':'staff','defaultPasswordSettings':{'@odata.type':'" NS
           "passwordSettings','password':'x'}}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSettings.@odata.type"},
     {"user licenseSkus item as a number",
-     USER("{'licenseSkus':['Sku1',2]}"), {{0}}, 0, CONFIG0 ".licenseSkus[1]"},
+     USER("{'roleGroupId':'staff','licenseSkus':['Sku1',2]}"), {{0}}, 0, CONFIG0 ".licenseSkus[1]"},
     {"user licenseSkus as a string",
-     USER("{'licenseSkus':'Sku1'}"), {{0}}, 0, CONFIG0 ".licenseSkus"},
+     USER("{'roleGroupId':'staff','licenseSkus':'Sku1'}"), {{0}}, 0, CONFIG0 ".licenseSkus"},
     {"user defaultPasswordSecret given before defaultPasswordSettings",
-     USER("{'defaultPasswordSecret':'staff-initial',"
+     USER("{'roleGroupId':'staff','defaultPasswordSecret':'staff-initial',"
           "'defaultPasswordSettings':{'password':'x'}}"),
      {{0}}, 0, CONFIG0 ".defaultPasswordSecret"},
     {"user roleGroupId given before the bind URL",
@@ -557,6 +582,22 @@ static const invalid_case cases[] = {
      USER("{'roleGroup@odata.bind':'https://example.org/x?u="
           "/beta/external/industryData/roleGroups/staff'}"),
      {{0}}, 0, CONFIG0 ".roleGroup@odata.bind"},
+    {"user configuration without a role group",
+     USER("{'licenseSkus':['Sku1']}"),
+     {{0}}, 0, CONFIG0 ".roleGroup@odata.bind"},
+    {"user configuration with a null role group bind",
+     USER("{'roleGroup@odata.bind':null}"),
+     {{0}}, 0, CONFIG0 ".roleGroup@odata.bind"},
+    {"user configuration with a null roleGroupId",
+     USER("{'roleGroupId':null}"),
+     {{0}}, 0, CONFIG0 ".roleGroup@odata.bind"},
+    {"user second configuration without a role group",
+     USER("{'roleGroupId':'staff'},{}"),
+     {{0}}, 0, "data.flow.creationOptions.configurations[1]"
+     ".roleGroup@odata.bind"},
+    {"user defaultPasswordSettings with a null password",
+     USER("{'roleGroupId':'staff','defaultPasswordSettings':{'password':null}}"),
+     {{0}}, 0, CONFIG0 ".defaultPasswordSettings.password"},
     {"user error in the second configuration names its index",
      USER("{'roleGroupId':'staff'},{'roleGroupId':'students','extra':1}"),
      {{0}}, 0, "data.flow.creationOptions.configurations[1].extra"},

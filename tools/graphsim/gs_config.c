@@ -16,7 +16,8 @@ static const char *const endpoint_names[GS_EP_COUNT] = {
     "token",      "createFlow",    "listFlows",      "getFlow",
     "deleteFlow", "createFlowSet", "listFlowSets",   "getFlowSet",
     "updateFlow", "resetFlow",     "updateFlowSet",  "deleteFlowSet",
-    "startRun",   "getOperation",  "listRoleGroups", "getRoleGroup"};
+    "startRun",   "getOperation",  "listRoleGroups", "getRoleGroup",
+    "listRuns",   "getRun"};
 
 static const char *const fault_names[GS_FAULT_COUNT] = {
     "ok",      "429", "500", "503", "504", "drop", "dropAfterApply",
@@ -477,7 +478,8 @@ int gs_faults_from_json(struct gs_fault_profile faults[GS_EP_COUNT],
                              "createFlowSet, listFlowSets, getFlowSet, "
                              "updateFlow, resetFlow, updateFlowSet, "
                              "deleteFlowSet, startRun, getOperation, "
-                             "listRoleGroups, getRoleGroup, graph, all)",
+                             "listRoleGroups, getRoleGroup, listRuns, "
+                             "getRun, graph, all)",
                              key);
                     return -1;
                 }
@@ -1227,6 +1229,7 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
                                        "threads",
                                        "requestLog",
                                        "maxFlows",
+                                       "pageSize",
                                        "trustedCa",
                                        NULL};
     json_error_t jerr;
@@ -1287,6 +1290,8 @@ int gs_config_load(struct gs_config *c, const char *path, char *errstr,
         get_long(j, "requestLog", 1, 1000000, LONG_MIN, &c->request_log, errstr,
                  errsz) ||
         get_long(j, "maxFlows", 1, 100000000, LONG_MIN, &c->max_flows, errstr,
+                 errsz) ||
+        get_long(j, "pageSize", 0, 1000000, LONG_MIN, &c->page_size, errstr,
                  errsz))
         goto out;
     if (seed >= 0) {

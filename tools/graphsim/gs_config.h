@@ -33,6 +33,8 @@ enum gs_endpoint {
     GS_EP_GET_OPERATION,
     GS_EP_LIST_ROLE_GROUPS,
     GS_EP_GET_ROLE_GROUP,
+    GS_EP_LIST_RUNS,
+    GS_EP_GET_RUN,
     GS_EP_COUNT
 };
 
@@ -195,6 +197,7 @@ struct gs_config {
     bool explicit_flow_sets;
     bool reject_duplicates;
     bool strict_case; /* exact CSDL property names; default: any case */
+    long page_size;   /* items per page of a list; 0: one page */
     bool seeded;
     uint64_t seed;
     char *listen;    /* "host:port" */

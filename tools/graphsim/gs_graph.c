@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "provflow/reqid.h"
 
@@ -99,6 +100,67 @@ static void reply(struct gs_response *r, int status, struct gs_buf *b)
     char *text = gs_buf_detach(b, &len);
 
     gs_sim_json_body(r, status, text, len, GS_GRAPH_JSON);
+}
+
+/*
+ * Paging of a list (README: "Paging"): with a page size set, a list
+ * answers at most that many items from the $skiptoken's offset (0 without
+ * one) and, when more follow, an @odata.nextLink to the same list with
+ * the next offset. The token is the simulator's own: anything else is a
+ * 400, as Graph refuses a token it did not issue.
+ */
+struct page {
+    size_t skip; /* the first item of the page */
+    char next[640];
+};
+
+static int page_begin(const struct gs_call *call, struct gs_response *r,
+                      struct page *pg)
+{
+    long skip = 0;
+
+    pg->skip = 0;
+    pg->next[0] = '\0';
+    if (call->query_skiptoken) {
+        skip = gs_parse_ulong(call->query_skiptoken, 100000000);
+        if (skip < 0) {
+            gs_sim_graph_error(call, r, 400, "BadRequest", NULL,
+                               "The $skiptoken '%.64s' is not valid.",
+                               call->query_skiptoken);
+            return -1;
+        }
+    }
+    pg->skip = (size_t)skip;
+    return 0;
+}
+
+/* The items [pg->skip, *end) of n make the page; sets pg->next when more
+ * follow. path: the list's path below /beta/. Reads only settings. */
+static void page_range(const struct gs_sim *sim, struct page *pg, size_t n,
+                       const char *path, size_t *end)
+{
+    size_t size = (size_t)sim->cfg->page_size;
+
+    if (pg->skip > n)
+        pg->skip = n;
+    *end = n;
+    if (size > 0 && n - pg->skip > size) {
+        *end = pg->skip + size;
+        snprintf(pg->next, sizeof(pg->next), "%s/beta/%s?$skiptoken=%zu",
+                 sim->base_url, path, *end);
+    }
+}
+
+/* `{"@odata.context":ctx,["@odata.nextLink":next,]"value":[` */
+static void list_open(struct gs_buf *b, const char *ctx, const char *next)
+{
+    gs_buf_adds(b, "{\"@odata.context\":");
+    gs_buf_add_json_str(b, ctx);
+    if (next && next[0]) {
+        gs_buf_adds(b, ",\"@odata.nextLink\":");
+        gs_buf_add_json_str(b, next);
+    }
+    gs_buf_adds(b, ",\"value\":[");
 }
 
 static void free_set(void *p)
@@ -371,26 +433,27 @@ out:
 static void list_flows(struct gs_sim *sim, struct gs_call *call,
                        struct gs_response *r)
 {
-    char key[GS_GUID_LEN + 1], ctx[512];
+    char key[GS_GUID_LEN + 1], ctx[512], path[256];
     const struct gs_flow_set *s;
     struct gs_buf b;
-    size_t i;
+    struct page pg;
+    size_t i, end;
     bool missing;
 
-    if (set_key(call, r, key) != 0)
+    if (set_key(call, r, key) != 0 || page_begin(call, r, &pg) != 0)
         return;
     snprintf(ctx, sizeof(ctx),
              "%s/beta/$metadata#" SETS_PATH "('%s')/provisioningFlows",
              sim->base_url, key);
+    snprintf(path, sizeof(path), SETS_PATH "/%s/provisioningFlows", key);
     gs_buf_init(&b);
-    gs_buf_adds(&b, "{\"@odata.context\":");
-    gs_buf_add_json_str(&b, ctx);
-    gs_buf_adds(&b, ",\"value\":[");
     pthread_mutex_lock(&sim->lock);
     s = gs_map_get(sim->sets, key);
     missing = !s && sim->cfg->explicit_flow_sets;
-    for (i = 0; s && i < s->nflows; i++) {
-        if (i)
+    page_range(sim, &pg, s ? s->nflows : 0, path, &end);
+    list_open(&b, ctx, pg.next);
+    for (i = pg.skip; s && i < end; i++) {
+        if (i > pg.skip)
             gs_buf_add(&b, ",", 1);
         gs_buf_add(&b, s->flows[i]->body, s->flows[i]->len);
     }
@@ -519,26 +582,26 @@ static void list_or_get_sets(struct gs_sim *sim, struct gs_call *call,
     char key[GS_GUID_LEN + 1], ctx[512];
     const struct gs_flow_set *s = NULL;
     struct gs_buf b;
-    size_t i;
+    struct page pg;
+    size_t i, end;
 
     if (one && set_key(call, r, key) != 0)
+        return;
+    if (!one && page_begin(call, r, &pg) != 0)
         return;
     snprintf(ctx, sizeof(ctx), "%s/beta/$metadata#" SETS_PATH "%s",
              sim->base_url, one ? "/$entity" : "");
     gs_buf_init(&b);
-    if (!one) {
-        gs_buf_adds(&b, "{\"@odata.context\":");
-        gs_buf_add_json_str(&b, ctx);
-        gs_buf_adds(&b, ",\"value\":[");
-    }
     pthread_mutex_lock(&sim->lock);
     if (one) {
         s = gs_map_get(sim->sets, key);
         if (s)
             add_with_context(&b, ctx, s->body, s->len);
     } else {
-        for (i = 0; i < sim->nsets; i++) {
-            if (i)
+        page_range(sim, &pg, sim->nsets, SETS_PATH, &end);
+        list_open(&b, ctx, pg.next);
+        for (i = pg.skip; i < end; i++) {
+            if (i > pg.skip)
                 gs_buf_add(&b, ",", 1);
             gs_buf_add(&b, sim->set_list[i]->body, sim->set_list[i]->len);
         }
@@ -910,6 +973,91 @@ static void get_operation(struct gs_sim *sim, struct gs_call *call,
     reply(r, 200, &b);
 }
 
+/* A run as Graph's industryDataRun (the List runs page's example): its
+ * status follows its operation's (notStarted and running: running;
+ * succeeded: completed), endDateTime once it ended, blockingError when it
+ * failed. The lock is held. */
+static void run_json(const struct gs_run *run, int64_t now_mono,
+                     struct gs_buf *b)
+{
+    const char *op = run_status(run, now_mono);
+    bool failed = strcmp(op, "failed") == 0;
+    bool ended = failed || strcmp(op, "succeeded") == 0;
+    char start[40], end[40], name[40];
+    time_t secs = (time_t)(run->start_ns / 1000000000LL);
+    struct tm tm;
+
+    gs_fmt_graph_time(run->start_ns, start, sizeof(start));
+    gs_fmt_graph_time(run->start_ns + (int64_t)run->conf.duration_ms * 1000000,
+                      end, sizeof(end));
+    gmtime_r(&secs, &tm);
+    strftime(name, sizeof(name), "Run %Y-%m-%d %H:%M UTC", &tm);
+    gs_buf_addf(b,
+                "{\"@odata.type\":\"#microsoft.graph.industryData."
+                "industryDataRun\",\"id\":\"%s\",\"displayName\":\"%s\","
+                "\"status\":\"%s\",\"startDateTime\":\"%s\","
+                "\"endDateTime\":%s%s%s,\"blockingError\":%s}",
+                run->id, name,
+                failed  ? "failed"
+                : ended ? "completed"
+                        : "running",
+                start, ended ? "\"" : "", ended ? end : "null",
+                ended ? "\"" : "",
+                failed ? "{\"code\":\"RunFailed\",\"message\":\"The "
+                         "simulated run failed (runs.outcome).\"}"
+                       : "null");
+}
+
+/* GET runs (newest first, as the List runs page's example) and GET
+ * runs/{id}. */
+static void runs(struct gs_sim *sim, struct gs_call *call,
+                 struct gs_response *r, bool one)
+{
+    char ctx[512];
+    struct gs_buf b;
+    struct page pg;
+    int64_t now = gs_mono_ns();
+    size_t i, end;
+    bool found = false;
+
+    if (!one && page_begin(call, r, &pg) != 0)
+        return;
+    snprintf(ctx, sizeof(ctx), "%s/beta/$metadata#" IDATA_PATH "/runs%s",
+             sim->base_url, one ? "/$entity" : "");
+    gs_buf_init(&b);
+    pthread_mutex_lock(&sim->lock);
+    if (one) {
+        for (i = 0; i < sim->nruns && !found; i++) {
+            if (strcasecmp(sim->runs[i].id, call->flow_id) == 0) {
+                struct gs_buf one_run;
+
+                gs_buf_init(&one_run);
+                run_json(&sim->runs[i], now, &one_run);
+                if (one_run.data)
+                    add_with_context(&b, ctx, one_run.data, one_run.len);
+                gs_buf_release(&one_run);
+                found = true;
+            }
+        }
+    } else {
+        page_range(sim, &pg, sim->nruns, IDATA_PATH "/runs", &end);
+        list_open(&b, ctx, pg.next);
+        for (i = pg.skip; i < end; i++) {
+            if (i > pg.skip)
+                gs_buf_add(&b, ",", 1);
+            run_json(&sim->runs[sim->nruns - 1 - i], now, &b);
+        }
+        gs_buf_adds(&b, "]}");
+    }
+    pthread_mutex_unlock(&sim->lock);
+    if (one && !found) {
+        gs_buf_release(&b);
+        not_found(call, r, "industryDataRun", call->flow_id);
+        return;
+    }
+    reply(r, 200, &b);
+}
+
 json_t *gs_graph_runs_json(struct gs_sim *sim)
 {
     json_t *arr = json_array(), *op;
@@ -937,7 +1085,8 @@ static void role_groups(struct gs_sim *sim, struct gs_call *call,
 {
     char ctx[512];
     struct gs_buf b;
-    size_t i;
+    struct page pg;
+    size_t i, end;
 
     snprintf(ctx, sizeof(ctx), "%s/beta/$metadata#" IDATA_PATH "/roleGroups%s",
              sim->base_url, one ? "/$entity" : "");
@@ -954,11 +1103,15 @@ static void role_groups(struct gs_sim *sim, struct gs_call *call,
         add_with_context(&b, ctx, g.data, g.len);
         gs_buf_release(&g);
     } else {
-        gs_buf_adds(&b, "{\"@odata.context\":");
-        gs_buf_add_json_str(&b, ctx);
-        gs_buf_adds(&b, ",\"value\":[");
-        for (i = 0; i < gs_schema_role_group_count(); i++) {
-            if (i)
+        if (page_begin(call, r, &pg) != 0) {
+            gs_buf_release(&b);
+            return;
+        }
+        page_range(sim, &pg, gs_schema_role_group_count(),
+                   IDATA_PATH "/roleGroups", &end);
+        list_open(&b, ctx, pg.next);
+        for (i = pg.skip; i < end; i++) {
+            if (i > pg.skip)
                 gs_buf_add(&b, ",", 1);
             (void)gs_schema_role_group_json(gs_schema_role_group_id(i), &b);
         }
@@ -1015,6 +1168,12 @@ void gs_graph_handle(struct gs_sim *sim, struct gs_call *call,
         break;
     case GS_EP_GET_ROLE_GROUP:
         role_groups(sim, call, r, true);
+        break;
+    case GS_EP_LIST_RUNS:
+        runs(sim, call, r, false);
+        break;
+    case GS_EP_GET_RUN:
+        runs(sim, call, r, true);
         break;
     default:
         gs_sim_graph_error(call, r, 405, "MethodNotAllowed", NULL,

@@ -263,6 +263,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         c->host = header(conn, "Host");
         c->query_limit =
             MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+        c->query_skiptoken = MHD_lookup_connection_value(
+            conn, MHD_GET_ARGUMENT_KIND, "$skiptoken");
         c->body = rq->body.data;
         c->body_len = rq->body.len;
         if (rq->body.oom)

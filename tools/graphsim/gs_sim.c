@@ -156,6 +156,13 @@ static void route(struct gs_call *c)
         c->endpoint = post ? GS_EP_START_RUN : -1;
         return;
     }
+    if (n <= 5 && seg_is(c, segs[3], "runs")) {
+        c->route = n == 4 ? GS_ROUTE_RUNS : GS_ROUTE_RUN;
+        if (n == 5)
+            gs_copy(c->flow_id, sizeof(c->flow_id), segs[4]);
+        c->endpoint = !get ? -1 : n == 4 ? GS_EP_LIST_RUNS : GS_EP_GET_RUN;
+        return;
+    }
     if (n == 5 && seg_is(c, segs[3], "operations")) {
         c->route = GS_ROUTE_OPERATION;
         gs_copy(c->flow_id, sizeof(c->flow_id), segs[4]);

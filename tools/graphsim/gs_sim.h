@@ -40,6 +40,8 @@ enum gs_route {
     GS_ROUTE_OPERATION,   /* .../industryData/operations/{id} */
     GS_ROUTE_ROLE_GROUPS, /* .../industryData/roleGroups */
     GS_ROUTE_ROLE_GROUP,  /* .../industryData/roleGroups/{id} */
+    GS_ROUTE_RUNS,        /* .../industryData/runs */
+    GS_ROUTE_RUN,         /* .../industryData/runs/{id} */
     GS_ROUTE_CONTROL      /* /_sim/...; every Graph route is before it */
 };
 
@@ -51,6 +53,7 @@ struct gs_call {
     const char *method;
     const char *path; /* decoded URL path, no query */
     const char *query_limit;
+    const char *query_skiptoken; /* a list's $skiptoken, or NULL */
     const char *body;
     size_t body_len;
     bool body_too_large;
@@ -70,7 +73,7 @@ struct gs_call {
     bool non_canonical; /* a path segment in other letter case */
     char tenant[128];
     char set_id[64];
-    char flow_id[64]; /* also an operation's or a roleGroup's id */
+    char flow_id[64]; /* also an operation's, a run's or a roleGroup's id */
     char control[64]; /* the path below /_sim/ */
     char request_id[GS_GUID_LEN + 1];
     char crid[72]; /* the client-request-id echoed */

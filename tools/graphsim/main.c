@@ -56,6 +56,8 @@ static void usage(FILE *out)
         "(default 1000)\n"
         "  --max-flows N           flows stored before creates answer 507\n"
         "                          (default 1000000)\n"
+        "  --page-size N           items per page of a list, then an\n"
+        "                          @odata.nextLink (default 0: one page)\n"
         "  --base-url URL          advertised base URL (default from "
         "--listen)\n"
         "  --trusted-ca FILE       PEM CA certificate(s) trusted for subject\n"
@@ -83,6 +85,7 @@ enum {
     OPT_THREADS,
     OPT_REQUEST_LOG,
     OPT_MAX_FLOWS,
+    OPT_PAGE_SIZE,
     OPT_BASE_URL,
     OPT_TRUSTED_CA,
     OPT_HELP,
@@ -104,6 +107,7 @@ static const struct option options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"request-log", required_argument, NULL, OPT_REQUEST_LOG},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"page-size", required_argument, NULL, OPT_PAGE_SIZE},
     {"base-url", required_argument, NULL, OPT_BASE_URL},
     {"trusted-ca", required_argument, NULL, OPT_TRUSTED_CA},
     {"help", no_argument, NULL, OPT_HELP},
@@ -198,6 +202,10 @@ static int apply(struct gs_config *c, int opt, const char *arg)
                    : 0;
     case OPT_MAX_FLOWS:
         return set_long(&c->max_flows, arg, 1, 100000000, "--max-flows")
+                   ? EXIT_USAGE
+                   : 0;
+    case OPT_PAGE_SIZE:
+        return set_long(&c->page_size, arg, 0, 1000000, "--page-size")
                    ? EXIT_USAGE
                    : 0;
     default:
