@@ -238,7 +238,8 @@ static void job_free(pf_graph_job *j)
     if (j->queued)
         unqueue(j);
     LIST_REMOVE(j, all);
-    explicit_bzero(j->body, j->body_len); /* it may hold a password */
+    if (j->body != NULL) /* it may hold a password */
+        explicit_bzero(j->body, j->body_len);
     free(j->body);
     free(j->list_url);
     free(j->cache_key);

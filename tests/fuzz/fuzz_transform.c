@@ -210,8 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (pf_event_decode(&rec, &ev, &err) == 0) {
         if (ev.id == NULL || ev.source == NULL || ev.type == NULL ||
-            !json_is_object(ev.data) ||
-            strcmp(ev.type, PF_EVENT_TYPE_CREATE) != 0)
+            !json_is_object(ev.data) || pf_op_by_event_type(ev.type) == NULL)
             abort();
         transform(&ev, root,
                   memmem(data, size, SECRET_VALUE, strlen(SECRET_VALUE)) !=
