@@ -18,6 +18,7 @@
 
 #include "provflow/cli.h"
 #include "provflow/config.h"
+#include "provflow/event.h"
 #include "provflow/kafka.h"
 #include "provflow/offsets.h"
 
@@ -41,42 +42,6 @@ static void usage(FILE *out)
     fputs("\nExit status: 0 done (or dry run printed); 64 usage; 69 Kafka\n"
           "unreachable or the group is active; 78 bad configuration.\n",
           out);
-}
-
-/* RFC 3339 UTC or with offset, to milliseconds since the epoch. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    struct tm tm;
-    const char *p;
-    int off = 0, frac_ms = 0, digits = 0;
-
-    memset(&tm, 0, sizeof(tm));
-    p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (p == NULL)
-        return -1;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (digits < 3)
-                frac_ms = frac_ms * 10 + (*p - '0');
-        }
-        for (; digits < 3; digits++)
-            frac_ms *= 10;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-        int h = (p[1] - '0') * 10 + (p[2] - '0');
-        int m = (p[4] - '0') * 10 + (p[5] - '0');
-
-        off = (h * 60 + m) * 60 * (*p == '+' ? 1 : -1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p != '\0')
-        return -1;
-    *ms = ((int64_t)timegm(&tm) - off) * 1000 + frac_ms;
-    return 0;
 }
 
 /* "0,3,7" to a membership test over partition ids < n. */
@@ -149,7 +114,8 @@ int pf_cmd_replay(int argc, char **argv)
         pf_config_release(&cfg);
         return PF_EXIT_USAGE;
     }
-    if (cfg.to_datetime != NULL && parse_time(cfg.to_datetime, &when) != 0) {
+    if (cfg.to_datetime != NULL &&
+        pf_time_parse_ms(cfg.to_datetime, &when) != 0) {
         fprintf(stderr,
                 "provflow replay: --to-datetime %s: not an RFC 3339 "
                 "time such as 2026-11-01T00:00:00Z\n",

@@ -138,7 +138,7 @@ static void on_done(void *arg, const pf_graph_result *r)
         pf_outcome_of_result(&b, r, &it->in.req, it->in.id, SOURCE,
                              pf_wall_ms(), input_of(s, it->line));
         pf_outcome_trace(&b, &it->in.trace);
-        if (r->status == PF_GRAPH_FAILED) {
+        if (r->status == PF_GRAPH_FAILED || r->status == PF_GRAPH_REJECTED) {
             s->failed++;
             s->unreachable = s->unreachable || r->unreachable;
         }
@@ -196,6 +196,8 @@ static void read_one(sender *s)
         item_free(it);
         return;
     }
+    if (it->in.req.since_ms == 0) /* a run start without a time: now */
+        it->in.req.since_ms = pf_wall_ms();
     key = pf_intake_order_key(&it->in, &rec, &key_len);
     if (pf_keyq_push(s->q, key, key_len, &it->node) != 0) {
         pf_error_set(&err, "internal", "$", "out of memory");
@@ -296,8 +298,10 @@ static void usage(FILE *out)
           out);
     pf_config_usage(out, PF_CMD_SEND);
     fputs("\n"
-          "Exit status: 0 every event was created or existed; 65 some event\n"
-          "failed (invalid or rejected); 69 Graph or the token endpoint\n"
+          "Exit status: 0 every event succeeded (created, existed, updated,\n"
+          "deleted, absent, reset, started); 65 some event failed (invalid,\n"
+          "rejected, or a run start refused by the run limit); 69 Graph or the "
+          "token endpoint\n"
           "stayed unreachable or unavailable (no answer, 429, 5xx); 78\n"
           "configuration or authorisation error (e.g. a wrong client secret,\n"
           "a token endpoint answering a token that is not Bearer: nothing is\n"

@@ -99,6 +99,8 @@ static json_t *transform_line(const char *line, size_t len, bool too_long,
     pf_request req;
     pf_error err;
     json_t *out;
+    size_t url_len;
+    char *url;
 
     *valid = false;
     if (too_long) {
@@ -118,10 +120,22 @@ static json_t *transform_line(const char *line, size_t len, bool too_long,
     }
     if (!reveal)
         pf_json_mask_secrets(req.body);
-    /* "O" takes a new reference to the body; req keeps its own. */
-    out = json_pack("{sbsssssssssO}", "ok", 1, "requestId", ev.id, "method",
-                    "POST", "url", req.url, "clientRequestId",
-                    req.client_request_id, "body", req.body);
+    /*
+     * What Graph is asked; a part known only from Graph (a set named by
+     * displayName, a flow by its type) is shown as a placeholder. "O"
+     * takes a new reference to the body; req keeps its own.
+     */
+    url_len = pf_request_url(&req, NULL, NULL, NULL, 0) + 1;
+    url = malloc(url_len);
+    if (url != NULL)
+        pf_request_url(&req, NULL, NULL, url, url_len);
+    out = url == NULL
+              ? NULL
+              : json_pack("{sbsssssssssO}", "ok", 1, "requestId", ev.id,
+                          "method", req.op->method, "url", url,
+                          "clientRequestId", req.client_request_id, "body",
+                          req.body != NULL ? req.body : json_null());
+    free(url);
     pf_request_release(&req);
     pf_event_release(&ev);
     *valid = out != NULL;

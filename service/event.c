@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "provflow/error.h"
 #include "provflow/json.h"
+#include "provflow/ops.h"
 
 #define INVALID "invalid_event"
 
@@ -84,11 +86,10 @@ static int check_type(const char *v, char *errstr, size_t errstr_size)
 {
     char q[68];
 
-    if (strcmp(v, PF_EVENT_TYPE_CREATE) == 0)
+    if (pf_op_by_event_type(v) != NULL)
         return 0;
-    snprintf(errstr, errstr_size,
-             "unsupported event type \"%s\" (expected \"%s\")",
-             pf_error_excerpt(q, sizeof(q), v), PF_EVENT_TYPE_CREATE);
+    snprintf(errstr, errstr_size, "unsupported event type \"%s\" (expected %s)",
+             pf_error_excerpt(q, sizeof(q), v), pf_op_event_types());
     return -1;
 }
 
@@ -523,4 +524,39 @@ void pf_event_release(pf_event *ev)
     free(ev->tracestate);
     json_decref(ev->data);
     memset(ev, 0, sizeof(*ev));
+}
+
+int pf_time_parse_ms(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    const char *p;
+    int off = 0, frac_ms = 0, digits = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL)
+        return -1;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (digits < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+        }
+        for (; digits < 3; digits++)
+            frac_ms *= 10;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int h = (p[1] - '0') * 10 + (p[2] - '0');
+        int m = (p[4] - '0') * 10 + (p[5] - '0');
+
+        off = (h * 60 + m) * 60 * (*p == '+' ? 1 : -1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    *ms = ((int64_t)timegm(&tm) - off) * 1000 + frac_ms;
+    return 0;
 }

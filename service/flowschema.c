@@ -233,7 +233,9 @@ static const pf_type user_management =
 
 static const pf_prop user_flow_props[] = {
     BOOL("createUnmatchedUsers", 0),
-    OBJECT("managementOptions", PF_PROP_REQUIRED, user_management),
+    /* "managementOptions ... Required" on the update page too. */
+    OBJECT("managementOptions", PF_PROP_REQUIRED | PF_PROP_UPDATE_REQUIRED,
+           user_management),
     OBJECT("creationOptions", 0, user_creation),
 };
 static const pf_type user_flow =

@@ -23,15 +23,31 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "provflow/event.h"
 #include "provflow/json.h"
 #include "provflow/limiter.h"
 #include "provflow/log.h"
 #include "provflow/redact.h"
 #include "provflow/setcache.h"
 
+/* A run that started this long before the event still answers it: the
+ * clocks of the event's producer and of Graph may differ by as much. */
+#define RUN_CLOCK_SKEW_MS 2000
+
+/*
+ * A run start's 429 with a Retry-After longer than this is Graph's limit
+ * of on-demand runs (five in 12 hours), not throttling: the event is
+ * refused ("rejected"), not held for hours.
+ */
+#define RUN_LIMIT_WAIT_S 60
+
 typedef enum step {
-    STEP_LIST, /* GET the set's flows: does one of this type exist? */
-    STEP_POST, /* create the flow */
+    STEP_SETS, /* GET the flow sets: the id of the one the event names, or
+                * (a set create) does one of this name exist? */
+    STEP_LIST, /* GET the set's flows: does one of this type exist (a
+                * create)? which is it (an update, delete, reset)? */
+    STEP_RUNS, /* GET the runs: has one started since the event? */
+    STEP_SEND, /* the operation's own request (ops.h) */
 } step;
 
 /*
@@ -54,17 +70,29 @@ struct pf_graph_job {
     tenant *t;
     pf_graph_done_fn done;
     void *arg;
-    const pf_flow_kind *kind;
+    const pf_op *op;
+    const pf_flow_kind *kind; /* NULL when the event names no flow type */
     pf_token_source *tokens;
-    const char *url; /* the set's flows, inside cache_key */
+    const char *url; /* the set's flows, inside cache_key; NULL until the
+                      * set's id is known */
     char *body, crid[PF_UUID_STR_LEN + 1];
-    char set_id[PF_UUID_STR_LEN + 1]; /* for the log lines */
-    pf_graph_origin origin;           /* borrowed: the event (graph.h) */
-    char span[PF_TRACE_SPAN_LEN + 1]; /* the request in flight's span */
+    char set_id[PF_UUID_STR_LEN + 1]; /* "" until known (by name) */
+    char *set_name;                   /* the set's displayName, or NULL */
+    char flow_id[PF_FLOW_ID_MAX + 1]; /* "" until known (by type) */
+    char *base;                       /* "{root}/beta/external/industryData" */
+    char *sets_key;       /* the tenant and its sets' URL: g->sets entry */
+    const char *sets_url; /* the flow sets, inside sets_key */
+    char *runs_url;       /* a run start: the runs; else NULL */
+    char *send_url;       /* the operation's URL once its ids are known */
+    int64_t since_ms;     /* a run start: the event's time (wall ms) */
+    char location[PF_HTTP_LOCATION_MAX]; /* a run start's operation */
+    pf_graph_origin origin;              /* borrowed: the event (graph.h) */
+    char span[PF_TRACE_SPAN_LEN + 1];    /* the request in flight's span */
     size_t body_len;
     json_t *secrets; /* the request body: its passwords are masked */
     char *cache_key; /* the tenant and the set: its entry in g->sets */
     char *list_url;  /* the list's next page, owned; NULL: the first */
+    json_t *pages;   /* the sets or runs of the pages read so far */
 
     step step;               /* what the current try sends next */
     bool may_exist;          /* list the set's flows before the next POST */
@@ -210,10 +238,17 @@ static void job_free(pf_graph_job *j)
     if (j->queued)
         unqueue(j);
     LIST_REMOVE(j, all);
-    explicit_bzero(j->body, j->body_len); /* it may hold a password */
+    if (j->body != NULL) /* it may hold a password */
+        explicit_bzero(j->body, j->body_len);
     free(j->body);
     free(j->list_url);
     free(j->cache_key);
+    free(j->set_name);
+    free(j->base);
+    free(j->sets_key);
+    free(j->runs_url);
+    free(j->send_url);
+    json_decref(j->pages);
     json_decref(j->last_doc);
     json_decref(j->secrets);
     free(j->created);
@@ -247,15 +282,15 @@ int64_t pf_graph_job_settle_until(const pf_graph_job *j)
 {
     int64_t until = j->settle_until_ms;
 
-    if (j->xfer != NULL && j->step == STEP_POST &&
-        j->sent_ms + j->g->cfg.settle_ms > until)
+    if (pf_graph_job_sending(j) && j->sent_ms + j->g->cfg.settle_ms > until)
         until = j->sent_ms + j->g->cfg.settle_ms;
     return until;
 }
 
 bool pf_graph_job_sending(const pf_graph_job *j)
 {
-    return j->xfer != NULL && j->step == STEP_POST;
+    return j->xfer != NULL && j->step == STEP_SEND &&
+           (j->op->flags & PF_OP_CREATES);
 }
 
 bool pf_graph_job_posted(const pf_graph_job *j)
@@ -270,6 +305,12 @@ size_t pf_graph_requests(const pf_graph *g)
 
 static void proceed(pf_graph_job *j);
 static void finish(pf_graph_job *j, pf_graph_result *r);
+static void backoff(pf_graph_job *j, const char *retry_after, bool token);
+static bool settle_first(pf_graph_job *j);
+static void absent(pf_graph_job *j, const char *why);
+static void step_on(pf_graph_job *j);
+static char *cache_key(const pf_token_source *source, const char *url,
+                       const char **url_in);
 
 /*
  * A log line about the job: what happened (one word), the HTTP status of
@@ -290,8 +331,8 @@ static void job_log(const pf_graph_job *j, pf_log_level level, const char *what,
         .client_request_id = j->crid,
         .graph_request_id =
             j->last.request_id[0] != '\0' ? j->last.request_id : NULL,
-        .flow_set_id = j->set_id,
-        .flow_type = j->kind->flow_type,
+        .flow_set_id = j->set_id[0] != '\0' ? j->set_id : j->set_name,
+        .flow_type = j->kind != NULL ? j->kind->flow_type : NULL,
         .tenant = pf_token_source_tenant(j->tokens),
         .attempt = j->attempts,
         .trace_id = o->trace != NULL ? o->trace->trace_id : NULL,
@@ -335,26 +376,75 @@ static void start_timer(pf_graph_job *j, int64_t due_ms)
  * SYSTEMIC goes at once: the owner holds the key and resubmits with the
  * same settle time.
  */
+/* A result in a word, for the log. */
+static const char *result_name(const pf_graph_job *j, const pf_graph_result *r)
+{
+    switch (r->status) {
+    case PF_GRAPH_CREATED:
+        return "created";
+    case PF_GRAPH_EXISTS:
+        return "exists";
+    case PF_GRAPH_DONE:
+        return j->op->done;
+    case PF_GRAPH_ABSENT:
+        return "absent";
+    case PF_GRAPH_REJECTED:
+        return "rejected";
+    case PF_GRAPH_FAILED:
+    case PF_GRAPH_SYSTEMIC:
+        break;
+    }
+    return "failed";
+}
+
+/*
+ * What the try sends next: what the event names by name or type is
+ * looked up first; then, for an operation that must not be repeated
+ * (ops.h) and may have been sent before, Graph is asked whether it holds
+ * it already; then the operation itself.
+ */
+static step next_step(const pf_graph_job *j)
+{
+    if ((j->op->flags & PF_OP_NAMES_SET) && j->set_id[0] == '\0')
+        return STEP_SETS;
+    if ((j->op->flags & PF_OP_NAMES_FLOW) && j->flow_id[0] == '\0')
+        return STEP_LIST;
+    if (!j->may_exist)
+        return STEP_SEND;
+    switch (j->op->kind) {
+    case PF_OP_FLOW_CREATE:
+        return STEP_LIST;
+    case PF_OP_SET_CREATE:
+        return STEP_SETS;
+    case PF_OP_RUN_START:
+        return STEP_RUNS;
+    case PF_OP_FLOW_UPDATE:
+    case PF_OP_FLOW_DELETE:
+    case PF_OP_FLOW_RESET:
+        break;
+    }
+    return STEP_SEND;
+}
+
 static void finish(pf_graph_job *j, pf_graph_result *r)
 {
     assert(r == &j->last || !j->holding);
     if (r->status != PF_GRAPH_SYSTEMIC && pf_now_ms() < j->settle_until_ms) {
         if (r != &j->last)
             j->last = *r;
-        job_log(j, PF_LOG_INFO, "settle_wait", 0,
-                j->settle_until_ms - pf_now_ms(),
-                "settle wait: the result (%s) waits %lld ms, until a create "
-                "sent earlier can no longer land",
-                r->status == PF_GRAPH_CREATED  ? "created"
-                : r->status == PF_GRAPH_EXISTS ? "exists"
-                                               : "failed",
-                (long long)(j->settle_until_ms - pf_now_ms()));
+        job_log(
+            j, PF_LOG_INFO, "settle_wait", 0, j->settle_until_ms - pf_now_ms(),
+            "settle wait: the result (%s) waits %lld ms, until a create "
+            "sent earlier can no longer land",
+            result_name(j, r), (long long)(j->settle_until_ms - pf_now_ms()));
         j->holding = true;
         start_timer(j, j->settle_until_ms);
         return;
     }
     r->attempts = j->attempts;
     r->elapsed_ms = pf_now_ms() - j->started_ms;
+    if (r->flow_set_id == NULL && j->set_id[0] != '\0')
+        r->flow_set_id = j->set_id;
     j->done(j->arg, r);
     job_free(j);
 }
@@ -387,17 +477,20 @@ static void on_flows(pf_graph_job *j, const json_t *flows, bool cached)
     pf_graph_result *r = &j->last;
     const char *from = cached ? " (the set's recent list)" : "";
 
-    if (pf_now_ms() < j->settle_until_ms) {
-        job_log(j, PF_LOG_INFO, "settle_wait", 0,
-                j->settle_until_ms - pf_now_ms(),
-                "settle wait: a create sent earlier may still land; the set "
-                "is listed again in %lld ms, no create before",
-                (long long)(j->settle_until_ms - pf_now_ms()));
-        j->settling = true;
-        start_timer(j, j->settle_until_ms);
+    if (settle_first(j))
+        return;
+    r->flow = existing_flow(j, flows);
+    if (j->op->flags & PF_OP_NAMES_FLOW) {
+        const char *id = json_string_value(json_object_get(r->flow, "id"));
+
+        if (id == NULL || id[0] == '\0' || strlen(id) > PF_FLOW_ID_MAX) {
+            absent(j, "the set has no flow of this type");
+            return;
+        }
+        memcpy(j->flow_id, id, strlen(id) + 1);
+        step_on(j);
         return;
     }
-    r->flow = existing_flow(j, flows);
     if (r->flow != NULL) {
         const char *id = json_string_value(json_object_get(r->flow, "id"));
 
@@ -413,8 +506,235 @@ static void on_flows(pf_graph_job *j, const json_t *flows, bool cached)
             "duplicate check%s: the set has no %s flow (%zu listed): create",
             from, j->kind->flow_type, json_array_size(flows));
     j->may_exist = false;
-    j->step = STEP_POST; /* same try */
+    step_on(j); /* same try */
+}
+
+/*
+ * The set is known by its id now: the URL of its flows, and the entry of
+ * their list in g->sets. 0, or -1 when memory ran out.
+ */
+static int know_set(pf_graph_job *j, const char *id)
+{
+    char url[PF_GRAPH_ROOT_MAX + 192];
+
+    if (j->cache_key != NULL)
+        return 0;
+    if (id != j->set_id)
+        snprintf(j->set_id, sizeof(j->set_id), "%s", id);
+    pf_op_url(pf_op_of(PF_OP_FLOW_CREATE), j->base, j->set_id, NULL, url,
+              sizeof(url));
+    j->cache_key = cache_key(j->tokens, url, &j->url);
+    return j->cache_key != NULL ? 0 : -1;
+}
+
+/* The operation's URL, once what it names is known. */
+static int know_send_url(pf_graph_job *j)
+{
+    size_t n = pf_op_url(j->op, j->base, j->set_id, j->flow_id, NULL, 0) + 1;
+
+    free(j->send_url);
+    j->send_url = malloc(n);
+    if (j->send_url == NULL)
+        return -1;
+    pf_op_url(j->op, j->base, j->set_id, j->flow_id, j->send_url, n);
+    return 0;
+}
+
+/* The try's next step (next_step()), with its URL. -1: out of memory. */
+static int set_step(pf_graph_job *j)
+{
+    j->step = next_step(j);
+    return j->step == STEP_SEND && j->send_url == NULL ? know_send_url(j) : 0;
+}
+
+/* Memory ran out on the way: not the event's fault (the owner retries). */
+static void out_of_memory(pf_graph_job *j)
+{
+    memset(&j->last, 0, sizeof(j->last));
+    j->last.status = PF_GRAPH_SYSTEMIC;
+    snprintf(j->last.message, sizeof(j->last.message), "out of memory");
+    j->settle_until_ms = 0;
+    finish(j, &j->last);
+}
+
+/* Goes on to the try's next step (the same try). */
+static void step_on(pf_graph_job *j)
+{
+    if (set_step(j) != 0) {
+        out_of_memory(j);
+        return;
+    }
     proceed(j);
+}
+
+/* The flow (or set) to change is not there: nothing to do. */
+static void absent(pf_graph_job *j, const char *why)
+{
+    job_log(j, PF_LOG_INFO, "absent", j->last.http_status, -1,
+            "%s: absent, nothing to %s", why, j->op->method);
+    j->last.status = PF_GRAPH_ABSENT;
+    finish(j, &j->last);
+}
+
+/* The event names what Graph does not hold, or holds twice: it fails. */
+static void refused(pf_graph_job *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void refused(pf_graph_job *j, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(j->last.message, sizeof(j->last.message), fmt, ap);
+    va_end(ap);
+    job_log(j, PF_LOG_INFO, "rejected", j->last.http_status, -1, "%s",
+            j->last.message);
+    j->last.status = PF_GRAPH_FAILED;
+    j->last.error_code = "rejected";
+    finish(j, &j->last);
+}
+
+/* A list step's answer must wait: a create sent earlier may still land. */
+static bool settle_first(pf_graph_job *j)
+{
+    if (pf_now_ms() >= j->settle_until_ms)
+        return false;
+    job_log(j, PF_LOG_INFO, "settle_wait", 0, j->settle_until_ms - pf_now_ms(),
+            "settle wait: a create sent earlier may still land; Graph is "
+            "asked again in %lld ms, nothing sent before",
+            (long long)(j->settle_until_ms - pf_now_ms()));
+    j->settling = true;
+    start_timer(j, j->settle_until_ms);
+    return true;
+}
+
+/*
+ * The flow sets (a list answer, or the cache): the one the event names
+ * by displayName (exact, letter case counts). A set create: one of that
+ * name exists already, or it is created.
+ */
+static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
+{
+    const json_t *set, *found = NULL;
+    size_t i, n = 0;
+
+    if (j->op->kind == PF_OP_SET_CREATE && settle_first(j))
+        return;
+    json_array_foreach(sets, i, set)
+    {
+        const char *name =
+            json_string_value(json_object_get(set, "displayName"));
+
+        if (name != NULL && strcmp(name, j->set_name) == 0 && n++ == 0)
+            found = set;
+    }
+    if (j->op->kind == PF_OP_SET_CREATE) {
+        if (found == NULL) {
+            job_log(j, PF_LOG_INFO, "duplicate_check", j->last.http_status, -1,
+                    "duplicate check%s: no flow set named \"%s\": create",
+                    cached ? " (the recent list)" : "", j->set_name);
+            j->may_exist = false;
+            step_on(j);
+            return;
+        }
+        job_log(j, PF_LOG_INFO, "exists", j->last.http_status, -1,
+                "duplicate check: a flow set named \"%s\" exists: exists, "
+                "no create sent",
+                j->set_name);
+        j->last.status = PF_GRAPH_EXISTS;
+        j->last.flow = found;
+        json_decref(j->last_doc); /* found may live in the cache: hold it */
+        j->last_doc = json_incref((json_t *)sets);
+        snprintf(j->set_id, sizeof(j->set_id), "%s",
+                 json_string_value(json_object_get(found, "id")) != NULL
+                     ? json_string_value(json_object_get(found, "id"))
+                     : "");
+        finish(j, &j->last);
+        return;
+    }
+    if (n == 0 && (j->op->flags & PF_OP_ABSENT_OK)) {
+        absent(j, "no flow set of that name");
+        return;
+    }
+    if (n == 0) {
+        refused(j, "no flow set named \"%s\"", j->set_name);
+        return;
+    }
+    if (n > 1) {
+        refused(j, "ambiguous: %zu flow sets are named \"%s\"", n, j->set_name);
+        return;
+    }
+    if (!pf_is_guid(json_string_value(json_object_get(found, "id")))) {
+        refused(j, "the flow set named \"%s\" has no usable id", j->set_name);
+        return;
+    }
+    if (know_set(j, json_string_value(json_object_get(found, "id"))) != 0) {
+        out_of_memory(j);
+        return;
+    }
+    step_on(j);
+}
+
+/*
+ * The runs: one that started at or after the event's time (2 s of clock
+ * difference allowed) is the one the event asked for, whoever started it:
+ * "exists", no second start.
+ */
+static void on_runs(pf_graph_job *j, const json_t *runs)
+{
+    const json_t *run;
+    size_t i;
+    int64_t at;
+
+    if (settle_first(j))
+        return;
+    json_array_foreach(runs, i, run)
+    {
+        const char *when =
+            json_string_value(json_object_get(run, "startDateTime"));
+
+        if (when != NULL && pf_time_parse_ms(when, &at) == 0 &&
+            at >= j->since_ms - RUN_CLOCK_SKEW_MS) {
+            job_log(j, PF_LOG_INFO, "exists", j->last.http_status, -1,
+                    "duplicate check: a run started at %s, since the event: "
+                    "exists, no second start",
+                    when);
+            j->last.status = PF_GRAPH_EXISTS;
+            j->last.flow = run;
+            json_decref(j->last_doc); /* run lives in runs: hold it */
+            j->last_doc = json_incref((json_t *)runs);
+            finish(j, &j->last);
+            return;
+        }
+    }
+    job_log(j, PF_LOG_INFO, "duplicate_check", j->last.http_status, -1,
+            "duplicate check: no run started since the event (%zu listed): "
+            "start",
+            json_array_size(runs));
+    j->may_exist = false;
+    step_on(j);
+}
+
+/* The step's list from g->sets, when a recent one answers it: true. */
+static bool from_cache(pf_graph_job *j)
+{
+    const json_t *list = NULL;
+
+    j->use_cache = false;
+    if (j->step == STEP_LIST && j->cache_key != NULL)
+        list = pf_setcache_get(j->g->sets, j->cache_key, pf_now_ms(),
+                               j->settle_until_ms);
+    else if (j->step == STEP_SETS)
+        list = pf_setcache_get(j->g->sets, j->sets_key, pf_now_ms(),
+                               j->settle_until_ms);
+    if (list == NULL)
+        return false;
+    memset(&j->last, 0, sizeof(j->last));
+    j->last.http_status = 200; /* what the list answered */
+    if (j->step == STEP_LIST)
+        on_flows(j, list, true);
+    else
+        on_sets(j, list, true);
+    return true;
 }
 
 /* A try begins: at start and after each backoff. */
@@ -430,25 +750,17 @@ static void on_timer(pf_timer *t, void *arg)
     }
     if (j->settling) {
         j->settling = false;
-        j->step = STEP_LIST;
-        proceed(j);
+        step_on(j);
         return;
     }
     j->attempts++;
     j->reauthed = false;
-    j->step = j->may_exist ? STEP_LIST : STEP_POST;
-    if (j->step == STEP_LIST && j->use_cache) {
-        const json_t *flows = pf_setcache_get(j->g->sets, j->cache_key,
-                                              pf_now_ms(), j->settle_until_ms);
-
-        j->use_cache = false;
-        if (flows != NULL) {
-            memset(&j->last, 0, sizeof(j->last));
-            j->last.http_status = 200; /* what the list answered */
-            on_flows(j, flows, true);
-            return;
-        }
+    if (set_step(j) != 0) {
+        out_of_memory(j);
+        return;
     }
+    if (j->use_cache && from_cache(j))
+        return;
     proceed(j);
 }
 
@@ -507,13 +819,30 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
 
 static void on_response(void *arg, const pf_http_response *resp);
 
+/* The URL of the step's request: a list's next page, or its first. */
+static const char *step_url(const pf_graph_job *j)
+{
+    if (j->step != STEP_SEND && j->list_url != NULL)
+        return j->list_url;
+    switch (j->step) {
+    case STEP_LIST:
+        return j->url;
+    case STEP_SETS:
+        return j->sets_url;
+    case STEP_RUNS:
+        return j->runs_url;
+    case STEP_SEND:
+        break;
+    }
+    return j->send_url;
+}
+
 /* Sends the try's next request; the job holds a slot and a token. */
 static void send_step(pf_graph_job *j, const char *bearer)
 {
     pf_graph *g = j->g;
     pf_http_request req = {
-        .url =
-            j->step == STEP_LIST && j->list_url != NULL ? j->list_url : j->url,
+        .url = step_url(j),
         .bearer = bearer,
         .client_request_id = j->crid,
     };
@@ -527,12 +856,16 @@ static void send_step(pf_graph_job *j, const char *bearer)
         req.tracestate = j->origin.trace->tracestate;
     }
 
-    if (j->step == STEP_POST) {
+    if (j->step == STEP_SEND) {
         j->posted = true;
-        req.method = "POST";
-        req.content_type = "application/json";
-        req.body = j->body;
-        req.body_len = j->body_len;
+        req.method = j->op->method;
+        if (j->body != NULL) {
+            req.content_type = "application/json";
+            req.body = j->body;
+            req.body_len = j->body_len;
+        } else if (strcmp(req.method, "POST") == 0) {
+            req.body = ""; /* an action without parameters: Length 0 */
+        }
     } else {
         req.method = "GET";
     }
@@ -549,8 +882,10 @@ static void send_step(pf_graph_job *j, const char *bearer)
     g->requests++;
     pf_limiter_sent(&j->t->lim, j->sent_ms);
     job_log(j, PF_LOG_DEBUG, "request", 0, -1, "%s sent%s", req.method,
-            j->step == STEP_LIST ? " (the duplicate check: the set's flows)"
-                                 : "");
+            j->step == STEP_LIST   ? " (the set's flows)"
+            : j->step == STEP_SETS ? " (the flow sets)"
+            : j->step == STEP_RUNS ? " (the runs)"
+                                   : "");
 }
 
 static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
@@ -714,6 +1049,10 @@ static void tell_limiter(pf_graph_job *j, const pf_http_response *resp)
     int64_t hold_ms = 0, now = pf_now_ms();
     pf_limiter_signal sig = signal_of(j->g, t, resp, &hold_ms);
 
+    /* A run start's 429 is the run limit first (run_limited()). */
+    if (sig == PF_LIMITER_THROTTLE && j->step == STEP_SEND &&
+        j->op->kind == PF_OP_RUN_START && resp->status == 429)
+        sig = PF_LIMITER_SAMPLE;
     j->held = sig == PF_LIMITER_THROTTLE;
     j->answered_ms = now;
     if (!pf_limiter_answered(&t->lim, now, j->sent_ms, sig, hold_ms))
@@ -763,8 +1102,7 @@ static void wait_throttled(pf_graph_job *j, bool retry_after)
             status_of(j, st, sizeof(st)), j->last.message,
             retry_after ? ", Retry-After" : "", (long long)(resume - now));
     j->reauthed = false;
-    j->step = j->may_exist ? STEP_LIST : STEP_POST;
-    proceed(j);
+    step_on(j);
 }
 
 /* The owner's view of a Graph error body: its "error" object. */
@@ -827,6 +1165,14 @@ static bool same_origin(const char *url, const char *other)
             other[path - url] == '/');
 }
 
+/* Adds a page of sets or runs to those read before. */
+static int keep_page(pf_graph_job *j, const json_t *items)
+{
+    if (j->pages == NULL && (j->pages = json_array()) == NULL)
+        return -1;
+    return json_array_extend(j->pages, (json_t *)items);
+}
+
 /*
  * A 200 to the list. An answer that cannot be read (not JSON, no "value"
  * array: a cut or garbled body) says nothing about the set: a transient
@@ -836,36 +1182,65 @@ static bool same_origin(const char *url, const char *other)
  */
 static void on_list(pf_graph_job *j, const json_t *doc)
 {
-    const json_t *flows = json_object_get(doc, "value");
+    const json_t *items = json_object_get(doc, "value");
     const char *next =
         json_string_value(json_object_get(doc, "@odata.nextLink"));
     char *next_url = NULL;
+    json_t *pages;
+    bool found = j->step == STEP_LIST && json_is_array(items) &&
+                 j->kind != NULL && existing_flow(j, items) != NULL;
 
-    if (!json_is_array(flows) ||
-        (next != NULL && existing_flow(j, flows) == NULL &&
-         (!same_origin(j->url, next) || (next_url = strdup(next)) == NULL))) {
+    if (!json_is_array(items) ||
+        (next != NULL && !found &&
+         (!same_origin(j->base, next) || (next_url = strdup(next)) == NULL))) {
         snprintf(j->last.message, sizeof(j->last.message),
-                 "the duplicate check's answer is unusable (HTTP 200, %s)",
+                 "the %s answer is unusable (HTTP 200, %s)",
+                 j->step == STEP_LIST ? "duplicate check's" : "list's",
                  !json_is_object(doc)    ? "not a JSON object"
-                 : !json_is_array(flows) ? "no \"value\" array"
+                 : !json_is_array(items) ? "no \"value\" array"
                                          : "a next page on another host");
         free(j->list_url);
         j->list_url = NULL;
+        json_decref(j->pages);
+        j->pages = NULL;
         backoff(j, NULL, false);
         return;
     }
     if (next_url != NULL) {
+        /* The pages of sets and runs are all read: kept until the end. */
+        if (j->step != STEP_LIST && keep_page(j, items) != 0) {
+            free(next_url);
+            out_of_memory(j);
+            return;
+        }
         free(j->list_url);
         j->list_url = next_url; /* now owned by j */
         proceed(j);             /* same try, same step */
         return;
     }
     /* A whole answer, as Graph held the set when the list was sent. */
-    if (j->list_url == NULL && next == NULL)
-        pf_setcache_put(j->g->sets, j->cache_key, flows, j->sent_ms);
+    if (j->list_url == NULL && next == NULL && j->step != STEP_RUNS)
+        pf_setcache_put(j->g->sets,
+                        j->step == STEP_LIST ? j->cache_key : j->sets_key,
+                        items, j->sent_ms);
     free(j->list_url);
     j->list_url = NULL;
-    on_flows(j, flows, false);
+    if (j->pages != NULL && keep_page(j, items) != 0) {
+        out_of_memory(j);
+        return;
+    }
+    /* Ours now: the job may end in the calls below. */
+    pages = j->pages;
+    j->pages = NULL;
+    if (pages != NULL)
+        items = pages;
+    if (j->step == STEP_LIST)
+        on_flows(j, items, false);
+    else if (j->step == STEP_SETS)
+        on_sets(j, items, false);
+    else
+        on_runs(j, items);
+    json_decref(pages);
 }
 
 /* A 201: later checks of the set from the cache see this flow. */
@@ -1002,8 +1377,8 @@ static json_t *read_answer(pf_graph_job *j, const pf_http_response *resp,
         return NULL;
     }
     snprintf(r->message, sizeof(r->message), "HTTP %ld", resp->status);
-    if (j->step != STEP_POST || resp->status != 201 ||
-        copy_flow(flow, resp, r) != 0) {
+    if (j->step != STEP_SEND || j->op->kind != PF_OP_FLOW_CREATE ||
+        resp->status != 201 || copy_flow(flow, resp, r) != 0) {
         doc = json_loadb(resp->body, resp->body_len, 0, NULL);
         graph_error(r, doc, j->secrets);
     }
@@ -1021,15 +1396,19 @@ static void note_uncertain(pf_graph_job *j, const pf_http_response *resp)
 {
     pf_graph *g = j->g;
 
-    if (j->step != STEP_POST ||
+    if (j->step != STEP_SEND || !(j->op->flags & PF_OP_CREATES) ||
         !pf_classify_may_have_reached(resp->transport, resp->status,
-                                      resp->request_sent))
+                                      resp->request_sent) ||
+        (resp->transport == PF_TRANSPORT_OK && pf_op_ok(j->op, resp->status)))
         return;
     j->may_exist = true;
     if (j->sent_ms + g->cfg.settle_ms > j->settle_until_ms)
         j->settle_until_ms = j->sent_ms + g->cfg.settle_ms;
-    /* The set may hold this create any time now: list it afresh. */
-    pf_setcache_forget(g->sets, j->cache_key);
+    /* Graph may hold this create any time now: list it afresh. */
+    if (j->op->kind == PF_OP_FLOW_CREATE)
+        pf_setcache_forget(g->sets, j->cache_key);
+    else if (j->op->kind == PF_OP_SET_CREATE)
+        pf_setcache_forget(g->sets, j->sets_key);
 }
 
 /* A 201: the flow, or its id from elsewhere when the body cannot name it. */
@@ -1060,6 +1439,94 @@ static void on_created(pf_graph_job *j, const pf_http_response *resp,
     finish(j, r);
 }
 
+/* A set created: its id, and the sets' recent list knows it. */
+static void on_set_created(pf_graph_job *j, json_t *doc)
+{
+    pf_graph_result *r = &j->last;
+    const char *id = json_string_value(json_object_get(doc, "id"));
+
+    r->status = PF_GRAPH_CREATED;
+    r->flow = json_is_object(doc) ? doc : NULL;
+    if (pf_is_guid(id)) {
+        snprintf(j->set_id, sizeof(j->set_id), "%s", id);
+        pf_setcache_add(j->g->sets, j->sets_key, doc);
+    } else {
+        snprintf(r->note, sizeof(r->note), "Graph's 201 names no flow set id");
+        pf_setcache_forget(j->g->sets, j->sets_key);
+    }
+    finish(j, r);
+}
+
+/*
+ * A run start answered 429: Graph's limit of on-demand runs when the wait
+ * it names is long (RUN_LIMIT_WAIT_S) or past --max-elapsed-ms: the
+ * event is refused with the wait in its outcome. A short one is waited
+ * for by this job alone; the tenant's other requests are not held.
+ */
+static void run_limited(pf_graph_job *j, const pf_http_response *resp)
+{
+    pf_graph_result *r = &j->last;
+    int64_t after = -1;
+
+    if (resp->retry_after[0] != '\0')
+        after = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
+    if (after >= 0 && after <= RUN_LIMIT_WAIT_S &&
+        pf_now_ms() + after * 1000 - j->started_ms <=
+            j->g->cfg.retry.max_elapsed_ms) {
+        backoff(j, resp->retry_after, false);
+        return;
+    }
+    job_log(j, PF_LOG_WARN, "rejected", resp->status, -1,
+            "the run limit: %s (retry after %lld s)", r->message,
+            (long long)after);
+    r->status = PF_GRAPH_REJECTED;
+    r->error_code = "run_limit";
+    r->retry_after_s = after;
+    finish(j, r);
+}
+
+/*
+ * The answers that mean something of their own to the operation (ops.h):
+ * its success, a flow that is not there, the run limit. true when handled.
+ */
+static bool op_answer(pf_graph_job *j, const pf_http_response *resp,
+                      json_t *doc)
+{
+    pf_graph_result *r = &j->last;
+    const pf_op *op = j->op;
+
+    if (resp->transport != PF_TRANSPORT_OK || op->kind == PF_OP_FLOW_CREATE)
+        return false;
+    if (op->kind == PF_OP_SET_CREATE && resp->status == 201) {
+        on_set_created(j, doc);
+        return true;
+    }
+    if (op->kind != PF_OP_SET_CREATE && pf_op_ok(op, resp->status)) {
+        r->status = PF_GRAPH_DONE;
+        if (op->kind == PF_OP_RUN_START) {
+            memcpy(j->location, resp->location, sizeof(j->location));
+            r->operation_url = j->location;
+        } else if (j->cache_key != NULL) {
+            /* The set's flows changed: its recent list is stale. */
+            pf_setcache_forget(j->g->sets, j->cache_key);
+        }
+        job_log(j, PF_LOG_DEBUG, op->done, resp->status, -1, "%s", op->done);
+        finish(j, r);
+        return true;
+    }
+    if ((op->flags & PF_OP_ABSENT_OK) && resp->status == 404) {
+        if (j->cache_key != NULL)
+            pf_setcache_forget(j->g->sets, j->cache_key);
+        absent(j, "Graph answered 404");
+        return true;
+    }
+    if (op->kind == PF_OP_RUN_START && resp->status == 429) {
+        run_limited(j, resp);
+        return true;
+    }
+    return false;
+}
+
 /* What the answer to a create (or a list that failed) means for the job. */
 static void decide(pf_graph_job *j, const pf_http_response *resp, json_t *doc)
 {
@@ -1067,7 +1534,9 @@ static void decide(pf_graph_job *j, const pf_http_response *resp, json_t *doc)
     pf_class cls =
         pf_classify_graph(resp->transport, resp->status, j->reauthed);
 
-    if (cls == PF_CLASS_CREATED && j->step == STEP_LIST)
+    if (j->step == STEP_SEND && op_answer(j, resp, doc))
+        return;
+    if (cls == PF_CLASS_CREATED && j->step != STEP_SEND)
         cls = PF_CLASS_SYSTEMIC; /* a 201 to a GET: outside the contract */
     switch (cls) {
     case PF_CLASS_CREATED:
@@ -1130,7 +1599,7 @@ static void on_response(void *arg, const pf_http_response *resp)
     note_uncertain(j, resp);
     if (j->after_create && j->step == STEP_LIST)
         created_listed(j, resp, doc);
-    else if (j->step == STEP_LIST && resp->transport == PF_TRANSPORT_OK &&
+    else if (j->step != STEP_SEND && resp->transport == PF_TRANSPORT_OK &&
              resp->status == 200)
         on_list(j, doc);
     else
@@ -1195,6 +1664,40 @@ static char *cache_key(const pf_token_source *source, const char *url,
     return key;
 }
 
+/* The job's copy of what it needs of req, which may go after submit. */
+static int take_request(pf_graph_job *j, const pf_request *req)
+{
+    char url[PF_GRAPH_ROOT_MAX + 64];
+
+    j->base = strdup(req->base);
+    if (j->base == NULL)
+        return -1;
+    if (req->flow_set_name != NULL &&
+        (j->set_name = strdup(req->flow_set_name)) == NULL)
+        return -1;
+    if (req->flow_id != NULL)
+        snprintf(j->flow_id, sizeof(j->flow_id), "%s", req->flow_id);
+    if (req->flow_set_id[0] != '\0' && know_set(j, req->flow_set_id) != 0)
+        return -1;
+    snprintf(url, sizeof(url), "%s/outboundProvisioningFlowSets", j->base);
+    j->sets_key = cache_key(j->tokens, url, &j->sets_url);
+    if (j->sets_key == NULL)
+        return -1;
+    if (req->op->kind == PF_OP_RUN_START) {
+        snprintf(url, sizeof(url), "%s/runs", j->base);
+        if ((j->runs_url = strdup(url)) == NULL)
+            return -1;
+    }
+    if (req->body != NULL) {
+        j->body = pf_jsonw_dump(req->body, 0, NULL);
+        if (j->body == NULL)
+            return -1;
+        j->body_len = strlen(j->body);
+        j->secrets = json_incref(req->body); /* req may go: the tree stays */
+    }
+    return 0;
+}
+
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               pf_token_source *source, bool check_existing,
                               int64_t create_after_ms,
@@ -1216,30 +1719,26 @@ pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
     }
     j->done = done;
     j->arg = arg;
+    j->op = req->op;
     j->kind = req->flow;
     j->tokens = source;
-    j->may_exist = check_existing;
-    j->use_cache = check_existing;
+    /* Only what must not be repeated is checked first (ops.h). */
+    j->may_exist = check_existing && (req->op->flags & PF_OP_CREATES);
+    j->use_cache = true;
     j->settle_until_ms = create_after_ms;
     j->started_ms = pf_now_ms();
+    j->since_ms = req->since_ms;
     memcpy(j->crid, req->client_request_id, sizeof(j->crid));
-    memcpy(j->set_id, req->flow_set_id, sizeof(j->set_id));
     if (origin != NULL)
         j->origin = *origin; /* its strings borrowed (graph.h) */
     else
         j->origin = (pf_graph_origin){.partition = -1, .offset = -1};
-    j->cache_key = cache_key(source, req->url, &j->url);
-    j->body = pf_jsonw_dump(req->body, 0, NULL);
-    if (j->cache_key == NULL || j->body == NULL) {
-        free(j->body);
-        free(j->cache_key);
-        free(j);
-        goto oom;
-    }
-    j->body_len = strlen(j->body);
-    j->secrets = json_incref(req->body); /* req may go: the tree stays */
     pf_timer_init(&j->timer, on_timer, j);
     LIST_INSERT_HEAD(&g->jobs, j, all);
+    if (take_request(j, req) != 0) {
+        job_free(j);
+        goto oom;
+    }
     /* Start from the loop, so that done is never called from here. */
     if (pf_timer_start(g->timers, &j->timer, pf_now_ms()) != 0) {
         job_free(j);

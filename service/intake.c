@@ -42,12 +42,24 @@ void pf_intake_record(const pf_intake_config *cfg, const pf_record *rec,
 const char *pf_intake_order_key(const pf_intake *in, const pf_record *rec,
                                 size_t *len)
 {
+    const char *key;
+
     if (rec->key_len > 0) {
         *len = rec->key_len;
         return rec->key;
     }
-    *len = strlen(in->req.flow_set_id);
-    return in->req.flow_set_id;
+    /* A set by id or by name; a run start: its tenant (ops.h). */
+    if (in->req.flow_set_id[0] != '\0') {
+        *len = strlen(in->req.flow_set_id);
+        return in->req.flow_set_id;
+    }
+    if (in->req.flow_set_name != NULL) {
+        *len = strlen(in->req.flow_set_name);
+        return in->req.flow_set_name;
+    }
+    key = in->source != NULL ? pf_token_source_tenant(in->source) : NULL;
+    *len = key != NULL ? strlen(key) : 0;
+    return key != NULL ? key : "";
 }
 
 void pf_intake_release(pf_intake *in)

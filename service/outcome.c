@@ -15,23 +15,18 @@
 #include "provflow/redact.h"
 
 static const char *const status_names[] = {
-    [PF_OUTCOME_CREATED] = "created",
-    [PF_OUTCOME_EXISTS] = "exists",
-    [PF_OUTCOME_FAILED] = "failed",
-    [PF_OUTCOME_VALIDATED] = "validated",
-};
-
-static const char *const type_names[] = {
-    [PF_OUTCOME_CREATED] = PF_OUTCOME_TYPE_PREFIX "created",
-    [PF_OUTCOME_EXISTS] = PF_OUTCOME_TYPE_PREFIX "exists",
-    [PF_OUTCOME_FAILED] = PF_OUTCOME_TYPE_PREFIX "failed",
-    [PF_OUTCOME_VALIDATED] = PF_OUTCOME_TYPE_PREFIX "validated",
+    [PF_OUTCOME_CREATED] = "created", [PF_OUTCOME_EXISTS] = "exists",
+    [PF_OUTCOME_FAILED] = "failed",   [PF_OUTCOME_VALIDATED] = "validated",
+    [PF_OUTCOME_UPDATED] = "updated", [PF_OUTCOME_DELETED] = "deleted",
+    [PF_OUTCOME_ABSENT] = "absent",   [PF_OUTCOME_RESET] = "reset",
+    [PF_OUTCOME_STARTED] = "started", [PF_OUTCOME_RUN_REJECTED] = "rejected",
 };
 
 static const char *const code_names[] = {
     [PF_OUTCOME_INVALID_EVENT] = "invalid_event",
     [PF_OUTCOME_REJECTED] = "rejected",
     [PF_OUTCOME_RETRIES_EXHAUSTED] = "retries_exhausted",
+    [PF_OUTCOME_RUN_LIMIT] = "run_limit",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -39,6 +34,11 @@ static const char *const code_names[] = {
 const char *pf_outcome_status_name(pf_outcome_status s)
 {
     return (unsigned)s < COUNT(status_names) ? status_names[s] : NULL;
+}
+
+bool pf_outcome_is_failure(pf_outcome_status s)
+{
+    return s == PF_OUTCOME_FAILED || s == PF_OUTCOME_RUN_REJECTED;
 }
 
 const char *pf_outcome_code_name(pf_outcome_code c)
@@ -419,23 +419,20 @@ static int check(const pf_outcome *o, char *errstr, size_t errstr_size)
         return fail(errstr, errstr_size, "outcome: source is required");
     if (o->input.topic == NULL)
         return fail(errstr, errstr_size, "outcome: input topic is required");
-    switch (o->status) {
-    case PF_OUTCOME_CREATED:
-    case PF_OUTCOME_EXISTS:
-    case PF_OUTCOME_VALIDATED:
+    if (!pf_outcome_is_failure(o->status)) {
         if (o->error != NULL)
             return fail(errstr, errstr_size, "outcome: %s takes no error",
                         pf_outcome_status_name(o->status));
-        break;
-    case PF_OUTCOME_FAILED:
-        if (o->flow != NULL || o->flow_json != NULL)
-            return fail(errstr, errstr_size, "outcome: failed takes no flow");
-        if (o->error == NULL || o->error->message == NULL ||
-            pf_outcome_code_name(o->error->code) == NULL)
-            return fail(errstr, errstr_size,
-                        "outcome: failed needs an error code and message");
-        break;
+        return 0;
     }
+    if (o->flow != NULL || o->flow_json != NULL)
+        return fail(errstr, errstr_size, "outcome: %s takes no flow",
+                    pf_outcome_status_name(o->status));
+    if (o->error == NULL || o->error->message == NULL ||
+        pf_outcome_code_name(o->error->code) == NULL)
+        return fail(errstr, errstr_size,
+                    "outcome: %s needs an error code and message",
+                    pf_outcome_status_name(o->status));
     return 0;
 }
 
@@ -468,21 +465,37 @@ static void data_object(pf_jsonw *w, const pf_outcome *o)
     const char *warning;
 
     pf_jsonw_open(w, '{');
+    const char *key = o->object_key != NULL ? o->object_key : "flow";
+
     pf_jsonw_key(w, "requestId");
     text_or_null(w, o->request_id);
     pf_jsonw_key(w, "flowSetId");
     text_or_null(w, o->flow_set_id);
+    if (o->flow_set_name != NULL) {
+        pf_jsonw_key(w, "flowSetName");
+        text_n(w, o->flow_set_name, strlen(o->flow_set_name),
+               PF_OUTCOME_TEXT_MAX);
+    }
     pf_jsonw_key(w, "flowType");
     text_or_null(w, o->flow_type);
     pf_jsonw_key(w, "status");
     pf_jsonw_cstr(w, pf_outcome_status_name(o->status));
     if (flow_object(o)) {
         /* Written from the caller's tree, masked on the way: no copy. */
-        pf_jsonw_key(w, "flow");
+        pf_jsonw_key(w, key);
         pf_jsonw_value(w, o->flow, PF_JSONW_MASK_SECRETS);
     } else if (flow_text(o)) {
-        pf_jsonw_key(w, "flow");
+        pf_jsonw_key(w, key);
         pf_jsonw_raw(w, o->flow_json, o->flow_json_len);
+    }
+    if (o->operation_url != NULL && o->operation_url[0] != '\0') {
+        pf_jsonw_key(w, "operationUrl");
+        text_n(w, o->operation_url, strlen(o->operation_url),
+               PF_OUTCOME_TEXT_MAX);
+    }
+    if (o->status == PF_OUTCOME_RUN_REJECTED && o->retry_after_s >= 0) {
+        pf_jsonw_key(w, "retryAfterSeconds");
+        pf_jsonw_int(w, o->retry_after_s);
     }
     warning = warning_of(o);
     if (warning != NULL) {
@@ -500,6 +513,17 @@ static void data_object(pf_jsonw *w, const pf_outcome *o)
     pf_jsonw_key(w, "input");
     input_object(w, &o->input);
     pf_jsonw_close(w, '}');
+}
+
+/* "provflow.<entity>.<status>": the entity of the event's operation. */
+static void type_name(pf_jsonw *w, const pf_outcome *o)
+{
+    char type[96];
+
+    snprintf(type, sizeof(type), "provflow.%s.%s",
+             o->entity != NULL ? o->entity : "provisioningFlow",
+             pf_outcome_status_name(o->status));
+    pf_jsonw_cstr(w, type);
 }
 
 char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
@@ -535,13 +559,13 @@ char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,
     pf_jsonw_key(&w, "source");
     text_or_null(&w, o->source);
     pf_jsonw_key(&w, "type");
-    pf_jsonw_cstr(&w, type_names[o->status]);
+    type_name(&w, o);
     flow_id = flow_object(o) ? json_object_get(o->flow, "id") : NULL;
     if (json_is_string(flow_id) && json_string_length(flow_id) > 0) {
         pf_jsonw_key(&w, "subject");
         text_n(&w, json_string_value(flow_id), json_string_length(flow_id),
                PF_OUTCOME_TEXT_MAX);
-    } else if (o->status != PF_OUTCOME_FAILED && o->flow_id != NULL &&
+    } else if (!pf_outcome_is_failure(o->status) && o->flow_id != NULL &&
                o->flow_id[0] != '\0') {
         pf_jsonw_key(&w, "subject");
         text_n(&w, o->flow_id, strlen(o->flow_id), PF_OUTCOME_TEXT_MAX);
@@ -625,7 +649,7 @@ int pf_outcome_dlq_headers(const pf_outcome *o, pf_outcome_dlq *dlq,
     const pf_outcome_error *e = o->error;
 
     memset(dlq, 0, sizeof(*dlq));
-    if (o->status != PF_OUTCOME_FAILED || e == NULL || e->message == NULL ||
+    if (!pf_outcome_is_failure(o->status) || e == NULL || e->message == NULL ||
         pf_outcome_code_name(e->code) == NULL)
         return fail(errstr, errstr_size,
                     "outcome: dead-letter headers need a failed outcome "
@@ -676,6 +700,51 @@ void pf_outcome_trace(pf_outcome_build *b, const pf_trace *t)
 
 /* Building an outcome from what happened. */
 
+/* What an outcome says of the request: its entity, set and flow type. */
+static void about_request(pf_outcome *o, const pf_request *req)
+{
+    o->entity = req->op->entity;
+    o->object_key = req->op->kind == PF_OP_SET_CREATE  ? "flowSet"
+                    : req->op->kind == PF_OP_RUN_START ? "run"
+                                                       : "flow";
+    o->flow_set_id = req->flow_set_id[0] != '\0' ? req->flow_set_id : NULL;
+    o->flow_set_name = req->flow_set_name;
+    o->flow_type = pf_request_flow_type(req);
+}
+
+/* A success's status: the operation's own (ops.h), created or exists. */
+static pf_outcome_status outcome_status(const pf_op *op, pf_graph_status st)
+{
+    static const struct {
+        const char *name;
+        pf_outcome_status status;
+    } done[] = {
+        {"created", PF_OUTCOME_CREATED}, {"updated", PF_OUTCOME_UPDATED},
+        {"deleted", PF_OUTCOME_DELETED}, {"reset", PF_OUTCOME_RESET},
+        {"started", PF_OUTCOME_STARTED},
+    };
+    size_t i;
+
+    if (st == PF_GRAPH_EXISTS)
+        return PF_OUTCOME_EXISTS;
+    if (st == PF_GRAPH_ABSENT)
+        return PF_OUTCOME_ABSENT;
+    for (i = 0; i < COUNT(done); i++) {
+        if (strcmp(op->done, done[i].name) == 0)
+            return done[i].status;
+    }
+    return PF_OUTCOME_CREATED;
+}
+
+static pf_outcome_code error_code(const pf_graph_result *r)
+{
+    if (r->status == PF_GRAPH_REJECTED)
+        return PF_OUTCOME_RUN_LIMIT;
+    return r->error_code != NULL && strcmp(r->error_code, "rejected") == 0
+               ? PF_OUTCOME_REJECTED
+               : PF_OUTCOME_RETRIES_EXHAUSTED;
+}
+
 void pf_outcome_of_result(pf_outcome_build *b, const pf_graph_result *r,
                           const pf_request *req, const char *request_id,
                           const char *source, int64_t time_ms,
@@ -696,25 +765,25 @@ void pf_outcome_of_result(pf_outcome_build *b, const pf_graph_result *r,
     o->time_ms = time_ms;
     o->input = in;
     o->request_id = request_id;
-    o->flow_set_id = req->flow_set_id;
-    o->flow_type = req->flow->flow_type;
+    about_request(o, req);
+    if (r->flow_set_id != NULL && r->flow_set_id[0] != '\0')
+        o->flow_set_id = r->flow_set_id;
     o->graph = &b->graph;
     o->mask_body = req->body; /* Graph may quote the request: passwords */
-    if (r->status == PF_GRAPH_FAILED) {
-        o->status = PF_OUTCOME_FAILED;
+    if (r->status == PF_GRAPH_FAILED || r->status == PF_GRAPH_REJECTED) {
+        o->status = r->status == PF_GRAPH_REJECTED ? PF_OUTCOME_RUN_REJECTED
+                                                   : PF_OUTCOME_FAILED;
+        o->retry_after_s = r->retry_after_s;
         b->error = (pf_outcome_error){
-            .code =
-                r->error_code != NULL && strcmp(r->error_code, "rejected") == 0
-                    ? PF_OUTCOME_REJECTED
-                    : PF_OUTCOME_RETRIES_EXHAUSTED,
+            .code = error_code(r),
             .message = r->message,
             .graph_error = r->graph_error,
         };
         o->error = &b->error;
         return;
     }
-    o->status =
-        r->status == PF_GRAPH_CREATED ? PF_OUTCOME_CREATED : PF_OUTCOME_EXISTS;
+    o->status = outcome_status(req->op, r->status);
+    o->operation_url = r->operation_url;
     o->flow = r->flow;
     o->flow_json = r->flow_json;
     o->flow_json_len = r->flow_json_len;
@@ -752,9 +821,8 @@ void pf_outcome_of_request(pf_outcome_build *b, const pf_request *req,
         .source = source,
         .time_ms = time_ms,
         .request_id = request_id,
-        .flow_set_id = req->flow_set_id,
-        .flow_type = req->flow->flow_type,
         .flow = req->body,
         .input = in,
     };
+    about_request(&b->o, req);
 }

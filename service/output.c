@@ -99,7 +99,7 @@ void pf_output_publish(pipeline *p, work *w, const pf_outcome *o)
         p->fatal = true;
         return;
     }
-    if (o->status == PF_OUTCOME_FAILED) {
+    if (pf_outcome_is_failure(o->status)) {
         if (w->dlq == NULL)
             w->dlq = malloc(sizeof(*w->dlq));
         if (w->dlq == NULL ||

@@ -35,6 +35,13 @@ typedef struct ctx {
     const char *root;    /* Graph root */
     size_t root_len;     /* without trailing slashes */
     const pf_type *flow; /* the entity type being built */
+    /*
+     * An update's body (PATCH): the flow's own properties may be left out,
+     * save the ones Graph requires on every update (managementOptions of
+     * a user flow); a complex value given replaces the whole, so the
+     * types below are checked whole.
+     */
+    bool partial;
     pf_path path;
     pf_error *err;
 } ctx;
@@ -474,7 +481,9 @@ static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in)
         json_t *v;
 
         if (slots[i].value == NULL || json_is_null(slots[i].value)) {
-            if (!(p->flags & PF_PROP_REQUIRED))
+            if (!(p->flags & PF_PROP_REQUIRED) ||
+                (c->partial && t == c->flow && slots[i].value == NULL &&
+                 !(p->flags & PF_PROP_UPDATE_REQUIRED)))
                 continue; /* absent or null optional: not sent */
             /* A bind is named as it is written: "roleGroup@odata.bind". */
             fail(c,
@@ -504,13 +513,61 @@ fail:
 }
 
 /* The members of data: case-insensitive names, like the flow's. */
-enum { DATA_FLOW_SET_ID, DATA_FLOW_TYPE, DATA_FLOW, DATA_COUNT };
-static const char *const data_members[DATA_COUNT] = {"flowSetId", "flowType",
-                                                     "flow"};
+enum {
+    DATA_FLOW_SET_ID,
+    DATA_FLOW_SET_NAME,
+    DATA_FLOW_TYPE,
+    DATA_FLOW_ID,
+    DATA_FLOW,
+    DATA_FLOW_SET,
+    DATA_COUNT
+};
+static const char *const data_members[DATA_COUNT] = {
+    "flowSetId", "flowSetName", "flowType", "flowId", "flow", "flowSet"};
 
-static int read_data(ctx *c, const json_t *data, const json_t *m[DATA_COUNT])
+/* The members each operation takes (ops.h), for "unknown property". */
+static unsigned data_allowed(const pf_op *op)
 {
+    unsigned m = 0;
+
+    if (op->flags & PF_OP_NAMES_SET)
+        m |= 1u << DATA_FLOW_SET_ID | 1u << DATA_FLOW_SET_NAME;
+    if (op->kind == PF_OP_FLOW_CREATE || op->kind == PF_OP_FLOW_UPDATE)
+        m |= 1u << DATA_FLOW_TYPE | 1u << DATA_FLOW;
+    if (op->flags & PF_OP_NAMES_FLOW)
+        m |= 1u << DATA_FLOW_TYPE | 1u << DATA_FLOW_ID;
+    if (op->kind == PF_OP_SET_CREATE)
+        m |= 1u << DATA_FLOW_SET;
+    return m;
+}
+
+static const char *allowed_list(unsigned m, char *buf, size_t n)
+{
+    size_t len = 0;
+    int i, left = 0;
+
+    for (i = 0; i < DATA_COUNT; i++)
+        left += (m >> i) & 1u;
+    buf[0] = '\0';
+    for (i = 0; i < DATA_COUNT && len < n; i++) {
+        if (!((m >> i) & 1u))
+            continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s",
+                                len == 0    ? ""
+                                : left == 1 ? " or "
+                                            : ", ",
+                                data_members[i]);
+        left--;
+    }
+    return m == 0 ? "nothing" : buf;
+}
+
+static int read_data(ctx *c, const pf_op *op, const json_t *data,
+                     const json_t *m[DATA_COUNT])
+{
+    unsigned allowed = data_allowed(op);
     const char *key;
+    char list[128];
     json_t *v;
     int i;
 
@@ -522,10 +579,10 @@ static int read_data(ctx *c, const json_t *data, const json_t *m[DATA_COUNT])
             if (strcasecmp(key, data_members[i]) == 0)
                 break;
         }
-        if (i == DATA_COUNT)
-            return fail(c, key,
-                        "unknown property (data has: flowSetId, "
-                        "flowType, flow)");
+        if (i == DATA_COUNT || !((allowed >> i) & 1u))
+            return fail(c, key, "unknown property (data of %s has: %s)",
+                        op->event_type,
+                        allowed_list(allowed, list, sizeof(list)));
         if (m[i] != NULL)
             return fail(c, key, "repeats property \"%s\"", data_members[i]);
         m[i] = v;
@@ -621,15 +678,276 @@ int pf_graph_root_valid(const char *root, char *errstr, size_t errstr_size)
     return 1;
 }
 
+/* The set a flow event names: flowSetId (a GUID) or flowSetName. */
+static int read_set(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
+{
+    const json_t *id = m[DATA_FLOW_SET_ID], *name = m[DATA_FLOW_SET_NAME];
+    const char *guid;
+    size_t i, len;
+
+    if (id != NULL && name != NULL)
+        return fail(c, "flowSetName",
+                    "give flowSetId or flowSetName, not both");
+    if (name != NULL) {
+        if (!json_is_string(name))
+            return fail(c, "flowSetName", "expected a string, got %s",
+                        json_kind(name));
+        len = json_string_length(name);
+        if (len == 0 || len > PF_SET_NAME_MAX ||
+            memchr(json_string_value(name), '\0', len) != NULL)
+            return fail(c, "flowSetName",
+                        "must be 1 to %d characters without NUL",
+                        PF_SET_NAME_MAX);
+        req->flow_set_name = strdup(json_string_value(name));
+        return req->flow_set_name != NULL
+                   ? 0
+                   : pf_error_set(c->err, "internal", "", "out of memory");
+    }
+    if (id == NULL)
+        return fail(c, "flowSetId",
+                    "required string is missing (or name the set by "
+                    "flowSetName)");
+    guid = json_string_value(id);
+    if (!pf_is_guid(guid))
+        return fail(c, "flowSetId",
+                    "not a GUID (expected 8-4-4-4-12 hexadecimal digits)");
+    for (i = 0; i < PF_UUID_STR_LEN; i++)
+        req->flow_set_id[i] = (char)tolower((unsigned char)guid[i]);
+    req->flow_set_id[PF_UUID_STR_LEN] = '\0';
+    return 0;
+}
+
+/* The flow a delete or reset names: flowId, or flowType (one per set). */
+static int read_flow_name(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
+{
+    const json_t *id = m[DATA_FLOW_ID], *type = m[DATA_FLOW_TYPE];
+    quote q;
+
+    if (type != NULL && !json_is_null(type) && req->flow == NULL) {
+        if (!json_is_string(type))
+            return fail(c, "flowType", "expected a string, got %s",
+                        json_kind(type));
+        req->flow = pf_flow_kind_by_name(json_string_value(type));
+        if (req->flow == NULL)
+            return fail(c, "flowType",
+                        "unknown flow type \"%s\" (expected "
+                        "administrativeUnit, classGroup, securityGroup or "
+                        "user)",
+                        quoted(&q, json_string_value(type)));
+    }
+    if (id == NULL || json_is_null(id)) {
+        if (req->flow == NULL)
+            return fail(c, "flowType",
+                        "required string is missing (or name the flow by "
+                        "flowId)");
+        return 0;
+    }
+    if (!json_is_string(id))
+        return fail(c, "flowId", "expected a string, got %s", json_kind(id));
+    if (!valid_id(json_string_value(id), json_string_length(id)))
+        return fail(c, "flowId",
+                    "not a Graph id (1 to %d letters, digits, '-', '.', '_' "
+                    "or '~')",
+                    ID_MAX);
+    req->flow_id = strdup(json_string_value(id));
+    return req->flow_id != NULL
+               ? 0
+               : pf_error_set(c->err, "internal", "", "out of memory");
+}
+
+/* A flow create's or update's body, typed by flowType or @odata.type. */
+static int read_flow(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
+{
+    size_t mark;
+
+    if (m[DATA_FLOW] == NULL)
+        return fail(c, "flow", "required object is missing");
+    if (!json_is_object(m[DATA_FLOW]))
+        return fail(c, "flow", "expected an object, got %s",
+                    json_kind(m[DATA_FLOW]));
+    req->flow = flow_kind(c, m[DATA_FLOW_TYPE], m[DATA_FLOW]);
+    if (req->flow == NULL)
+        return -1;
+    c->flow = req->flow->type;
+    c->partial = req->op->kind == PF_OP_FLOW_UPDATE;
+    mark = pf_path_push_key(&c->path, "flow");
+    req->body = convert_object(c, req->flow->type, m[DATA_FLOW]);
+    pf_path_pop(&c->path, mark);
+    return req->body != NULL ? 0 : -1;
+}
+
+/*
+ * A flow set's body: displayName (required, as Graph's create page says)
+ * and an optional filter, an object passed on as it is (provflow does not
+ * model industry-data filters; Graph checks it).
+ */
+static int read_flow_set(ctx *c, const json_t *set, pf_request *req)
+{
+    const json_t *name = NULL, *filter = NULL;
+    const char *key;
+    json_t *v;
+    size_t mark;
+    int rc = -1;
+
+    if (set == NULL)
+        return fail(c, "flowSet", "required object is missing");
+    if (!json_is_object(set))
+        return fail(c, "flowSet", "expected an object, got %s", json_kind(set));
+    mark = pf_path_push_key(&c->path, "flowSet");
+    json_object_foreach((json_t *)set, key, v)
+    {
+        if (strcasecmp(key, "displayName") == 0 && name == NULL)
+            name = v;
+        else if (strcasecmp(key, "filter") == 0 && filter == NULL)
+            filter = v;
+        else if (strcasecmp(key, ODATA_TYPE) == 0 ||
+                 in_list(response_annotations, key))
+            continue;
+        else if (strcasecmp(key, "displayName") == 0 ||
+                 strcasecmp(key, "filter") == 0) {
+            fail(c, key, "repeats property \"%s\"", key);
+            goto out;
+        } else {
+            fail(c, key,
+                 "unknown property (a flow set has: displayName, "
+                 "filter)");
+            goto out;
+        }
+    }
+    if (name == NULL) {
+        fail(c, "displayName", "required string is missing");
+        goto out;
+    }
+    if (!json_is_string(name)) {
+        fail(c, "displayName", "expected a string, got %s", json_kind(name));
+        goto out;
+    }
+    if (json_string_length(name) == 0 ||
+        json_string_length(name) > PF_SET_NAME_MAX ||
+        memchr(json_string_value(name), '\0', json_string_length(name))) {
+        fail(c, "displayName", "must be 1 to %d characters without NUL",
+             PF_SET_NAME_MAX);
+        goto out;
+    }
+    if (filter != NULL && !json_is_null(filter) && !json_is_object(filter)) {
+        fail(c, "filter", "expected an object, got %s", json_kind(filter));
+        goto out;
+    }
+    req->flow_set_name = strdup(json_string_value(name));
+    req->body = json_pack("{sO}", "displayName", name);
+    if (req->body != NULL && filter != NULL && !json_is_null(filter))
+        json_object_set(req->body, "filter", (json_t *)filter);
+    rc = req->body != NULL && req->flow_set_name != NULL
+             ? 0
+             : pf_error_set(c->err, "internal", "", "out of memory");
+out:
+    pf_path_pop(&c->path, mark);
+    return rc;
+}
+
+/* What the event's data says, by its operation (ops.h). */
+static int read_request(ctx *c, const pf_event *ev, pf_request *req)
+{
+    const pf_op *op = req->op;
+    const json_t *m[DATA_COUNT];
+
+    if (read_data(c, op, ev->data, m) != 0)
+        return -1;
+    if ((op->flags & PF_OP_NAMES_SET) && read_set(c, m, req) != 0)
+        return -1;
+    if (op->kind == PF_OP_SET_CREATE)
+        return read_flow_set(c, m[DATA_FLOW_SET], req);
+    if ((op->flags & PF_OP_HAS_BODY) && read_flow(c, m, req) != 0)
+        return -1;
+    if (op->flags & PF_OP_NAMES_FLOW)
+        return read_flow_name(c, m, req);
+    if (op->kind == PF_OP_RUN_START && ev->time != NULL &&
+        pf_time_parse_ms(ev->time, &req->since_ms) != 0)
+        req->since_ms = 0; /* event.c checked it: not expected */
+    return 0;
+}
+
+size_t pf_op_url(const pf_op *op, const char *base, const char *set_id,
+                 const char *flow_id, char *buf, size_t n)
+{
+    const char *tail = "";
+
+    switch (op->kind) {
+    case PF_OP_SET_CREATE:
+        return (size_t)snprintf(buf, n, "%s/outboundProvisioningFlowSets",
+                                base);
+    case PF_OP_RUN_START:
+        return (size_t)snprintf(buf, n, "%s/runs/start", base);
+    case PF_OP_FLOW_CREATE:
+        return (size_t)snprintf(buf, n,
+                                "%s/outboundProvisioningFlowSets/%s/"
+                                "provisioningFlows",
+                                base, set_id);
+    case PF_OP_FLOW_RESET:
+        tail = "/reset";
+        break;
+    case PF_OP_FLOW_UPDATE:
+    case PF_OP_FLOW_DELETE:
+        break;
+    }
+    return (size_t)snprintf(buf, n,
+                            "%s/outboundProvisioningFlowSets/%s/"
+                            "provisioningFlows/%s%s",
+                            base, set_id, flow_id, tail);
+}
+
+size_t pf_request_url(const pf_request *req, const char *set_id,
+                      const char *flow_id, char *buf, size_t n)
+{
+    char set[PF_SET_NAME_MAX + 32], flow[PF_FLOW_ID_MAX + 32];
+
+    if (set_id == NULL && req->flow_set_id[0] != '\0')
+        set_id = req->flow_set_id;
+    if (set_id == NULL) {
+        snprintf(set, sizeof(set), "{flowSetName:%s}",
+                 req->flow_set_name != NULL ? req->flow_set_name : "");
+        set_id = set;
+    }
+    if (flow_id == NULL)
+        flow_id = req->flow_id;
+    if (flow_id == NULL) {
+        snprintf(flow, sizeof(flow), "{flowId of %s}",
+                 req->flow != NULL ? req->flow->flow_type : "?");
+        flow_id = flow;
+    }
+    return pf_op_url(req->op, req->base, set_id, flow_id, buf, n);
+}
+
+const char *pf_request_set(const pf_request *req)
+{
+    return req->flow_set_id[0] != '\0' ? req->flow_set_id : req->flow_set_name;
+}
+
+const char *pf_request_flow_type(const pf_request *req)
+{
+    return req->flow != NULL ? req->flow->flow_type : NULL;
+}
+
+/* The URL now when nothing in it waits for Graph's answer, else NULL. */
+static int known_url(pf_request *req)
+{
+    size_t n;
+
+    if (((req->op->flags & PF_OP_NAMES_SET) && req->flow_set_id[0] == '\0') ||
+        ((req->op->flags & PF_OP_NAMES_FLOW) && req->flow_id == NULL))
+        return 0;
+    n = pf_request_url(req, NULL, NULL, NULL, 0) + 1;
+    req->url = malloc(n);
+    if (req->url == NULL)
+        return -1;
+    pf_request_url(req, NULL, NULL, req->url, n);
+    return 0;
+}
+
 int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
                  pf_request *req, pf_error *err)
 {
-    const json_t *m[DATA_COUNT];
-    const pf_flow_kind *kind;
     ctx c = {.opts = opts, .err = err};
-    char url[PF_GRAPH_ROOT_MAX + 128];
-    const char *guid;
-    size_t i, mark;
 
     memset(req, 0, sizeof(*req));
     pf_error_clear(err);
@@ -638,44 +956,24 @@ int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
     c.root_len = strlen(c.root);
     while (c.root_len > 0 && c.root[c.root_len - 1] == '/')
         c.root_len--;
+    req->op = pf_op_by_event_type(ev->type);
+    if (req->op == NULL) /* event.c lets none other through */
+        return pf_error_set(err, INVALID, "type", "unsupported event type");
     pf_path_init(&c.path);
     pf_path_push_key(&c.path, "data");
 
-    if (read_data(&c, ev->data, m) != 0)
+    if (read_request(&c, ev, req) != 0) {
+        pf_request_release(req);
         return -1;
-    if (m[DATA_FLOW_SET_ID] == NULL)
-        return fail(&c, "flowSetId", "required string is missing");
-    guid = json_string_value(m[DATA_FLOW_SET_ID]);
-    if (!pf_is_guid(guid))
-        return fail(&c, "flowSetId",
-                    "not a GUID (expected 8-4-4-4-12 hexadecimal digits)");
-    if (m[DATA_FLOW] == NULL)
-        return fail(&c, "flow", "required object is missing");
-    if (!json_is_object(m[DATA_FLOW]))
-        return fail(&c, "flow", "expected an object, got %s",
-                    json_kind(m[DATA_FLOW]));
-    kind = flow_kind(&c, m[DATA_FLOW_TYPE], m[DATA_FLOW]);
-    if (kind == NULL)
-        return -1;
-
-    c.flow = kind->type;
-    mark = pf_path_push_key(&c.path, "flow");
-    req->body = convert_object(&c, kind->type, m[DATA_FLOW]);
-    pf_path_pop(&c.path, mark);
-    if (req->body == NULL)
-        return -1;
-
-    req->flow = kind;
-    for (i = 0; i < PF_UUID_STR_LEN; i++)
-        req->flow_set_id[i] = (char)tolower((unsigned char)guid[i]);
-    req->flow_set_id[PF_UUID_STR_LEN] = '\0';
+    }
     pf_client_request_id(ev->id, strlen(ev->id), req->client_request_id);
-    snprintf(url, sizeof(url),
-             "%.*s/beta/external/industryData/outboundProvisioningFlowSets/"
-             "%s/provisioningFlows",
-             (int)c.root_len, c.root, req->flow_set_id);
-    req->url = strdup(url);
-    if (req->url == NULL) {
+    if (asprintf(&req->base, "%.*s/beta/external/industryData", (int)c.root_len,
+                 c.root) < 0) {
+        req->base = NULL;
+        pf_request_release(req);
+        return pf_error_set(err, "internal", "", "out of memory");
+    }
+    if (known_url(req) != 0) {
         pf_request_release(req);
         return pf_error_set(err, "internal", "", "out of memory");
     }
@@ -685,6 +983,9 @@ int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
 void pf_request_release(pf_request *req)
 {
     free(req->url);
+    free(req->base);
+    free(req->flow_set_name);
+    free(req->flow_id);
     json_decref(req->body);
     memset(req, 0, sizeof(*req));
 }

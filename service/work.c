@@ -95,8 +95,8 @@ void pf_work_log_ctx(const work *w, pf_log_ctx *ctx)
     ctx->offset = w->offset;
     ctx->request_id = in->id;
     ctx->client_request_id = in->valid ? in->req.client_request_id : NULL;
-    ctx->flow_set_id = in->valid ? in->req.flow_set_id : NULL;
-    ctx->flow_type = in->valid ? in->req.flow->flow_type : NULL;
+    ctx->flow_set_id = in->valid ? pf_request_set(&in->req) : NULL;
+    ctx->flow_type = in->valid ? pf_request_flow_type(&in->req) : NULL;
     ctx->tenant =
         in->source != NULL ? pf_token_source_tenant(in->source) : NULL;
     ctx->trace_id = in->trace.trace_id[0] != '\0' ? in->trace.trace_id : NULL;
@@ -281,6 +281,10 @@ void pf_work_take(pipeline *p, const rd_kafka_message_t *m)
      */
     w->bytes += REQUEST_COPIES * w->value_len;
     p->live_bytes += REQUEST_COPIES * w->value_len;
+    /* A run start without a time: the record's stands in (ops.h). */
+    if (w->in.req.since_ms == 0)
+        w->in.req.since_ms =
+            w->timestamp_ms > 0 ? w->timestamp_ms : pf_wall_ms();
     w->check_existing = pf_part_check_first(pt, m->offset, &w->create_after_ms);
     if (p->cfg.dry_run) {
         pf_outcome_of_request(&b, &w->in.req, w->in.id, p->source, pf_wall_ms(),

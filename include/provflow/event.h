@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "provflow/error.h"
 #include "provflow/record.h"
@@ -47,7 +48,7 @@ typedef struct pf_event {
     pf_content_mode mode;
     char *id;       /* 1..PF_EVENT_ID_MAX characters */
     char *source;   /* non-empty */
-    char *type;     /* always PF_EVENT_TYPE_CREATE */
+    char *type;     /* one of ops.h's event types */
     char *time;     /* RFC 3339, or NULL */
     char *tenantid; /* extension attribute, or NULL */
     json_t *data;   /* a JSON object */
@@ -83,5 +84,12 @@ bool pf_event_header_used(const char *name);
 
 /* Frees what ev owns and empties it. Safe on an empty or released event. */
 void pf_event_release(pf_event *ev);
+
+/*
+ * An RFC 3339 date-time, UTC ("Z") or with an offset, any number of
+ * fractional digits (Graph writes seven), to milliseconds since the
+ * epoch. Returns 0, or -1 when s is not one.
+ */
+int pf_time_parse_ms(const char *s, int64_t *ms);
 
 #endif /* PROVFLOW_EVENT_H */

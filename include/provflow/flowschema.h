@@ -34,6 +34,9 @@ enum {
     PF_PROP_REQUIRED = 1 << 0, /* non-nullable in the CSDL */
     PF_PROP_ARRAY = 1 << 1,    /* a collection of `kind` */
     PF_PROP_SECRET = 1 << 2,   /* masked wherever provflow prints it */
+    /* A flow's property that an update (PATCH) must carry too; the
+     * others may be left out of an update's body. */
+    PF_PROP_UPDATE_REQUIRED = 1 << 3,
 };
 
 struct pf_type;

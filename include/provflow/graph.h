@@ -103,10 +103,18 @@ typedef struct pf_graph_config {
 void pf_graph_config_default(pf_graph_config *cfg);
 
 typedef enum pf_graph_status {
-    PF_GRAPH_CREATED,  /* 201 */
-    PF_GRAPH_EXISTS,   /* the set already has a flow of this type */
+    PF_GRAPH_CREATED,  /* 201 (a flow, a set) */
+    PF_GRAPH_EXISTS,   /* the set already has a flow of this type; a set
+                        * of this displayName exists; a run started since
+                        * the event */
     PF_GRAPH_FAILED,   /* the event fails: rejected or retries exhausted */
     PF_GRAPH_SYSTEMIC, /* not the event's fault: pause, retry it later */
+    PF_GRAPH_DONE,     /* an update, delete, reset or run start succeeded
+                        * (ops.h names it: updated, deleted, ...) */
+    PF_GRAPH_ABSENT,   /* the flow (or set) to update, delete or reset is
+                        * not there */
+    PF_GRAPH_REJECTED, /* a run start refused by the run limit (error_code
+                        * "run_limit", retry_after_s) */
 } pf_graph_status;
 
 #define PF_GRAPH_FLOW_ID_MAX 128
@@ -116,7 +124,17 @@ typedef struct pf_graph_result {
     pf_graph_status status;
     const char *error_code; /* FAILED: "rejected" or "retries_exhausted" */
     char message[PF_ERROR_MESSAGE_MAX]; /* FAILED, SYSTEMIC: in words */
-    const json_t *flow; /* CREATED, EXISTS: Graph's flow, or NULL */
+    /*
+     * CREATED, EXISTS: Graph's object, or NULL: the flow, the set (a set
+     * create) or the run (a run start's EXISTS).
+     */
+    const json_t *flow;
+    /* The set's id once known (named by displayName, or created). */
+    const char *flow_set_id;
+    /* DONE of a run start: the operation's URL (Location); else "". */
+    const char *operation_url;
+    /* REJECTED: Graph's Retry-After in seconds; -1 when none. */
+    int64_t retry_after_s;
     /*
      * CREATED, when the 201 body was copied without a jansson tree
      * (pf_jsonw_text()): the flow as compact JSON, passwords masked, and

@@ -66,7 +66,8 @@ void pf_intake_record(const pf_intake_config *cfg, const pf_record *rec,
 
 /*
  * The bytes that order a valid record among others (keyq.h): its record
- * key when it has one, else its flow set (a line of `send` has no key).
+ * key when it has one, else (a line of `send` has no key) its flow set,
+ * by id or by name, and for a run start its tenant.
  */
 const char *pf_intake_order_key(const pf_intake *in, const pf_record *rec,
                                 size_t *len);

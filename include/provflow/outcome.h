@@ -63,6 +63,7 @@
 #ifndef PROVFLOW_OUTCOME_H
 #define PROVFLOW_OUTCOME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -90,16 +91,27 @@
 #define PF_OUTCOME_TIME_MAX_MS 253402300799999LL
 
 typedef enum pf_outcome_status {
-    PF_OUTCOME_CREATED = 0, /* Graph answered 201 */
-    PF_OUTCOME_EXISTS,      /* the set already had a flow of this type */
-    PF_OUTCOME_FAILED,      /* see pf_outcome_error */
-    PF_OUTCOME_VALIDATED,   /* dry run: the event is valid, nothing sent */
+    PF_OUTCOME_CREATED = 0,  /* Graph answered 201 */
+    PF_OUTCOME_EXISTS,       /* the set already had a flow of this type (a
+                              * set of this name existed, a run had started) */
+    PF_OUTCOME_FAILED,       /* see pf_outcome_error */
+    PF_OUTCOME_VALIDATED,    /* dry run: the event is valid, nothing sent */
+    PF_OUTCOME_UPDATED,      /* a flow updated (PATCH) */
+    PF_OUTCOME_DELETED,      /* a flow deleted */
+    PF_OUTCOME_ABSENT,       /* the flow to update, delete or reset is not
+                              * there: nothing to do, not a failure */
+    PF_OUTCOME_RESET,        /* a flow reset */
+    PF_OUTCOME_STARTED,      /* a run started */
+    PF_OUTCOME_RUN_REJECTED, /* a run start refused by Graph's run limit: a
+                              * failure with an error (run_limit), and a dead
+                              * letter */
 } pf_outcome_status;
 
 typedef enum pf_outcome_code {
     PF_OUTCOME_INVALID_EVENT = 0, /* decoding or the transform refused it */
     PF_OUTCOME_REJECTED,          /* Graph refused it (PF_CLASS_REJECTED) */
     PF_OUTCOME_RETRIES_EXHAUSTED, /* transient failures until the limits */
+    PF_OUTCOME_RUN_LIMIT,         /* Graph's on-demand run limit */
 } pf_outcome_code;
 
 /* What the Graph exchange looked like (data.graph). Strings borrowed. */
@@ -190,6 +202,16 @@ typedef struct pf_outcome {
     const json_t *mask_body;
     const char *const *mask;
     size_t mask_count;
+    /*
+     * What the event was about (ops.h): the type is
+     * "provflow.<entity>.<status>"; NULL: "provisioningFlow". object_key
+     * names the member that holds `flow` ("flowSet", "run"); NULL: "flow".
+     */
+    const char *entity;
+    const char *object_key;
+    const char *flow_set_name;     /* the set's displayName, or NULL */
+    const char *operation_url;     /* a started run's operation, or NULL */
+    int64_t retry_after_s;         /* rejected: Graph's wait; < 0: none */
     const pf_outcome_graph *graph; /* NULL: data.graph left out */
     const pf_outcome_error *error; /* required for failed, else NULL */
     pf_outcome_input input;
@@ -283,6 +305,10 @@ int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1]);
  * Static strings.
  */
 const char *pf_outcome_status_name(pf_outcome_status s);
+
+/* true for the statuses that are failures: failed, rejected (a dead
+ * letter goes with them). */
+bool pf_outcome_is_failure(pf_outcome_status s);
 
 /*
  * "invalid_event", "rejected", "retries_exhausted"; NULL outside the enum.

@@ -1,5 +1,5 @@
 /*
- * transform.h - a decoded event to the exact Graph create request.
+ * transform.h - a decoded event to the exact Graph request of its operation.
  *
  * Pure: no network, no clock, no randomness. The same event and options
  * always give byte-identical output (the body serialised compactly). The rules
@@ -13,6 +13,7 @@
 #include "provflow/error.h"
 #include "provflow/event.h"
 #include "provflow/flowschema.h"
+#include "provflow/ops.h"
 #include "provflow/reqid.h"
 #include "provflow/secrets.h"
 
@@ -30,14 +31,58 @@ typedef struct pf_transform_opts {
     const pf_secrets *secrets;
 } pf_transform_opts;
 
-/* The Graph request for one event. Owned by the caller once filled. */
+/* A flow's Graph id and a set's displayName: longer ones are refused. */
+#define PF_FLOW_ID_MAX  128
+#define PF_SET_NAME_MAX 256
+
+/*
+ * The Graph request for one event (ops.h: which operation). Owned by the
+ * caller once filled. What the event names by name or type (a set by
+ * its displayName, a flow by its type) is resolved by the Graph client
+ * when it sends (graph.h); pf_request_url() writes the URL with those
+ * parts given, or as placeholders.
+ */
 typedef struct pf_request {
-    const pf_flow_kind *flow;              /* static table entry */
-    char flow_set_id[PF_UUID_STR_LEN + 1]; /* lower case */
+    const pf_op *op;          /* static table entry */
+    const pf_flow_kind *flow; /* static; NULL when no flow type is named
+                               * (a set create, a run start, a flow by id) */
+    char flow_set_id[PF_UUID_STR_LEN + 1]; /* lower case; "" when the set
+                                            * is named by flow_set_name or
+                                            * there is none */
+    char *flow_set_name; /* the set's displayName; owned; NULL by id */
+    char *flow_id;       /* the flow's Graph id; owned; NULL by type */
     char client_request_id[PF_UUID_STR_LEN + 1];
-    char *url;    /* the POST URL; owned */
-    json_t *body; /* the request body; owned; holds real passwords */
+    char *base;   /* "{root}/beta/external/industryData"; owned */
+    char *url;    /* the URL when known without Graph's help (every part
+                   * given by id), else NULL; owned */
+    json_t *body; /* the request body, NULL for none; owned; holds real
+                   * passwords */
+    /* A run start: the event's time (its `time`, ms since the epoch), 0
+     * when it has none (the caller's record time stands in). */
+    int64_t since_ms;
 } pf_request;
+
+/*
+ * Writes req's URL into buf (NUL-terminated, cut to n): set_id and
+ * flow_id stand for what req names by name or type (NULL: req's own, else
+ * a placeholder such as "{flowSetName:District A}" or
+ * "{flowId of classGroup}"). Returns the length it needed.
+ */
+size_t pf_request_url(const pf_request *req, const char *set_id,
+                      const char *flow_id, char *buf, size_t n);
+
+/*
+ * The URL of op's request under base ("{root}/beta/external/industryData")
+ * for the set and flow ids given (those op does not use are ignored).
+ */
+size_t pf_op_url(const pf_op *op, const char *base, const char *set_id,
+                 const char *flow_id, char *buf, size_t n);
+
+/* The set req names, its id or else its name; NULL when none (a run). */
+const char *pf_request_set(const pf_request *req);
+
+/* The flow type req names, or NULL (a set, a run, a flow by id). */
+const char *pf_request_flow_type(const pf_request *req);
 
 /*
  * 1 if root is an absolute http(s) URL with a host and no query, fragment

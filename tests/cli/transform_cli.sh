@@ -30,6 +30,16 @@ check "url is the lower-case CSDL path under the default root" \
     "https://graph.microsoft.com/beta/external/industryData/outboundProvisioningFlowSets/9ab41255-5364-4c53-e15c-08dc4ab6ee03/provisioningFlows" \
     "$(jq -r '.url' "$tmp/out" | sort -u)"
 
+# Golden: every event type of the lifecycle (docs/events.md), valid and
+# invalid, byte for byte (tests/data/lifecycle/transform.expected.ndjson).
+life=$root/tests/data/lifecycle
+"$pf" transform "$life/events.ndjson" >"$tmp/life" 2>"$tmp/life.err"
+check "the lifecycle's events: exit 65 (four are invalid)" 65 $?
+check "the lifecycle's requests equal the golden file" "" \
+    "$(diff "$life/transform.expected.ndjson" "$tmp/life")"
+check "one method per operation" "DELETE PATCH POST" \
+    "$(jq -r 'select(.ok) | .method' "$tmp/life" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+
 "$pf" transform --reveal-secrets "$seed/events.ndjson" >"$tmp/revealed"
 check "--reveal-secrets prints the inline passwords" "********" \
     "$(jq -r '.. | objects | .password? // empty' "$tmp/revealed" | sort -u)"

@@ -64,7 +64,7 @@ topic_dump "$DLQ" "$TMP/dlq1.dump"
 assert_eq "no dead letter" 0 "$(records_in "$TMP/dlq1.dump")"
 sim_get /_sim/flows >"$TMP/flows1.json"
 assert_jq "one set named $NAME, holding the four flows" "$TMP/flows1.json" \
-    '[.flowSets[] | select(.set.displayName == $n) | .countsByType]' \
+    '[.flowSets[] | select(.set.displayName == $n) | .countsByType | with_entries(.key |= sub("ProvisioningFlow$"; ""))]' \
     '[{"administrativeUnit":1,"classGroup":1,"securityGroup":1,"user":1}]' --arg n "$NAME"
 assert_jq "the sets the test made hold nothing" "$TMP/flows1.json" \
     '[.flowSets[] | select(.set.displayName != $n) | .flows | length]' '[0,0,0]' \
@@ -128,13 +128,13 @@ assert_jq "updated, deleted, absent, absent, reset" "$TMP/o3.json" \
     '[["ch-update","provflow.provisioningFlow.updated","updated"],["ch-delete","provflow.provisioningFlow.deleted","deleted"],["ch-delete-again","provflow.provisioningFlow.absent","absent"],["ch-update-gone","provflow.provisioningFlow.absent","absent"],["ch-reset","provflow.provisioningFlow.reset","reset"]]'
 sim_get /_sim/flows >"$TMP/flows3.json"
 assert_jq "the set holds three flows now" "$TMP/flows3.json" \
-    '[.flowSets[] | select(.set.displayName == $n) | .countsByType]' \
+    '[.flowSets[] | select(.set.displayName == $n) | .countsByType | with_entries(.key |= sub("ProvisioningFlow$"; ""))]' \
     '[{"administrativeUnit":1,"classGroup":0,"securityGroup":1,"user":1}]' --arg n "$NAME"
 assert_jq "the user flow's PATCH is stored" "$TMP/flows3.json" \
     '[.flowSets[] | select(.set.displayName == $n) | .flows[] | select(."@odata.type" | endswith("userProvisioningFlow")) | .managementOptions.additionalOptions.studentAgeGroup]' \
     '["adult"]' --arg n "$NAME"
 assert_jq "the security-group flow reset once" "$TMP/flows3.json" \
-    '[.flowSets[] | select(.set.displayName == $n) | .applied[] | select(.flowType == "securityGroup") | .resets]' \
+    '[.flowSets[] | select(.set.displayName == $n) | .applied[] | select(.flowType == "securityGroupProvisioningFlow") | .resets]' \
     '[1]' --arg n "$NAME"
 assert_eq "flowsUpdated 1" 1 "$(lc_stat .flowsUpdated)"
 assert_eq "flowsDeleted 1" 1 "$(lc_stat .flowsDeleted)"

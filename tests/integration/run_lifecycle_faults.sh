@@ -186,7 +186,7 @@ assert_jq "0 duplicates: one set per name" "$TMP/flows3.json" \
     '[5,5]' --arg r "$RUN_ID"
 assert_eq "flowSetsCreated: five more" $((SETS0 + 5)) "$(lc_stat .flowSetsCreated)"
 assert_jq "each set holds its three remaining flows" "$TMP/flows3.json" \
-    '[.flowSets[] | select(.set.displayName | test("^Mixed [1-5] " + $r + "$")) | .countsByType] | unique' \
+    '[.flowSets[] | select(.set.displayName | test("^Mixed [1-5] " + $r + "$")) | .countsByType | with_entries(.key |= sub("ProvisioningFlow$"; ""))] | unique' \
     '[{"administrativeUnit":0,"classGroup":1,"securityGroup":1,"user":1}]' --arg r "$RUN_ID"
 assert_jq "each user flow updated" "$TMP/flows3.json" \
     '[.flowSets[] | select(.set.displayName | test("^Mixed [1-5] " + $r + "$")) | .flows[] | select(."@odata.type" | endswith("userProvisioningFlow")) | .managementOptions.additionalOptions.studentAgeGroup] | [length, unique]' \

@@ -426,7 +426,7 @@ static void wrong_combinations_are_refused(void **state)
     n++;
     cases[n].what = "status";
     cases[n].o = base(flow, &graph_201);
-    cases[n].o.status = (pf_outcome_status)9;
+    cases[n].o.status = (pf_outcome_status)10;
     n++;
     for (i = 0; i < n; i++) {
         err[0] = '\0';
@@ -848,14 +848,23 @@ static void names_cover_the_enums(void **state)
     assert_string_equal(pf_outcome_status_name(PF_OUTCOME_FAILED), "failed");
     assert_string_equal(pf_outcome_status_name(PF_OUTCOME_VALIDATED),
                         "validated");
-    assert_null(pf_outcome_status_name((pf_outcome_status)4));
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_UPDATED), "updated");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_DELETED), "deleted");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_ABSENT), "absent");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_RESET), "reset");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_STARTED), "started");
+    assert_string_equal(pf_outcome_status_name(PF_OUTCOME_RUN_REJECTED),
+                        "rejected");
+    assert_null(pf_outcome_status_name((pf_outcome_status)10));
     assert_null(pf_outcome_status_name((pf_outcome_status)-1));
     assert_string_equal(pf_outcome_code_name(PF_OUTCOME_INVALID_EVENT),
                         "invalid_event");
     assert_string_equal(pf_outcome_code_name(PF_OUTCOME_REJECTED), "rejected");
     assert_string_equal(pf_outcome_code_name(PF_OUTCOME_RETRIES_EXHAUSTED),
                         "retries_exhausted");
-    assert_null(pf_outcome_code_name((pf_outcome_code)3));
+    assert_string_equal(pf_outcome_code_name(PF_OUTCOME_RUN_LIMIT),
+                        "run_limit");
+    assert_null(pf_outcome_code_name((pf_outcome_code)4));
 }
 
 /*
@@ -879,6 +888,7 @@ static void chain_request(pf_request *req)
     snprintf(req->flow_set_id, sizeof(req->flow_set_id), "%s", SET);
     snprintf(req->client_request_id, sizeof(req->client_request_id), "%s",
              CRID);
+    req->op = pf_op_of(PF_OP_FLOW_CREATE);
     req->url = (char *)CHAIN_URL; /* not released: borrowed here */
     req->body = parse("{\"displayName\":\"u\",\"creationOptions\":{"
                       "\"configurations\":[{\"defaultPasswordSettings\":{"

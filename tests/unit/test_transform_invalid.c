@@ -193,7 +193,7 @@ static const invalid_case cases[] = {
      {{0}}, 0, "type"},
     {"type of another event",
      ATTR_EVENT("'specversion':'1.0','id':'a','source':'s',"
-                "'type':'provflow.provisioningFlow.delete'"),
+                "'type':'provflow.provisioningFlow.archive'"),
      {{0}}, 0, "type"},
     {"type in another letter case",
      ATTR_EVENT("'specversion':'1.0','id':'a','source':'s',"
