@@ -89,10 +89,11 @@ struct pf_graph_job {
     pf_graph_origin origin;              /* borrowed: the event (graph.h) */
     char span[PF_TRACE_SPAN_LEN + 1];    /* the request in flight's span */
     size_t body_len;
-    json_t *secrets; /* the request body: its passwords are masked */
-    char *cache_key; /* the tenant and the set: its entry in g->sets */
-    char *list_url;  /* the list's next page, owned; NULL: the first */
-    json_t *pages;   /* the sets or runs of the pages read so far */
+    bool body_borrowed; /* body is the request's compacted text */
+    json_t *secrets;    /* the request body: its passwords are masked */
+    char *cache_key;    /* the tenant and the set: its entry in g->sets */
+    char *list_url;     /* the list's next page, owned; NULL: the first */
+    json_t *pages;      /* the sets or runs of the pages read so far */
 
     step step;               /* what the current try sends next */
     bool may_exist;          /* list the set's flows before the next POST */
@@ -238,9 +239,10 @@ static void job_free(pf_graph_job *j)
     if (j->queued)
         unqueue(j);
     LIST_REMOVE(j, all);
-    if (j->body != NULL) /* it may hold a password */
+    if (j->body != NULL && !j->body_borrowed) { /* it may hold a password */
         explicit_bzero(j->body, j->body_len);
-    free(j->body);
+        free(j->body);
+    }
     free(j->list_url);
     free(j->cache_key);
     free(j->set_name);
@@ -1688,13 +1690,18 @@ static int take_request(pf_graph_job *j, const pf_request *req)
         if ((j->runs_url = strdup(url)) == NULL)
             return -1;
     }
-    if (req->body != NULL) {
+    if (req->body_text != NULL) {
+        /* Compacted (transform.h): the text is borrowed (graph.h). */
+        j->body = req->body_text;
+        j->body_len = req->body_len;
+        j->body_borrowed = true;
+    } else if (req->body != NULL) {
         j->body = pf_jsonw_dump(req->body, 0, NULL);
         if (j->body == NULL)
             return -1;
         j->body_len = strlen(j->body);
-        j->secrets = json_incref(req->body); /* req may go: the tree stays */
     }
+    j->secrets = json_incref(req->body); /* req may go: the tree stays */
     return 0;
 }
 
