@@ -577,6 +577,8 @@ static void absent(pf_graph_job *j, const char *why)
     job_log(j, PF_LOG_INFO, "absent", j->last.http_status, -1,
             "%s: absent, nothing to %s", why, j->op->method);
     j->last.status = PF_GRAPH_ABSENT;
+    /* Why, for the outcome (data.warning): which of the three it was. */
+    snprintf(j->last.note, sizeof(j->last.note), "%s", why);
     finish(j, &j->last);
 }
 
