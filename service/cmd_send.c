@@ -212,6 +212,19 @@ static void read_one(sender *s)
     }
 }
 
+/*
+ * send keeps no record of what an earlier run of it did: a file sent again
+ * is a replay. A set's create and a run's start are what Graph would
+ * repeat (a second set of the name, a second run), so they are checked
+ * first, as a record that may have been processed before (graph.h). A
+ * flow's create goes unchecked as before: a set holds one flow of each
+ * type.
+ */
+static bool checked_first(const pf_op *op)
+{
+    return op->kind == PF_OP_SET_CREATE || op->kind == PF_OP_RUN_START;
+}
+
 static void start_ready(sender *s)
 {
     pf_keyq_item *n;
@@ -224,8 +237,8 @@ static void start_ready(sender *s)
                                         &it->in.trace};
 
         if (pf_graph_submit(pf_client_graph(s->client), &it->in.req,
-                            it->in.source, false, 0, &origin, on_done, it, why,
-                            sizeof(why)) == NULL) {
+                            it->in.source, checked_first(it->in.req.op), 0,
+                            &origin, on_done, it, why, sizeof(why)) == NULL) {
             fprintf(stderr, "provflow send: %s\n", why);
             s->systemic = true;
             snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s", why);

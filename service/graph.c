@@ -447,6 +447,10 @@ static void finish(pf_graph_job *j, pf_graph_result *r)
     r->elapsed_ms = pf_now_ms() - j->started_ms;
     if (r->flow_set_id == NULL && j->set_id[0] != '\0')
         r->flow_set_id = j->set_id;
+    /* An operation on one flow names it (the outcome's subject). */
+    if ((j->op->flags & PF_OP_NAMES_FLOW) && r->flow_id[0] == '\0' &&
+        r->status != PF_GRAPH_FAILED && strlen(j->flow_id) < sizeof(r->flow_id))
+        memcpy(r->flow_id, j->flow_id, strlen(j->flow_id) + 1);
     j->done(j->arg, r);
     job_free(j);
 }
@@ -575,6 +579,8 @@ static void absent(pf_graph_job *j, const char *why)
     job_log(j, PF_LOG_INFO, "absent", j->last.http_status, -1,
             "%s: absent, nothing to %s", why, j->op->method);
     j->last.status = PF_GRAPH_ABSENT;
+    /* Why, for the outcome (data.warning): which of the three it was. */
+    snprintf(j->last.note, sizeof(j->last.note), "%s", why);
     finish(j, &j->last);
 }
 
@@ -1468,22 +1474,23 @@ static void on_set_created(pf_graph_job *j, json_t *doc)
 static void run_limited(pf_graph_job *j, const pf_http_response *resp)
 {
     pf_graph_result *r = &j->last;
-    int64_t after = -1;
+    int64_t after_ms = -1;
 
+    /* pf_retry_after_parse() gives milliseconds; the limit is seconds. */
     if (resp->retry_after[0] != '\0')
-        after = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
-    if (after >= 0 && after <= RUN_LIMIT_WAIT_S &&
-        pf_now_ms() + after * 1000 - j->started_ms <=
+        after_ms = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
+    if (after_ms >= 0 && after_ms <= RUN_LIMIT_WAIT_S * 1000 &&
+        pf_now_ms() + after_ms - j->started_ms <=
             j->g->cfg.retry.max_elapsed_ms) {
         backoff(j, resp->retry_after, false);
         return;
     }
-    job_log(j, PF_LOG_WARN, "rejected", resp->status, -1,
-            "the run limit: %s (retry after %lld s)", r->message,
-            (long long)after);
     r->status = PF_GRAPH_REJECTED;
     r->error_code = "run_limit";
-    r->retry_after_s = after;
+    r->retry_after_s = after_ms >= 0 ? (after_ms + 999) / 1000 : -1;
+    job_log(j, PF_LOG_WARN, "rejected", resp->status, -1,
+            "the run limit: %s (retry after %lld s)", r->message,
+            (long long)r->retry_after_s);
     finish(j, r);
 }
 
