@@ -198,12 +198,31 @@ static void read_one(sender *s)
     }
     if (it->in.req.since_ms == 0) /* a run start without a time: now */
         it->in.req.since_ms = pf_wall_ms();
+    if (pf_request_compact(&it->in.req) != 0) { /* the tree: only its text */
+        fprintf(stderr, "provflow send: out of memory\n");
+        s->write_failed = true;
+        item_free(it);
+        return;
+    }
     key = pf_intake_order_key(&it->in, &rec, &key_len);
     if (pf_keyq_push(s->q, key, key_len, &it->node) != 0) {
         pf_error_set(&err, "internal", "$", "out of memory");
         invalid(s, it->in.id, &err, it->line, &it->in.trace);
         item_free(it);
     }
+}
+
+/*
+ * send keeps no record of what an earlier run of it did: a file sent again
+ * is a replay. A set's create and a run's start are what Graph would
+ * repeat (a second set of the name, a second run), so they are checked
+ * first, as a record that may have been processed before (graph.h). A
+ * flow's create goes unchecked as before: a set holds one flow of each
+ * type.
+ */
+static bool checked_first(const pf_op *op)
+{
+    return op->kind == PF_OP_SET_CREATE || op->kind == PF_OP_RUN_START;
 }
 
 static void start_ready(sender *s)
@@ -218,8 +237,8 @@ static void start_ready(sender *s)
                                         &it->in.trace};
 
         if (pf_graph_submit(pf_client_graph(s->client), &it->in.req,
-                            it->in.source, false, 0, &origin, on_done, it, why,
-                            sizeof(why)) == NULL) {
+                            it->in.source, checked_first(it->in.req.op), 0,
+                            &origin, on_done, it, why, sizeof(why)) == NULL) {
             fprintf(stderr, "provflow send: %s\n", why);
             s->systemic = true;
             snprintf(s->systemic_msg, sizeof(s->systemic_msg), "%s", why);

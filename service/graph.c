@@ -89,10 +89,11 @@ struct pf_graph_job {
     pf_graph_origin origin;              /* borrowed: the event (graph.h) */
     char span[PF_TRACE_SPAN_LEN + 1];    /* the request in flight's span */
     size_t body_len;
-    json_t *secrets; /* the request body: its passwords are masked */
-    char *cache_key; /* the tenant and the set: its entry in g->sets */
-    char *list_url;  /* the list's next page, owned; NULL: the first */
-    json_t *pages;   /* the sets or runs of the pages read so far */
+    bool body_borrowed; /* body is the request's compacted text */
+    json_t *secrets;    /* the request body: its passwords are masked */
+    char *cache_key;    /* the tenant and the set: its entry in g->sets */
+    char *list_url;     /* the list's next page, owned; NULL: the first */
+    json_t *pages;      /* the sets or runs of the pages read so far */
 
     step step;               /* what the current try sends next */
     bool may_exist;          /* list the set's flows before the next POST */
@@ -238,9 +239,10 @@ static void job_free(pf_graph_job *j)
     if (j->queued)
         unqueue(j);
     LIST_REMOVE(j, all);
-    if (j->body != NULL) /* it may hold a password */
+    if (j->body != NULL && !j->body_borrowed) { /* it may hold a password */
         explicit_bzero(j->body, j->body_len);
-    free(j->body);
+        free(j->body);
+    }
     free(j->list_url);
     free(j->cache_key);
     free(j->set_name);
@@ -445,6 +447,10 @@ static void finish(pf_graph_job *j, pf_graph_result *r)
     r->elapsed_ms = pf_now_ms() - j->started_ms;
     if (r->flow_set_id == NULL && j->set_id[0] != '\0')
         r->flow_set_id = j->set_id;
+    /* An operation on one flow names it (the outcome's subject). */
+    if ((j->op->flags & PF_OP_NAMES_FLOW) && r->flow_id[0] == '\0' &&
+        r->status != PF_GRAPH_FAILED && strlen(j->flow_id) < sizeof(r->flow_id))
+        memcpy(r->flow_id, j->flow_id, strlen(j->flow_id) + 1);
     j->done(j->arg, r);
     job_free(j);
 }
@@ -573,6 +579,8 @@ static void absent(pf_graph_job *j, const char *why)
     job_log(j, PF_LOG_INFO, "absent", j->last.http_status, -1,
             "%s: absent, nothing to %s", why, j->op->method);
     j->last.status = PF_GRAPH_ABSENT;
+    /* Why, for the outcome (data.warning): which of the three it was. */
+    snprintf(j->last.note, sizeof(j->last.note), "%s", why);
     finish(j, &j->last);
 }
 
@@ -1466,22 +1474,23 @@ static void on_set_created(pf_graph_job *j, json_t *doc)
 static void run_limited(pf_graph_job *j, const pf_http_response *resp)
 {
     pf_graph_result *r = &j->last;
-    int64_t after = -1;
+    int64_t after_ms = -1;
 
+    /* pf_retry_after_parse() gives milliseconds; the limit is seconds. */
     if (resp->retry_after[0] != '\0')
-        after = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
-    if (after >= 0 && after <= RUN_LIMIT_WAIT_S &&
-        pf_now_ms() + after * 1000 - j->started_ms <=
+        after_ms = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
+    if (after_ms >= 0 && after_ms <= RUN_LIMIT_WAIT_S * 1000 &&
+        pf_now_ms() + after_ms - j->started_ms <=
             j->g->cfg.retry.max_elapsed_ms) {
         backoff(j, resp->retry_after, false);
         return;
     }
-    job_log(j, PF_LOG_WARN, "rejected", resp->status, -1,
-            "the run limit: %s (retry after %lld s)", r->message,
-            (long long)after);
     r->status = PF_GRAPH_REJECTED;
     r->error_code = "run_limit";
-    r->retry_after_s = after;
+    r->retry_after_s = after_ms >= 0 ? (after_ms + 999) / 1000 : -1;
+    job_log(j, PF_LOG_WARN, "rejected", resp->status, -1,
+            "the run limit: %s (retry after %lld s)", r->message,
+            (long long)r->retry_after_s);
     finish(j, r);
 }
 
@@ -1688,13 +1697,18 @@ static int take_request(pf_graph_job *j, const pf_request *req)
         if ((j->runs_url = strdup(url)) == NULL)
             return -1;
     }
-    if (req->body != NULL) {
+    if (req->body_text != NULL) {
+        /* Compacted (transform.h): the text is borrowed (graph.h). */
+        j->body = req->body_text;
+        j->body_len = req->body_len;
+        j->body_borrowed = true;
+    } else if (req->body != NULL) {
         j->body = pf_jsonw_dump(req->body, 0, NULL);
         if (j->body == NULL)
             return -1;
         j->body_len = strlen(j->body);
-        j->secrets = json_incref(req->body); /* req may go: the tree stays */
     }
+    j->secrets = json_incref(req->body); /* req may go: the tree stays */
     return 0;
 }
 

@@ -214,8 +214,9 @@ void pf_stats_consumed(pf_stats *s)
  */
 static const char *status_label(const char *status)
 {
-    static const char *const known[] = {"created", "exists", "failed",
-                                        "validated"};
+    static const char *const known[] = {
+        "created", "exists", "failed", "validated", "updated",
+        "deleted", "absent", "reset",  "started",   "rejected"};
     size_t i;
 
     for (i = 0; status != NULL && i < sizeof(known) / sizeof(known[0]); i++) {
@@ -237,7 +238,7 @@ static const char *flow_type_label(const char *flow_type)
 static const char *error_code_label(const char *code)
 {
     static const char *const known[] = {"invalid_event", "rejected",
-                                        "retries_exhausted"};
+                                        "retries_exhausted", "run_limit"};
     size_t i;
 
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {

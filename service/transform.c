@@ -16,6 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "provflow/json.h"
+#include "provflow/redact.h"
+
 #define INVALID     "invalid_event"
 #define ODATA_TYPE  "@odata.type"
 #define BIND_SUFFIX "@odata.bind"
@@ -980,8 +983,47 @@ int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
     return 0;
 }
 
+int pf_request_compact(pf_request *req)
+{
+    const char *pw[PF_REDACT_SECRETS_MAX];
+    json_t *secrets = NULL, *list;
+    size_t n, i;
+    char *text;
+
+    if (req->body == NULL || req->body_text != NULL)
+        return 0;
+    text = pf_jsonw_dump(req->body, 0, NULL);
+    if (text == NULL)
+        return -1;
+    n = pf_redact_collect(req->body, pw, PF_REDACT_SECRETS_MAX);
+    if (n > PF_REDACT_SECRETS_MAX) /* too many to list: keep the tree */
+        secrets = json_incref(req->body);
+    else if (n > 0) {
+        list = json_array();
+        for (i = 0; list != NULL && i < n; i++)
+            if (json_array_append_new(list, json_string(pw[i])) != 0) {
+                json_decref(list);
+                list = NULL;
+            }
+        secrets = list != NULL ? json_pack("{so}", "password", list) : NULL;
+        if (secrets == NULL) {
+            explicit_bzero(text, strlen(text));
+            free(text);
+            return -1;
+        }
+    }
+    json_decref(req->body);
+    req->body = secrets;
+    req->body_text = text;
+    req->body_len = strlen(text);
+    return 0;
+}
+
 void pf_request_release(pf_request *req)
 {
+    if (req->body_text != NULL) /* it may hold a password */
+        explicit_bzero(req->body_text, req->body_len);
+    free(req->body_text);
     free(req->url);
     free(req->base);
     free(req->flow_set_name);

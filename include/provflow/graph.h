@@ -230,14 +230,16 @@ void pf_graph_destroy(pf_graph *g);
 
 /*
  * Starts a job for req, whose url, body and ids are copied (the caller may
- * release req at once). source is the tenant's token source (intake.h
- * resolved it from the event; it outlives the job). check_existing: list the
- * set's flows before the first create; create_after_ms: monotonic time before
- * which no create is sent (0: none; see "settle" above). origin (borrowed:
- * see pf_graph_origin; NULL: none) names the event. done(arg, result) is
- * called exactly once, from the loop, never from inside this call; the job is
- * freed after it returns. Returns NULL with a reason in errstr when the job
- * cannot start (out of memory): no callback then.
+ * release req at once), except a compacted body's text
+ * (pf_request_compact()), which is borrowed: it must outlive the job (the
+ * caller's request does: the record ends after its job). source is the tenant's
+ * token source (intake.h resolved it from the event; it outlives the job).
+ * check_existing: list the set's flows before the first create;
+ * create_after_ms: monotonic time before which no create is sent (0: none; see
+ * "settle" above). origin (borrowed: see pf_graph_origin; NULL: none) names the
+ * event. done(arg, result) is called exactly once, from the loop, never from
+ * inside this call; the job is freed after it returns. Returns NULL with a
+ * reason in errstr when the job cannot start (out of memory): no callback then.
  */
 pf_graph_job *pf_graph_submit(pf_graph *g, const pf_request *req,
                               pf_token_source *source, bool check_existing,

@@ -56,7 +56,12 @@ typedef struct pf_request {
     char *url;    /* the URL when known without Graph's help (every part
                    * given by id), else NULL; owned */
     json_t *body; /* the request body, NULL for none; owned; holds real
-                   * passwords */
+                   * passwords. After pf_request_compact(): only the
+                   * passwords, for masking ({"password": [...]}), or NULL */
+    /* After pf_request_compact(): the body as compact JSON text (what is
+     * sent), owned, NULL-terminated; else NULL. */
+    char *body_text;
+    size_t body_len;
     /* A run start: the event's time (its `time`, ms since the epoch), 0
      * when it has none (the caller's record time stands in). */
     int64_t since_ms;
@@ -100,6 +105,16 @@ int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
                  pf_request *req, pf_error *err);
 
 void pf_request_release(pf_request *req);
+
+/*
+ * Keeps what a request to send needs, and no more: the body becomes its
+ * text (body_text, as pf_jsonw_dump() writes it) and the tree shrinks to
+ * its passwords, which masking needs (redact.h's rule finds them there
+ * too). A body tree weighs about twice its text: records waiting for
+ * their turn hold the text alone. Returns 0, or -1 (req unchanged) when
+ * memory runs out.
+ */
+int pf_request_compact(pf_request *req);
 
 /*
  * Replaces the value of every property named "password" (any letter case)

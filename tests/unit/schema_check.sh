@@ -165,6 +165,24 @@ invalid = [
               "roleGroups/staff"}]}}})),
 ]
 
+# Every golden event of tests/data/lifecycle but the invalid ones
+# (life-bad-*): the schema agrees with provflow on each type's shape.
+with open("tests/data/lifecycle/events.ndjson") as f:
+    valid += [("golden " + e["id"], e) for e in map(json.loads, f)
+              if not e["id"].startswith("life-bad-")]
+invalid += [
+    ("update of a user flow without managementOptions",
+     event({"flowSetName": "A", "flowType": "user",
+            "flow": {"createUnmatchedUsers": True}},
+           type="provflow.provisioningFlow.update")),
+    ("update without a flow type",
+     event({"flowSetName": "A", "flowId": "f-1", "flow": {}},
+           type="provflow.provisioningFlow.update")),
+    ("reset with a flowId of other characters",
+     event({"flowSetName": "A", "flowId": "a/b"},
+           type="provflow.provisioningFlow.reset")),
+]
+
 failures = 0
 for what, ev in valid:
     errors = sorted(validator.iter_errors(ev), key=lambda e: list(e.path))

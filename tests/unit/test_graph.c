@@ -22,6 +22,7 @@
 
 #include "loopback.h"
 #include "provflow/flowschema.h"
+#include "provflow/event.h"
 #include "provflow/graph.h"
 #include "provflow/http.h"
 #include "provflow/timers.h"
@@ -375,6 +376,9 @@ typedef struct result {
     pf_class token_cls;
     char token_error[64];
     int64_t at_ms;
+    char set_id[PF_GRAPH_FLOW_ID_MAX];
+    char operation_url[PF_HTTP_LOCATION_MAX];
+    int64_t retry_after_s;
 } result;
 
 static void on_done(void *arg, const pf_graph_result *r)
@@ -399,6 +403,11 @@ static void on_done(void *arg, const pf_graph_result *r)
     snprintf(out->note, sizeof(out->note), "%s", r->note);
     out->http_status = r->http_status;
     out->attempts = r->attempts;
+    snprintf(out->set_id, sizeof(out->set_id), "%s",
+             r->flow_set_id != NULL ? r->flow_set_id : "");
+    snprintf(out->operation_url, sizeof(out->operation_url), "%s",
+             r->operation_url != NULL ? r->operation_url : "");
+    out->retry_after_s = r->retry_after_s;
     out->token_failure = r->token_failure != NULL;
     if (r->token_failure != NULL) {
         out->token_cls = r->token_failure->cls;
@@ -1146,6 +1155,305 @@ static void a_refused_credential_is_systemic(void **state)
     env_close(&e);
 }
 
+/* --- the lifecycle's operations (ops.h) ----------------------------------- */
+
+#define IDATA     "/beta/external/industryData"
+#define SETS      IDATA "/outboundProvisioningFlowSets"
+#define EV_PREFIX "{\"specversion\":\"1.0\",\"id\":\"ev-1\",\"source\":\"s\","
+#define NAMED_SET "{\"id\":\"" SET_ID "\",\"displayName\":\"District A\"}"
+#define OTHER_SET                                                              \
+    "{\"id\":\"0c6f3b0e-0000-4000-8000-00000000beef\","                        \
+    "\"displayName\":\"District B\"}"
+
+/* Runs the event (type, data, time: "" for none) to its end; the request
+ * is built by the transform, rooted at the server. */
+static void run_event(env *e, const char *type, const char *data,
+                      const char *time, bool check_existing, result *out)
+{
+    pf_transform_opts opts = {lb_url(e->srv), NULL};
+    char json[2048], err[256];
+    pf_record rec = {0};
+    pf_error perr;
+    pf_request req;
+    pf_event ev;
+
+    snprintf(json, sizeof(json), EV_PREFIX "\"type\":\"%s\"%s%s%s,\"data\":%s}",
+             type, time[0] != '\0' ? ",\"time\":\"" : "", time,
+             time[0] != '\0' ? "\"" : "", data);
+    rec.value = json;
+    rec.value_len = strlen(json);
+    assert_int_equal(pf_event_decode(&rec, &ev, &perr), 0);
+    if (pf_transform(&ev, &opts, &req, &perr) != 0)
+        fail_msg("transform: %s: %s", perr.path, perr.message);
+    memset(out, 0, sizeof(*out));
+    assert_non_null(pf_graph_submit(e->g, &req, e->src, check_existing, 0,
+                                    &origin, on_done, out, err, sizeof(err)));
+    pf_request_release(&req);
+    pf_event_release(&ev);
+    WAIT_FOR(e, out->calls > 0);
+    assert_int_equal(out->calls, 1);
+}
+
+/* A set's create: its check lists the sets; a set of the name: exists. */
+static void a_set_of_the_name_exists_without_a_post(void **state)
+{
+    static const char *const data = "{\"flowSet\":{\"displayName\":"
+                                    "\"District A\"}}";
+    pf_graph_config cfg;
+    result r;
+    env e;
+
+    (void)state;
+    srv_reset();
+    script(200, "", "{\"value\":[" OTHER_SET "," NAMED_SET "]}");
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    run_event(&e, "provflow.provisioningFlowSet.create", data, "", true, &r);
+    assert_int_equal(r.status, PF_GRAPH_EXISTS);
+    assert_string_equal(r.set_id, SET_ID);
+    assert_string_equal(r.listed_id, SET_ID);
+    assert_string_equal(seen_str(), "GET " SETS);
+
+    /* None of the name: created, its id the set's. */
+    srv_reset();
+    script(200, "", "{\"value\":[" OTHER_SET "]}");
+    run_event(&e, "provflow.provisioningFlowSet.create", data, "", true, &r);
+    assert_int_equal(r.status, PF_GRAPH_CREATED);
+    assert_string_equal(r.set_id, r.listed_id); /* the created set's */
+    assert_true(r.set_id[0] != '\0');
+    assert_string_equal(seen_str(), "GET " SETS ", POST " SETS);
+    assert_string_equal(seen_at(1).body, "{\"displayName\":\"District A\"}");
+
+    /* A new record (no check): the POST alone. */
+    srv_reset();
+    run_event(&e, "provflow.provisioningFlowSet.create", data, "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_CREATED);
+    assert_string_equal(seen_str(), "POST " SETS);
+    env_close(&e);
+}
+
+/*
+ * A delete by set name and flow type: the name over two pages, the flow's
+ * id from the set's flows, then the DELETE; 204 deleted, 404 absent, no
+ * flow of the type absent without a DELETE.
+ */
+static void a_delete_resolves_the_set_and_the_flow(void **state)
+{
+    static const char *const data = "{\"flowSetName\":\"District A\","
+                                    "\"flowType\":\"classGroup\"}";
+    static const struct {
+        int status;
+        const char *flows;
+        pf_graph_status want;
+        const char *seen_tail;
+    } cases[] = {
+        {204, "{\"value\":[" FLOW("classGroup", CLASS_FLOW_ID) "]}",
+         PF_GRAPH_DONE, ", DELETE/" CLASS_FLOW_ID},
+        {404, "{\"value\":[" FLOW("classGroup", CLASS_FLOW_ID) "]}",
+         PF_GRAPH_ABSENT, ", DELETE/" CLASS_FLOW_ID},
+        {0, "{\"value\":[" FLOW("user", SECURITY_FLOW_ID) "]}", PF_GRAPH_ABSENT,
+         ""},
+    };
+    char page1[768], want[512];
+    pf_graph_config cfg;
+    size_t i;
+    result r;
+    env e;
+
+    (void)state;
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("case %zu\n", i);
+        srv_reset();
+        snprintf(page1, sizeof(page1),
+                 "{\"value\":[" OTHER_SET "],\"@odata.nextLink\":\"%s" SETS
+                 "?$skiptoken=1\"}",
+                 lb_url(e.srv));
+        script(200, "", page1);
+        script(200, "", "{\"value\":[" NAMED_SET "]}");
+        script(200, "", cases[i].flows);
+        if (cases[i].status != 0)
+            script(cases[i].status, "", "");
+        run_event(&e, "provflow.provisioningFlow.delete", data, "", false, &r);
+        assert_int_equal(r.status, cases[i].want);
+        assert_string_equal(r.set_id, SET_ID);
+        snprintf(want, sizeof(want),
+                 "GET " SETS ", GET " SETS "?$skiptoken=1, GET%s",
+                 cases[i].seen_tail);
+        assert_string_equal(seen_str(), want);
+        if (cases[i].want == PF_GRAPH_DONE)
+            assert_string_equal(r.flow_id, CLASS_FLOW_ID);
+    }
+    env_close(&e);
+}
+
+/* A name that is no set's, or two sets': failed (delete: absent). */
+static void a_set_name_unknown_or_ambiguous(void **state)
+{
+    static const char *const reset = "{\"flowSetName\":\"District A\","
+                                     "\"flowType\":\"user\"}";
+    pf_graph_config cfg;
+    result r;
+    env e;
+
+    (void)state;
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    /* Not there: absent for an update, delete or reset (events.md). */
+    srv_reset();
+    script(200, "", "{\"value\":[" OTHER_SET "]}");
+    run_event(&e, "provflow.provisioningFlow.reset", reset, "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_ABSENT);
+
+    srv_reset();
+    script(200, "", "{\"value\":[" OTHER_SET "]}");
+    run_event(&e, "provflow.provisioningFlow.delete", reset, "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_ABSENT);
+
+    srv_reset();
+    script(200, "", "{\"value\":[" NAMED_SET "," NAMED_SET "]}");
+    run_event(&e, "provflow.provisioningFlow.reset", reset, "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_FAILED);
+    assert_string_equal(r.error_code, "rejected");
+    assert_string_equal(r.message,
+                        "ambiguous: 2 flow sets are named \"District A\"");
+    assert_string_equal(seen_str(), "GET " SETS);
+    env_close(&e);
+}
+
+/* Update and reset by flow id: no list, the request and its 204/202. */
+static void update_and_reset_by_id_send_at_once(void **state)
+{
+    pf_graph_config cfg;
+    result r;
+    seen s;
+    env e;
+
+    (void)state;
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    srv_reset();
+    script(204, "", "");
+    run_event(&e, "provflow.provisioningFlow.update",
+              "{\"flowSetId\":\"" SET_ID "\",\"flowId\":\"f-1\",\"flowType\":"
+              "\"administrativeUnit\",\"flow\":{\"creationOptions\":{"
+              "\"createBasedOnOrg\":true,\"createBasedOnOrgPlusRoleGroup\":"
+              "false}}}",
+              "", true, &r);
+    assert_int_equal(r.status, PF_GRAPH_DONE);
+    assert_string_equal(r.flow_id, "f-1");
+    assert_string_equal(seen_str(), "PATCH/f-1");
+    s = seen_at(0);
+    assert_non_null(strstr(s.body, "\"createBasedOnOrg\":true"));
+
+    srv_reset();
+    script(202, "", "");
+    run_event(&e, "provflow.provisioningFlow.reset",
+              "{\"flowSetId\":\"" SET_ID "\",\"flowId\":\"f-1\"}", "", true,
+              &r);
+    assert_int_equal(r.status, PF_GRAPH_DONE);
+    assert_string_equal(seen_str(), "POST/f-1/reset");
+    assert_string_equal(seen_at(0).body, "");
+    env_close(&e);
+}
+
+static int64_t tenant_throttles;
+static void on_tenant(void *arg, const pf_graph_tenant *t)
+{
+    (void)arg;
+    tenant_throttles = (int64_t)t->throttles;
+}
+
+/*
+ * A run start: 202 with the operation's Location is started; the run
+ * limit's 429 with a long Retry-After is rejected at once (run_limit),
+ * and holds nothing of the tenant; a short one is waited out.
+ */
+static void a_run_start_and_its_limit(void **state)
+{
+    pf_graph_config cfg;
+    result r;
+    env e;
+
+    (void)state;
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    pf_graph_observe_tenants(e.g, on_tenant, NULL);
+    srv_reset();
+    script(202,
+           "Location: http://x/beta/external/industryData/operations/op-1\r\n",
+           "");
+    run_event(&e, "provflow.industryDataRun.start", "{}", "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_DONE);
+    assert_string_equal(r.operation_url,
+                        "http://x/beta/external/industryData/operations/op-1");
+    assert_string_equal(seen_str(), "POST " IDATA "/runs/start");
+
+    srv_reset();
+    script(
+        429, "Retry-After: 3600\r\n",
+        "{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"limited\"}}");
+    run_event(&e, "provflow.industryDataRun.start", "{}", "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_REJECTED);
+    assert_string_equal(r.error_code, "run_limit");
+    assert_int_equal(r.retry_after_s, 3600);
+    assert_non_null(strstr(r.message, "limited"));
+    assert_int_equal(r.attempts, 1);
+    pf_graph_report_tenants(e.g);
+    assert_int_equal(tenant_throttles, 0); /* no hold of the tenant */
+
+    srv_reset();
+    script(429, "Retry-After: 0\r\n", "");
+    script(202, "", "");
+    run_event(&e, "provflow.industryDataRun.start", "{}", "", false, &r);
+    assert_int_equal(r.status, PF_GRAPH_DONE);
+    assert_string_equal(seen_str(),
+                        "POST " IDATA "/runs/start, POST " IDATA "/runs/start");
+    pf_graph_report_tenants(e.g);
+    assert_int_equal(tenant_throttles, 0);
+    env_close(&e);
+}
+
+/*
+ * A run start whose answer is lost: the runs are listed; a run that
+ * started at or after the event's time (less 2 s) is the one (exists),
+ * no second start. An older run does not count.
+ */
+static void a_lost_run_start_finds_its_run(void **state)
+{
+    static const char *const time = "2024-03-22T21:28:02Z";
+    pf_graph_config cfg;
+    result r;
+    env e;
+
+    (void)state;
+    test_config(&cfg);
+    env_open(&e, &cfg, 0, true);
+    srv_reset();
+    script_close();
+    script(200, "",
+           "{\"value\":[{\"id\":\"run-2\",\"startDateTime\":"
+           "\"2024-03-22T21:28:01.5Z\"},{\"id\":\"run-1\",\"startDateTime\":"
+           "\"2024-03-22T20:00:00Z\"}]}");
+    run_event(&e, "provflow.industryDataRun.start", "{}", time, false, &r);
+    assert_int_equal(r.status, PF_GRAPH_EXISTS);
+    assert_string_equal(r.listed_id, "run-2");
+    assert_string_equal(seen_str(),
+                        "POST " IDATA "/runs/start, GET " IDATA "/runs");
+
+    srv_reset();
+    script(200, "",
+           "{\"value\":[{\"id\":\"run-1\",\"startDateTime\":"
+           "\"2024-03-22T21:27:59Z\"}]}");
+    script(202, "", "");
+    run_event(&e, "provflow.industryDataRun.start", "{}", time, true, &r);
+    assert_int_equal(r.status, PF_GRAPH_DONE);
+    assert_string_equal(seen_str(),
+                        "GET " IDATA "/runs, POST " IDATA "/runs/start");
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1166,6 +1474,12 @@ int main(void)
         cmocka_unit_test(max_in_flight_is_honoured),
         cmocka_unit_test(a_cancelled_job_is_never_called_back),
         cmocka_unit_test(a_refused_credential_is_systemic),
+        cmocka_unit_test(a_set_of_the_name_exists_without_a_post),
+        cmocka_unit_test(a_delete_resolves_the_set_and_the_flow),
+        cmocka_unit_test(a_set_name_unknown_or_ambiguous),
+        cmocka_unit_test(update_and_reset_by_id_send_at_once),
+        cmocka_unit_test(a_run_start_and_its_limit),
+        cmocka_unit_test(a_lost_run_start_finds_its_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "provflow/event.h"
 #include "provflow/outcome.h"
 #include "provflow/redact.h"
 
@@ -1221,6 +1222,145 @@ static void chain_dry_run_request_is_a_validated_outcome(void **state)
     json_decref(req.body);
 }
 
+/* A request of event type type, transformed from its data (no secrets). */
+static void lifecycle_request(pf_request *req, const char *type,
+                              const char *data)
+{
+    pf_transform_opts opts = {NULL, NULL};
+    char json[1024];
+    pf_record rec = {0};
+    pf_error err;
+    pf_event ev;
+
+    snprintf(json, sizeof(json),
+             "{\"specversion\":\"1.0\",\"id\":\"ev-1\",\"source\":\"s\","
+             "\"type\":\"%s\",\"data\":%s}",
+             type, data);
+    rec.value = json;
+    rec.value_len = strlen(json);
+    assert_int_equal(pf_event_decode(&rec, &ev, &err), 0);
+    assert_int_equal(pf_transform(&ev, &opts, req, &err), 0);
+    pf_event_release(&ev);
+}
+
+/*
+ * Every status of the lifecycle: its type provflow.<entity>.<status>, its
+ * data, Graph's object under the operation's member, and where a dead
+ * letter goes (rejected: yes; absent: no).
+ */
+static void lifecycle_results_are_their_outcomes(void **state)
+{
+    static const struct {
+        const char *event_type, *data;
+        pf_graph_status status;
+        const char *type, *member;
+    } cases[] = {
+        {"provflow.provisioningFlowSet.create",
+         "{\"flowSet\":{\"displayName\":\"District A\"}}", PF_GRAPH_CREATED,
+         "provflow.provisioningFlowSet.created", "flowSet"},
+        {"provflow.provisioningFlowSet.create",
+         "{\"flowSet\":{\"displayName\":\"District A\"}}", PF_GRAPH_EXISTS,
+         "provflow.provisioningFlowSet.exists", "flowSet"},
+        {"provflow.provisioningFlow.update",
+         "{\"flowSetName\":\"District A\",\"flowType\":\"user\",\"flow\":{"
+         "\"managementOptions\":{\"additionalOptions\":{}}}}",
+         PF_GRAPH_DONE, "provflow.provisioningFlow.updated", NULL},
+        {"provflow.provisioningFlow.delete",
+         "{\"flowSetId\":\"" SET "\",\"flowType\":\"classGroup\"}",
+         PF_GRAPH_DONE, "provflow.provisioningFlow.deleted", NULL},
+        {"provflow.provisioningFlow.delete",
+         "{\"flowSetId\":\"" SET "\",\"flowType\":\"classGroup\"}",
+         PF_GRAPH_ABSENT, "provflow.provisioningFlow.absent", NULL},
+        {"provflow.provisioningFlow.reset",
+         "{\"flowSetId\":\"" SET "\",\"flowId\":\"f-1\"}", PF_GRAPH_DONE,
+         "provflow.provisioningFlow.reset", NULL},
+        {"provflow.industryDataRun.start", "{}", PF_GRAPH_DONE,
+         "provflow.industryDataRun.started", NULL},
+        {"provflow.industryDataRun.start", "{}", PF_GRAPH_EXISTS,
+         "provflow.industryDataRun.exists", "run"},
+        {"provflow.industryDataRun.start", "{}", PF_GRAPH_REJECTED,
+         "provflow.industryDataRun.rejected", NULL},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pf_graph_result r = chain_result(cases[i].status, 204);
+        json_t *obj = parse("{\"id\":\"obj-1\",\"displayName\":\"District "
+                            "A\"}"),
+               *ev, *data;
+        const char *status;
+        pf_outcome_build b;
+        pf_outcome_dlq dlq;
+        pf_request req;
+
+        print_message("case %zu: %s\n", i, cases[i].type);
+        lifecycle_request(&req, cases[i].event_type, cases[i].data);
+        if (cases[i].member != NULL) {
+            r.flow = obj;
+            snprintf(r.flow_id, sizeof(r.flow_id), "obj-1");
+        }
+        if (cases[i].status == PF_GRAPH_ABSENT)
+            snprintf(r.note, sizeof(r.note), "the set has no flow");
+        if (cases[i].status == PF_GRAPH_REJECTED) {
+            r.error_code = "run_limit";
+            r.retry_after_s = 3600;
+            snprintf(r.message, sizeof(r.message), "TooManyRequests: 5 runs");
+        }
+        if (strcmp(cases[i].type, "provflow.industryDataRun.started") == 0)
+            r.operation_url = "https://op/1";
+        if (strcmp(cases[i].event_type, "provflow.provisioningFlow.update") ==
+            0)
+            r.flow_set_id = "resolved-set";
+        pf_outcome_of_result(&b, &r, &req, "ev-1", "urn:provflow:host-1",
+                             1711143482716LL, chain_in);
+        ev = chain_dump(&b);
+        data = json_object_get(ev, "data");
+        status = strrchr(cases[i].type, '.') + 1;
+        assert_string_equal(str_at(ev, "type", NULL), cases[i].type);
+        assert_string_equal(str_at(data, "status", NULL), status);
+        if (cases[i].member != NULL) {
+            assert_true(
+                json_equal(json_object_get(data, cases[i].member), obj));
+            assert_string_equal(str_at(ev, "subject", NULL), "obj-1");
+        }
+        assert_null(
+            json_object_get(data, cases[i].member != NULL &&
+                                          strcmp(cases[i].member, "flow") != 0
+                                      ? "flow"
+                                      : "flowSet"));
+        /* A dead letter for rejected only; absent is no failure. */
+        assert_int_equal(pf_outcome_dlq_headers(&b.o, &dlq, NULL, 0) == 0,
+                         cases[i].status == PF_GRAPH_REJECTED);
+        if (cases[i].status == PF_GRAPH_REJECTED) {
+            assert_string_equal(str_at(data, "error", "code"), "run_limit");
+            assert_int_equal(
+                json_integer_value(json_object_get(data, "retryAfterSeconds")),
+                3600);
+            assert_string_equal(dlq.code, "run_limit");
+        } else {
+            assert_null(json_object_get(data, "error"));
+        }
+        if (cases[i].status == PF_GRAPH_ABSENT)
+            assert_string_equal(str_at(data, "warning", NULL),
+                                "the set has no flow");
+        if (strcmp(status, "started") == 0)
+            assert_string_equal(str_at(data, "operationUrl", NULL),
+                                "https://op/1");
+        else
+            assert_null(json_object_get(data, "operationUrl"));
+        /* The set's id: Graph's (created, resolved) over the event's. */
+        if (strcmp(cases[i].type, "provflow.provisioningFlow.updated") == 0)
+            assert_string_equal(str_at(data, "flowSetId", NULL),
+                                "resolved-set");
+        else if (strstr(cases[i].data, SET) != NULL)
+            assert_string_equal(str_at(data, "flowSetId", NULL), SET);
+        json_decref(ev);
+        json_decref(obj);
+        pf_request_release(&req);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1252,6 +1392,7 @@ int main(void)
         cmocka_unit_test(chain_failed_result_maps_the_code),
         cmocka_unit_test(chain_invalid_event_is_a_failed_outcome),
         cmocka_unit_test(chain_dry_run_request_is_a_validated_outcome),
+        cmocka_unit_test(lifecycle_results_are_their_outcomes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

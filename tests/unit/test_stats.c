@@ -168,9 +168,17 @@ static void dead_letter_codes_are_bounded(void **state)
 
     pf_stats_outcome(e->s, "failed", "user", "t1", "retries_exhausted", -1);
     pf_stats_outcome(e->s, "failed", "user", "t1", "password=hunter2", -1);
+    pf_stats_outcome(e->s, "rejected", NULL, "t1", "run_limit", -1);
+    pf_stats_outcome(e->s, "absent", "classGroup", "t1", NULL, -1);
     text = render(e);
     has_line(text,
              "provflow_dead_letters_total{error_code=\"retries_exhausted\"} 1");
+    /* The lifecycle's statuses and the run limit have their own labels. */
+    has_line(text, "provflow_dead_letters_total{error_code=\"run_limit\"} 1");
+    has_line(text, "provflow_outcomes_total{status=\"rejected\","
+                   "flow_type=\"unknown\"} 1");
+    has_line(text, "provflow_outcomes_total{status=\"absent\","
+                   "flow_type=\"classGroup\"} 1");
     has_line(text, "provflow_dead_letters_total{error_code=\"other\"} 1");
     assert_null(strstr(text, "hunter2"));
 }

@@ -63,6 +63,10 @@ static const char OVERSIZED[] = "<oversized>";
     "'specversion':'1.0','id':'bad-1','source':'urn:sis:test',"                \
     "'type':'provflow.provisioningFlow.create'"
 #define EVENT(data) "{" ATTRS ",'data':" data "}"
+/* An event of another operation: type "provflow." op. */
+#define OP_EVENT(op, data)                                                     \
+    "{'specversion':'1.0','id':'bad-1','source':'urn:sis:test',"               \
+    "'type':'provflow." op "','data':" data "}"
 #define DATA(type, flow)                                                       \
     "{'flowSetId':'" FSID "','flowType':'" type "','flow':" flow "}"
 #define FLOW(type, flow) EVENT(DATA(type, flow))
@@ -601,6 +605,122 @@ static const invalid_case cases[] = {
     {"user error in the second configuration names its index",
      USER("{'roleGroupId':'staff'},{'roleGroupId':'students','extra':1}"),
      {{0}}, 0, "data.flow.creationOptions.configurations[1].extra"},
+    /* The lifecycle's event types (docs/events.md, "Event types"). */
+    {"set create without flowSet", OP_EVENT("provisioningFlowSet.create", "{}"),
+     {{0}}, 0, "data.flowSet"},
+    {"set create with flowSet not an object",
+     OP_EVENT("provisioningFlowSet.create", "{'flowSet':'District A'}"),
+     {{0}}, 0, "data.flowSet"},
+    {"set create without displayName",
+     OP_EVENT("provisioningFlowSet.create", "{'flowSet':{}}"),
+     {{0}}, 0, "data.flowSet.displayName"},
+    {"set create with displayName a number",
+     OP_EVENT("provisioningFlowSet.create", "{'flowSet':{'displayName':1}}"),
+     {{0}}, 0, "data.flowSet.displayName"},
+    {"set create with a filter that is not an object",
+     OP_EVENT("provisioningFlowSet.create",
+              "{'flowSet':{'displayName':'A','filter':[]}}"),
+     {{0}}, 0, "data.flowSet.filter"},
+    {"set create with an unknown set property",
+     OP_EVENT("provisioningFlowSet.create",
+              "{'flowSet':{'displayName':'A','flows':[]}}"),
+     {{0}}, 0, "data.flowSet.flows"},
+    {"set create naming a flow set",
+     OP_EVENT("provisioningFlowSet.create",
+              "{'flowSetId':'" FSID "','flowSet':{'displayName':'A'}}"),
+     {{0}}, 0, "data.flowSetId"},
+    {"flow create with both flowSetId and flowSetName",
+     EVENT("{'flowSetId':'" FSID "','flowSetName':'A','flowType':"
+           "'administrativeUnit','flow':" AU_FLOW "}"),
+     {{0}}, 0, "data.flowSetName"},
+    {"flow create with neither flowSetId nor flowSetName",
+     EVENT("{'flowType':'administrativeUnit','flow':" AU_FLOW "}"),
+     {{0}}, 0, "data.flowSetId"},
+    {"flow create with an empty flowSetName",
+     EVENT("{'flowSetName':'','flowType':'administrativeUnit','flow':"
+           AU_FLOW "}"),
+     {{0}}, 0, "data.flowSetName"},
+    {"flow create with a flowSetName too long",
+     EVENT("{'flowSetName':'" X256 "x','flowType':'administrativeUnit',"
+           "'flow':" AU_FLOW "}"),
+     {{0}}, 0, "data.flowSetName"},
+    {"flow create with flowSetName a number",
+     EVENT("{'flowSetName':7,'flowType':'administrativeUnit','flow':"
+           AU_FLOW "}"),
+     {{0}}, 0, "data.flowSetName"},
+    {"flow create with a flowId",
+     EVENT("{'flowSetId':'" FSID "','flowId':'a','flowType':"
+           "'administrativeUnit','flow':" AU_FLOW "}"),
+     {{0}}, 0, "data.flowId"},
+    {"update without a flow",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowType':'user'}"),
+     {{0}}, 0, "data.flow"},
+    {"update without a flow type",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowId':'f-1','flow':{}}"),
+     {{0}}, 0, "data.flowType"},
+    {"update of a user flow without managementOptions",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowType':'user','flow':"
+              "{'createUnmatchedUsers':true}}"),
+     {{0}}, 0, "data.flow.managementOptions"},
+    {"update with a given object incomplete",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowType':'classGroup','flow':"
+              "{'configuration':{'additionalOptions':{'createTeam':true}}}}"),
+     {{0}}, 0, "data.flow.configuration.additionalOptions"
+     ".writeDisplayNameOnCreateOnly"},
+    {"update with an unknown flow property",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowType':'administrativeUnit','flow':"
+              "{'colour':'red'}}"),
+     {{0}}, 0, "data.flow.colour"},
+    {"update with a property of the wrong kind",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowType':'administrativeUnit','flow':"
+              "{'creationOptions':true}}"),
+     {{0}}, 0, "data.flow.creationOptions"},
+    {"update with an @odata.type against flowType",
+     OP_EVENT("provisioningFlow.update",
+              "{'flowSetName':'A','flowType':'user','flow':"
+              "{'@odata.type':'" NS "classGroupProvisioningFlow'}}"),
+     {{0}}, 0, "data.flow.@odata.type"},
+    {"delete without a flow type or id",
+     OP_EVENT("provisioningFlow.delete", "{'flowSetName':'A'}"),
+     {{0}}, 0, "data.flowType"},
+    {"delete with a flowId of other characters",
+     OP_EVENT("provisioningFlow.delete",
+              "{'flowSetName':'A','flowId':'../sets'}"),
+     {{0}}, 0, "data.flowId"},
+    {"delete with an empty flowId",
+     OP_EVENT("provisioningFlow.delete", "{'flowSetName':'A','flowId':''}"),
+     {{0}}, 0, "data.flowId"},
+    {"delete with a flowId too long",
+     OP_EVENT("provisioningFlow.delete",
+              "{'flowSetName':'A','flowId':'" X64 X64 "x'}"),
+     {{0}}, 0, "data.flowId"},
+    {"delete with a body",
+     OP_EVENT("provisioningFlow.delete",
+              "{'flowSetName':'A','flowType':'user','flow':{}}"),
+     {{0}}, 0, "data.flow"},
+    {"delete without a flow set",
+     OP_EVENT("provisioningFlow.delete", "{'flowType':'user'}"),
+     {{0}}, 0, "data.flowSetId"},
+    {"reset with an unknown flow type",
+     OP_EVENT("provisioningFlow.reset",
+              "{'flowSetName':'A','flowType':'teacher'}"),
+     {{0}}, 0, "data.flowType"},
+    {"reset with a flowSetId that is not a GUID",
+     OP_EVENT("provisioningFlow.reset",
+              "{'flowSetId':'A','flowType':'user'}"),
+     {{0}}, 0, "data.flowSetId"},
+    {"run start with a flow set",
+     OP_EVENT("industryDataRun.start", "{'flowSetName':'A'}"),
+     {{0}}, 0, "data.flowSetName"},
+    {"run start with data that is not an object",
+     OP_EVENT("industryDataRun.start", "[]"),
+     {{0}}, 0, "data"},
 };
 /* clang-format on */
 
