@@ -319,9 +319,9 @@ static void usage(FILE *out)
     fputs("\n"
           "Exit status: 0 every event succeeded (created, existed, updated,\n"
           "deleted, absent, reset, started); 65 some event failed (invalid,\n"
-          "rejected, or a run start refused by the run limit); 69 Graph or the "
-          "token endpoint\n"
-          "stayed unreachable or unavailable (no answer, 429, 5xx); 78\n"
+          "rejected, or a run start refused by the run limit); 69 Graph or\n"
+          "the token endpoint stayed unreachable or unavailable (no answer,\n"
+          "429, 5xx); 78\n"
           "configuration or authorisation error (e.g. a wrong client secret,\n"
           "a token endpoint answering a token that is not Bearer: nothing is\n"
           "marked failed); 70 an outcome could not be written; 64 usage.\n",

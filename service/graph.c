@@ -80,14 +80,14 @@ struct pf_graph_job {
     char *set_name;                   /* the set's displayName, or NULL */
     char flow_id[PF_FLOW_ID_MAX + 1]; /* "" until known (by type) */
     char *base;                       /* "{root}/beta/external/industryData" */
-    char *sets_key;       /* the tenant and its sets' URL: g->sets entry */
-    const char *sets_url; /* the flow sets, inside sets_key */
-    char *runs_url;       /* a run start: the runs; else NULL */
-    char *send_url;       /* the operation's URL once its ids are known */
-    int64_t since_ms;     /* a run start: the event's time (wall ms) */
-    char location[PF_HTTP_LOCATION_MAX]; /* a run start's operation */
-    pf_graph_origin origin;              /* borrowed: the event (graph.h) */
-    char span[PF_TRACE_SPAN_LEN + 1];    /* the request in flight's span */
+    char *sets_key;         /* the tenant and its sets' URL: g->sets entry */
+    const char *sets_url;   /* the flow sets, inside sets_key */
+    char *runs_url;         /* a run start: the runs; else NULL */
+    char *send_url;         /* the operation's URL once its ids are known */
+    int64_t since_ms;       /* a run start: the event's time (wall ms) */
+    char *location;         /* a run start's operation (Location), owned */
+    pf_graph_origin origin; /* borrowed: the event (graph.h) */
+    char span[PF_TRACE_SPAN_LEN + 1]; /* the request in flight's span */
     size_t body_len;
     bool body_borrowed; /* body is the request's compacted text */
     json_t *secrets;    /* the request body: its passwords are masked */
@@ -250,6 +250,7 @@ static void job_free(pf_graph_job *j)
     free(j->sets_key);
     free(j->runs_url);
     free(j->send_url);
+    free(j->location);
     json_decref(j->pages);
     json_decref(j->last_doc);
     json_decref(j->secrets);
@@ -371,13 +372,6 @@ static void start_timer(pf_graph_job *j, int64_t due_ms)
     finish(j, &j->last);
 }
 
-/*
- * Hands the result to the owner and frees the job. A create this job sent
- * may still land until settle_until_ms: the result (whatever it says)
- * waits until then, so that the key's next record cannot overtake it.
- * SYSTEMIC goes at once: the owner holds the key and resubmits with the
- * same settle time.
- */
 /* A result in a word, for the log. */
 static const char *result_name(const pf_graph_job *j, const pf_graph_result *r)
 {
@@ -428,6 +422,13 @@ static step next_step(const pf_graph_job *j)
     return STEP_SEND;
 }
 
+/*
+ * Hands the result to the owner and frees the job. A create this job sent
+ * may still land until settle_until_ms: the result (whatever it says)
+ * waits until then, so that the key's next record cannot overtake it.
+ * SYSTEMIC goes at once: the owner holds the key and resubmits with the
+ * same settle time.
+ */
 static void finish(pf_graph_job *j, pf_graph_result *r)
 {
     assert(r == &j->last || !j->holding);
@@ -546,11 +547,17 @@ static int know_send_url(pf_graph_job *j)
     return 0;
 }
 
-/* The try's next step (next_step()), with its URL. -1: out of memory. */
+/*
+ * The try's next step (next_step()), with its URL (a flow's create goes to
+ * its set's flows, j->url: nothing to build). -1: out of memory.
+ */
 static int set_step(pf_graph_job *j)
 {
     j->step = next_step(j);
-    return j->step == STEP_SEND && j->send_url == NULL ? know_send_url(j) : 0;
+    return j->step == STEP_SEND && j->send_url == NULL &&
+                   j->op->kind != PF_OP_FLOW_CREATE
+               ? know_send_url(j)
+               : 0;
 }
 
 /* Memory ran out on the way: not the event's fault (the owner retries). */
@@ -623,6 +630,7 @@ static bool settle_first(pf_graph_job *j)
 static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
 {
     const json_t *set, *found = NULL;
+    const char *id;
     size_t i, n = 0;
 
     if (j->op->kind == PF_OP_SET_CREATE && settle_first(j))
@@ -635,6 +643,7 @@ static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
         if (name != NULL && strcmp(name, j->set_name) == 0 && n++ == 0)
             found = set;
     }
+    id = json_string_value(json_object_get(found, "id"));
     if (j->op->kind == PF_OP_SET_CREATE) {
         if (found == NULL) {
             job_log(j, PF_LOG_INFO, "duplicate_check", j->last.http_status, -1,
@@ -652,10 +661,8 @@ static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
         j->last.flow = found;
         json_decref(j->last_doc); /* found may live in the cache: hold it */
         j->last_doc = json_incref((json_t *)sets);
-        snprintf(j->set_id, sizeof(j->set_id), "%s",
-                 json_string_value(json_object_get(found, "id")) != NULL
-                     ? json_string_value(json_object_get(found, "id"))
-                     : "");
+        if (pf_is_guid(id))
+            snprintf(j->set_id, sizeof(j->set_id), "%s", id);
         finish(j, &j->last);
         return;
     }
@@ -671,11 +678,11 @@ static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
         refused(j, "ambiguous: %zu flow sets are named \"%s\"", n, j->set_name);
         return;
     }
-    if (!pf_is_guid(json_string_value(json_object_get(found, "id")))) {
+    if (!pf_is_guid(id)) {
         refused(j, "the flow set named \"%s\" has no usable id", j->set_name);
         return;
     }
-    if (know_set(j, json_string_value(json_object_get(found, "id"))) != 0) {
+    if (know_set(j, id) != 0) {
         out_of_memory(j);
         return;
     }
@@ -842,7 +849,7 @@ static const char *step_url(const pf_graph_job *j)
     case STEP_SEND:
         break;
     }
-    return j->send_url;
+    return j->op->kind == PF_OP_FLOW_CREATE ? j->url : j->send_url;
 }
 
 /* Sends the try's next request; the job holds a slot and a token. */
@@ -1513,8 +1520,10 @@ static bool op_answer(pf_graph_job *j, const pf_http_response *resp,
     if (op->kind != PF_OP_SET_CREATE && pf_op_ok(op, resp->status)) {
         r->status = PF_GRAPH_DONE;
         if (op->kind == PF_OP_RUN_START) {
-            memcpy(j->location, resp->location, sizeof(j->location));
-            r->operation_url = j->location;
+            /* Kept: a settle hold may outlive resp. */
+            free(j->location);
+            j->location = strdup(resp->location);
+            r->operation_url = j->location != NULL ? j->location : "";
         } else if (j->cache_key != NULL) {
             /* The set's flows changed: its recent list is stale. */
             pf_setcache_forget(j->g->sets, j->cache_key);
@@ -1688,10 +1697,13 @@ static int take_request(pf_graph_job *j, const pf_request *req)
         snprintf(j->flow_id, sizeof(j->flow_id), "%s", req->flow_id);
     if (req->flow_set_id[0] != '\0' && know_set(j, req->flow_set_id) != 0)
         return -1;
-    snprintf(url, sizeof(url), "%s/outboundProvisioningFlowSets", j->base);
-    j->sets_key = cache_key(j->tokens, url, &j->sets_url);
-    if (j->sets_key == NULL)
-        return -1;
+    /* The sets' list: only a set named by name, or a set's create. */
+    if (req->flow_set_name != NULL) {
+        snprintf(url, sizeof(url), "%s/outboundProvisioningFlowSets", j->base);
+        j->sets_key = cache_key(j->tokens, url, &j->sets_url);
+        if (j->sets_key == NULL)
+            return -1;
+    }
     if (req->op->kind == PF_OP_RUN_START) {
         snprintf(url, sizeof(url), "%s/runs", j->base);
         if ((j->runs_url = strdup(url)) == NULL)

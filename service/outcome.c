@@ -704,9 +704,7 @@ void pf_outcome_trace(pf_outcome_build *b, const pf_trace *t)
 static void about_request(pf_outcome *o, const pf_request *req)
 {
     o->entity = req->op->entity;
-    o->object_key = req->op->kind == PF_OP_SET_CREATE  ? "flowSet"
-                    : req->op->kind == PF_OP_RUN_START ? "run"
-                                                       : "flow";
+    o->object_key = req->op->object;
     o->flow_set_id = req->flow_set_id[0] != '\0' ? req->flow_set_id : NULL;
     o->flow_set_name = req->flow_set_name;
     o->flow_type = pf_request_flow_type(req);

@@ -594,6 +594,26 @@ static int read_data(ctx *c, const pf_op *op, const json_t *data,
 }
 
 /* flowType and the flow's @odata.type: either, or both in agreement. */
+/* data.flowType, when given: *kind, or NULL when absent. -1: refused. */
+static int flow_type(ctx *c, const json_t *type, const pf_flow_kind **kind)
+{
+    quote q;
+
+    *kind = NULL;
+    if (type == NULL || json_is_null(type))
+        return 0;
+    if (!json_is_string(type))
+        return fail(c, "flowType", "expected a string, got %s",
+                    json_kind(type));
+    *kind = pf_flow_kind_by_name(json_string_value(type));
+    if (*kind == NULL)
+        return fail(c, "flowType",
+                    "unknown flow type \"%s\" (expected administrativeUnit, "
+                    "classGroup, securityGroup or user)",
+                    quoted(&q, json_string_value(type)));
+    return 0;
+}
+
 static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
                                      const json_t *flow)
 {
@@ -603,20 +623,8 @@ static const pf_flow_kind *flow_kind(ctx *c, const json_t *type,
     json_t *v;
     quote q;
 
-    if (type != NULL && !json_is_null(type)) {
-        if (!json_is_string(type))
-            return fail(c, "flowType", "expected a string, got %s",
-                        json_kind(type)),
-                   NULL;
-        by_name = pf_flow_kind_by_name(json_string_value(type));
-        if (by_name == NULL)
-            return fail(c, "flowType",
-                        "unknown flow type \"%s\" (expected "
-                        "administrativeUnit, classGroup, securityGroup or "
-                        "user)",
-                        quoted(&q, json_string_value(type))),
-                   NULL;
-    }
+    if (flow_type(c, type, &by_name) != 0)
+        return NULL;
     json_object_foreach((json_t *)flow, key, v)
     {
         if (strcasecmp(key, ODATA_TYPE) == 0)
@@ -681,12 +689,21 @@ int pf_graph_root_valid(const char *root, char *errstr, size_t errstr_size)
     return 1;
 }
 
+/* A set's displayName as provflow takes it: 1 to 256 characters, no NUL. */
+static bool set_name_ok(const json_t *name)
+{
+    size_t len = json_string_length(name);
+
+    return len > 0 && len <= PF_SET_NAME_MAX &&
+           memchr(json_string_value(name), '\0', len) == NULL;
+}
+
 /* The set a flow event names: flowSetId (a GUID) or flowSetName. */
 static int read_set(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
 {
     const json_t *id = m[DATA_FLOW_SET_ID], *name = m[DATA_FLOW_SET_NAME];
     const char *guid;
-    size_t i, len;
+    size_t i;
 
     if (id != NULL && name != NULL)
         return fail(c, "flowSetName",
@@ -695,9 +712,7 @@ static int read_set(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
         if (!json_is_string(name))
             return fail(c, "flowSetName", "expected a string, got %s",
                         json_kind(name));
-        len = json_string_length(name);
-        if (len == 0 || len > PF_SET_NAME_MAX ||
-            memchr(json_string_value(name), '\0', len) != NULL)
+        if (!set_name_ok(name))
             return fail(c, "flowSetName",
                         "must be 1 to %d characters without NUL",
                         PF_SET_NAME_MAX);
@@ -723,21 +738,11 @@ static int read_set(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
 /* The flow a delete or reset names: flowId, or flowType (one per set). */
 static int read_flow_name(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
 {
-    const json_t *id = m[DATA_FLOW_ID], *type = m[DATA_FLOW_TYPE];
-    quote q;
+    const json_t *id = m[DATA_FLOW_ID];
 
-    if (type != NULL && !json_is_null(type) && req->flow == NULL) {
-        if (!json_is_string(type))
-            return fail(c, "flowType", "expected a string, got %s",
-                        json_kind(type));
-        req->flow = pf_flow_kind_by_name(json_string_value(type));
-        if (req->flow == NULL)
-            return fail(c, "flowType",
-                        "unknown flow type \"%s\" (expected "
-                        "administrativeUnit, classGroup, securityGroup or "
-                        "user)",
-                        quoted(&q, json_string_value(type)));
-    }
+    /* An update's type is its body's, already read (read_flow()). */
+    if (req->flow == NULL && flow_type(c, m[DATA_FLOW_TYPE], &req->flow) != 0)
+        return -1;
     if (id == NULL || json_is_null(id)) {
         if (req->flow == NULL)
             return fail(c, "flowType",
@@ -825,9 +830,7 @@ static int read_flow_set(ctx *c, const json_t *set, pf_request *req)
         fail(c, "displayName", "expected a string, got %s", json_kind(name));
         goto out;
     }
-    if (json_string_length(name) == 0 ||
-        json_string_length(name) > PF_SET_NAME_MAX ||
-        memchr(json_string_value(name), '\0', json_string_length(name))) {
+    if (!set_name_ok(name)) {
         fail(c, "displayName", "must be 1 to %d characters without NUL",
              PF_SET_NAME_MAX);
         goto out;
@@ -931,22 +934,6 @@ const char *pf_request_flow_type(const pf_request *req)
     return req->flow != NULL ? req->flow->flow_type : NULL;
 }
 
-/* The URL now when nothing in it waits for Graph's answer, else NULL. */
-static int known_url(pf_request *req)
-{
-    size_t n;
-
-    if (((req->op->flags & PF_OP_NAMES_SET) && req->flow_set_id[0] == '\0') ||
-        ((req->op->flags & PF_OP_NAMES_FLOW) && req->flow_id == NULL))
-        return 0;
-    n = pf_request_url(req, NULL, NULL, NULL, 0) + 1;
-    req->url = malloc(n);
-    if (req->url == NULL)
-        return -1;
-    pf_request_url(req, NULL, NULL, req->url, n);
-    return 0;
-}
-
 int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
                  pf_request *req, pf_error *err)
 {
@@ -973,10 +960,6 @@ int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
     if (asprintf(&req->base, "%.*s/beta/external/industryData", (int)c.root_len,
                  c.root) < 0) {
         req->base = NULL;
-        pf_request_release(req);
-        return pf_error_set(err, "internal", "", "out of memory");
-    }
-    if (known_url(req) != 0) {
         pf_request_release(req);
         return pf_error_set(err, "internal", "", "out of memory");
     }
@@ -1024,7 +1007,6 @@ void pf_request_release(pf_request *req)
     if (req->body_text != NULL) /* it may hold a password */
         explicit_bzero(req->body_text, req->body_len);
     free(req->body_text);
-    free(req->url);
     free(req->base);
     free(req->flow_set_name);
     free(req->flow_id);

@@ -1,9 +1,16 @@
 /*
- * graph.h - creating one provisioning flow, start to finish.
+ * graph.h - one event's Graph operation (ops.h), start to finish.
  *
  * A job takes a transformed request (transform.h) through a token
- * (token.h), the POST, classification (classify.h) and retries (retry.h)
- * to one result: created, exists, failed, or systemic. It runs on the
+ * (token.h), the lookups it needs (a set named by displayName: the
+ * tenant's sets; a flow named by type: the set's flows), the duplicate
+ * check of an operation that must not be repeated (below), the
+ * operation's request, classification (classify.h) and retries (retry.h)
+ * to one result: created, exists, done (updated, deleted, reset,
+ * started), absent, rejected (the run limit), failed, or systemic. The
+ * create of a flow is described below; a set's create checks the sets for
+ * its displayName, a run's start the runs started since the event, under
+ * the same rules (docs/design.md, "The delivery argument"). It runs on the
  * caller's loop: pf_http_poll() and pf_timers_run() move it on, and the
  * result arrives as a callback on the loop thread.
  *
@@ -229,12 +236,13 @@ void pf_graph_report_tenants(pf_graph *g);
 void pf_graph_destroy(pf_graph *g);
 
 /*
- * Starts a job for req, whose url, body and ids are copied (the caller may
+ * Starts a job for req, whose URL base, body and ids are copied (the caller may
  * release req at once), except a compacted body's text
  * (pf_request_compact()), which is borrowed: it must outlive the job (the
  * caller's request does: the record ends after its job). source is the tenant's
  * token source (intake.h resolved it from the event; it outlives the job).
- * check_existing: list the set's flows before the first create;
+ * check_existing: check Graph before the first send of an operation that
+ * must not be repeated (ops.h: PF_OP_CREATES);
  * create_after_ms: monotonic time before which no create is sent (0: none; see
  * "settle" above). origin (borrowed: see pf_graph_origin; NULL: none) names the
  * event. done(arg, result) is called exactly once, from the loop, never from

@@ -39,6 +39,7 @@ typedef struct pf_op {
     pf_op_kind kind;
     const char *event_type; /* "provflow.provisioningFlow.update" */
     const char *entity;     /* its outcome type: provflow.<entity>.<status> */
+    const char *object;     /* the outcome's member for Graph's object */
     const char *method;     /* "PATCH" */
     const char *done;       /* the outcome status of a success: "updated" */
     long ok[2];             /* Graph's success statuses (0: unused) */

@@ -53,8 +53,6 @@ typedef struct pf_request {
     char *flow_id;       /* the flow's Graph id; owned; NULL by type */
     char client_request_id[PF_UUID_STR_LEN + 1];
     char *base;   /* "{root}/beta/external/industryData"; owned */
-    char *url;    /* the URL when known without Graph's help (every part
-                   * given by id), else NULL; owned */
     json_t *body; /* the request body, NULL for none; owned; holds real
                    * passwords. After pf_request_compact(): only the
                    * passwords, for masking ({"password": [...]}), or NULL */

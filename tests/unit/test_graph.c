@@ -427,7 +427,6 @@ static void make_request(env *e, pf_request *req, const char *kind, int n)
     snprintf(req->client_request_id, sizeof(req->client_request_id),
              "7d3c2a10-1111-4222-8333-%012d", n);
     req->op = pf_op_of(PF_OP_FLOW_CREATE);
-    assert_true(asprintf(&req->url, "%s%s", lb_url(e->srv), SET_PATH) > 0);
     assert_true(asprintf(&req->base, "%s/beta/external/industryData",
                          lb_url(e->srv)) > 0);
     req->body = json_pack("{s:s+,s:s,s:s}", "@odata.type", PF_ODATA_NS,

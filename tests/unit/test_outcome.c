@@ -875,8 +875,7 @@ static void names_cover_the_enums(void **state)
  * the dumped record.
  */
 
-#define CHAIN_PW  "PwChain-5e1d"
-#define CHAIN_URL "https://graph.microsoft.com/beta/external/industryData/x"
+#define CHAIN_PW "PwChain-5e1d"
 
 static const pf_outcome_input chain_in = {"provisioning.requests", 3, 42};
 
@@ -890,7 +889,6 @@ static void chain_request(pf_request *req)
     snprintf(req->client_request_id, sizeof(req->client_request_id), "%s",
              CRID);
     req->op = pf_op_of(PF_OP_FLOW_CREATE);
-    req->url = (char *)CHAIN_URL; /* not released: borrowed here */
     req->body = parse("{\"displayName\":\"u\",\"creationOptions\":{"
                       "\"configurations\":[{\"defaultPasswordSettings\":{"
                       "\"password\":\"" CHAIN_PW "\"}}]}}");

@@ -891,7 +891,7 @@ static void rejects_at_path(void **state)
         }
         /* Left empty on failure. */
         assert_null(req.body);
-        assert_null(req.url);
+        assert_null(req.base);
     } else {
         assert_null(ev.data);
     }
