@@ -270,7 +270,7 @@ static int note_secrets_in(ctx *c, const json_t *v)
     return 0;
 }
 
-/* <root>/beta/<bind_path>/<id>, written; -1 when too long. */
+/* <root>/beta/<bind_path>/<id>, written. */
 static int bind_url(ctx *c, const pf_prop *p, const char *id, size_t len)
 {
     char url[PF_GRAPH_ROOT_MAX + 256];
@@ -278,7 +278,7 @@ static int bind_url(ctx *c, const pf_prop *p, const char *id, size_t len)
                      c->root, p->bind_path, (int)len, id);
 
     if (n < 0 || (size_t)n >= sizeof(url))
-        return -1;
+        return fail(c, NULL, "bind URL too long");
     return put_string(c, url, (size_t)n);
 }
 
@@ -309,9 +309,7 @@ static int convert_bind(ctx *c, const pf_prop *p, const json_t *v, bool alias)
     }
     if (!valid_id(id, strlen(id)))
         return fail(c, NULL, "id must be 1 to %d of [A-Za-z0-9._~-]", ID_MAX);
-    if (bind_url(c, p, id, strlen(id)) != 0)
-        return fail(c, NULL, "bind URL too long");
-    return 0;
+    return bind_url(c, p, id, strlen(id));
 }
 
 /* The object that a secret alias stands for: {"password": <secret>}. */
