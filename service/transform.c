@@ -25,6 +25,7 @@
 #define MAX_PROPS   16   /* the widest type in flowschema.c has 3 */
 #define ID_MAX      128  /* bound ids such as a role group id */
 #define BODY_HINT   1024 /* the body writer's first allocation */
+#define BASE_PATH   "/beta/external/industryData"
 
 /* Annotations Graph puts on an entity it returns; dropped from input. */
 static const char *const response_annotations[] = {
@@ -1078,12 +1079,14 @@ static int transform(const pf_event *ev, const pf_transform_opts *opts,
         return -1;
     }
     pf_client_request_id(ev->id, strlen(ev->id), req->client_request_id);
-    if (asprintf(&req->base, "%.*s/beta/external/industryData", (int)c.root_len,
-                 c.root) < 0) {
-        req->base = NULL;
+    /* "{root}/beta/external/industryData", without a printf. */
+    req->base = malloc(c.root_len + sizeof(BASE_PATH));
+    if (req->base == NULL) {
         pf_request_release(req);
         return pf_error_set(err, "internal", "", "out of memory");
     }
+    memcpy(req->base, c.root, c.root_len);
+    memcpy(req->base + c.root_len, BASE_PATH, sizeof(BASE_PATH));
     return 0;
 }
 
