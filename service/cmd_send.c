@@ -198,12 +198,6 @@ static void read_one(sender *s)
     }
     if (it->in.req.since_ms == 0) /* a run start without a time: now */
         it->in.req.since_ms = pf_wall_ms();
-    if (pf_request_compact(&it->in.req) != 0) { /* the tree: only its text */
-        fprintf(stderr, "provflow send: out of memory\n");
-        s->write_failed = true;
-        item_free(it);
-        return;
-    }
     key = pf_intake_order_key(&it->in, &rec, &key_len);
     if (pf_keyq_push(s->q, key, key_len, &it->node) != 0) {
         pf_error_set(&err, "internal", "$", "out of memory");

@@ -271,13 +271,16 @@ static const char *json_kind(const json_t *v)
 
 /*
  * Reads one attribute's text, from the JSON object (structured) or the
- * headers (binary). Returns 1 with a heap copy in *out, 0 if absent, -1 on
- * error.
+ * headers (binary). Returns 1 with the text in *out, borrowed from root or
+ * from *hold (the caller releases *hold), 0 if absent, -1 on error. Only
+ * the attributes that the event keeps are copied (decode_attrs()).
  */
 static int attr_text(const struct attr *a, const json_t *root,
-                     const pf_record *rec, char **out, pf_error *err)
+                     const pf_record *rec, const char **out, json_t **hold,
+                     pf_error *err)
 {
     *out = NULL;
+    *hold = NULL;
     if (root != NULL) {
         const json_t *v = json_object_get(root, a->name);
 
@@ -286,27 +289,24 @@ static int attr_text(const struct attr *a, const json_t *root,
         if (!json_is_string(v))
             return pf_error_set(err, INVALID, a->name,
                                 "expected a string, got %s", json_kind(v));
-        *out = strdup(json_string_value(v));
+        *out = json_string_value(v);
     } else {
         const pf_header *h = pf_record_header(rec, a->header);
-        json_t *probe;
 
         if (h == NULL)
             return 0;
         if (h->value == NULL)
             return pf_error_set(err, INVALID, a->header, "header has no value");
         /* json_stringn validates UTF-8 for us; embedded NULs are refused. */
-        probe = json_stringn(h->value, h->value_len);
-        if (probe == NULL || memchr(h->value, '\0', h->value_len) != NULL) {
-            json_decref(probe);
+        *hold = json_stringn(h->value, h->value_len);
+        if (*hold == NULL || memchr(h->value, '\0', h->value_len) != NULL) {
+            json_decref(*hold);
+            *hold = NULL;
             return pf_error_set(err, INVALID, a->header,
                                 "header value is not UTF-8 text");
         }
-        *out = strdup(json_string_value(probe));
-        json_decref(probe);
+        *out = json_string_value(*hold);
     }
-    if (*out == NULL)
-        return pf_error_set(err, INVALID, "$", "out of memory");
     return 1;
 }
 
@@ -353,12 +353,14 @@ static int decode_attrs(const json_t *root, const pf_record *rec, pf_event *ev,
     for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
         const struct attr *a = &attrs[i];
         const char *where = root != NULL ? a->name : a->header;
-        char *text;
+        const char *text;
+        json_t *hold;
+        char *copy;
         int rc;
 
         if (where == NULL)
             continue;
-        rc = attr_text(a, root, rec, &text, err);
+        rc = attr_text(a, root, rec, &text, &hold, err);
         if (rc < 0)
             return -1;
         if (rc == 0) {
@@ -368,13 +370,18 @@ static int decode_attrs(const json_t *root, const pf_record *rec, pf_event *ev,
             continue;
         }
         if (a->check(text, why, sizeof(why)) != 0) {
-            free(text);
+            json_decref(hold);
             return pf_error_set(err, INVALID, where, "%s", why);
         }
-        if (a->field == SIZE_MAX)
-            free(text);
-        else
-            *(char **)((char *)ev + a->field) = text; /* ev owns it now */
+        if (a->field != SIZE_MAX) {
+            copy = strdup(text);
+            json_decref(hold);
+            if (copy == NULL)
+                return pf_error_set(err, INVALID, "$", "out of memory");
+            *(char **)((char *)ev + a->field) = copy; /* ev owns it now */
+        } else {
+            json_decref(hold);
+        }
     }
     return 0;
 }

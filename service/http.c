@@ -11,6 +11,15 @@
  * not a pass over every transfer (curl_multi_poll() and
  * curl_multi_perform() walk them all, which thousands of requests in
  * flight at a high latency turn into most of the CPU).
+ *
+ * The transfers are spread over shards, each a multi handle with its own
+ * connection cache, at most SHARD_XFERS transfers in each. libcurl 7.88
+ * walks every connection of its cache twice per request (looking for one
+ * to reuse, and again in curl_multi_remove_handle() for connect-only
+ * connections): over HTTP/1.1, where each request in flight holds a
+ * connection, 4,096 in flight made those walks a third of the CPU. A
+ * request goes to the first shard with room, so a small load stays in
+ * one shard and over HTTP/2 shares its connections as before.
  */
 #include "provflow/http.h"
 
@@ -49,11 +58,25 @@
 /* An epoll entry of the caller's, not libcurl's: its fd with this bit. */
 #define EXTRA_TAG (UINT64_C(1) << 32)
 
+/* Transfers in one shard at most (its connections, over HTTP/1.1). */
+#define SHARD_XFERS 256
+/* An epoll entry's shard: the bits above this one. */
+#define SHARD_SHIFT 40
+
 /* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
 #define CURL_HEADER_LINE_MAX (100 * 1024)
 
+struct shard {
+    pf_http *h;
+    CURLM *multi;
+    int64_t timer_due_ms; /* libcurl's next timeout (pf_now_ms); -1: none */
+    size_t index;         /* in h->shards */
+    size_t active;        /* transfers in it */
+};
+
 struct pf_http_xfer {
     pf_http *h;
+    struct shard *shard; /* while active */
     CURL *easy;
     struct curl_slist *headers;
     pf_http_done_fn done;
@@ -74,11 +97,12 @@ struct pf_http_xfer {
 };
 
 struct pf_http {
-    CURLM *multi;
-    int epfd;             /* libcurl's sockets and the caller's fds */
-    int64_t timer_due_ms; /* libcurl's next timeout (pf_now_ms); -1: none */
-    bool socket_failed;   /* epoll refused a socket: pf_http_poll() fails */
-    unsigned char *sock;  /* SOCK_* per socket number (on_socket) */
+    struct shard *shards;
+    size_t shard_count;
+    size_t shard_xfers;  /* a shard's room before the next one is used */
+    int epfd;            /* libcurl's sockets and the caller's fds */
+    bool socket_failed;  /* epoll refused a socket: pf_http_poll() fails */
+    unsigned char *sock; /* SOCK_* per socket number (on_socket) */
     size_t sock_cap;
     int extra[EXTRA_MAX]; /* the caller's fds in epfd */
     size_t extra_count;
@@ -195,7 +219,8 @@ static int on_close(void *arg, curl_socket_t s)
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
                      void *known)
 {
-    pf_http *h = arg;
+    struct shard *sh = arg;
+    pf_http *h = sh->h;
     struct epoll_event ev = {0};
     unsigned st = sock_state(h, s), want;
 
@@ -217,7 +242,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
     }
     ev.events =
         ((want & SOCK_IN) ? EPOLLIN : 0u) | ((want & SOCK_OUT) ? EPOLLOUT : 0u);
-    ev.data.u64 = (uint64_t)(unsigned)s;
+    ev.data.u64 = (uint64_t)(unsigned)s | (uint64_t)sh->index << SHARD_SHIFT;
     if (sock_watch(h, s, st, &ev) != 0) {
         h->socket_failed = true;
         return -1;
@@ -231,11 +256,76 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *arg,
 /* libcurl's timer: when curl_multi_socket_action() wants a timeout call. */
 static int on_timer(CURLM *multi, long timeout_ms, void *arg)
 {
-    pf_http *h = arg;
+    struct shard *sh = arg;
 
     (void)multi;
-    h->timer_due_ms = timeout_ms < 0 ? -1 : pf_now_ms() + timeout_ms;
+    sh->timer_due_ms = timeout_ms < 0 ? -1 : pf_now_ms() + timeout_ms;
     return 0;
+}
+
+/* The shards for cfg's connection bound: room for it, at most SHARD_XFERS
+ * transfers each (one shard when unbounded). */
+static int shards_new(pf_http *h, const pf_http_config *cfg)
+{
+    size_t n = 1, i;
+    long per = cfg->max_connections;
+
+    if (cfg->max_connections > SHARD_XFERS) {
+        n = ((size_t)cfg->max_connections + SHARD_XFERS - 1) / SHARD_XFERS;
+        per = (long)(((size_t)cfg->max_connections + n - 1) / n);
+    }
+    h->shards = calloc(n, sizeof(*h->shards));
+    if (h->shards == NULL)
+        return -1;
+    h->shard_count = n;
+    h->shard_xfers = per > 0 ? (size_t)per : SIZE_MAX;
+    for (i = 0; i < n; i++) {
+        struct shard *sh = &h->shards[i];
+        CURLM *m = curl_multi_init();
+
+        sh->h = h;
+        sh->index = i;
+        sh->timer_due_ms = -1;
+        sh->multi = m;
+        if (m == NULL)
+            return -1;
+        curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(m, CURLMOPT_SOCKETDATA, sh);
+        curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(m, CURLMOPT_TIMERDATA, sh);
+        if (per > 0) {
+            /*
+             * A bounded pool: at most this many connections open, and
+             * kept, per shard (the shards together: the bound, plus at
+             * most one per shard from rounding up). Over HTTP/2 one
+             * connection carries many requests (up to the server's stream
+             * limit, 100 at Graph's usual setting), so the bound is
+             * reached only over HTTP/1.1, where each request in flight
+             * needs its own.
+             */
+            curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, per);
+            curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, per);
+        }
+    }
+    return 0;
+}
+
+/* The first shard with room; the least busy when all are full. */
+static struct shard *shard_for_next(pf_http *h)
+{
+    struct shard *best = &h->shards[0];
+    size_t i;
+
+    for (i = 0; i < h->shard_count; i++) {
+        struct shard *sh = &h->shards[i];
+
+        if (sh->active < h->shard_xfers)
+            return sh;
+        if (sh->active < best->active)
+            best = sh;
+    }
+    return best;
 }
 
 pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
@@ -263,7 +353,6 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
         goto oom;
     LIST_INIT(&h->active);
     LIST_INIT(&h->pool);
-    h->timer_due_ms = -1;
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (h->epfd < 0) {
         snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
@@ -279,26 +368,8 @@ pf_http *pf_http_new(const pf_http_config *cfg, char *errstr,
             goto oom;
         h->cfg.ca_file = h->ca_file;
     }
-    h->multi = curl_multi_init();
-    if (h->multi == NULL)
+    if (shards_new(h, cfg) != 0)
         goto oom;
-    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-    if (cfg->max_connections > 0) {
-        /*
-         * A bounded pool: at most this many connections open, and kept.
-         * Over HTTP/2 one connection carries many requests (up to the
-         * server's stream limit, 100 at Graph's usual setting), so the
-         * bound is reached only over HTTP/1.1, where each request in
-         * flight needs its own.
-         */
-        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cfg->max_connections);
-        curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                          cfg->max_connections);
-    }
     return h;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
@@ -318,19 +389,22 @@ static void xfer_free(pf_http_xfer *x)
 void pf_http_destroy(pf_http *h)
 {
     pf_http_xfer *x;
+    size_t i;
 
     if (h == NULL)
         return;
     while ((x = LIST_FIRST(&h->active)) != NULL) {
         LIST_REMOVE(x, link);
-        curl_multi_remove_handle(h->multi, x->easy);
+        curl_multi_remove_handle(x->shard->multi, x->easy);
         xfer_free(x);
     }
     while ((x = LIST_FIRST(&h->pool)) != NULL) {
         LIST_REMOVE(x, link);
         xfer_free(x);
     }
-    curl_multi_cleanup(h->multi);
+    for (i = 0; h->shards != NULL && i < h->shard_count; i++)
+        curl_multi_cleanup(h->shards[i].multi);
+    free(h->shards);
     close(h->epfd);
     free(h->sock);
     free(h->ca_file);
@@ -697,9 +771,11 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     return 0;
 }
 
-static void unlink_active(pf_http *h, pf_http_xfer *x)
+static void unlink_active(pf_http_xfer *x)
 {
-    curl_multi_remove_handle(h->multi, x->easy);
+    curl_multi_remove_handle(x->shard->multi, x->easy);
+    x->shard->active--;
+    x->shard = NULL;
     LIST_REMOVE(x, link);
 }
 
@@ -720,6 +796,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
                              pf_http_done_fn done, void *arg, char *errstr,
                              size_t errstr_size)
 {
+    struct shard *sh;
     pf_http_xfer *x;
 
     if (!is_https(req->url) && !h->cfg.allow_http) {
@@ -757,12 +834,15 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->location[0] = '\0';
     x->errbuf[0] = '\0';
     x->started_ms = pf_now_ms();
+    sh = shard_for_next(h);
     if (set_options(h, x, req) != 0 ||
-        curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        curl_multi_add_handle(sh->multi, x->easy) != CURLM_OK) {
         snprintf(errstr, errstr_size, "cannot start the request");
         recycle(h, x);
         return NULL;
     }
+    x->shard = sh;
+    sh->active++;
     LIST_INSERT_HEAD(&h->active, x, link);
     return x;
 }
@@ -771,7 +851,7 @@ void pf_http_cancel(pf_http *h, pf_http_xfer *x)
 {
     /* Submitted here, and neither finished nor cancelled (recycle()). */
     assert(x->h == h && x->done != NULL);
-    unlink_active(h, x);
+    unlink_active(x);
     recycle(h, x);
 }
 
@@ -841,7 +921,7 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
      * callback submits must not take x while resp.body still points
      * into it.
      */
-    unlink_active(h, x);
+    unlink_active(x);
     x->done(x->arg, &resp);
     recycle(h, x);
 }
@@ -882,37 +962,76 @@ static int watch_extra(pf_http *h, const int *fds, size_t count)
 static void finish_done(pf_http *h)
 {
     CURLMsg *m;
+    size_t i;
     int msgs;
 
-    while ((m = curl_multi_info_read(h->multi, &msgs)) != NULL) {
-        pf_http_xfer *x;
+    for (i = 0; i < h->shard_count; i++) {
+        while ((m = curl_multi_info_read(h->shards[i].multi, &msgs)) != NULL) {
+            pf_http_xfer *x;
 
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
-        finish(h, x, m->data.result);
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
+            finish(h, x, m->data.result);
+        }
     }
+}
+
+/* The soonest of the shards' timeouts (pf_now_ms), -1 when none. */
+static int64_t timer_due(const pf_http *h)
+{
+    int64_t due = -1;
+    size_t i;
+
+    for (i = 0; i < h->shard_count; i++) {
+        int64_t t = h->shards[i].timer_due_ms;
+
+        if (t >= 0 && (due < 0 || t < due))
+            due = t;
+    }
+    return due;
+}
+
+/* Runs the timeouts that are due; -1 when libcurl fails. */
+static int run_timers(pf_http *h)
+{
+    int64_t now = pf_now_ms();
+    size_t i;
+    int running;
+
+    for (i = 0; i < h->shard_count; i++) {
+        struct shard *sh = &h->shards[i];
+
+        if (sh->timer_due_ms < 0 || sh->timer_due_ms > now)
+            continue;
+        sh->timer_due_ms = -1; /* libcurl sets it again if it wants one */
+        if (curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0,
+                                     &running) != CURLM_OK)
+            return -1;
+    }
+    return 0;
 }
 
 int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
                  int timeout_ms)
 {
     struct epoll_event ev[EVENTS_MAX];
-    int64_t now = pf_now_ms();
+    int64_t now = pf_now_ms(), due = timer_due(h);
     int i, n, running, ready = 0, what;
 
     if (watch_extra(h, extra_fds, extra_count) != 0)
         return -1;
-    if (h->timer_due_ms >= 0 &&
-        (timeout_ms < 0 || h->timer_due_ms - now < timeout_ms))
-        timeout_ms = h->timer_due_ms <= now ? 0 : (int)(h->timer_due_ms - now);
+    if (due >= 0 && (timeout_ms < 0 || due - now < timeout_ms))
+        timeout_ms = due <= now ? 0 : (int)(due - now);
     n = epoll_wait(h->epfd, ev, EVENTS_MAX, timeout_ms);
     if (n < 0 && errno != EINTR)
         return -1;
     for (i = 0; i < n; i++) {
-        curl_socket_t s = (curl_socket_t)ev[i].data.u64;
+        uint64_t tag = ev[i].data.u64;
+        curl_socket_t s = (curl_socket_t)(tag & UINT32_MAX);
+        size_t shard = (size_t)(tag >> SHARD_SHIFT);
 
-        if (ev[i].data.u64 & EXTRA_TAG) {
+        if (tag & EXTRA_TAG) {
             ready++;
             continue;
         }
@@ -921,19 +1040,15 @@ int pf_http_poll(pf_http *h, const int *extra_fds, size_t extra_count,
             sock_unwatch(h, s);
             continue;
         }
+        assert(shard < h->shard_count);
         what = ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
                ((ev[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                ((ev[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-        if (curl_multi_socket_action(h->multi, s, what, &running) != CURLM_OK)
-            return -1;
-    }
-    if (h->timer_due_ms >= 0 && h->timer_due_ms <= pf_now_ms()) {
-        h->timer_due_ms = -1; /* libcurl sets it again if it wants one */
-        if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+        if (curl_multi_socket_action(h->shards[shard].multi, s, what,
                                      &running) != CURLM_OK)
             return -1;
     }
-    if (h->socket_failed)
+    if (run_timers(h) != 0 || h->socket_failed)
         return -1;
     finish_done(h);
     return ready;

@@ -28,8 +28,11 @@ void pf_intake_record(const pf_intake_config *cfg, const pf_record *rec,
     pf_event ev;
 
     memset(in, 0, sizeof(*in));
+    /* A request to send is held as its text; a dry run prints the tree. */
     if (pf_event_decode(rec, &ev, &in->err) == 0 && tenant(cfg, &ev, in) &&
-        pf_transform(&ev, cfg->transform, &in->req, &in->err) == 0)
+        (cfg->dry_run
+             ? pf_transform(&ev, cfg->transform, &in->req, &in->err)
+             : pf_transform_text(&ev, cfg->transform, &in->req, &in->err)) == 0)
         in->valid = true;
     /* Set by decode even when it fails, when the record carried them. */
     pf_trace_from(ev.traceparent, ev.tracestate, &in->trace, in->trace_note,

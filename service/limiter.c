@@ -14,7 +14,7 @@
 #define GENTLE_ROUNDS        10    /* after a cut, +1 more a round every 10 */
 #define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
 #define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
-#define PACE_BURST_MS        2.0 /* the pacer saves up this much time of sends */
+#define PACE_BURST_MS        10.0 /* the pacer saves up this much time of sends */
 
 void pf_limiter_config_default(pf_limiter_config *cfg, int max)
 {

@@ -515,15 +515,32 @@ static void data_object(pf_jsonw *w, const pf_outcome *o)
     pf_jsonw_close(w, '}');
 }
 
-/* "provflow.<entity>.<status>": the entity of the event's operation. */
+/*
+ * "provflow.<entity>.<status>": the entity of the event's operation. Both
+ * are names from static tables, short: written as they are, no printf
+ * (one per outcome in the profile).
+ */
 static void type_name(pf_jsonw *w, const pf_outcome *o)
 {
+    const char *entity = o->entity != NULL ? o->entity : "provisioningFlow";
+    const char *status = pf_outcome_status_name(o->status);
+    size_t le, ls;
     char type[96];
 
-    snprintf(type, sizeof(type), "provflow.%s.%s",
-             o->entity != NULL ? o->entity : "provisioningFlow",
-             pf_outcome_status_name(o->status));
-    pf_jsonw_cstr(w, type);
+    if (status == NULL) /* check() refused it already: as printf wrote it */
+        status = "(null)";
+    le = strlen(entity);
+    ls = strlen(status);
+    if (sizeof("provflow..") + le + ls > sizeof(type)) { /* never so far */
+        snprintf(type, sizeof(type), "provflow.%s.%s", entity, status);
+        pf_jsonw_cstr(w, type);
+        return;
+    }
+    memcpy(type, "provflow.", 9);
+    memcpy(type + 9, entity, le);
+    type[9 + le] = '.';
+    memcpy(type + 10 + le, status, ls);
+    pf_jsonw_string(w, type, 10 + le + ls);
 }
 
 char *pf_outcome_dump(const pf_outcome *o, size_t *len, char *errstr,

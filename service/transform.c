@@ -22,8 +22,10 @@
 #define INVALID     "invalid_event"
 #define ODATA_TYPE  "@odata.type"
 #define BIND_SUFFIX "@odata.bind"
-#define MAX_PROPS   16  /* the widest type in flowschema.c has 3 */
-#define ID_MAX      128 /* bound ids such as a role group id */
+#define MAX_PROPS   16   /* the widest type in flowschema.c has 3 */
+#define ID_MAX      128  /* bound ids such as a role group id */
+#define BODY_HINT   1024 /* the body writer's first allocation */
+#define BASE_PATH   "/beta/external/industryData"
 
 /* Annotations Graph puts on an entity it returns; dropped from input. */
 static const char *const response_annotations[] = {
@@ -35,6 +37,7 @@ static const char *const response_annotations[] = {
 
 typedef struct ctx {
     const pf_transform_opts *opts;
+    bool text_only;      /* pf_transform_text() */
     const char *root;    /* Graph root */
     size_t root_len;     /* without trailing slashes */
     const pf_type *flow; /* the entity type being built */
@@ -47,6 +50,22 @@ typedef struct ctx {
     bool partial;
     pf_path path;
     pf_error *err;
+    /*
+     * The body is written as text while it is read, with no tree of its
+     * own: the rows in table order, as json_dumps() would write the tree
+     * they used to make (byte for byte: the tests compare it).
+     */
+    pf_jsonw w;
+    /*
+     * Below a member named "password" (any letter case): its strings are
+     * noted in `secrets`, as pf_redact_collect() would find them in the
+     * body, for masking (transform.h).
+     */
+    bool secret;
+    json_t *secrets; /* an array of distinct strings, or NULL: none yet */
+    /* A set's filter with more passwords than pf_redact_collect() lists:
+     * kept whole for masking, as the body tree used to be. */
+    const json_t *filter_secrets;
 } ctx;
 
 /* An input member matched to a table row. */
@@ -56,7 +75,7 @@ typedef struct slot {
     bool alias;          /* given by the row's alias */
 } slot;
 
-static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in);
+static int convert_object(ctx *c, const pf_type *t, const json_t *in);
 
 /*
  * A value or name from the input, to quote in a message: at most 96
@@ -185,16 +204,83 @@ static bool valid_id(const char *s, size_t len)
     return true;
 }
 
-/* <root>/beta/<bind_path>/<id> */
-static json_t *bind_url(ctx *c, const pf_prop *p, const char *id, size_t len)
+/* Notes s as a password, once (in the order the body holds them). */
+static int note_secret(ctx *c, const char *s)
+{
+    size_t i;
+
+    if (c->secrets == NULL && (c->secrets = json_array()) == NULL)
+        return -1;
+    for (i = 0; i < json_array_size(c->secrets); i++) {
+        if (strcmp(json_string_value(json_array_get(c->secrets, i)), s) == 0)
+            return 0;
+    }
+    return json_array_append_new(c->secrets, json_string(s));
+}
+
+/* A string of the body; a password's noted. */
+static int put_string(ctx *c, const char *s, size_t len)
+{
+    pf_jsonw_string(&c->w, s, len);
+    if (c->secret && note_secret(c, s) != 0)
+        return pf_error_set(c->err, "internal", "", "out of memory");
+    return 0;
+}
+
+/* A value of the input, written as it is (a string, a boolean). */
+static int put_value(ctx *c, const json_t *v)
+{
+    if (json_is_string(v))
+        return put_string(c, json_string_value(v), json_string_length(v));
+    pf_jsonw_value(&c->w, v, 0);
+    return 0;
+}
+
+/* A member name; a member named "password" makes its strings secrets. */
+static void put_key(ctx *c, const char *name)
+{
+    pf_jsonw_key(&c->w, name);
+    if (strcasecmp(name, "password") == 0)
+        c->secret = true;
+}
+
+/* The "@odata.type" member of an annotated type. */
+static int put_odata_type(ctx *c, const pf_type *t)
+{
+    char odata[128];
+
+    put_key(c, ODATA_TYPE);
+    concat(odata, sizeof(odata), PF_ODATA_NS, t->name);
+    return put_string(c, odata, strlen(odata));
+}
+
+/* The passwords in a value passed on as it is (a set's filter). */
+static int note_secrets_in(ctx *c, const json_t *v)
+{
+    const char *pw[PF_REDACT_SECRETS_MAX];
+    size_t n = pf_redact_collect(v, pw, PF_REDACT_SECRETS_MAX), i;
+
+    if (n > PF_REDACT_SECRETS_MAX) {
+        c->filter_secrets = v;
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (note_secret(c, pw[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* <root>/beta/<bind_path>/<id>, written. */
+static int bind_url(ctx *c, const pf_prop *p, const char *id, size_t len)
 {
     char url[PF_GRAPH_ROOT_MAX + 256];
     int n = snprintf(url, sizeof(url), "%.*s/beta/%s/%.*s", (int)c->root_len,
                      c->root, p->bind_path, (int)len, id);
 
     if (n < 0 || (size_t)n >= sizeof(url))
-        return NULL;
-    return json_string(url);
+        return fail(c, NULL, "bind URL too long");
+    return put_string(c, url, (size_t)n);
 }
 
 /*
@@ -202,15 +288,13 @@ static json_t *bind_url(ctx *c, const pf_prop *p, const char *id, size_t len)
  * /beta/<bind_path>/<id>, re-rooted on the configured Graph root so that
  * events written for one cloud work in another.
  */
-static json_t *convert_bind(ctx *c, const pf_prop *p, const json_t *v,
-                            bool alias)
+static int convert_bind(ctx *c, const pf_prop *p, const json_t *v, bool alias)
 {
     const char *s, *id;
     char marker[128];
-    json_t *out;
 
     if (!json_is_string(v))
-        return fail(c, NULL, "expected a string, got %s", json_kind(v)), NULL;
+        return fail(c, NULL, "expected a string, got %s", json_kind(v));
     s = json_string_value(v);
     if (alias) {
         id = s;
@@ -219,102 +303,95 @@ static json_t *convert_bind(ctx *c, const pf_prop *p, const json_t *v,
         id = strcasestr(s, marker);
         if ((strncasecmp(s, "https://", 8) != 0 &&
              strncasecmp(s, "http://", 7) != 0) ||
-            strpbrk(s, "?#") != NULL || id == NULL) {
-            fail(c, NULL, "expected a URL ending in /beta/%s/{id}",
-                 p->bind_path);
-            return NULL;
-        }
+            strpbrk(s, "?#") != NULL || id == NULL)
+            return fail(c, NULL, "expected a URL ending in /beta/%s/{id}",
+                        p->bind_path);
         id += strlen(marker);
     }
-    if (!valid_id(id, strlen(id))) {
-        fail(c, NULL, "id must be 1 to %d of [A-Za-z0-9._~-]", ID_MAX);
-        return NULL;
-    }
-    out = bind_url(c, p, id, strlen(id));
-    if (out == NULL)
-        fail(c, NULL, "bind URL too long");
-    return out;
+    if (!valid_id(id, strlen(id)))
+        return fail(c, NULL, "id must be 1 to %d of [A-Za-z0-9._~-]", ID_MAX);
+    return bind_url(c, p, id, strlen(id));
 }
 
 /* The object that a secret alias stands for: {"password": <secret>}. */
-static json_t *convert_secret_alias(ctx *c, const pf_prop *p, const json_t *v)
+static int convert_secret_alias(ctx *c, const pf_prop *p, const json_t *v)
 {
     char why[PF_ERROR_MESSAGE_MAX];
     const pf_prop *target = NULL;
     char *secret = NULL;
-    json_t *out = NULL, *value;
+    bool outer = c->secret;
+    json_t *probe;
     size_t i;
+    int rc;
 
     for (i = 0; i < p->type->prop_count; i++) {
         if (p->type->props[i].flags & PF_PROP_SECRET)
             target = &p->type->props[i];
     }
     if (!json_is_string(v))
-        return fail(c, NULL, "expected a secret name, got %s", json_kind(v)),
-               NULL;
+        return fail(c, NULL, "expected a secret name, got %s", json_kind(v));
     if (c->opts->secrets == NULL)
-        return fail(c, NULL, "no secrets directory is configured"), NULL;
+        return fail(c, NULL, "no secrets directory is configured");
     if (pf_secrets_read(c->opts->secrets, json_string_value(v), &secret, why,
                         sizeof(why)) != 0)
-        return fail(c, NULL, "%s", why), NULL;
-
-    value = json_string(secret); /* NULL if the file is not UTF-8 */
-    pf_secret_free(secret);
-    if (value == NULL)
-        return fail(c, NULL, "the secret is not UTF-8 text"), NULL;
-    out = json_object();
-    if (p->type->annotate) {
-        char odata[128];
-
-        json_object_set_new(out, ODATA_TYPE,
-                            json_string(concat(odata, sizeof(odata),
-                                               PF_ODATA_NS, p->type->name)));
+        return fail(c, NULL, "%s", why);
+    probe = json_string(secret); /* NULL if the file is not UTF-8 */
+    if (probe == NULL) {
+        pf_secret_free(secret);
+        return fail(c, NULL, "the secret is not UTF-8 text");
     }
-    json_object_set_new(out, target->name, value); /* out owns value */
-    return out;
+    json_decref(probe);
+    pf_jsonw_open(&c->w, '{');
+    rc = p->type->annotate ? put_odata_type(c, p->type) : 0;
+    c->secret = outer;
+    put_key(c, target->name);
+    if (rc == 0)
+        rc = put_string(c, secret, strlen(secret));
+    c->secret = outer;
+    pf_jsonw_close(&c->w, '}');
+    pf_secret_free(secret);
+    return rc;
 }
 
 /* One value of a row's kind (an array item, or the whole value). */
-static json_t *convert_value(ctx *c, const pf_prop *p, const json_t *v,
-                             bool alias)
+static int convert_value(ctx *c, const pf_prop *p, const json_t *v, bool alias)
 {
     const char *const *known;
 
     switch (p->kind) {
     case PF_KIND_BOOL:
         if (json_is_boolean(v))
-            return json_incref((json_t *)v);
+            return put_value(c, v);
         break;
     case PF_KIND_STRING:
         if (json_is_string(v))
-            return json_incref((json_t *)v);
+            return put_value(c, v);
         break;
     case PF_KIND_ENUM:
         if (!json_is_string(v))
             break;
         for (known = p->values; *known != NULL; known++) {
             if (strcmp(*known, json_string_value(v)) == 0)
-                return json_incref((json_t *)v);
+                return put_value(c, v);
         }
         {
             char list[256];
             quote q;
 
             join(list, sizeof(list), p->values);
-            fail(c, NULL, "\"%s\" is not one of: %s",
-                 quoted(&q, json_string_value(v)), list);
+            return fail(c, NULL, "\"%s\" is not one of: %s",
+                        quoted(&q, json_string_value(v)), list);
         }
-        return NULL;
     case PF_KIND_CODE:
         if (!json_is_string(v))
             break;
         if (json_string_length(v) == 0)
-            return fail(c, NULL, "must not be empty"), NULL;
+            return fail(c, NULL, "must not be empty");
         for (known = p->values; *known != NULL; known++) {
             if (strcasecmp(*known, json_string_value(v)) == 0)
-                return json_string(*known);
+                return put_string(c, *known, strlen(*known));
         }
-        return json_incref((json_t *)v); /* a tenant's own code */
+        return put_value(c, v); /* a tenant's own code */
     case PF_KIND_BIND:
         return convert_bind(c, p, v, alias);
     case PF_KIND_OBJECT:
@@ -322,47 +399,44 @@ static json_t *convert_value(ctx *c, const pf_prop *p, const json_t *v,
             return convert_secret_alias(c, p, v);
         if (json_is_string(v) && p->shorthand != NULL) {
             json_t *expanded = json_pack("{sO}", p->shorthand, v);
-            json_t *out = convert_object(c, p->type, expanded);
+            int rc = expanded != NULL ? convert_object(c, p->type, expanded)
+                                      : pf_error_set(c->err, "internal", "",
+                                                     "out of memory");
 
             json_decref(expanded);
-            return out;
+            return rc;
         }
         if (json_is_object(v))
             return convert_object(c, p->type, v);
         break;
     }
-    fail(c, NULL, "expected %s%s, got %s",
-         p->kind == PF_KIND_BOOL     ? "a boolean"
-         : p->kind == PF_KIND_OBJECT ? "an object"
-                                     : "a string",
-         p->shorthand != NULL ? " or a string" : "", json_kind(v));
-    return NULL;
+    return fail(c, NULL, "expected %s%s, got %s",
+                p->kind == PF_KIND_BOOL     ? "a boolean"
+                : p->kind == PF_KIND_OBJECT ? "an object"
+                                            : "a string",
+                p->shorthand != NULL ? " or a string" : "", json_kind(v));
 }
 
 /* A whole row's value: a collection walks its items. */
-static json_t *convert_prop(ctx *c, const pf_prop *p, const json_t *v,
-                            bool alias)
+static int convert_prop(ctx *c, const pf_prop *p, const json_t *v, bool alias)
 {
-    json_t *out;
     size_t i;
 
     if (!(p->flags & PF_PROP_ARRAY) || alias)
         return convert_value(c, p, v, alias);
     if (!json_is_array(v))
-        return fail(c, NULL, "expected an array, got %s", json_kind(v)), NULL;
-    out = json_array();
+        return fail(c, NULL, "expected an array, got %s", json_kind(v));
+    pf_jsonw_open(&c->w, '[');
     for (i = 0; i < json_array_size(v); i++) {
         size_t mark = pf_path_push_index(&c->path, i);
-        json_t *item = convert_value(c, p, json_array_get(v, i), false);
+        int rc = convert_value(c, p, json_array_get(v, i), false);
 
         pf_path_pop(&c->path, mark);
-        if (item == NULL) {
-            json_decref(out);
-            return NULL;
-        }
-        json_array_append_new(out, item); /* out owns item */
+        if (rc != 0)
+            return -1;
     }
-    return out;
+    pf_jsonw_close(&c->w, ']');
+    return 0;
 }
 
 /* Matches one input member to a row of t; -1 if it has none. */
@@ -454,65 +528,49 @@ static int match_members(ctx *c, const pf_type *t, const json_t *in,
     return 0;
 }
 
-/* Pass 2: the rows in table order. */
-static json_t *convert_object(ctx *c, const pf_type *t, const json_t *in)
+/* Pass 2: the rows in table order, written. */
+static int convert_object(ctx *c, const pf_type *t, const json_t *in)
 {
     slot slots[MAX_PROPS] = {{0}};
-    json_t *out;
+    bool outer = c->secret;
     size_t i;
 
-    if (t->prop_count > MAX_PROPS) {
-        fail(c, NULL, "internal: %s has more than %d properties", t->name,
-             MAX_PROPS);
-        return NULL;
-    }
-    out = json_object();
-
-    if (t->annotate) {
-        char odata[128];
-
-        json_object_set_new(
-            out, ODATA_TYPE,
-            json_string(concat(odata, sizeof(odata), PF_ODATA_NS, t->name)));
-    }
+    if (t->prop_count > MAX_PROPS)
+        return fail(c, NULL, "internal: %s has more than %d properties",
+                    t->name, MAX_PROPS);
+    pf_jsonw_open(&c->w, '{');
+    if (t->annotate && put_odata_type(c, t) != 0)
+        return -1;
     if (match_members(c, t, in, slots) != 0)
-        goto fail;
+        return -1;
     for (i = 0; i < t->prop_count; i++) {
         const pf_prop *p = &t->props[i];
         char name[128];
         size_t mark;
-        json_t *v;
+        int rc;
 
+        /* A bind is named as it is written: "roleGroup@odata.bind". */
+        if (p->kind == PF_KIND_BIND)
+            concat(name, sizeof(name), p->name, BIND_SUFFIX);
         if (slots[i].value == NULL || json_is_null(slots[i].value)) {
             if (!(p->flags & PF_PROP_REQUIRED) ||
                 (c->partial && t == c->flow && slots[i].value == NULL &&
                  !(p->flags & PF_PROP_UPDATE_REQUIRED)))
                 continue; /* absent or null optional: not sent */
-            /* A bind is named as it is written: "roleGroup@odata.bind". */
-            fail(c,
-                 p->kind == PF_KIND_BIND
-                     ? concat(name, sizeof(name), p->name, BIND_SUFFIX)
-                     : p->name,
-                 "required %s is %s", kind_name(p),
-                 slots[i].value == NULL ? "missing" : "null");
-            goto fail;
+            return fail(c, p->kind == PF_KIND_BIND ? name : p->name,
+                        "required %s is %s", kind_name(p),
+                        slots[i].value == NULL ? "missing" : "null");
         }
+        put_key(c, p->kind == PF_KIND_BIND ? name : p->name);
         mark = pf_path_push_key(&c->path, slots[i].key);
-        v = convert_prop(c, p, slots[i].value, slots[i].alias);
+        rc = convert_prop(c, p, slots[i].value, slots[i].alias);
         pf_path_pop(&c->path, mark);
-        if (v == NULL)
-            goto fail;
-        json_object_set_new(
-            out,
-            p->kind == PF_KIND_BIND
-                ? concat(name, sizeof(name), p->name, BIND_SUFFIX)
-                : p->name,
-            v); /* out owns v */
+        c->secret = outer;
+        if (rc != 0)
+            return -1;
     }
-    return out;
-fail:
-    json_decref(out);
-    return NULL;
+    pf_jsonw_close(&c->w, '}');
+    return 0;
 }
 
 /* The members of data: case-insensitive names, like the flow's. */
@@ -767,6 +825,7 @@ static int read_flow_name(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
 static int read_flow(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
 {
     size_t mark;
+    int rc;
 
     if (m[DATA_FLOW] == NULL)
         return fail(c, "flow", "required object is missing");
@@ -779,9 +838,10 @@ static int read_flow(ctx *c, const json_t *m[DATA_COUNT], pf_request *req)
     c->flow = req->flow->type;
     c->partial = req->op->kind == PF_OP_FLOW_UPDATE;
     mark = pf_path_push_key(&c->path, "flow");
-    req->body = convert_object(c, req->flow->type, m[DATA_FLOW]);
+    pf_jsonw_init(&c->w, BODY_HINT);
+    rc = convert_object(c, req->flow->type, m[DATA_FLOW]);
     pf_path_pop(&c->path, mark);
-    return req->body != NULL ? 0 : -1;
+    return rc;
 }
 
 /*
@@ -840,12 +900,24 @@ static int read_flow_set(ctx *c, const json_t *set, pf_request *req)
         goto out;
     }
     req->flow_set_name = strdup(json_string_value(name));
-    req->body = json_pack("{sO}", "displayName", name);
-    if (req->body != NULL && filter != NULL && !json_is_null(filter))
-        json_object_set(req->body, "filter", (json_t *)filter);
-    rc = req->body != NULL && req->flow_set_name != NULL
-             ? 0
-             : pf_error_set(c->err, "internal", "", "out of memory");
+    if (req->flow_set_name == NULL) {
+        pf_error_set(c->err, "internal", "", "out of memory");
+        goto out;
+    }
+    pf_jsonw_init(&c->w, BODY_HINT);
+    pf_jsonw_open(&c->w, '{');
+    put_key(c, "displayName");
+    put_value(c, name);
+    if (filter != NULL && !json_is_null(filter)) {
+        put_key(c, "filter");
+        pf_jsonw_value(&c->w, filter, 0);
+        if (note_secrets_in(c, filter) != 0) {
+            pf_error_set(c->err, "internal", "", "out of memory");
+            goto out;
+        }
+    }
+    pf_jsonw_close(&c->w, '}');
+    rc = 0;
 out:
     pf_path_pop(&c->path, mark);
     return rc;
@@ -934,10 +1006,55 @@ const char *pf_request_flow_type(const pf_request *req)
     return req->flow != NULL ? req->flow->flow_type : NULL;
 }
 
-int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
-                 pf_request *req, pf_error *err)
+/*
+ * The body written, into req: its text and its passwords
+ * (pf_transform_text()), or its tree (pf_transform()). Nothing for a
+ * request without a body.
+ */
+static int take_body(ctx *c, pf_request *req)
 {
-    ctx c = {.opts = opts, .err = err};
+    json_t *secrets = NULL;
+    size_t len;
+    char *text;
+
+    if (c->w.buf == NULL && !c->w.failed)
+        return 0; /* no body */
+    text = pf_jsonw_finish(&c->w, &len);
+    if (text == NULL)
+        return pf_error_set(c->err, "internal", "", "out of memory");
+    if (!c->text_only) {
+        req->body = pf_json_parse(text, len, 0, NULL);
+        explicit_bzero(text, len);
+        free(text);
+        return req->body != NULL
+                   ? 0
+                   : pf_error_set(c->err, "internal", "", "out of memory");
+    }
+    if (c->secrets != NULL || c->filter_secrets != NULL) {
+        secrets = json_object();
+        if (secrets == NULL ||
+            (c->secrets != NULL &&
+             json_object_set(secrets, "password", c->secrets) != 0) ||
+            (c->filter_secrets != NULL &&
+             json_object_set(secrets, "filter", (json_t *)c->filter_secrets) !=
+                 0)) {
+            json_decref(secrets);
+            explicit_bzero(text, len);
+            free(text);
+            return pf_error_set(c->err, "internal", "", "out of memory");
+        }
+    }
+    req->body = secrets;
+    req->body_text = text;
+    req->body_len = len;
+    return 0;
+}
+
+static int transform(const pf_event *ev, const pf_transform_opts *opts,
+                     bool text_only, pf_request *req, pf_error *err)
+{
+    ctx c = {.opts = opts, .text_only = text_only, .err = err};
+    int rc;
 
     memset(req, 0, sizeof(*req));
     pf_error_clear(err);
@@ -952,18 +1069,37 @@ int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
     pf_path_init(&c.path);
     pf_path_push_key(&c.path, "data");
 
-    if (read_request(&c, ev, req) != 0) {
+    rc = read_request(&c, ev, req) == 0 ? take_body(&c, req) : -1;
+    if (c.w.buf != NULL) /* left by a failure: it may hold a password */
+        explicit_bzero(c.w.buf, c.w.len);
+    pf_jsonw_release(&c.w);
+    json_decref(c.secrets);
+    if (rc != 0) {
         pf_request_release(req);
         return -1;
     }
     pf_client_request_id(ev->id, strlen(ev->id), req->client_request_id);
-    if (asprintf(&req->base, "%.*s/beta/external/industryData", (int)c.root_len,
-                 c.root) < 0) {
-        req->base = NULL;
+    /* "{root}/beta/external/industryData", without a printf. */
+    req->base = malloc(c.root_len + sizeof(BASE_PATH));
+    if (req->base == NULL) {
         pf_request_release(req);
         return pf_error_set(err, "internal", "", "out of memory");
     }
+    memcpy(req->base, c.root, c.root_len);
+    memcpy(req->base + c.root_len, BASE_PATH, sizeof(BASE_PATH));
     return 0;
+}
+
+int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
+                 pf_request *req, pf_error *err)
+{
+    return transform(ev, opts, false, req, err);
+}
+
+int pf_transform_text(const pf_event *ev, const pf_transform_opts *opts,
+                      pf_request *req, pf_error *err)
+{
+    return transform(ev, opts, true, req, err);
 }
 
 int pf_request_compact(pf_request *req)

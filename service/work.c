@@ -277,14 +277,9 @@ void pf_work_take(pipeline *p, const rd_kafka_message_t *m)
     }
     /*
      * The request built from the record weighs about as much again: its
-     * text, once the tree is dropped (a dry run keeps and prints the tree:
+     * text (pf_transform_text(); a dry run keeps and prints the tree:
      * twice as much; measured: bench/README.md, "Memory with 1 MB events").
      */
-    if (!p->cfg.dry_run && pf_request_compact(&w->in.req) != 0) {
-        pf_log(PF_LOG_ERROR, NULL, "out of memory for a request");
-        p->fatal = true;
-        return;
-    }
     w->bytes += REQUEST_COPIES * w->value_len;
     p->live_bytes += REQUEST_COPIES * w->value_len;
     /* A run start without a time: the record's stands in (ops.h). */

@@ -237,8 +237,8 @@ void pf_graph_destroy(pf_graph *g);
 
 /*
  * Starts a job for req, whose URL base, body and ids are copied (the caller may
- * release req at once), except a compacted body's text
- * (pf_request_compact()), which is borrowed: it must outlive the job (the
+ * release req at once), except a body held as text (pf_transform_text(),
+ * pf_request_compact()), which is borrowed: it must outlive the job (the
  * caller's request does: the record ends after its job). source is the tenant's
  * token source (intake.h resolved it from the event; it outlives the job).
  * check_existing: check Graph before the first send of an operation that

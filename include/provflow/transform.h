@@ -54,10 +54,12 @@ typedef struct pf_request {
     char client_request_id[PF_UUID_STR_LEN + 1];
     char *base;   /* "{root}/beta/external/industryData"; owned */
     json_t *body; /* the request body, NULL for none; owned; holds real
-                   * passwords. After pf_request_compact(): only the
-                   * passwords, for masking ({"password": [...]}), or NULL */
-    /* After pf_request_compact(): the body as compact JSON text (what is
-     * sent), owned, NULL-terminated; else NULL. */
+                   * passwords. After pf_request_compact() (or
+                   * pf_transform_text()): only the passwords, for
+                   * masking ({"password": [...]}), or NULL */
+    /* After pf_request_compact() (or pf_transform_text()): the body as
+     * compact JSON text (what is sent), owned, NULL-terminated; else
+     * NULL. */
     char *body_text;
     size_t body_len;
     /* A run start: the event's time (its `time`, ms since the epoch), 0
@@ -97,10 +99,20 @@ int pf_graph_root_valid(const char *root, char *errstr, size_t errstr_size);
 /*
  * Builds the request for ev. Returns 0 and fills req (release it with
  * pf_request_release()), or -1 with err set (code "invalid_event", the JSON
- * path of the offending value, the reason) and req left empty.
+ * path of the offending value, the reason) and req left empty. The body is
+ * a tree, for printing it (the transform command, a dry run).
  */
 int pf_transform(const pf_event *ev, const pf_transform_opts *opts,
                  pf_request *req, pf_error *err);
+
+/*
+ * pf_transform(), for a request to send: req as pf_request_compact() would
+ * leave it (its body as text, as a tree only its passwords). The text is
+ * written straight from the event, with no tree of the body at all
+ * (pf_transform() parses that same text back into its tree).
+ */
+int pf_transform_text(const pf_event *ev, const pf_transform_opts *opts,
+                      pf_request *req, pf_error *err);
 
 void pf_request_release(pf_request *req);
 
@@ -110,7 +122,7 @@ void pf_request_release(pf_request *req);
  * its passwords, which masking needs (redact.h's rule finds them there
  * too). A body tree weighs about twice its text: records waiting for
  * their turn hold the text alone. Returns 0, or -1 (req unchanged) when
- * memory runs out.
+ * memory runs out. Nothing to do after pf_transform_text().
  */
 int pf_request_compact(pf_request *req);
 

@@ -35,6 +35,7 @@
 #include "provflow/event.h"
 #include "provflow/record.h"
 #include "provflow/secrets.h"
+#include "provflow/redact.h"
 #include "provflow/transform.h"
 
 #define SECRET_NAME  "fuzz-secret"
@@ -111,6 +112,59 @@ static void check_error(const pf_error *err, const char *path_prefix)
         abort();
 }
 
+/* The same passwords to mask, in the same order (redact.h's rule). */
+static bool same_passwords(const json_t *a, const json_t *b)
+{
+    static const char *pa[1024], *pb[1024];
+    size_t na = pf_redact_collect(a, pa, 1024), i;
+
+    if (na != pf_redact_collect(b, pb, 1024))
+        return false;
+    for (i = 0; i < na && i < 1024; i++) {
+        if (strcmp(pa[i], pb[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * pf_transform_text(), which writes the body with no tree, gives what
+ * pf_transform() and pf_request_compact() give: the same bytes and
+ * passwords, or the same error (tree NULL: it failed with want_err).
+ */
+static void same_as_text(const pf_event *ev, const pf_transform_opts *opts,
+                         const pf_request *tree, const pf_error *want_err)
+{
+    pf_request t, c;
+    pf_error err;
+
+    if (pf_transform_text(ev, opts, &t, &err) != 0) {
+        if (tree != NULL || strcmp(err.path, want_err->path) != 0 ||
+            strcmp(err.message, want_err->message) != 0 || t.body != NULL ||
+            t.body_text != NULL || t.base != NULL)
+            abort();
+        return;
+    }
+    if (tree == NULL)
+        abort();
+    c = *tree;
+    c.body = json_deep_copy(tree->body);
+    if (tree->body != NULL && c.body == NULL)
+        abort();
+    if (pf_request_compact(&c) != 0)
+        abort();
+    if ((c.body_text == NULL) != (t.body_text == NULL) ||
+        (c.body_text != NULL &&
+         (strcmp(c.body_text, t.body_text) != 0 || c.body_len != t.body_len)) ||
+        !same_passwords(c.body, t.body) || strcmp(t.base, tree->base) != 0 ||
+        strcmp(t.client_request_id, tree->client_request_id) != 0 ||
+        t.flow != tree->flow || t.op != tree->op)
+        abort();
+    json_decref(c.body);
+    free(c.body_text);
+    pf_request_release(&t);
+}
+
 /* in_input: the fuzz input itself contains the secret's text. */
 static void transform(const pf_event *ev, const char *root, bool in_input)
 {
@@ -124,6 +178,7 @@ static void transform(const pf_event *ev, const char *root, bool in_input)
         check_error(&err, "data");
         if (a.body != NULL || a.base != NULL)
             abort();
+        same_as_text(ev, &opts, NULL, &err);
         return;
     }
     /* A body exactly when the operation has one (ops.h); a flow type for
@@ -149,6 +204,7 @@ static void transform(const pf_event *ev, const char *root, bool in_input)
         strcmp(a.client_request_id, b.client_request_id) != 0)
         abort();
     free(db);
+    same_as_text(ev, &opts, &a, NULL);
     /* Masked, the secret never shows (unless the input wrote it out). */
     pf_json_mask_secrets(b.body);
     db = json_dumps(b.body != NULL ? b.body : json_null(),

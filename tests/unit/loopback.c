@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 32
+#define MAX_CONNS 512
 
 typedef struct conn {
     int fd; /* -1: free slot */

@@ -497,6 +497,81 @@ static void sanitize_keeps_one_printable_line(void **state)
     assert_string_equal(out, "a\\x00b");
 }
 
+/*
+ * Answers the server's first two requests at once and holds every later
+ * one until the test releases it; notes the connections. (libcurl holds a
+ * shard's other requests until the first answer on a new connection says
+ * whether it multiplexes: CURLOPT_PIPEWAIT.)
+ */
+static bool hold_each(const lb_request *req, char **resp, size_t *len,
+                      void *arg)
+{
+    int *conns = arg;
+
+    if (req->conn + 1 > *conns)
+        *conns = req->conn + 1;
+    if (req->index >= 2)
+        *req->delay_ms = LB_HOLD;
+    *resp = lb_reply(200, "", "{}", len);
+    return true;
+}
+
+/*
+ * More requests than one shard takes (256 transfers; http.c) under a
+ * bound of 300 connections, so two shards: the server holds 300 at once,
+ * never more (the bound holds over the shards together), the others wait
+ * and follow on the connections the first ones leave, and every request
+ * is answered. A second round reuses the connections of the first.
+ */
+static void the_connection_bound_holds_over_the_shards(void **state)
+{
+    enum { BOUND = 300, N = 400 };
+    static seen out[N];
+    char url[128], err[256];
+    pf_http_request req = {.method = "GET", .url = url};
+    pf_http_config cfg;
+    int conns = 0, round, i, done;
+    lb_server *srv = lb_start(hold_each, &conns);
+    pf_http *h;
+    int64_t deadline;
+
+    (void)state;
+    assert_non_null(srv);
+    pf_http_config_default(&cfg);
+    cfg.allow_http = true;
+    cfg.timeout_ms = 60000;
+    cfg.max_connections = BOUND;
+    h = pf_http_new(&cfg, err, sizeof(err));
+    assert_non_null(h);
+    snprintf(url, sizeof(url), "%s/x", lb_url(srv));
+    for (round = 0; round < 2; round++) {
+        memset(out, 0, sizeof(out));
+        for (i = 0; i < N; i++)
+            assert_non_null(
+                pf_http_submit(h, &req, on_done, &out[i], err, sizeof(err)));
+        deadline = pf_now_ms() + 30000;
+        while (lb_in_flight(srv) < BOUND && pf_now_ms() < deadline)
+            assert_true(pf_http_poll(h, NULL, 0, 10) >= 0);
+        assert_int_equal(lb_in_flight(srv), BOUND);
+        for (i = 0; i < 20; i++) /* the 100 others stay queued */
+            assert_true(pf_http_poll(h, NULL, 0, 10) >= 0);
+        assert_int_equal(lb_max_in_flight(srv), BOUND);
+        do {
+            lb_release(srv);
+            assert_true(pf_http_poll(h, NULL, 0, 10) >= 0);
+            for (done = 0, i = 0; i < N; i++)
+                done += out[i].done;
+        } while (done < N && pf_now_ms() < deadline);
+        assert_int_equal(done, N);
+        for (i = 0; i < N; i++)
+            assert_int_equal(out[i].resp.status, 200);
+        assert_int_equal(lb_max_in_flight(srv), BOUND);
+        assert_int_equal(conns, BOUND);
+    }
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
 static void a_ca_file_that_is_not_a_regular_file_is_refused(void **state)
 {
     char dir[] = "/tmp/pf-http-XXXXXX", path[64], err[256], want[128];
@@ -535,6 +610,7 @@ int main(void)
         cmocka_unit_test(header_values_from_the_server_are_sanitized),
         cmocka_unit_test(sanitize_keeps_one_printable_line),
         cmocka_unit_test(a_ca_file_that_is_not_a_regular_file_is_refused),
+        cmocka_unit_test(the_connection_bound_holds_over_the_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

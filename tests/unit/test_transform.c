@@ -152,6 +152,42 @@ static void decode_ok(const char *json, const pf_header *headers,
     free(value);
 }
 
+/*
+ * pf_transform_text() writes the body with no tree: the same request as
+ * pf_transform() then pf_request_compact(), byte for byte, with the same
+ * passwords kept for masking.
+ */
+static void same_as_text(const pf_event *ev, const pf_transform_opts *opts,
+                         const pf_request *tree)
+{
+    pf_request text, compact = *tree;
+    char *want;
+    pf_error err;
+
+    pf_error_clear(&err);
+    if (pf_transform_text(ev, opts, &text, &err) != 0)
+        fail_msg("transform (text) failed: %s: %s", err.path, err.message);
+    want = dump(tree->body);
+    assert_non_null(text.body_text);
+    assert_string_equal(text.body_text, want);
+    assert_int_equal(text.body_len, strlen(want));
+    compact.body = json_deep_copy(tree->body);
+    compact.body_text = NULL;
+    assert_int_equal(pf_request_compact(&compact), 0);
+    assert_string_equal(compact.body_text, want);
+    if (compact.body == NULL)
+        assert_null(text.body);
+    else
+        assert_true(json_equal(compact.body, text.body));
+    assert_string_equal(text.base, tree->base);
+    assert_string_equal(text.client_request_id, tree->client_request_id);
+    assert_ptr_equal(text.flow, tree->flow);
+    free(want);
+    json_decref(compact.body);
+    free(compact.body_text);
+    pf_request_release(&text);
+}
+
 static void transform_ok(const pf_event *ev, const pf_transform_opts *opts,
                          pf_request *req)
 {
@@ -162,6 +198,7 @@ static void transform_ok(const pf_event *ev, const pf_transform_opts *opts,
         fail_msg("transform failed: %s: %s", err.path, err.message);
     assert_non_null(req->body);
     assert_non_null(req->base);
+    same_as_text(ev, opts, req);
 }
 
 /*
