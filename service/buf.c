@@ -6,6 +6,8 @@
 #include <string.h>
 
 #define FIRST_CAP 64
+/* Unused bytes a taken text may keep (pf_buf_take). */
+#define SLACK_MAX 64
 
 void pf_buf_init(pf_buf *b, size_t hint, bool wipe)
 {
@@ -44,6 +46,17 @@ char *pf_buf_take(pf_buf *b, size_t *len)
         return NULL;
     }
     text = b->buf;
+    /*
+     * Shrunk to fit: a request's text or an outcome is held until it is
+     * sent or delivered, thousands at once, and the doubling left up to
+     * half of each unused. A wiped buffer is never moved (pf_buf_grow).
+     */
+    if (!b->wipe && b->cap - b->len > SLACK_MAX) {
+        char *fit = realloc(text, b->len + 1);
+
+        if (fit != NULL)
+            text = fit;
+    }
     if (len != NULL)
         *len = b->len;
     b->buf = NULL;

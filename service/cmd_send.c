@@ -192,7 +192,7 @@ static void read_one(sender *s)
     pf_keyq_item_init(&it->node);
     pf_intake_record(&s->intake, &rec, &it->in);
     if (!it->in.valid) {
-        invalid(s, it->in.id, &it->in.err, it->line, &it->in.trace);
+        invalid(s, it->in.id, it->in.err, it->line, &it->in.trace);
         item_free(it);
         return;
     }

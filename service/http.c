@@ -90,7 +90,8 @@ struct pf_http_xfer {
     size_t header_bytes;   /* of the current response */
     char request_id[PF_HTTP_HEADER_VALUE_MAX];
     char retry_after[PF_HTTP_HEADER_VALUE_MAX];
-    char location[PF_HTTP_LOCATION_MAX];
+    char *location; /* the answer's Location, or NULL: rare (a run start's
+                     * operation), so not a buffer in every transfer */
     char errbuf[CURL_ERROR_SIZE];
     int64_t started_ms;
     LIST_ENTRY(pf_http_xfer) link; /* in the active list or in the pool */
@@ -383,6 +384,7 @@ static void xfer_free(pf_http_xfer *x)
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
     pf_buf_release(&x->resp);
+    free(x->location);
     free(x);
 }
 
@@ -548,20 +550,24 @@ static bool header_value(const char *line, size_t len, const char *name,
     return true;
 }
 
-/* A Location is used, not shown: kept only whole and plain. */
-static void copy_location(char *out, size_t out_size, const char *v, size_t len)
+/*
+ * A Location is used, not shown: kept only whole (under
+ * PF_HTTP_LOCATION_MAX) and plain. Without memory for it, none is kept,
+ * as for one too long.
+ */
+static void keep_location(pf_http_xfer *x, const char *v, size_t len)
 {
     size_t i;
 
-    out[0] = '\0';
-    if (len == 0 || len >= out_size)
+    free(x->location);
+    x->location = NULL;
+    if (len == 0 || len >= PF_HTTP_LOCATION_MAX)
         return;
     for (i = 0; i < len; i++) {
         if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7F)
             return;
     }
-    memcpy(out, v, len);
-    out[len] = '\0';
+    x->location = strndup(v, len);
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
@@ -574,7 +580,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         x->request_id[0] = '\0';
         x->retry_after[0] = '\0';
-        x->location[0] = '\0';
+        free(x->location);
+        x->location = NULL;
         x->header_bytes = 0;
     }
     x->header_bytes += len;
@@ -587,7 +594,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     else if (header_value(data, len, "retry-after", &v, &vlen))
         pf_http_sanitize(x->retry_after, sizeof(x->retry_after), v, vlen);
     else if (header_value(data, len, "location", &v, &vlen))
-        copy_location(x->location, sizeof(x->location), v, vlen);
+        keep_location(x, v, vlen);
     return len;
 }
 
@@ -785,6 +792,8 @@ static void recycle(pf_http *h, pf_http_xfer *x)
     curl_slist_free_all(x->headers);
     x->headers = NULL;
     x->done = NULL;
+    free(x->location);
+    x->location = NULL;
     /* Keep small buffers; drop big ones so one large reply is not kept. */
     if (x->resp.cap > 64 * 1024) {
         pf_buf_release(&x->resp);
@@ -831,7 +840,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->header_bytes = 0;
     x->request_id[0] = '\0';
     x->retry_after[0] = '\0';
-    x->location[0] = '\0';
+    x->location = NULL; /* recycle() freed it */
     x->errbuf[0] = '\0';
     x->started_ms = pf_now_ms();
     sh = shard_for_next(h);
@@ -913,7 +922,8 @@ static void finish(pf_http *h, pf_http_xfer *x, CURLcode rc)
     resp.body_len = x->resp.len;
     memcpy(resp.request_id, x->request_id, sizeof(resp.request_id));
     memcpy(resp.retry_after, x->retry_after, sizeof(resp.retry_after));
-    memcpy(resp.location, x->location, sizeof(resp.location));
+    if (x->location != NULL) /* shorter than it: keep_location() */
+        snprintf(resp.location, sizeof(resp.location), "%s", x->location);
     resp.elapsed_ms = pf_now_ms() - x->started_ms;
 
     /*

@@ -266,10 +266,10 @@ void pf_work_take(pipeline *p, const rd_kafka_message_t *m)
     }
     pf_kafka_record(m, &rec, hbuf);
     pf_intake_record(&p->intake, &rec, &w->in);
-    if (w->in.trace_note[0] != '\0')
+    if (w->in.trace_note != NULL)
         log_trace_note(w);
     if (!w->in.valid) {
-        pf_outcome_of_invalid(&b, &w->in.err, w->in.id, p->source, pf_wall_ms(),
+        pf_outcome_of_invalid(&b, w->in.err, w->in.id, p->source, pf_wall_ms(),
                               input_of(p, w));
         pf_outcome_trace(&b, &w->in.trace);
         pf_output_publish(p, w, &b.o);

@@ -38,8 +38,9 @@ void pf_buf_release(pf_buf *b);
 
 /*
  * The text, now the caller's (free(); "" when nothing was appended), its
- * length in *len when len is not NULL; the buffer is empty again. NULL
- * when an append failed (the storage is released).
+ * length in *len when len is not NULL, its storage shrunk to fit (unless
+ * the buffer wipes); the buffer is empty again. NULL when an append failed
+ * (the storage is released).
  */
 char *pf_buf_take(pf_buf *b, size_t *len);
 

@@ -44,16 +44,18 @@ typedef struct pf_intake {
     pf_request req;          /* valid: the Graph request */
     pf_token_source *source; /* valid: the tenant's credential (dry run
                               * without credentials: NULL) */
-    pf_error err;            /* invalid: why (JSON path + reason) */
+    /* Invalid: why (JSON path + reason); NULL when valid. Allocated then
+     * only: most records are valid, and thousands may be held. */
+    pf_error *err;
     /*
      * Valid or not: the event's trace (trace.h), or one started for it
      * when it came without a usable traceparent (a record whose value is
      * not even JSON too); trace_note says why the event's own context was
-     * not used or its tracestate dropped ("" when nothing was amiss), for
-     * the caller's log.
+     * not used or its tracestate dropped (NULL when nothing was amiss),
+     * for the caller's log.
      */
     pf_trace trace;
-    char trace_note[200];
+    char *trace_note;
 } pf_intake;
 
 /*
