@@ -90,8 +90,14 @@ struct pf_http_xfer {
     size_t header_bytes;   /* of the current response */
     char request_id[PF_HTTP_HEADER_VALUE_MAX];
     char retry_after[PF_HTTP_HEADER_VALUE_MAX];
-    char *location; /* the answer's Location, or NULL: rare (a run start's
-                     * operation), so not a buffer in every transfer */
+    /*
+     * The answer's Location ("" when none), in storage sized to the
+     * longest one this transfer has seen and kept for the next request:
+     * Graph sends one with every 201, about 150 bytes, so no buffer of
+     * PF_HTTP_LOCATION_MAX in every transfer, and no allocation per answer.
+     */
+    char *location;
+    size_t location_cap;
     char errbuf[CURL_ERROR_SIZE];
     int64_t started_ms;
     LIST_ENTRY(pf_http_xfer) link; /* in the active list or in the pool */
@@ -559,15 +565,23 @@ static void keep_location(pf_http_xfer *x, const char *v, size_t len)
 {
     size_t i;
 
-    free(x->location);
-    x->location = NULL;
+    if (x->location != NULL)
+        x->location[0] = '\0';
     if (len == 0 || len >= PF_HTTP_LOCATION_MAX)
         return;
     for (i = 0; i < len; i++) {
         if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7F)
             return;
     }
-    x->location = strndup(v, len);
+    if (len + 1 > x->location_cap) {
+        free(x->location);
+        x->location_cap = 0;
+        if ((x->location = malloc(len + 1)) == NULL)
+            return;
+        x->location_cap = len + 1;
+    }
+    memcpy(x->location, v, len);
+    x->location[len] = '\0';
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
@@ -580,8 +594,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         x->request_id[0] = '\0';
         x->retry_after[0] = '\0';
-        free(x->location);
-        x->location = NULL;
+        if (x->location != NULL)
+            x->location[0] = '\0';
         x->header_bytes = 0;
     }
     x->header_bytes += len;
@@ -792,8 +806,8 @@ static void recycle(pf_http *h, pf_http_xfer *x)
     curl_slist_free_all(x->headers);
     x->headers = NULL;
     x->done = NULL;
-    free(x->location);
-    x->location = NULL;
+    if (x->location != NULL)
+        x->location[0] = '\0';
     /* Keep small buffers; drop big ones so one large reply is not kept. */
     if (x->resp.cap > 64 * 1024) {
         pf_buf_release(&x->resp);
@@ -840,7 +854,6 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->header_bytes = 0;
     x->request_id[0] = '\0';
     x->retry_after[0] = '\0';
-    x->location = NULL; /* recycle() freed it */
     x->errbuf[0] = '\0';
     x->started_ms = pf_now_ms();
     sh = shard_for_next(h);
