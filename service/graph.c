@@ -118,8 +118,11 @@ struct pf_graph_job {
     bool queued;                    /* waiting for a request slot */
     LIST_ENTRY(pf_graph_job) all;   /* every live job */
     TAILQ_ENTRY(pf_graph_job) slot; /* waiting for its tenant's slot */
-    pf_graph_result last;           /* what the last failed try saw */
-    json_t *last_doc;               /* the body j->last points into, held */
+    /* What the last answer said (or why the job ends), allocated when
+     * first written (fresh_last()): a job waiting for its slot or for its
+     * answer carries none (thousands of them at a high latency). */
+    pf_graph_result *last;
+    json_t *last_doc; /* the body j->last points into, held */
     /* A 201 without a readable body, kept while a list looks for it;
      * allocated then (rare), so that every job does not carry it. */
     pf_graph_result *created;
@@ -254,6 +257,7 @@ static void job_free(pf_graph_job *j)
     json_decref(j->pages);
     json_decref(j->last_doc);
     json_decref(j->secrets);
+    free(j->last);
     free(j->created);
     free(j);
 }
@@ -332,8 +336,9 @@ static void job_log(const pf_graph_job *j, pf_log_level level, const char *what,
         .offset = o->offset,
         .request_id = o->request_id,
         .client_request_id = j->crid,
-        .graph_request_id =
-            j->last.request_id[0] != '\0' ? j->last.request_id : NULL,
+        .graph_request_id = j->last != NULL && j->last->request_id[0] != '\0'
+                                ? j->last->request_id
+                                : NULL,
         .flow_set_id = j->set_id[0] != '\0' ? j->set_id : j->set_name,
         .flow_type = j->kind != NULL ? j->kind->flow_type : NULL,
         .tenant = pf_token_source_tenant(j->tokens),
@@ -355,6 +360,33 @@ static void job_log(const pf_graph_job *j, pf_log_level level, const char *what,
 }
 
 /*
+ * The job ends at once, as not the event's fault (out of memory, a URL
+ * the HTTP client refuses): the owner keeps the key and retries. The
+ * result is a local one: there may be no memory for j->last.
+ */
+static void end_systemic(pf_graph_job *j, const char *what)
+{
+    pf_graph_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.status = PF_GRAPH_SYSTEMIC;
+    snprintf(r.message, sizeof(r.message), "%s", what);
+    j->holding = false;
+    j->settle_until_ms = 0;
+    finish(j, &r);
+}
+
+/* j->last emptied, allocated the first time; NULL: out of memory. */
+static pf_graph_result *fresh_last(pf_graph_job *j)
+{
+    if (j->last == NULL)
+        j->last = malloc(sizeof(*j->last));
+    if (j->last != NULL)
+        memset(j->last, 0, sizeof(*j->last));
+    return j->last;
+}
+
+/*
  * Every wait of a job is its timer. The heap grows only when it is full:
  * without memory the job cannot wait, so it ends as not the event's fault
  * (the owner retries it later).
@@ -363,13 +395,7 @@ static void start_timer(pf_graph_job *j, int64_t due_ms)
 {
     if (pf_timer_start(j->g->timers, &j->timer, due_ms) == 0)
         return;
-    memset(&j->last, 0, sizeof(j->last));
-    j->last.status = PF_GRAPH_SYSTEMIC;
-    snprintf(j->last.message, sizeof(j->last.message),
-             "out of memory for a timer");
-    j->holding = false;
-    j->settle_until_ms = 0; /* finish now: the owner keeps the key */
-    finish(j, &j->last);
+    end_systemic(j, "out of memory for a timer");
 }
 
 /* A result in a word, for the log. */
@@ -431,10 +457,16 @@ static step next_step(const pf_graph_job *j)
  */
 static void finish(pf_graph_job *j, pf_graph_result *r)
 {
-    assert(r == &j->last || !j->holding);
+    assert(r == j->last || !j->holding);
     if (r->status != PF_GRAPH_SYSTEMIC && pf_now_ms() < j->settle_until_ms) {
-        if (r != &j->last)
-            j->last = *r;
+        if (r != j->last) {
+            if (fresh_last(j) == NULL) {
+                end_systemic(j, "out of memory");
+                return;
+            }
+            *j->last = *r;
+            r = j->last;
+        }
         job_log(
             j, PF_LOG_INFO, "settle_wait", 0, j->settle_until_ms - pf_now_ms(),
             "settle wait: the result (%s) waits %lld ms, until a create "
@@ -481,7 +513,7 @@ static const json_t *existing_flow(const pf_graph_job *j, const json_t *flows)
  */
 static void on_flows(pf_graph_job *j, const json_t *flows, bool cached)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
     const char *from = cached ? " (the set's recent list)" : "";
 
     if (settle_first(j))
@@ -560,21 +592,11 @@ static int set_step(pf_graph_job *j)
                : 0;
 }
 
-/* Memory ran out on the way: not the event's fault (the owner retries). */
-static void out_of_memory(pf_graph_job *j)
-{
-    memset(&j->last, 0, sizeof(j->last));
-    j->last.status = PF_GRAPH_SYSTEMIC;
-    snprintf(j->last.message, sizeof(j->last.message), "out of memory");
-    j->settle_until_ms = 0;
-    finish(j, &j->last);
-}
-
 /* Goes on to the try's next step (the same try). */
 static void step_on(pf_graph_job *j)
 {
     if (set_step(j) != 0) {
-        out_of_memory(j);
+        end_systemic(j, "out of memory");
         return;
     }
     proceed(j);
@@ -583,12 +605,12 @@ static void step_on(pf_graph_job *j)
 /* The flow (or set) to change is not there: nothing to do. */
 static void absent(pf_graph_job *j, const char *why)
 {
-    job_log(j, PF_LOG_INFO, "absent", j->last.http_status, -1,
+    job_log(j, PF_LOG_INFO, "absent", j->last->http_status, -1,
             "%s: absent, nothing to %s", why, j->op->method);
-    j->last.status = PF_GRAPH_ABSENT;
+    j->last->status = PF_GRAPH_ABSENT;
     /* Why, for the outcome (data.warning): which of the three it was. */
-    snprintf(j->last.note, sizeof(j->last.note), "%s", why);
-    finish(j, &j->last);
+    snprintf(j->last->note, sizeof(j->last->note), "%s", why);
+    finish(j, j->last);
 }
 
 /* The event names what Graph does not hold, or holds twice: it fails. */
@@ -599,13 +621,13 @@ static void refused(pf_graph_job *j, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(j->last.message, sizeof(j->last.message), fmt, ap);
+    vsnprintf(j->last->message, sizeof(j->last->message), fmt, ap);
     va_end(ap);
-    job_log(j, PF_LOG_INFO, "rejected", j->last.http_status, -1, "%s",
-            j->last.message);
-    j->last.status = PF_GRAPH_FAILED;
-    j->last.error_code = "rejected";
-    finish(j, &j->last);
+    job_log(j, PF_LOG_INFO, "rejected", j->last->http_status, -1, "%s",
+            j->last->message);
+    j->last->status = PF_GRAPH_FAILED;
+    j->last->error_code = "rejected";
+    finish(j, j->last);
 }
 
 /* A list step's answer must wait: a create sent earlier may still land. */
@@ -646,24 +668,24 @@ static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
     id = json_string_value(json_object_get(found, "id"));
     if (j->op->kind == PF_OP_SET_CREATE) {
         if (found == NULL) {
-            job_log(j, PF_LOG_INFO, "duplicate_check", j->last.http_status, -1,
+            job_log(j, PF_LOG_INFO, "duplicate_check", j->last->http_status, -1,
                     "duplicate check%s: no flow set named \"%s\": create",
                     cached ? " (the recent list)" : "", j->set_name);
             j->may_exist = false;
             step_on(j);
             return;
         }
-        job_log(j, PF_LOG_INFO, "exists", j->last.http_status, -1,
+        job_log(j, PF_LOG_INFO, "exists", j->last->http_status, -1,
                 "duplicate check: a flow set named \"%s\" exists: exists, "
                 "no create sent",
                 j->set_name);
-        j->last.status = PF_GRAPH_EXISTS;
-        j->last.flow = found;
+        j->last->status = PF_GRAPH_EXISTS;
+        j->last->flow = found;
         json_decref(j->last_doc); /* found may live in the cache: hold it */
         j->last_doc = json_incref((json_t *)sets);
         if (pf_is_guid(id))
             snprintf(j->set_id, sizeof(j->set_id), "%s", id);
-        finish(j, &j->last);
+        finish(j, j->last);
         return;
     }
     if (n == 0 && (j->op->flags & PF_OP_ABSENT_OK)) {
@@ -683,7 +705,7 @@ static void on_sets(pf_graph_job *j, const json_t *sets, bool cached)
         return;
     }
     if (know_set(j, id) != 0) {
-        out_of_memory(j);
+        end_systemic(j, "out of memory");
         return;
     }
     step_on(j);
@@ -709,19 +731,19 @@ static void on_runs(pf_graph_job *j, const json_t *runs)
 
         if (when != NULL && pf_time_parse_ms(when, &at) == 0 &&
             at >= j->since_ms - RUN_CLOCK_SKEW_MS) {
-            job_log(j, PF_LOG_INFO, "exists", j->last.http_status, -1,
+            job_log(j, PF_LOG_INFO, "exists", j->last->http_status, -1,
                     "duplicate check: a run started at %s, since the event: "
                     "exists, no second start",
                     when);
-            j->last.status = PF_GRAPH_EXISTS;
-            j->last.flow = run;
+            j->last->status = PF_GRAPH_EXISTS;
+            j->last->flow = run;
             json_decref(j->last_doc); /* run lives in runs: hold it */
             j->last_doc = json_incref((json_t *)runs);
-            finish(j, &j->last);
+            finish(j, j->last);
             return;
         }
     }
-    job_log(j, PF_LOG_INFO, "duplicate_check", j->last.http_status, -1,
+    job_log(j, PF_LOG_INFO, "duplicate_check", j->last->http_status, -1,
             "duplicate check: no run started since the event (%zu listed): "
             "start",
             json_array_size(runs));
@@ -743,8 +765,11 @@ static bool from_cache(pf_graph_job *j)
                                j->settle_until_ms);
     if (list == NULL)
         return false;
-    memset(&j->last, 0, sizeof(j->last));
-    j->last.http_status = 200; /* what the list answered */
+    if (fresh_last(j) == NULL) {
+        end_systemic(j, "out of memory");
+        return true;
+    }
+    j->last->http_status = 200; /* what the list answered */
     if (j->step == STEP_LIST)
         on_flows(j, list, true);
     else
@@ -760,7 +785,7 @@ static void on_timer(pf_timer *t, void *arg)
     (void)t;
     if (j->holding) {
         j->holding = false;
-        finish(j, &j->last);
+        finish(j, j->last);
         return;
     }
     if (j->settling) {
@@ -771,7 +796,7 @@ static void on_timer(pf_timer *t, void *arg)
     j->attempts++;
     j->reauthed = false;
     if (set_step(j) != 0) {
-        out_of_memory(j);
+        end_systemic(j, "out of memory");
         return;
     }
     if (j->use_cache && from_cache(j))
@@ -781,13 +806,13 @@ static void on_timer(pf_timer *t, void *arg)
 
 /*
  * "HTTP 500: " before a reason that does not say its status (Graph's
- * error text replaces "HTTP 500" in j->last.message); "" otherwise.
+ * error text replaces "HTTP 500" in the message of j->last); "" otherwise.
  */
 static const char *status_of(const pf_graph_job *j, char *buf, size_t n)
 {
     buf[0] = '\0';
-    if (j->last.http_status > 0 && strncmp(j->last.message, "HTTP ", 5) != 0)
-        snprintf(buf, n, "HTTP %ld: ", j->last.http_status);
+    if (j->last->http_status > 0 && strncmp(j->last->message, "HTTP ", 5) != 0)
+        snprintf(buf, n, "HTTP %ld: ", j->last->http_status);
     return buf;
 }
 
@@ -805,10 +830,10 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
                         &delay) == PF_RETRY_AGAIN) {
         if (g->cfg.on_retry != NULL)
             g->cfg.on_retry(g->cfg.observer_arg, delay, after >= 0);
-        job_log(j, PF_LOG_INFO, "retry", j->last.http_status, delay,
+        job_log(j, PF_LOG_INFO, "retry", j->last->http_status, delay,
                 "retry in %lld ms%s: %s%s%s", (long long)delay,
                 after >= 0 ? " (the server's Retry-After)" : "",
-                status_of(j, st, sizeof(st)), j->last.message,
+                status_of(j, st, sizeof(st)), j->last->message,
                 j->may_exist ? "; the next try lists the set first (a create "
                                "may have reached Graph)"
                              : "");
@@ -816,20 +841,20 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
         return;
     }
     job_log(j, PF_LOG_WARN, token ? "token_unavailable" : "retries_exhausted",
-            j->last.http_status, -1,
+            j->last->http_status, -1,
             "retries exhausted after %d attempts%s: %s%s", j->attempts,
             token ? " (the token endpoint: not the event's fault, it waits)"
                   : "",
-            status_of(j, st, sizeof(st)), j->last.message);
+            status_of(j, st, sizeof(st)), j->last->message);
     if (token) {
         /* The token endpoint stayed away: not the event's fault. */
-        j->last.status = PF_GRAPH_SYSTEMIC;
-        j->last.settle_until_ms = j->settle_until_ms;
+        j->last->status = PF_GRAPH_SYSTEMIC;
+        j->last->settle_until_ms = j->settle_until_ms;
     } else {
-        j->last.status = PF_GRAPH_FAILED;
-        j->last.error_code = "retries_exhausted";
+        j->last->status = PF_GRAPH_FAILED;
+        j->last->error_code = "retries_exhausted";
     }
-    finish(j, &j->last);
+    finish(j, j->last);
 }
 
 static void on_response(void *arg, const pf_http_response *resp);
@@ -888,10 +913,7 @@ static void send_step(pf_graph_job *j, const char *bearer)
     j->xfer = pf_http_submit(g->http, &req, on_response, j, why, sizeof(why));
     if (j->xfer == NULL) {
         /* A URL the client refuses (plain http): configuration. */
-        memset(&j->last, 0, sizeof(j->last));
-        j->last.status = PF_GRAPH_SYSTEMIC;
-        snprintf(j->last.message, sizeof(j->last.message), "%s", why);
-        finish(j, &j->last);
+        end_systemic(j, why);
         return;
     }
     g->requests++;
@@ -914,17 +936,20 @@ static void on_token(pf_token_waiter *w, const char *bearer, uint64_t gen,
         proceed(j);
         return;
     }
-    memset(&j->last, 0, sizeof(j->last));
-    j->last.token_failure = f;
-    j->last.unreachable = f->unreachable;
-    snprintf(j->last.message, sizeof(j->last.message),
+    if (fresh_last(j) == NULL) {
+        end_systemic(j, "out of memory");
+        return;
+    }
+    j->last->token_failure = f;
+    j->last->unreachable = f->unreachable;
+    snprintf(j->last->message, sizeof(j->last->message),
              "token endpoint: %s%s%.200s",
              f->error[0] != '\0' ? f->error : "the token request failed",
              f->description[0] != '\0' ? ": " : "", f->description);
     if (f->cls == PF_CLASS_SYSTEMIC) {
-        j->last.status = PF_GRAPH_SYSTEMIC;
-        j->last.settle_until_ms = j->settle_until_ms;
-        finish(j, &j->last);
+        j->last->status = PF_GRAPH_SYSTEMIC;
+        j->last->settle_until_ms = j->settle_until_ms;
+        finish(j, j->last);
         return;
     }
     backoff(j, NULL, true);
@@ -1094,27 +1119,27 @@ static void wait_throttled(pf_graph_job *j, bool retry_after)
     char st[32];
 
     if (resume - j->started_ms > g->cfg.retry.max_elapsed_ms) {
-        job_log(j, PF_LOG_WARN, "retries_exhausted", j->last.http_status, -1,
+        job_log(j, PF_LOG_WARN, "retries_exhausted", j->last->http_status, -1,
                 "retries exhausted: throttled %d times; the tenant's hold "
                 "would end past the %lld ms allowed",
                 j->throttled + 1, (long long)g->cfg.retry.max_elapsed_ms);
-        j->last.status = PF_GRAPH_FAILED;
-        j->last.error_code = "retries_exhausted";
-        snprintf(j->last.message + strlen(j->last.message),
-                 sizeof(j->last.message) - strlen(j->last.message),
+        j->last->status = PF_GRAPH_FAILED;
+        j->last->error_code = "retries_exhausted";
+        snprintf(j->last->message + strlen(j->last->message),
+                 sizeof(j->last->message) - strlen(j->last->message),
                  " (throttled %d times; the tenant's hold would end past "
                  "the %lld ms allowed)",
                  j->throttled + 1, (long long)g->cfg.retry.max_elapsed_ms);
-        finish(j, &j->last);
+        finish(j, j->last);
         return;
     }
     j->throttled++;
     if (g->cfg.on_retry != NULL)
         g->cfg.on_retry(g->cfg.observer_arg, resume - now, retry_after);
-    job_log(j, PF_LOG_INFO, "throttled", j->last.http_status, resume - now,
+    job_log(j, PF_LOG_INFO, "throttled", j->last->http_status, resume - now,
             "throttled (%s%s%s): the tenant is held for %lld ms, then the "
             "request goes again (no attempt spent)",
-            status_of(j, st, sizeof(st)), j->last.message,
+            status_of(j, st, sizeof(st)), j->last->message,
             retry_after ? ", Retry-After" : "", (long long)(resume - now));
     j->reauthed = false;
     step_on(j);
@@ -1208,7 +1233,7 @@ static void on_list(pf_graph_job *j, const json_t *doc)
     if (!json_is_array(items) ||
         (next != NULL && !found &&
          (!same_origin(j->base, next) || (next_url = strdup(next)) == NULL))) {
-        snprintf(j->last.message, sizeof(j->last.message),
+        snprintf(j->last->message, sizeof(j->last->message),
                  "the %s answer is unusable (HTTP 200, %s)",
                  j->step == STEP_LIST ? "duplicate check's" : "list's",
                  !json_is_object(doc)    ? "not a JSON object"
@@ -1225,7 +1250,7 @@ static void on_list(pf_graph_job *j, const json_t *doc)
         /* The pages of sets and runs are all read: kept until the end. */
         if (j->step != STEP_LIST && keep_page(j, items) != 0) {
             free(next_url);
-            out_of_memory(j);
+            end_systemic(j, "out of memory");
             return;
         }
         free(j->list_url);
@@ -1241,7 +1266,7 @@ static void on_list(pf_graph_job *j, const json_t *doc)
     free(j->list_url);
     j->list_url = NULL;
     if (j->pages != NULL && keep_page(j, items) != 0) {
-        out_of_memory(j);
+        end_systemic(j, "out of memory");
         return;
     }
     /* Ours now: the job may end in the calls below. */
@@ -1322,7 +1347,7 @@ static bool names_id(const pf_graph_result *r)
 static void created_unreadable(pf_graph_job *j, const pf_http_response *resp,
                                const char *defect)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
 
     if (id_from_location(resp->location, r->flow_id, sizeof(r->flow_id)) == 0) {
         snprintf(r->note, sizeof(r->note),
@@ -1349,7 +1374,7 @@ static void created_unreadable(pf_graph_job *j, const pf_http_response *resp,
 static void created_listed(pf_graph_job *j, const pf_http_response *resp,
                            const json_t *doc)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
     const json_t *flow = NULL;
     const char *id;
 
@@ -1379,10 +1404,9 @@ static void created_listed(pf_graph_job *j, const pf_http_response *resp,
 static json_t *read_answer(pf_graph_job *j, const pf_http_response *resp,
                            pf_jsonw *flow)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last; /* emptied by on_response() */
     json_t *doc = NULL;
 
-    memset(r, 0, sizeof(*r));
     r->http_status = resp->status;
     memcpy(r->request_id, resp->request_id, sizeof(r->request_id));
     if (resp->transport != PF_TRANSPORT_OK) {
@@ -1430,7 +1454,7 @@ static void note_uncertain(pf_graph_job *j, const pf_http_response *resp)
 static void on_created(pf_graph_job *j, const pf_http_response *resp,
                        json_t *doc)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
 
     r->status = PF_GRAPH_CREATED;
     r->flow = json_is_object(doc) ? doc : NULL;
@@ -1457,7 +1481,7 @@ static void on_created(pf_graph_job *j, const pf_http_response *resp,
 /* A set created: its id, and the sets' recent list knows it. */
 static void on_set_created(pf_graph_job *j, json_t *doc)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
     const char *id = json_string_value(json_object_get(doc, "id"));
 
     r->status = PF_GRAPH_CREATED;
@@ -1480,7 +1504,7 @@ static void on_set_created(pf_graph_job *j, json_t *doc)
  */
 static void run_limited(pf_graph_job *j, const pf_http_response *resp)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
     int64_t after_ms = -1;
 
     /* pf_retry_after_parse() gives milliseconds; the limit is seconds. */
@@ -1508,7 +1532,7 @@ static void run_limited(pf_graph_job *j, const pf_http_response *resp)
 static bool op_answer(pf_graph_job *j, const pf_http_response *resp,
                       json_t *doc)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
     const pf_op *op = j->op;
 
     if (resp->transport != PF_TRANSPORT_OK || op->kind == PF_OP_FLOW_CREATE)
@@ -1548,7 +1572,7 @@ static bool op_answer(pf_graph_job *j, const pf_http_response *resp,
 /* What the answer to a create (or a list that failed) means for the job. */
 static void decide(pf_graph_job *j, const pf_http_response *resp, json_t *doc)
 {
-    pf_graph_result *r = &j->last;
+    pf_graph_result *r = j->last;
     pf_class cls =
         pf_classify_graph(resp->transport, resp->status, j->reauthed);
 
@@ -1612,6 +1636,12 @@ static void on_response(void *arg, const pf_http_response *resp)
         pf_graph_attempt a = {resp->transport, resp->status, resp->elapsed_ms};
 
         g->cfg.on_attempt(g->cfg.observer_arg, &a);
+    }
+    if (fresh_last(j) == NULL) {
+        note_uncertain(j, resp);
+        end_systemic(j, "out of memory");
+        dispatch(g);
+        return;
     }
     doc = read_answer(j, resp, &flow);
     note_uncertain(j, resp);
