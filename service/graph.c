@@ -361,8 +361,9 @@ static void job_log(const pf_graph_job *j, pf_log_level level, const char *what,
 
 /*
  * The job ends at once, as not the event's fault (out of memory, a URL
- * the HTTP client refuses): the owner keeps the key and retries. The
- * result is a local one: there may be no memory for j->last.
+ * the HTTP client refuses): the owner keeps the key and retries, no
+ * create before a create sent may have landed. The result is a local
+ * one: there may be no memory for j->last.
  */
 static void end_systemic(pf_graph_job *j, const char *what)
 {
@@ -371,8 +372,8 @@ static void end_systemic(pf_graph_job *j, const char *what)
     memset(&r, 0, sizeof(r));
     r.status = PF_GRAPH_SYSTEMIC;
     snprintf(r.message, sizeof(r.message), "%s", what);
+    r.settle_until_ms = j->settle_until_ms;
     j->holding = false;
-    j->settle_until_ms = 0;
     finish(j, &r);
 }
 
