@@ -2,8 +2,10 @@
  * cmd_run.c - `provflow run`: the service. Settings, signals, the
  * pipeline; everything else is in pipeline.c and its modules (run.h).
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "provflow/cli.h"
@@ -102,6 +104,14 @@ int pf_cmd_run(int argc, char **argv)
         return PF_EXIT_CONFIG;
     }
 
+    /*
+     * Two malloc arenas instead of glibc's one per thread: the loop keeps
+     * the main one, librdkafka's threads share the other (their fetch
+     * buffers, freed by the loop, come back to one arena, not to one per
+     * broker thread). MALLOC_ARENA_MAX, when set, decides instead.
+     */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 2);
     p = pf_pipeline_new(&cfg, err, sizeof(err), &status);
     if (p == NULL) {
         pf_log(PF_LOG_ERROR, NULL, "%s: %s",
