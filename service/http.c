@@ -25,13 +25,15 @@
 
 /*
  * Per request in flight, libcurl holds a receive buffer (16 KB unless
- * told). Graph's answers are a few KB: a small one keeps thousands of
- * requests in flight cheap. A body is handed over in place
- * (CURLOPT_POSTFIELDS), which costs no upload buffer (a read callback
- * would: 16 KB at least per transfer) and sends a small request in one
- * write.
+ * told). Graph's answer to a create is 1 to 2 KB, headers included (the
+ * simulator's: 836 bytes for an administrative unit flow, 1,571 for a
+ * class group), so 2 KB reads one in one pass and a larger one (a list)
+ * in a few; 4,096 in flight hold 8 MB of them (bench/README.md). A body
+ * is handed over in place (CURLOPT_POSTFIELDS), which costs no upload
+ * buffer (a read callback would: 16 KB at least per transfer) and sends
+ * a small request in one write.
  */
-#define PF_HTTP_RECV_BUFFER 4096L
+#define PF_HTTP_RECV_BUFFER 2048L
 
 #include <assert.h>
 #include <curl/curl.h>
