@@ -65,6 +65,15 @@
 /* An epoll entry's shard: the bits above this one. */
 #define SHARD_SHIFT 40
 
+/*
+ * Response bodies' buffers kept for the next answers: a transfer holds one
+ * only while its answer arrives, not for the whole wait (4,096 in flight
+ * at 500 ms kept 4 MB of them); at most this many wait, of at most
+ * RESP_SPARE_CAP bytes.
+ */
+#define RESP_SPARES    64
+#define RESP_SPARE_CAP (64 * 1024)
+
 /* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
 #define CURL_HEADER_LINE_MAX (100 * 1024)
 
@@ -85,7 +94,7 @@ struct pf_http_xfer {
     void *arg;
     size_t body_sent_len;  /* the request body's length */
     int dos;               /* times libcurl began the request (on_prereq) */
-    pf_buf resp;           /* response body, NUL-terminated */
+    pf_buf resp;           /* response body, NUL-terminated; from h->spare */
     bool too_large;        /* the body passed max_response_bytes */
     bool header_too_large; /* the header passed max_header_bytes */
     bool giant_line;       /* libcurl refused one header line (finish) */
@@ -119,6 +128,8 @@ struct pf_http {
     char *ca_file;
     LIST_HEAD(, pf_http_xfer) active; /* transfers running */
     LIST_HEAD(, pf_http_xfer) pool;   /* finished ones, handles reusable */
+    pf_buf spare[RESP_SPARES];        /* bodies' buffers, empty, reusable */
+    size_t spares;
 };
 
 void pf_http_config_default(pf_http_config *cfg)
@@ -412,6 +423,8 @@ void pf_http_destroy(pf_http *h)
         LIST_REMOVE(x, link);
         xfer_free(x);
     }
+    while (h->spares > 0)
+        pf_buf_release(&h->spare[--h->spares]);
     for (i = 0; h->shards != NULL && i < h->shard_count; i++)
         curl_multi_cleanup(h->shards[i].multi);
     free(h->shards);
@@ -454,6 +467,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         x->too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
+    if (x->resp.buf == NULL && x->h->spares > 0)
+        x->resp = x->h->spare[--x->h->spares]; /* empty: recycle() */
     pf_buf_add(&x->resp, data, len);
     if (x->resp.failed)
         return 0;
@@ -810,10 +825,17 @@ static void recycle(pf_http *h, pf_http_xfer *x)
     x->done = NULL;
     if (x->location != NULL)
         x->location[0] = '\0';
-    /* Keep small buffers; drop big ones so one large reply is not kept. */
-    if (x->resp.cap > 64 * 1024) {
+    /* The body's buffer waits for the next answer of any transfer; a big
+     * one, or one too many, goes. */
+    if (x->resp.buf != NULL && x->resp.cap <= RESP_SPARE_CAP &&
+        h->spares < RESP_SPARES) {
+        x->resp.len = 0;
+        x->resp.failed = false;
+        h->spare[h->spares++] = x->resp;
+    } else {
         pf_buf_release(&x->resp);
     }
+    memset(&x->resp, 0, sizeof(x->resp));
     LIST_INSERT_HEAD(&h->pool, x, link);
 }
 
@@ -846,10 +868,6 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->done = done;
     x->arg = arg;
     x->body_sent_len = req->body != NULL ? req->body_len : 0;
-    x->resp.len = 0;
-    x->resp.failed = false;
-    if (x->resp.buf != NULL)
-        x->resp.buf[0] = '\0';
     x->too_large = false;
     x->header_too_large = false;
     x->giant_line = false;

@@ -186,6 +186,26 @@ static bool answer_and_keep(const lb_request *req, char **resp, size_t *len,
     return true;
 }
 
+/* Bodies of 3,000 bytes, 2 bytes and none in turn, by the request's
+ * number; the connection is kept. */
+static bool long_short_empty(const lb_request *req, char **resp, size_t *len,
+                             void *arg)
+{
+    static char body[3001];
+
+    (void)arg;
+    memset(body, 'x', 3000);
+    body[0] = '[';
+    body[2999] = ']';
+    body[3000] = '\0';
+    *resp = lb_reply(200, "",
+                     req->index % 3 == 0   ? body
+                     : req->index % 3 == 1 ? "{}"
+                                           : "",
+                     len);
+    return true;
+}
+
 /* Keeps the request's raw header block in arg (a 2 KB buffer). */
 static bool keep_headers(const lb_request *req, char **resp, size_t *len,
                          void *arg)
@@ -287,6 +307,40 @@ static void requests_follow_each_other_on_a_kept_connection(void **state)
         assert_string_equal(s.body, "{\"conn\":0}");
     }
     assert_int_equal(lb_requests(srv), 20);
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/* A body's buffer serves the next answers (of any transfer): each answer
+ * is its own bytes, a shorter or an empty one without the longer's. */
+static void an_answer_carries_only_its_own_body(void **state)
+{
+    lb_server *srv = lb_start(long_short_empty, NULL);
+    pf_http *h = client(0);
+    seen s;
+    int i;
+
+    (void)state;
+    assert_non_null(srv);
+    for (i = 0; i < 9; i++) {
+        exchange(h, srv, "GET", NULL, &s);
+        assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+        assert_int_equal(s.resp.status, 200);
+        switch (i % 3) {
+        case 0:
+            assert_int_equal(s.resp.body_len, 3000);
+            assert_int_equal(strlen(s.body), sizeof(s.body) - 1);
+            assert_int_equal(s.body[0], '[');
+            break;
+        case 1:
+            assert_int_equal(s.resp.body_len, 2);
+            assert_string_equal(s.body, "{}");
+            break;
+        default:
+            assert_int_equal(s.resp.body_len, 0);
+            assert_string_equal(s.body, "");
+        }
+    }
     pf_http_destroy(h);
     lb_stop(srv);
 }
@@ -602,6 +656,7 @@ int main(void)
         cmocka_unit_test(a_connection_closed_without_answer_says_so),
         cmocka_unit_test(a_connection_closed_while_idle_gives_way_to_a_new_one),
         cmocka_unit_test(requests_follow_each_other_on_a_kept_connection),
+        cmocka_unit_test(an_answer_carries_only_its_own_body),
         cmocka_unit_test(a_reused_connection_closed_without_answer_says_so),
         cmocka_unit_test(a_giant_header_line_is_named),
         cmocka_unit_test(too_many_header_bytes_are_named),
