@@ -1,10 +1,11 @@
 /*
  * http.c - libcurl multi interface behind a small callback API (http.h).
  *
- * Easy handles are pooled: a finished transfer's handle is reset and kept
- * for the next request, and the multi handle's connection cache keeps
- * connections alive between them, so a steady stream of requests reuses
- * both. Failures are mapped onto pf_transport here, where they enter.
+ * Easy handles are pooled: a finished transfer's handle is kept, with the
+ * options every request shares, for the next request, and the multi handle's
+ * connection cache keeps connections alive between them, so a steady stream of
+ * requests reuses both. Failures are mapped onto pf_transport here, where they
+ * enter.
  *
  * The sockets are watched with epoll and driven by
  * curl_multi_socket_action(): a wake-up costs what its ready sockets cost,
@@ -423,7 +424,7 @@ void pf_http_destroy(pf_http *h)
  * libcurl calls this each time it is about to send the request: once,
  * unless a reused connection broke before any answer and libcurl tries
  * again on a new one by itself. That second time is refused (see
- * set_options()).
+ * set_request()).
  */
 static int on_prereq(void *arg, char *primary_ip, char *local_ip,
                      int primary_port, int local_port)
@@ -731,36 +732,20 @@ fail:
     return NULL;
 }
 
-static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
+/*
+ * The options that are the same for every request of h, set once when a
+ * pooled handle is made (a reset and ~25 setopt calls per request were a
+ * tenth of the CPU per event at 0 ms). set_request() sets the rest before
+ * each request. The handle is never reset: an option that one request
+ * sets and another must not inherit is set by set_request() for every
+ * request, in both of its states (the method, the body, the headers).
+ */
+static void set_constant_options(pf_http *h, pf_http_xfer *x)
 {
     CURL *e = x->easy;
 
-    x->headers = request_headers(r);
-    if (x->headers == NULL)
-        return -1;
-
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-    if (strcmp(r->method, "GET") == 0)
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    if (r->body != NULL) {
-        /* Borrowed, not copied: the caller keeps it until done. */
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)r->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    }
-    /*
-     * On a reused connection that breaks after the request went out and
-     * before any answer, libcurl sends the request again on a new one by
-     * itself, and a create that Graph applied before the break would be
-     * sent twice. on_prereq refuses that second start: the transfer
-     * fails instead (request_sent), and the caller decides, checking the
-     * set's flows first (graph.h).
-     */
-    x->dos = 0;
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
                      h->cfg.allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -789,6 +774,48 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "provflow/" PROVFLOW_VERSION);
+}
+
+/*
+ * What changes from one request to the next. Every option here is set
+ * for every request, so nothing of the handle's previous request
+ * remains: the URL, the method, the header list, and the body, which
+ * libcurl 7.88 keeps in three fields (lib/setopt.c): CURLOPT_POSTFIELDS
+ * makes the request a POST, CURLOPT_HTTPGET makes it a GET again (and
+ * clears upload and NOBODY, which provflow never sets), and
+ * CURLOPT_CUSTOMREQUEST only renames the method libcurl would use. A
+ * request without a body leaves them as a fresh handle has them: size
+ * -1, no fields, GET (then renamed: DELETE).
+ */
+static int set_request(pf_http_xfer *x, const pf_http_request *r)
+{
+    CURL *e = x->easy;
+
+    x->headers = request_headers(r);
+    if (x->headers == NULL)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    if (r->body != NULL) {
+        /* Borrowed, not copied: the caller keeps it until done. */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* after POSTFIELDS */
+    }
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    /*
+     * On a reused connection that breaks after the request went out and
+     * before any answer, libcurl sends the request again on a new one by
+     * itself, and a create that Graph applied before the break would be
+     * sent twice. on_prereq refuses that second start: the transfer
+     * fails instead (request_sent), and the caller decides, checking the
+     * set's flows first (graph.h).
+     */
+    x->dos = 0;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     return 0;
 }
 
@@ -830,8 +857,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     }
     x = LIST_FIRST(&h->pool);
     if (x != NULL) {
-        LIST_REMOVE(x, link);
-        curl_easy_reset(x->easy);
+        LIST_REMOVE(x, link); /* configured: set_constant_options() */
     } else {
         x = calloc(1, sizeof(*x));
         if (x == NULL || (x->easy = curl_easy_init()) == NULL) {
@@ -839,6 +865,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
             snprintf(errstr, errstr_size, "out of memory");
             return NULL;
         }
+        set_constant_options(h, x);
     }
     x->h = h;
     x->done = done;
@@ -857,7 +884,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->errbuf[0] = '\0';
     x->started_ms = pf_now_ms();
     sh = shard_for_next(h);
-    if (set_options(h, x, req) != 0 ||
+    if (set_request(x, req) != 0 ||
         curl_multi_add_handle(sh->multi, x->easy) != CURLM_OK) {
         snprintf(errstr, errstr_size, "cannot start the request");
         recycle(h, x);
@@ -898,7 +925,7 @@ static void describe(const pf_http *h, const pf_http_xfer *x, CURLcode rc,
         /*
          * libcurl says "Empty reply from server", or, on a reused
          * connection that it would have retried but may not (see
-         * set_options), "operation aborted by pre-request callback".
+         * set_request), "operation aborted by pre-request callback".
          */
         snprintf(out, out_size, "connection closed before any response");
     } else {

@@ -195,6 +195,42 @@ static bool keep_headers(const lb_request *req, char **resp, size_t *len,
     return false;
 }
 
+/* What a request carried, as the server saw it. */
+typedef struct wire {
+    char method[16];
+    char body[64];
+    size_t body_len;
+    bool has_length; /* a Content-Length header */
+    bool has_type;   /* a Content-Type header */
+    int conn;
+} wire;
+
+typedef struct wires {
+    wire w[16];
+    int n;
+} wires;
+
+/* Keeps each request's method, body and body headers in arg (wires);
+ * the connection stays open. */
+static bool keep_requests(const lb_request *req, char **resp, size_t *len,
+                          void *arg)
+{
+    wires *ws = arg;
+
+    if (ws->n < 16) {
+        wire *w = &ws->w[ws->n++];
+
+        snprintf(w->method, sizeof(w->method), "%s", req->method);
+        snprintf(w->body, sizeof(w->body), "%s", req->body);
+        w->body_len = req->body_len;
+        w->has_length = strcasestr(req->headers, "\r\nContent-Length:");
+        w->has_type = strcasestr(req->headers, "\r\nContent-Type:");
+        w->conn = req->conn;
+    }
+    *resp = lb_reply(200, "", "{}", len);
+    return true;
+}
+
 /* --- tests ---------------------------------------------------------------- */
 
 /* Each header line the request asks for, as "Name: value". */
@@ -287,6 +323,52 @@ static void requests_follow_each_other_on_a_kept_connection(void **state)
         assert_string_equal(s.body, "{\"conn\":0}");
     }
     assert_int_equal(lb_requests(srv), 20);
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/*
+ * One pooled handle serves requests one after the other, and none
+ * inherits the previous one's method, body or headers (http.c keeps the
+ * handle's options between requests instead of resetting them): a GET
+ * or DELETE after a POST sends no body, a POST after them sends its own.
+ */
+static void a_pooled_handle_carries_nothing_to_the_next_request(void **state)
+{
+    static const struct {
+        const char *method, *body;
+    } reqs[] = {
+        {"POST", "{\"a\":1}"}, {"GET", NULL},         {"POST", "{\"b\":22}"},
+        {"DELETE", NULL},      {"PATCH", "{}"},       {"GET", NULL},
+        {"GET", NULL},         {"POST", "{\"c\":3}"},
+    };
+    static wires ws;
+    lb_server *srv;
+    pf_http *h = client(0);
+    size_t i, n = sizeof(reqs) / sizeof(reqs[0]);
+    seen s;
+
+    (void)state;
+    memset(&ws, 0, sizeof(ws));
+    srv = lb_start(keep_requests, &ws);
+    assert_non_null(srv);
+    for (i = 0; i < n; i++) {
+        exchange(h, srv, reqs[i].method, reqs[i].body, &s);
+        assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+        assert_int_equal(s.resp.status, 200);
+    }
+    assert_int_equal(ws.n, (int)n);
+    for (i = 0; i < n; i++) {
+        const wire *w = &ws.w[i];
+        const char *want = reqs[i].body != NULL ? reqs[i].body : "";
+
+        assert_string_equal(w->method, reqs[i].method);
+        assert_string_equal(w->body, want);
+        assert_int_equal(w->body_len, strlen(want));
+        assert_int_equal(w->has_length, reqs[i].body != NULL);
+        assert_int_equal(w->has_type, reqs[i].body != NULL);
+        assert_int_equal(w->conn, 0); /* one connection, one handle */
+    }
     pf_http_destroy(h);
     lb_stop(srv);
 }
@@ -600,6 +682,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_request_header_lines_are_sent_as_given),
         cmocka_unit_test(a_connection_closed_without_answer_says_so),
+        cmocka_unit_test(a_pooled_handle_carries_nothing_to_the_next_request),
         cmocka_unit_test(a_connection_closed_while_idle_gives_way_to_a_new_one),
         cmocka_unit_test(requests_follow_each_other_on_a_kept_connection),
         cmocka_unit_test(a_reused_connection_closed_without_answer_says_so),
