@@ -64,6 +64,9 @@
 /* An epoll entry's shard: the bits above this one. */
 #define SHARD_SHIFT 40
 
+/* Header lines of one request at most (request_headers). */
+#define HEADER_LINES_MAX 8
+
 /* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
 #define CURL_HEADER_LINE_MAX (100 * 1024)
 
@@ -80,7 +83,14 @@ struct pf_http_xfer {
     struct shard *shard; /* while active */
     CURL *easy;
     CURLU *url; /* the request's URL, parsed (set_request); NULL: none */
-    struct curl_slist *headers;
+    struct curl_slist *headers; /* into header_nodes; NULL between requests */
+    /*
+     * The request's header list, kept with the handle (request_headers):
+     * the nodes and their text (lines one after the other, each with its
+     * NUL), wiped after each request (the bearer token is among them).
+     */
+    struct curl_slist header_nodes[HEADER_LINES_MAX];
+    pf_buf header_text;
     pf_http_done_fn done;
     void *arg;
     size_t body_sent_len;  /* the request body's length */
@@ -388,10 +398,10 @@ oom:
 
 static void xfer_free(pf_http_xfer *x)
 {
-    curl_slist_free_all(x->headers);
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
-    curl_url_cleanup(x->url); /* after the handle that pointed to it */
+    curl_url_cleanup(x->url);        /* after the handle that pointed to it */
+    pf_buf_release(&x->header_text); /* wiped */
     pf_buf_release(&x->resp);
     free(x->location);
     free(x);
@@ -661,77 +671,67 @@ static bool is_https(const char *url)
 }
 
 /*
- * "name: value" in line (line_size bytes), cut to fit as snprintf would:
- * 4 header lines per request, no printf.
+ * Appends the header line head + value (head alone when value is NULL)
+ * and its NUL to b, its start in off[*n]; the value cut so that the line
+ * stays under line_max bytes (0: never cut), as snprintf would cut it.
  */
-static const char *header_line(char *line, size_t line_size, const char *name,
-                               const char *value)
+static void header_line(pf_buf *b, size_t *off, size_t *n, const char *head,
+                        const char *value, size_t line_max)
 {
-    size_t ln = strlen(name), lv = strlen(value);
+    size_t lh = strlen(head), lv;
 
-    if (ln + 2 >= line_size)
-        ln = line_size - 3; /* never: the names are short constants */
-    memcpy(line, name, ln);
-    memcpy(line + ln, ": ", 2);
-    if (lv > line_size - 1 - (ln + 2))
-        lv = line_size - 1 - (ln + 2);
-    memcpy(line + ln + 2, value, lv);
-    line[ln + 2 + lv] = '\0';
-    return line;
+    assert(*n < HEADER_LINES_MAX && (line_max == 0 || lh < line_max));
+    off[(*n)++] = b->len;
+    pf_buf_add(b, head, lh);
+    if (value != NULL) {
+        lv = strlen(value);
+        if (line_max > 0 && lv > line_max - 1 - lh)
+            lv = line_max - 1 - lh;
+        pf_buf_add(b, value, lv);
+    }
+    pf_buf_add(b, "", 1); /* the line's NUL */
 }
 
-/* The request's header lines; NULL when memory runs out. */
-static struct curl_slist *request_headers(const pf_http_request *r)
+/*
+ * The request's header lines, as the list x->headers: written into
+ * x->header_text and linked through x->header_nodes (libcurl reads the
+ * list and neither changes nor frees it), so that a request allocates
+ * nothing for them (curl_slist_append() allocates twice per line). -1
+ * when memory runs out.
+ */
+static int request_headers(pf_http_xfer *x, const pf_http_request *r)
 {
-    char line[PF_HTTP_HEADER_VALUE_MAX + 64];
-    struct curl_slist *hs = NULL;
+    /* A line of a short value at most (as snprintf into this much). */
+    const size_t line_max = PF_HTTP_HEADER_VALUE_MAX + 64;
+    pf_buf *b = &x->header_text;
+    size_t off[HEADER_LINES_MAX], n = 0, i;
 
-#define ADD(text)                                                              \
-    do {                                                                       \
-        struct curl_slist *next = curl_slist_append(hs, text);                 \
-        if (next == NULL)                                                      \
-            goto fail;                                                         \
-        hs = next;                                                             \
-    } while (0)
-
-    ADD("Accept: application/json");
-    ADD("Expect:"); /* no 100-continue round trip for small bodies */
+    b->len = 0; /* wiped by recycle() */
+    header_line(b, off, &n, "Accept: application/json", NULL, 0);
+    /* no 100-continue round trip for small bodies */
+    header_line(b, off, &n, "Expect:", NULL, 0);
     if (r->content_type != NULL)
-        ADD(header_line(line, sizeof(line), "Content-Type", r->content_type));
+        header_line(b, off, &n, "Content-Type: ", r->content_type, line_max);
     if (r->client_request_id != NULL)
-        ADD(header_line(line, sizeof(line), "client-request-id",
-                        r->client_request_id));
+        header_line(b, off, &n, "client-request-id: ", r->client_request_id,
+                    line_max);
     if (r->traceparent != NULL)
-        ADD(header_line(line, sizeof(line), "traceparent", r->traceparent));
-    if (r->tracestate != NULL) {
-        char state[PF_TRACE_STATE_MAX + 16];
-
-        /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
-        ADD(header_line(state, sizeof(state), "tracestate", r->tracestate));
+        header_line(b, off, &n, "traceparent: ", r->traceparent, line_max);
+    /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
+    if (r->tracestate != NULL)
+        header_line(b, off, &n, "tracestate: ", r->tracestate,
+                    PF_TRACE_STATE_MAX + 16);
+    /* The token can be long: never cut. */
+    if (r->bearer != NULL)
+        header_line(b, off, &n, "Authorization: Bearer ", r->bearer, 0);
+    if (b->failed)
+        return -1;
+    for (i = 0; i < n; i++) {
+        x->header_nodes[i].data = b->buf + off[i];
+        x->header_nodes[i].next = i + 1 < n ? &x->header_nodes[i + 1] : NULL;
     }
-    if (r->bearer != NULL) {
-        /* The token can be long; build the line on the heap. */
-        static const char prefix[] = "Authorization: Bearer ";
-        size_t lp = sizeof(prefix) - 1, lb = strlen(r->bearer);
-        char *auth = malloc(lp + lb + 1);
-        struct curl_slist *next;
-
-        if (auth == NULL)
-            goto fail;
-        memcpy(auth, prefix, lp);
-        memcpy(auth + lp, r->bearer, lb + 1);
-        next = curl_slist_append(hs, auth);
-        explicit_bzero(auth, lp + lb + 1);
-        free(auth);
-        if (next == NULL)
-            goto fail;
-        hs = next;
-    }
-#undef ADD
-    return hs;
-fail:
-    curl_slist_free_all(hs);
-    return NULL;
+    x->headers = &x->header_nodes[0];
+    return 0;
 }
 
 /*
@@ -793,8 +793,7 @@ static int set_request(pf_http_xfer *x, const pf_http_request *r)
 {
     CURL *e = x->easy;
 
-    x->headers = request_headers(r);
-    if (x->headers == NULL)
+    if (request_headers(x, r) != 0)
         return -1;
     /*
      * The URL, parsed here and handed over parsed as well as text. Given
@@ -851,8 +850,15 @@ static void unlink_active(pf_http_xfer *x)
 /* Back to the pool once out of the multi handle; the easy handle is kept. */
 static void recycle(pf_http *h, pf_http_xfer *x)
 {
-    curl_slist_free_all(x->headers);
     x->headers = NULL;
+    /* The header lines held the bearer token. */
+    if (x->header_text.failed) {
+        pf_buf_release(&x->header_text);
+        pf_buf_init(&x->header_text, 0, true);
+    } else if (x->header_text.buf != NULL) {
+        explicit_bzero(x->header_text.buf, x->header_text.len);
+        x->header_text.len = 0;
+    }
     x->done = NULL;
     if (x->location != NULL)
         x->location[0] = '\0';
@@ -886,6 +892,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
             snprintf(errstr, errstr_size, "out of memory");
             return NULL;
         }
+        pf_buf_init(&x->header_text, 0, true);
         set_constant_options(h, x);
     }
     x->h = h;
