@@ -616,12 +616,26 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         x->header_too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (header_value(data, len, "request-id", &v, &vlen))
-        pf_http_sanitize(x->request_id, sizeof(x->request_id), v, vlen);
-    else if (header_value(data, len, "retry-after", &v, &vlen))
-        pf_http_sanitize(x->retry_after, sizeof(x->retry_after), v, vlen);
-    else if (header_value(data, len, "location", &v, &vlen))
-        keep_location(x, v, vlen);
+    /* The three names wanted start with r or l: the other lines (most
+     * of them) are passed by their first byte. */
+    if (len == 0)
+        return len;
+    switch (data[0]) {
+    case 'r':
+    case 'R':
+        if (header_value(data, len, "request-id", &v, &vlen))
+            pf_http_sanitize(x->request_id, sizeof(x->request_id), v, vlen);
+        else if (header_value(data, len, "retry-after", &v, &vlen))
+            pf_http_sanitize(x->retry_after, sizeof(x->retry_after), v, vlen);
+        break;
+    case 'l':
+    case 'L':
+        if (header_value(data, len, "location", &v, &vlen))
+            keep_location(x, v, vlen);
+        break;
+    default:
+        break;
+    }
     return len;
 }
 
