@@ -1284,11 +1284,17 @@ static void on_list(pf_graph_job *j, const json_t *doc)
     json_decref(pages);
 }
 
-/* A 201: later checks of the set from the cache see this flow. */
+/*
+ * A 201: later checks of the set from the cache see this flow. Only a set
+ * the cache knows is added to (pf_setcache_add()): a create that no list
+ * preceded, the common case, builds nothing.
+ */
 static void remember_created(pf_graph_job *j, const pf_graph_result *r)
 {
     json_t *stub;
 
+    if (!pf_setcache_has(j->g->sets, j->cache_key))
+        return;
     if (r->flow != NULL) {
         pf_setcache_add(j->g->sets, j->cache_key, r->flow);
         return;

@@ -1,10 +1,11 @@
 /*
  * http.c - libcurl multi interface behind a small callback API (http.h).
  *
- * Easy handles are pooled: a finished transfer's handle is reset and kept
- * for the next request, and the multi handle's connection cache keeps
- * connections alive between them, so a steady stream of requests reuses
- * both. Failures are mapped onto pf_transport here, where they enter.
+ * Easy handles are pooled: a finished transfer's handle is kept for the
+ * next request, with the options that every request shares set once,
+ * and the multi handle's connection cache keeps connections alive
+ * between them, so a steady stream of requests reuses both. Failures are
+ * mapped onto pf_transport here, where they enter.
  *
  * The sockets are watched with epoll and driven by
  * curl_multi_socket_action(): a wake-up costs what its ready sockets cost,
@@ -74,6 +75,9 @@
 #define RESP_SPARES    64
 #define RESP_SPARE_CAP (64 * 1024)
 
+/* Header lines of one request at most (request_headers). */
+#define HEADER_LINES_MAX 8
+
 /* libcurl's own limit on one header line (CURL_MAX_HTTP_HEADER). */
 #define CURL_HEADER_LINE_MAX (100 * 1024)
 
@@ -89,7 +93,15 @@ struct pf_http_xfer {
     pf_http *h;
     struct shard *shard; /* while active */
     CURL *easy;
-    struct curl_slist *headers;
+    CURLU *url; /* the request's URL, parsed (set_request); NULL: none */
+    struct curl_slist *headers; /* into header_nodes; NULL between requests */
+    /*
+     * The request's header list, kept with the handle (request_headers):
+     * the nodes and their text (lines one after the other, each with its
+     * NUL), wiped after each request (the bearer token is among them).
+     */
+    struct curl_slist header_nodes[HEADER_LINES_MAX];
+    pf_buf header_text;
     pf_http_done_fn done;
     void *arg;
     size_t body_sent_len;  /* the request body's length */
@@ -399,9 +411,10 @@ oom:
 
 static void xfer_free(pf_http_xfer *x)
 {
-    curl_slist_free_all(x->headers);
     if (x->easy != NULL)
         curl_easy_cleanup(x->easy);
+    curl_url_cleanup(x->url);        /* after the handle that pointed to it */
+    pf_buf_release(&x->header_text); /* wiped */
     pf_buf_release(&x->resp);
     free(x->location);
     free(x);
@@ -438,7 +451,7 @@ void pf_http_destroy(pf_http *h)
  * libcurl calls this each time it is about to send the request: once,
  * unless a reused connection broke before any answer and libcurl tries
  * again on a new one by itself. That second time is refused (see
- * set_options()).
+ * set_request()).
  */
 static int on_prereq(void *arg, char *primary_ip, char *local_ip,
                      int primary_port, int local_port)
@@ -620,12 +633,26 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         x->header_too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (header_value(data, len, "request-id", &v, &vlen))
-        pf_http_sanitize(x->request_id, sizeof(x->request_id), v, vlen);
-    else if (header_value(data, len, "retry-after", &v, &vlen))
-        pf_http_sanitize(x->retry_after, sizeof(x->retry_after), v, vlen);
-    else if (header_value(data, len, "location", &v, &vlen))
-        keep_location(x, v, vlen);
+    /* The three names wanted start with r or l: the other lines (most
+     * of them) are passed by their first byte. */
+    if (len == 0)
+        return len;
+    switch (data[0]) {
+    case 'r':
+    case 'R':
+        if (header_value(data, len, "request-id", &v, &vlen))
+            pf_http_sanitize(x->request_id, sizeof(x->request_id), v, vlen);
+        else if (header_value(data, len, "retry-after", &v, &vlen))
+            pf_http_sanitize(x->retry_after, sizeof(x->retry_after), v, vlen);
+        break;
+    case 'l':
+    case 'L':
+        if (header_value(data, len, "location", &v, &vlen))
+            keep_location(x, v, vlen);
+        break;
+    default:
+        break;
+    }
     return len;
 }
 
@@ -675,109 +702,84 @@ static bool is_https(const char *url)
 }
 
 /*
- * "name: value" in line (line_size bytes), cut to fit as snprintf would:
- * 4 header lines per request, no printf.
+ * Appends the header line head + value (head alone when value is NULL)
+ * and its NUL to b, its start in off[*n]; the value cut so that the line
+ * stays under line_max bytes (0: never cut), as snprintf would cut it.
  */
-static const char *header_line(char *line, size_t line_size, const char *name,
-                               const char *value)
+static void header_line(pf_buf *b, size_t *off, size_t *n, const char *head,
+                        const char *value, size_t line_max)
 {
-    size_t ln = strlen(name), lv = strlen(value);
+    size_t lh = strlen(head), lv;
 
-    if (ln + 2 >= line_size)
-        ln = line_size - 3; /* never: the names are short constants */
-    memcpy(line, name, ln);
-    memcpy(line + ln, ": ", 2);
-    if (lv > line_size - 1 - (ln + 2))
-        lv = line_size - 1 - (ln + 2);
-    memcpy(line + ln + 2, value, lv);
-    line[ln + 2 + lv] = '\0';
-    return line;
+    assert(*n < HEADER_LINES_MAX && (line_max == 0 || lh < line_max));
+    off[(*n)++] = b->len;
+    pf_buf_add(b, head, lh);
+    if (value != NULL) {
+        lv = strlen(value);
+        if (line_max > 0 && lv > line_max - 1 - lh)
+            lv = line_max - 1 - lh;
+        pf_buf_add(b, value, lv);
+    }
+    pf_buf_add(b, "", 1); /* the line's NUL */
 }
 
-/* The request's header lines; NULL when memory runs out. */
-static struct curl_slist *request_headers(const pf_http_request *r)
+/*
+ * The request's header lines, as the list x->headers: written into
+ * x->header_text and linked through x->header_nodes (libcurl reads the
+ * list and neither changes nor frees it), so that a request allocates
+ * nothing for them (curl_slist_append() allocates twice per line). -1
+ * when memory runs out.
+ */
+static int request_headers(pf_http_xfer *x, const pf_http_request *r)
 {
-    char line[PF_HTTP_HEADER_VALUE_MAX + 64];
-    struct curl_slist *hs = NULL;
+    /* A line of a short value at most (as snprintf into this much). */
+    const size_t line_max = PF_HTTP_HEADER_VALUE_MAX + 64;
+    pf_buf *b = &x->header_text;
+    size_t off[HEADER_LINES_MAX], n = 0, i;
 
-#define ADD(text)                                                              \
-    do {                                                                       \
-        struct curl_slist *next = curl_slist_append(hs, text);                 \
-        if (next == NULL)                                                      \
-            goto fail;                                                         \
-        hs = next;                                                             \
-    } while (0)
-
-    ADD("Accept: application/json");
-    ADD("Expect:"); /* no 100-continue round trip for small bodies */
+    b->len = 0; /* wiped by recycle() */
+    header_line(b, off, &n, "Accept: application/json", NULL, 0);
+    /* no 100-continue round trip for small bodies */
+    header_line(b, off, &n, "Expect:", NULL, 0);
     if (r->content_type != NULL)
-        ADD(header_line(line, sizeof(line), "Content-Type", r->content_type));
+        header_line(b, off, &n, "Content-Type: ", r->content_type, line_max);
     if (r->client_request_id != NULL)
-        ADD(header_line(line, sizeof(line), "client-request-id",
-                        r->client_request_id));
+        header_line(b, off, &n, "client-request-id: ", r->client_request_id,
+                    line_max);
     if (r->traceparent != NULL)
-        ADD(header_line(line, sizeof(line), "traceparent", r->traceparent));
-    if (r->tracestate != NULL) {
-        char state[PF_TRACE_STATE_MAX + 16];
-
-        /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
-        ADD(header_line(state, sizeof(state), "tracestate", r->tracestate));
+        header_line(b, off, &n, "traceparent: ", r->traceparent, line_max);
+    /* Checked by trace.h: at most PF_TRACE_STATE_MAX, so never cut. */
+    if (r->tracestate != NULL)
+        header_line(b, off, &n, "tracestate: ", r->tracestate,
+                    PF_TRACE_STATE_MAX + 16);
+    /* The token can be long: never cut. */
+    if (r->bearer != NULL)
+        header_line(b, off, &n, "Authorization: Bearer ", r->bearer, 0);
+    if (b->failed)
+        return -1;
+    for (i = 0; i < n; i++) {
+        x->header_nodes[i].data = b->buf + off[i];
+        x->header_nodes[i].next = i + 1 < n ? &x->header_nodes[i + 1] : NULL;
     }
-    if (r->bearer != NULL) {
-        /* The token can be long; build the line on the heap. */
-        static const char prefix[] = "Authorization: Bearer ";
-        size_t lp = sizeof(prefix) - 1, lb = strlen(r->bearer);
-        char *auth = malloc(lp + lb + 1);
-        struct curl_slist *next;
-
-        if (auth == NULL)
-            goto fail;
-        memcpy(auth, prefix, lp);
-        memcpy(auth + lp, r->bearer, lb + 1);
-        next = curl_slist_append(hs, auth);
-        explicit_bzero(auth, lp + lb + 1);
-        free(auth);
-        if (next == NULL)
-            goto fail;
-        hs = next;
-    }
-#undef ADD
-    return hs;
-fail:
-    curl_slist_free_all(hs);
-    return NULL;
+    x->headers = &x->header_nodes[0];
+    return 0;
 }
 
-static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
+/*
+ * The options that are the same for every request of h, set once when a
+ * pooled handle is made (curl_easy_reset() and ~30 setopt calls per
+ * request were 5,000 instructions per event at 0 ms). set_request() sets
+ * the rest before each request. The handle is never reset: an option
+ * that one request sets and another must not inherit is set by
+ * set_request() for every request, in both of its states (the method,
+ * the body, the headers).
+ */
+static void set_constant_options(pf_http *h, pf_http_xfer *x)
 {
     CURL *e = x->easy;
 
-    x->headers = request_headers(r);
-    if (x->headers == NULL)
-        return -1;
-
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-    if (strcmp(r->method, "GET") == 0)
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    if (r->body != NULL) {
-        /* Borrowed, not copied: the caller keeps it until done. */
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)r->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    }
-    /*
-     * On a reused connection that breaks after the request went out and
-     * before any answer, libcurl sends the request again on a new one by
-     * itself, and a create that Graph applied before the break would be
-     * sent twice. on_prereq refuses that second start: the transfer
-     * fails instead (request_sent), and the caller decides, checking the
-     * set's flows first (graph.h).
-     */
-    x->dos = 0;
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
                      h->cfg.allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -806,6 +808,66 @@ static int set_options(pf_http *h, pf_http_xfer *x, const pf_http_request *r)
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "provflow/" PROVFLOW_VERSION);
+}
+
+/*
+ * What changes from one request to the next. Every option here is set
+ * for every request, so nothing of the handle's previous request
+ * remains: the URL, the method, the header list, and the body, which
+ * libcurl 7.88 keeps in three fields (Curl_vsetopt): CURLOPT_POSTFIELDS
+ * makes the request a POST, CURLOPT_HTTPGET makes it a GET again (and
+ * clears upload and NOBODY, which provflow never sets), and
+ * CURLOPT_CUSTOMREQUEST only renames the method libcurl would use. A
+ * request without a body leaves them as a fresh handle has them: size
+ * -1, no fields, GET (then renamed: DELETE).
+ */
+static int set_request(pf_http_xfer *x, const pf_http_request *r)
+{
+    CURL *e = x->easy;
+
+    if (request_headers(x, r) != 0)
+        return -1;
+    /*
+     * The URL, parsed here and handed over parsed as well as text. Given
+     * only the text, libcurl 7.88 parses it with these flags and then
+     * writes it out again, normalised, through its printf
+     * (parseurlandfillconn: 15,000 instructions per request, more than
+     * the parse); given a CURLU it copies the parts, and the text
+     * (CURLOPT_URL) spares it the same printf before the transfer
+     * (Curl_pretransfer). A URL this parse refuses goes
+     * as text alone, for libcurl to refuse in its own words.
+     */
+    if (x->url == NULL)
+        x->url = curl_url();
+    if (x->url != NULL &&
+        curl_url_set(x->url, CURLUPART_URL, r->url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
+            CURLUE_OK)
+        curl_easy_setopt(e, CURLOPT_CURLU, x->url);
+    else
+        curl_easy_setopt(e, CURLOPT_CURLU, NULL);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    if (r->body != NULL) {
+        /* Borrowed, not copied: the caller keeps it until done. */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* after POSTFIELDS */
+    }
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    /*
+     * On a reused connection that breaks after the request went out and
+     * before any answer, libcurl sends the request again on a new one by
+     * itself, and a create that Graph applied before the break would be
+     * sent twice. on_prereq refuses that second start: the transfer
+     * fails instead (request_sent), and the caller decides, checking the
+     * set's flows first (graph.h).
+     */
+    x->dos = 0;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     return 0;
 }
 
@@ -820,8 +882,15 @@ static void unlink_active(pf_http_xfer *x)
 /* Back to the pool once out of the multi handle; the easy handle is kept. */
 static void recycle(pf_http *h, pf_http_xfer *x)
 {
-    curl_slist_free_all(x->headers);
     x->headers = NULL;
+    /* The header lines held the bearer token. */
+    if (x->header_text.failed) {
+        pf_buf_release(&x->header_text);
+        pf_buf_init(&x->header_text, 0, true);
+    } else if (x->header_text.buf != NULL) {
+        explicit_bzero(x->header_text.buf, x->header_text.len);
+        x->header_text.len = 0;
+    }
     x->done = NULL;
     if (x->location != NULL)
         x->location[0] = '\0';
@@ -854,8 +923,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     }
     x = LIST_FIRST(&h->pool);
     if (x != NULL) {
-        LIST_REMOVE(x, link);
-        curl_easy_reset(x->easy);
+        LIST_REMOVE(x, link); /* configured: set_constant_options() */
     } else {
         x = calloc(1, sizeof(*x));
         if (x == NULL || (x->easy = curl_easy_init()) == NULL) {
@@ -863,6 +931,8 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
             snprintf(errstr, errstr_size, "out of memory");
             return NULL;
         }
+        pf_buf_init(&x->header_text, 0, true);
+        set_constant_options(h, x);
     }
     x->h = h;
     x->done = done;
@@ -877,7 +947,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
     x->errbuf[0] = '\0';
     x->started_ms = pf_now_ms();
     sh = shard_for_next(h);
-    if (set_options(h, x, req) != 0 ||
+    if (set_request(x, req) != 0 ||
         curl_multi_add_handle(sh->multi, x->easy) != CURLM_OK) {
         snprintf(errstr, errstr_size, "cannot start the request");
         recycle(h, x);
@@ -918,7 +988,7 @@ static void describe(const pf_http *h, const pf_http_xfer *x, CURLcode rc,
         /*
          * libcurl says "Empty reply from server", or, on a reused
          * connection that it would have retried but may not (see
-         * set_options), "operation aborted by pre-request callback".
+         * set_request), "operation aborted by pre-request callback".
          */
         snprintf(out, out_size, "connection closed before any response");
     } else {

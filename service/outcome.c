@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "provflow/json.h"
 #include "provflow/redact.h"
+#include "provflow/reqid.h"
 
 static const char *const status_names[] = {
     [PF_OUTCOME_CREATED] = "created", [PF_OUTCOME_EXISTS] = "exists",
@@ -239,30 +239,14 @@ int pf_outcome_format_time(int64_t ms, char out[PF_OUTCOME_TIME_LEN + 1])
  * (uuid_parse() calls strtoul() for each byte: 16 calls per outcome in
  * the profile); the unit tests check the ids against Python's uuid5.
  */
-static const uuid_t outcome_ns = {0x3c, 0x4c, 0x39, 0x72, 0xaf, 0x6b,
-                                  0x57, 0xfb, 0xb5, 0x36, 0x0b, 0xea,
-                                  0x77, 0x5b, 0x9e, 0x15};
-
-/* As uuid_unparse_lower(), without its printf. */
-static void unparse_lower(const uuid_t u, char out[PF_UUID_STR_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-    char *s = out;
-
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *s++ = '-';
-        *s++ = hex[u[i] >> 4];
-        *s++ = hex[u[i] & 0xf];
-    }
-    *s = '\0';
-}
+static const unsigned char outcome_ns[16] = {0x3c, 0x4c, 0x39, 0x72, 0xaf, 0x6b,
+                                             0x57, 0xfb, 0xb5, 0x36, 0x0b, 0xea,
+                                             0x77, 0x5b, 0x9e, 0x15};
 
 int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
 {
     const char *status = pf_outcome_status_name(o->status);
-    uuid_t u;
+    unsigned char u[16];
     char *name, local[256];
     size_t size;
     int n;
@@ -302,8 +286,8 @@ int pf_outcome_id(const pf_outcome *o, char out[PF_UUID_STR_LEN + 1])
             free(name);
         return -1;
     }
-    uuid_generate_sha1(u, outcome_ns, name, (size_t)n);
-    unparse_lower(u, out);
+    pf_uuid5(u, outcome_ns, name, (size_t)n);
+    pf_uuid_unparse(u, out);
     if (name != local)
         free(name);
     return 0;

@@ -161,6 +161,16 @@ void pf_setcache_forget(pf_setcache *c, const char *key)
         remove_entry(c, e);
 }
 
+bool pf_setcache_has(const pf_setcache *c, const char *key)
+{
+    uint64_t h = hash_of(key);
+    const entry *e = c->buckets[h & c->mask];
+
+    while (e != NULL && (e->hash != h || strcmp(e->key, key) != 0))
+        e = e->chain;
+    return e != NULL;
+}
+
 void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow)
 {
     entry *e = *slot_of(c, key, hash_of(key));

@@ -38,12 +38,39 @@ def short_obj(obj):
     return re.sub(r"\.so[.\d]*$", "", name) if ".so" in name else "provflow"
 
 
+ALLOC_FNS = ("malloc", "calloc", "realloc", "free")
+
+
+def alloc_calls(path):
+    """Calls to the allocator's entry points, from the call records of a
+    callgrind output (names are compressed: "(id) name" once, then "(id)").
+    malloc's count includes the calls that strdup and realloc(NULL) make."""
+    names, calls, cfn = {}, defaultdict(int), None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("cfn="):
+                m = re.match(r"\((\d+)\)(?:\s+(.*))?", line[4:].strip())
+                if m and m.group(2):
+                    names[m.group(1)] = m.group(2)
+                cfn = names.get(m.group(1)) if m else line[4:].strip()
+            elif line.startswith("calls=") and cfn is not None:
+                fn = cfn.rsplit(":", 1)[-1]
+                if fn in ALLOC_FNS:
+                    calls[fn] += int(line[6:].split()[0])
+    return calls
+
+
 def main():
     path, n = sys.argv[1], int(sys.argv[2])
     total, incl = annotate(path, True)
     _, self_rows = annotate(path, False)
     per = lambda ir: ir / n / 1000.0
     print("Total: %.0f k instructions per event (%s events, %s Ir)." % (per(total), n, format(total, ",")))
+    print()
+    calls = alloc_calls(path)
+    print("Allocator calls per event: " +
+          ", ".join("%s %.1f" % (fn, calls[fn] / n) for fn in ALLOC_FNS) +
+          " (malloc's include strdup's; free's, free(NULL)).")
     print()
     print("Inclusive cost of provflow's functions (k instructions per event, share of the total):")
     print()

@@ -24,6 +24,17 @@ extern const char PF_REQID_NAMESPACE[];
 void pf_client_request_id(const char *id, size_t id_len,
                           char out[PF_UUID_STR_LEN + 1]);
 
+/*
+ * The version 5 (name-based, SHA-1) UUID of name (len bytes; NULL when
+ * len is 0) in the namespace ns, as 16 bytes: the bytes libuuid's
+ * uuid_generate_sha1() makes, hashed by OpenSSL's SHA-1. Any thread.
+ */
+void pf_uuid5(unsigned char out[16], const unsigned char ns[16],
+              const char *name, size_t len);
+
+/* u as lower-case 8-4-4-4-12 text, as uuid_unparse_lower() writes it. */
+void pf_uuid_unparse(const unsigned char u[16], char out[PF_UUID_STR_LEN + 1]);
+
 /* 1 if s is a GUID in 8-4-4-4-12 hex form (either letter case), else 0. */
 int pf_is_guid(const char *s);
 

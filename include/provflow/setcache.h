@@ -22,6 +22,7 @@
 #define PROVFLOW_SETCACHE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,13 @@ int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
  * cache never answers "absent" for it.
  */
 void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow);
+
+/*
+ * Whether the set has an entry that pf_setcache_add() would add to (live,
+ * or expired and not yet purged): a caller may skip building a flow that
+ * would not be kept.
+ */
+bool pf_setcache_has(const pf_setcache *c, const char *key);
 
 /* Forgets what is known of the set (a create of it may have landed). */
 void pf_setcache_forget(pf_setcache *c, const char *key);

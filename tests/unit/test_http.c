@@ -53,11 +53,12 @@ static pf_http *client(size_t max_response)
     return h;
 }
 
-/* One request through h; waits (by events, 30 s at most) for its end. */
-static void exchange(pf_http *h, lb_server *srv, const char *method,
-                     const char *body, seen *out)
+/* One request to path on srv through h; waits (by events, 30 s at most)
+ * for its end. */
+static void exchange_at(pf_http *h, lb_server *srv, const char *method,
+                        const char *path, const char *body, seen *out)
 {
-    char url[128], err[256];
+    char url[256], err[256];
     pf_http_request req = {
         .method = method,
         .url = url,
@@ -68,11 +69,18 @@ static void exchange(pf_http *h, lb_server *srv, const char *method,
     int64_t deadline = pf_now_ms() + 30000;
 
     memset(out, 0, sizeof(*out));
-    snprintf(url, sizeof(url), "%s/x", lb_url(srv));
+    snprintf(url, sizeof(url), "%s%s", lb_url(srv), path);
     assert_non_null(pf_http_submit(h, &req, on_done, out, err, sizeof(err)));
     while (!out->done && pf_now_ms() < deadline)
         assert_true(pf_http_poll(h, NULL, 0, 100) >= 0);
     assert_true(out->done);
+}
+
+/* One request to srv's /x. */
+static void exchange(pf_http *h, lb_server *srv, const char *method,
+                     const char *body, seen *out)
+{
+    exchange_at(h, srv, method, "/x", body, out);
 }
 
 /* --- handlers (on the server's thread) ----------------------------------- */
@@ -215,6 +223,44 @@ static bool keep_headers(const lb_request *req, char **resp, size_t *len,
     return false;
 }
 
+/* What a request carried, as the server saw it. */
+typedef struct wire {
+    char method[16];
+    char path[128];
+    char body[64];
+    size_t body_len;
+    bool has_length; /* a Content-Length header */
+    bool has_type;   /* a Content-Type header */
+    int conn;
+} wire;
+
+typedef struct wires {
+    wire w[16];
+    int n;
+} wires;
+
+/* Keeps each request's method, body and body headers in arg (wires);
+ * the connection stays open. */
+static bool keep_requests(const lb_request *req, char **resp, size_t *len,
+                          void *arg)
+{
+    wires *ws = arg;
+
+    if (ws->n < 16) {
+        wire *w = &ws->w[ws->n++];
+
+        snprintf(w->method, sizeof(w->method), "%s", req->method);
+        snprintf(w->path, sizeof(w->path), "%.127s", req->path);
+        snprintf(w->body, sizeof(w->body), "%s", req->body);
+        w->body_len = req->body_len;
+        w->has_length = strcasestr(req->headers, "\r\nContent-Length:");
+        w->has_type = strcasestr(req->headers, "\r\nContent-Type:");
+        w->conn = req->conn;
+    }
+    *resp = lb_reply(200, "", "{}", len);
+    return true;
+}
+
 /* --- tests ---------------------------------------------------------------- */
 
 /* Each header line the request asks for, as "Name: value". */
@@ -307,6 +353,100 @@ static void requests_follow_each_other_on_a_kept_connection(void **state)
         assert_string_equal(s.body, "{\"conn\":0}");
     }
     assert_int_equal(lb_requests(srv), 20);
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/*
+ * One pooled handle serves requests one after the other, and none
+ * inherits the previous one's method, body or headers (http.c keeps the
+ * handle's options between requests instead of resetting them): a GET
+ * or DELETE after a POST sends no body, a POST after them sends its own.
+ */
+static void a_pooled_handle_carries_nothing_to_the_next_request(void **state)
+{
+    static const struct {
+        const char *method, *body;
+    } reqs[] = {
+        {"POST", "{\"a\":1}"}, {"GET", NULL},         {"POST", "{\"b\":22}"},
+        {"DELETE", NULL},      {"PATCH", "{}"},       {"GET", NULL},
+        {"GET", NULL},         {"POST", "{\"c\":3}"},
+    };
+    static wires ws;
+    lb_server *srv;
+    pf_http *h = client(0);
+    size_t i, n = sizeof(reqs) / sizeof(reqs[0]);
+    seen s;
+
+    (void)state;
+    memset(&ws, 0, sizeof(ws));
+    srv = lb_start(keep_requests, &ws);
+    assert_non_null(srv);
+    for (i = 0; i < n; i++) {
+        exchange(h, srv, reqs[i].method, reqs[i].body, &s);
+        assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+        assert_int_equal(s.resp.status, 200);
+    }
+    assert_int_equal(ws.n, (int)n);
+    for (i = 0; i < n; i++) {
+        const wire *w = &ws.w[i];
+        const char *want = reqs[i].body != NULL ? reqs[i].body : "";
+
+        assert_string_equal(w->method, reqs[i].method);
+        assert_string_equal(w->body, want);
+        assert_int_equal(w->body_len, strlen(want));
+        assert_int_equal(w->has_length, reqs[i].body != NULL);
+        assert_int_equal(w->has_type, reqs[i].body != NULL);
+        assert_int_equal(w->conn, 0); /* one connection, one handle */
+    }
+    pf_http_destroy(h);
+    lb_stop(srv);
+}
+
+/*
+ * Each request of a pooled handle goes to its own URL, which http.c hands
+ * to libcurl parsed (CURLOPT_CURLU) as well as text: the path and query
+ * as libcurl sends them from the text alone (dot segments resolved, no
+ * fragment), and a URL that the parse refuses fails as libcurl fails it,
+ * without harm to the next request.
+ */
+static void each_request_goes_to_its_own_url(void **state)
+{
+    static const struct {
+        const char *path, *sent; /* NULL: refused before sending */
+    } reqs[] = {
+        {"/x", "/x"},
+        {"/v1.0/sets/a-b/flows?$filter=type%20eq%20'c'&$top=5",
+         "/v1.0/sets/a-b/flows?$filter=type%20eq%20'c'&$top=5"},
+        {"/a/./b/../c", "/a/c"},
+        {"/q?x=1#frag", "/q?x=1"},
+        {"/with space", NULL},
+        {"/after", "/after"},
+    };
+    static wires ws;
+    lb_server *srv;
+    pf_http *h = client(0);
+    size_t i, got = 0, n = sizeof(reqs) / sizeof(reqs[0]);
+    seen s;
+
+    (void)state;
+    memset(&ws, 0, sizeof(ws));
+    srv = lb_start(keep_requests, &ws);
+    assert_non_null(srv);
+    for (i = 0; i < n; i++) {
+        exchange_at(h, srv, "GET", reqs[i].path, NULL, &s);
+        if (reqs[i].sent == NULL) {
+            assert_int_not_equal(s.resp.transport, PF_TRANSPORT_OK);
+            assert_false(s.resp.request_sent);
+            continue;
+        }
+        assert_int_equal(s.resp.transport, PF_TRANSPORT_OK);
+        assert_int_equal(s.resp.status, 200);
+        assert_true(got < (size_t)ws.n);
+        assert_string_equal(ws.w[got].path, reqs[i].sent);
+        got++;
+    }
+    assert_int_equal(ws.n, (int)got);
     pf_http_destroy(h);
     lb_stop(srv);
 }
@@ -654,6 +794,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_request_header_lines_are_sent_as_given),
         cmocka_unit_test(a_connection_closed_without_answer_says_so),
+        cmocka_unit_test(a_pooled_handle_carries_nothing_to_the_next_request),
+        cmocka_unit_test(each_request_goes_to_its_own_url),
         cmocka_unit_test(a_connection_closed_while_idle_gives_way_to_a_new_one),
         cmocka_unit_test(requests_follow_each_other_on_a_kept_connection),
         cmocka_unit_test(an_answer_carries_only_its_own_body),

@@ -53,6 +53,43 @@ static void the_id_is_uuid5_in_the_namespace_as_written(void **state)
     assert_string_equal(out, want);
 }
 
+/*
+ * pf_uuid5() hashes with OpenSSL: its bytes must be libuuid's, for names
+ * around SHA-1's 64-byte blocks (the namespace takes the first 16) and in
+ * the outcomes' namespace too; the text as uuid_unparse_lower() writes it.
+ */
+static void uuid5_is_libuuids_for_every_length(void **state)
+{
+    static const unsigned char outcome_ns[16] = {
+        0x3c, 0x4c, 0x39, 0x72, 0xaf, 0x6b, 0x57, 0xfb,
+        0xb5, 0x36, 0x0b, 0xea, 0x77, 0x5b, 0x9e, 0x15};
+    char name[300], want[PF_UUID_STR_LEN + 1], out[PF_UUID_STR_LEN + 1];
+    uuid_t ns[2], u;
+    unsigned char mine[16];
+    size_t len, i, k;
+
+    (void)state;
+    assert_int_equal(uuid_parse(PF_REQID_NAMESPACE, ns[0]), 0);
+    memcpy(ns[1], outcome_ns, 16);
+    for (i = 0; i < sizeof(name); i++)
+        name[i] = (char)(' ' + (i * 7 + 3) % 95);
+    name[5] = (char)0xC3; /* bytes, not text: anything goes */
+    for (k = 0; k < 2; k++) {
+        for (len = 0; len < sizeof(name); len++) {
+            uuid_generate_sha1(u, ns[k], name, len);
+            pf_uuid5(mine, ns[k], name, len);
+            assert_memory_equal(mine, u, 16);
+            uuid_unparse_lower(u, want);
+            pf_uuid_unparse(mine, out);
+            assert_string_equal(out, want);
+        }
+    }
+    pf_client_request_id("", 0, out);
+    uuid_generate_sha1(u, ns[0], "", 0);
+    uuid_unparse_lower(u, want);
+    assert_string_equal(out, want);
+}
+
 static void guid_check_wants_8_4_4_4_12_hex(void **state)
 {
     (void)state;
@@ -73,6 +110,7 @@ int main(void)
         cmocka_unit_test(client_request_id_is_uuid5_of_the_event_id),
         cmocka_unit_test(namespace_is_uuid5_of_the_documented_name),
         cmocka_unit_test(the_id_is_uuid5_in_the_namespace_as_written),
+        cmocka_unit_test(uuid5_is_libuuids_for_every_length),
         cmocka_unit_test(guid_check_wants_8_4_4_4_12_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

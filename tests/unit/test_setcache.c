@@ -62,7 +62,10 @@ static void a_created_flow_is_added_and_forget_drops(void **state)
     (void)state;
     pf_setcache_add(c, "k", flow); /* no entry: nothing */
     assert_null(pf_setcache_get(c, "k", 0, 0));
+    assert_false(pf_setcache_has(c, "k"));
     assert_int_equal(pf_setcache_put(c, "k", flows, 0), 0);
+    assert_true(pf_setcache_has(c, "k"));
+    assert_false(pf_setcache_has(c, "k2"));
     pf_setcache_add(c, "k", flow);
     got = pf_setcache_get(c, "k", 1, 0);
     assert_int_equal(json_array_size(got), 1);
@@ -72,6 +75,7 @@ static void a_created_flow_is_added_and_forget_drops(void **state)
     assert_int_equal(json_array_size(flows), 0); /* the caller's: untouched */
     pf_setcache_forget(c, "k");
     assert_null(pf_setcache_get(c, "k", 1, 0));
+    assert_false(pf_setcache_has(c, "k"));
     json_decref(flows);
     json_decref(flow);
     pf_setcache_destroy(c);
