@@ -12,6 +12,7 @@
 #define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
 #define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
 #define GENTLE_ROUNDS        10    /* after a cut, +1 more a round every 10 */
+#define HALF                 0.5   /* a cut keeps this of what flew, at least */
 #define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
 #define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
 #define PACE_BURST_MS        10.0 /* the pacer saves up this much time of sends */
@@ -39,6 +40,7 @@ void pf_limiter_init(pf_limiter *l, const pf_limiter_config *cfg)
     l->slow_start = true;
     l->round_start_ms = -1;
     l->cycle_ms = -1;
+    l->cut_ms = -1;
 }
 
 int pf_limiter_limit(const pf_limiter *l)
@@ -104,30 +106,45 @@ void pf_limiter_sent(pf_limiter *l, int64_t now_ms)
 }
 
 /*
- * What Graph took, as requests in flight: the answers since the last cut
- * (before the first: since the first request) over the time since, times
- * the round trip. A budget with a burst admits more than its rate for a
- * while; this average over a whole cycle (the hold included) is its rate.
- * -1 when unknown.
+ * What Graph took, as requests in flight: the requests sent since the
+ * last cut (before the first: since the first request) that it admitted,
+ * over the time since, times the round trip. Those are the answers to
+ * requests sent in the cycle plus the ones still in flight (flying, this
+ * throttled one excluded): a budget charges a request when it arrives, so
+ * the window in flight at a cut belongs to the cycle that ends, not to the
+ * next one (counted there, it inflated a short cycle by a window: 57
+ * instead of 50 at 500/s). A budget with a burst admits more than its
+ * rate for a while; this average over a whole cycle (the hold included,
+ * the budget empty at both ends) is its rate. -1 when unknown.
  */
-static double taken(const pf_limiter *l, int64_t now_ms)
+static double taken(const pf_limiter *l, int64_t now_ms, int flying)
 {
     if (l->cycle_ms < 0 || now_ms <= l->cycle_ms || l->rtt_short <= 0)
         return -1;
-    return (double)l->ok_since_cut * l->rtt_short /
+    return (double)(l->ok_since_cut + flying - 1) * l->rtt_short /
            (double)(now_ms - l->cycle_ms);
 }
 
-/* Once per round trip at most: the requests of one window cut once. */
+/*
+ * Once per round trip at most: the requests of one window cut once (sent
+ * in the millisecond of the cut is sent before it: the hold lets nothing
+ * out after it; two 429s of one window answered in one millisecond cut
+ * twice before). What Graph took sets the level, but never below half the
+ * requests in flight (TCP's cut on a loss): the cycle's average is low
+ * when it holds time the budget was not used (its burst overflowing: the
+ * first cycle, or one in which the budget grew back).
+ */
 static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
 {
-    double base = l->limit, rate = taken(l, now_ms);
+    double base = l->limit, rate = taken(l, now_ms, flying);
 
-    if (sent_ms < l->cut_ms)
+    if (sent_ms <= l->cut_ms)
         return false;
     if (flying < base)
         base = flying; /* the limit was not the level that drew it */
     base *= l->cfg.backoff;
+    if (rate >= 0 && rate < flying * HALF)
+        rate = flying * HALF;
     if (rate >= 0 && rate < base)
         base = rate;
     l->limit = clamp(floor(base), 1, l->cfg.max);
@@ -178,7 +195,8 @@ static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
 
     if (l->cycle_ms < 0)
         l->cycle_ms = sent_ms; /* the first cycle: from the first request */
-    l->ok_since_cut++;
+    if (sent_ms >= l->cycle_ms)
+        l->ok_since_cut++; /* else counted in flight at the cut (taken()) */
     if (sent_ms < l->cut_ms)
         return false; /* from before the cut: says nothing of the new limit */
     if (l->round_start_ms < 0)

@@ -71,7 +71,7 @@ typedef struct pf_limiter {
     bool probe;            /* after a hold: one request until it answers */
     int64_t probe_ms;      /* the throttle: a probe is sent after it */
     int64_t hold_until_ms; /* throttled: nothing goes out before this */
-    int64_t cut_ms;        /* answers to requests sent before: no cut */
+    int64_t cut_ms;        /* answers to requests sent by then: no cut; -1 */
     int throttled_in_row;  /* throttles without an answer between them */
 
     /* the current round: answers since round_start_ms */
@@ -80,7 +80,8 @@ typedef struct pf_limiter {
     double round_rtt_sum;
     int round_peak;       /* the most in flight during the round */
     int delivered;        /* answers in the last whole round */
-    long ok_since_cut;    /* answers (not throttled) since cycle_ms */
+    long ok_since_cut;    /* answers (not throttled) to requests sent since
+                             cycle_ms */
     int64_t cycle_ms;     /* the last cut, or the first request; -1 */
     int rounds_since_cut; /* rounds ended since cut_ms */
     double pace_credit;   /* sends the pacer allows, at pace_ms */

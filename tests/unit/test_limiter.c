@@ -135,6 +135,52 @@ static void one_window_of_throttles_cuts_once(void **state)
     assert_int_equal(pf_limiter_limit(&l), 39); /* 44 in flight x 0.9 */
 }
 
+/*
+ * 429s answered in the millisecond they went out (the simulator refuses
+ * on arrival) and of the one window: one cut, not one each.
+ */
+static void throttles_in_the_millisecond_of_the_cut_cut_once(void **state)
+{
+    pf_limiter l = make(64, 100);
+
+    (void)state;
+    for (int i = 0; i < 64; i++)
+        pf_limiter_sent(&l, 50);
+    for (int i = 0; i < 3; i++)
+        pf_limiter_answered(&l, 50, 50, PF_LIMITER_THROTTLE, 1000);
+    assert_int_equal(pf_limiter_limit(&l), 57); /* once: 64 x 0.9 */
+}
+
+/*
+ * What Graph took over a cycle in which the limit was hardly used is low
+ * (a budget's burst overflowed meanwhile): the cut still keeps half the
+ * requests in flight.
+ */
+static void a_cut_keeps_half_of_what_was_in_flight(void **state)
+{
+    pf_limiter l = make(100, 4096);
+    int64_t t = 0;
+    int n = 0;
+
+    (void)state;
+    for (; t < 10000; t += 100) { /* a quarter of the limit: 250/s */
+        for (int i = 0; i < 25; i++)
+            pf_limiter_sent(&l, t);
+        for (int i = 0; i < 25; i++)
+            pf_limiter_answered(&l, t + 100, t, PF_LIMITER_SAMPLE, 0);
+    }
+    for (int64_t ms = t; ms < t + 100; ms++) {
+        while (pf_limiter_may_send(&l, ms)) {
+            pf_limiter_sent(&l, ms);
+            n++;
+        }
+    }
+    assert_int_equal(n, 100);
+    /* Taken: about 25 in flight; half the window: 50. */
+    pf_limiter_answered(&l, t + 100, t + 99, PF_LIMITER_THROTTLE, 1000);
+    assert_int_equal(pf_limiter_limit(&l), 50);
+}
+
 static void overload_cuts_without_a_hold(void **state)
 {
     pf_limiter l = make(20, 100);
@@ -327,6 +373,8 @@ int main(void)
         cmocka_unit_test(a_round_that_used_little_does_not_grow),
         cmocka_unit_test(a_throttle_holds_then_one_probe_goes_first),
         cmocka_unit_test(one_window_of_throttles_cuts_once),
+        cmocka_unit_test(throttles_in_the_millisecond_of_the_cut_cut_once),
+        cmocka_unit_test(a_cut_keeps_half_of_what_was_in_flight),
         cmocka_unit_test(overload_cuts_without_a_hold),
         cmocka_unit_test(rising_latency_shrinks_the_limit),
         cmocka_unit_test(a_rate_limit_is_found_with_few_429s),
