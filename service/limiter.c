@@ -11,7 +11,9 @@
 #define GRADIENT_MIN         0.5  /* a round never cuts more than by half */
 #define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
 #define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
-#define GENTLE_ROUNDS        10    /* after a cut, +1 more a round every 10 */
+#define PLATEAU_MS           2000  /* after a cut, the limit stays this long */
+#define GROWTH_PER_S         0.2   /* then grows by this share of it a second */
+#define FELL_MARGIN          1.3   /* throttled below this x the cut: R fell */
 #define HALF                 0.5   /* a cut keeps this of what flew, at least */
 #define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
 #define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
@@ -132,7 +134,11 @@ static double taken(const pf_limiter *l, int64_t now_ms, int flying)
  * twice before). What Graph took sets the level, but never below half the
  * requests in flight (TCP's cut on a loss): the cycle's average is low
  * when it holds time the budget was not used (its burst overflowing: the
- * first cycle, or one in which the budget grew back).
+ * first cycle, or one in which the budget grew back). A throttle near the
+ * level of the last cut (the limit not yet grown past FELL_MARGIN x it) is
+ * no probe that went too far: the budget fell, by an amount the cycle's
+ * average, which still holds the old budget, cannot tell; then the cut is
+ * by half at least.
  */
 static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
 {
@@ -147,17 +153,28 @@ static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
         rate = flying * HALF;
     if (rate >= 0 && rate < base)
         base = rate;
+    if (l->cut_level > 0 && l->limit <= l->cut_level * FELL_MARGIN + 1 &&
+        base > l->limit * HALF)
+        base = l->limit * HALF;
     l->limit = clamp(floor(base), 1, l->cfg.max);
+    l->cut_level = l->limit;
     l->slow_start = false;
     l->cut_ms = now_ms;
     l->cycle_ms = now_ms;
     l->ok_since_cut = 0;
-    l->rounds_since_cut = 0;
     return true;
 }
 
-/* The round's latency against the long run's: grow, hold or shrink. */
-static bool end_round(pf_limiter *l)
+/*
+ * The round's latency against the long run's: grow, hold or shrink. After
+ * a cut the limit stays PLATEAU_MS (the hold, then a second or so at the
+ * rate the cut measured), then grows by GROWTH_PER_S of itself a second:
+ * in time, not in rounds, and in proportion, so that a budget's burst
+ * hides the same share of an overshoot at any rate and round trip. Below
+ * the level of the last cut (shrunk by latency), or before any cut, it
+ * grows by its square root a round (Gradient2's queue allowance).
+ */
+static bool end_round(pf_limiter *l, int64_t now_ms)
 {
     double before = l->limit, gradient;
 
@@ -176,11 +193,15 @@ static bool end_round(pf_limiter *l)
     } else if (2 * l->round_peak >= (int)l->limit) {
         if (l->slow_start)
             l->limit *= 2;
-        else /* near the level throttled: slowly, then faster */
-            l->limit +=
-                fmin(sqrt(l->limit), 1 + l->rounds_since_cut / GENTLE_ROUNDS);
+        else if (l->cut_level <= 0)
+            l->limit += sqrt(l->limit);
+        else if (l->limit < l->cut_level)
+            l->limit += fmin(sqrt(l->limit), l->cut_level - l->limit);
+        else if (now_ms - l->cut_ms >= PLATEAU_MS)
+            l->limit += fmin(sqrt(l->limit),
+                             l->limit * GROWTH_PER_S *
+                                 (double)(now_ms - l->round_start_ms) / 1000);
     }
-    l->rounds_since_cut++;
     l->limit = clamp(l->limit, 1, l->cfg.max);
     return (int)l->limit != (int)before;
 }
@@ -205,7 +226,7 @@ static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
     l->round_rtt_sum += (double)(now_ms - sent_ms);
     if (sent_ms >= l->round_start_ms ||
         now_ms - l->round_start_ms >= ROUND_MAX_MS) {
-        changed = end_round(l);
+        changed = end_round(l, now_ms);
         l->delivered = l->round_answers;
         l->round_start_ms = now_ms;
         l->round_answers = 0;
