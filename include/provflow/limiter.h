@@ -19,8 +19,10 @@
  *   rose: a queue is building); at 1, if the round used at least half the
  *   limit, the limit grows: doubled in slow start (until the first cut),
  *   else, from 2 s after the last cut, by 20% of itself a second (at most
- *   its square root a round, Netflix's Gradient2 queue size). A round
- *   that used less than half the limit says nothing about a larger one.
+ *   its square root a round, Netflix's Gradient2 queue size), and below
+ *   the last cut's level or before any cut by its square root a round. A
+ *   round that used less than half the limit says nothing about a larger
+ *   one.
  * - Transport failures (no answer) are not samples.
  *
  * Sends are paced at 1.25 x limit / round-trip time (with 10 ms of credit
@@ -29,9 +31,9 @@
  * burst of 429s; spread out, the first 429 holds the tenant after a few.
  * A cut takes the least of backoff x the limit, backoff x the requests in
  * flight, and what Graph took since the last cut (the requests it
- * admitted over the time, times the round trip); and at most half the
- * limit when the limit had not grown past 1.3 x the last cut's level (the
- * budget fell).
+ * admitted over the time, times the round trip, but at least half the
+ * requests in flight); and at most half the limit when the limit had not
+ * grown past 1.3 x the last cut's level (the budget fell).
  *
  * Pure: no clock, no allocation; the caller passes monotonic milliseconds.
  * One thread (the loop) owns a limiter.
