@@ -11,7 +11,10 @@
 #define GRADIENT_MIN         0.5  /* a round never cuts more than by half */
 #define LONG_WEIGHT          0.05 /* the long average follows over ~20 rounds */
 #define ROUND_MAX_MS         10000 /* a round ends after this, answers or not */
-#define GENTLE_ROUNDS        10    /* after a cut, +1 more a round every 10 */
+#define PLATEAU_MS           2000  /* after a cut, the limit stays this long */
+#define GROWTH_PER_S         0.2   /* then grows by this share of it a second */
+#define FELL_MARGIN          1.3   /* throttled below this x the cut: R fell */
+#define HALF                 0.5   /* a cut keeps this of what flew, at least */
 #define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
 #define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
 #define PACE_BURST_MS        10.0 /* the pacer saves up this much time of sends */
@@ -39,6 +42,7 @@ void pf_limiter_init(pf_limiter *l, const pf_limiter_config *cfg)
     l->slow_start = true;
     l->round_start_ms = -1;
     l->cycle_ms = -1;
+    l->cut_ms = -1;
 }
 
 int pf_limiter_limit(const pf_limiter *l)
@@ -104,43 +108,73 @@ void pf_limiter_sent(pf_limiter *l, int64_t now_ms)
 }
 
 /*
- * What Graph took, as requests in flight: the answers since the last cut
- * (before the first: since the first request) over the time since, times
- * the round trip. A budget with a burst admits more than its rate for a
- * while; this average over a whole cycle (the hold included) is its rate.
- * -1 when unknown.
+ * What Graph took, as requests in flight: the requests sent since the
+ * last cut (before the first: since the first request) that it admitted,
+ * over the time since, times the round trip. Those are the answers to
+ * requests sent in the cycle plus the ones still in flight (flying, this
+ * throttled one excluded): a budget charges a request when it arrives, so
+ * the window in flight at a cut belongs to the cycle that ends, not to the
+ * next one (counted there, it inflated a short cycle by a window: 57
+ * instead of 50 at 500/s). A budget with a burst admits more than its
+ * rate for a while; this average over a whole cycle (the hold included,
+ * the budget empty at both ends) is its rate. -1 when unknown.
  */
-static double taken(const pf_limiter *l, int64_t now_ms)
+static double taken(const pf_limiter *l, int64_t now_ms, int flying)
 {
     if (l->cycle_ms < 0 || now_ms <= l->cycle_ms || l->rtt_short <= 0)
         return -1;
-    return (double)l->ok_since_cut * l->rtt_short /
+    return (double)(l->ok_since_cut + flying - 1) * l->rtt_short /
            (double)(now_ms - l->cycle_ms);
 }
 
-/* Once per round trip at most: the requests of one window cut once. */
+/*
+ * Once per round trip at most: the requests of one window cut once (sent
+ * in the millisecond of the cut is sent before it: the hold lets nothing
+ * out after it; two 429s of one window answered in one millisecond cut
+ * twice before). What Graph took sets the level, but never below half the
+ * requests in flight (TCP's cut on a loss): the cycle's average is low
+ * when it holds time the budget was not used (its burst overflowing: the
+ * first cycle, or one in which the budget grew back). A throttle near the
+ * level of the last cut (the limit not yet grown past FELL_MARGIN x it) is
+ * no probe that went too far: the budget fell, by an amount the cycle's
+ * average, which still holds the old budget, cannot tell; then the cut is
+ * by half at least.
+ */
 static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
 {
-    double base = l->limit, rate = taken(l, now_ms);
+    double base = l->limit, rate = taken(l, now_ms, flying);
 
-    if (sent_ms < l->cut_ms)
+    if (sent_ms <= l->cut_ms)
         return false;
     if (flying < base)
         base = flying; /* the limit was not the level that drew it */
     base *= l->cfg.backoff;
+    if (rate >= 0 && rate < flying * HALF)
+        rate = flying * HALF;
     if (rate >= 0 && rate < base)
         base = rate;
+    if (l->cut_level > 0 && l->limit <= l->cut_level * FELL_MARGIN + 1 &&
+        base > l->limit * HALF)
+        base = l->limit * HALF;
     l->limit = clamp(floor(base), 1, l->cfg.max);
+    l->cut_level = l->limit;
     l->slow_start = false;
     l->cut_ms = now_ms;
     l->cycle_ms = now_ms;
     l->ok_since_cut = 0;
-    l->rounds_since_cut = 0;
     return true;
 }
 
-/* The round's latency against the long run's: grow, hold or shrink. */
-static bool end_round(pf_limiter *l)
+/*
+ * The round's latency against the long run's: grow, hold or shrink. After
+ * a cut the limit stays PLATEAU_MS (the hold, then a second or so at the
+ * rate the cut measured), then grows by GROWTH_PER_S of itself a second:
+ * in time, not in rounds, and in proportion, so that a budget's burst
+ * hides the same share of an overshoot at any rate and round trip. Below
+ * the level of the last cut (shrunk by latency), or before any cut, it
+ * grows by its square root a round (Gradient2's queue allowance).
+ */
+static bool end_round(pf_limiter *l, int64_t now_ms)
 {
     double before = l->limit, gradient;
 
@@ -159,11 +193,15 @@ static bool end_round(pf_limiter *l)
     } else if (2 * l->round_peak >= (int)l->limit) {
         if (l->slow_start)
             l->limit *= 2;
-        else /* near the level throttled: slowly, then faster */
-            l->limit +=
-                fmin(sqrt(l->limit), 1 + l->rounds_since_cut / GENTLE_ROUNDS);
+        else if (l->cut_level <= 0)
+            l->limit += sqrt(l->limit);
+        else if (l->limit < l->cut_level)
+            l->limit += fmin(sqrt(l->limit), l->cut_level - l->limit);
+        else if (now_ms - l->cut_ms >= PLATEAU_MS)
+            l->limit += fmin(sqrt(l->limit),
+                             l->limit * GROWTH_PER_S *
+                                 (double)(now_ms - l->round_start_ms) / 1000);
     }
-    l->rounds_since_cut++;
     l->limit = clamp(l->limit, 1, l->cfg.max);
     return (int)l->limit != (int)before;
 }
@@ -178,7 +216,8 @@ static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
 
     if (l->cycle_ms < 0)
         l->cycle_ms = sent_ms; /* the first cycle: from the first request */
-    l->ok_since_cut++;
+    if (sent_ms >= l->cycle_ms)
+        l->ok_since_cut++; /* else counted in flight at the cut (taken()) */
     if (sent_ms < l->cut_ms)
         return false; /* from before the cut: says nothing of the new limit */
     if (l->round_start_ms < 0)
@@ -187,7 +226,7 @@ static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
     l->round_rtt_sum += (double)(now_ms - sent_ms);
     if (sent_ms >= l->round_start_ms ||
         now_ms - l->round_start_ms >= ROUND_MAX_MS) {
-        changed = end_round(l);
+        changed = end_round(l, now_ms);
         l->delivered = l->round_answers;
         l->round_start_ms = now_ms;
         l->round_answers = 0;

@@ -7,10 +7,10 @@
  * of its requests goes out. The rules, per answer:
  *
  * - A throttle (429, or 503 with Retry-After) holds the tenant until the
- *   time it names, cuts the limit to backoff x the requests that were in
- *   flight (once per round trip: the answers to requests sent before the
- *   cut do not cut again), and ends slow start. After the hold one
- *   request goes out alone (a probe); the others follow its answer.
+ *   time it names, cuts the limit (once per round trip: the answers to
+ *   requests sent before the cut do not cut again), and ends slow start.
+ *   After the hold one request goes out alone (a probe); the others
+ *   follow its answer.
  * - A 503 without Retry-After (overload) cuts the same way, without a hold.
  * - Any other answer is a latency sample. Once per round (about one round
  *   trip), the round's mean latency (short) is compared with a slow
@@ -18,16 +18,22 @@
  *   short, clamped to [0.5, 1]. Below 1 the limit shrinks by it (latency
  *   rose: a queue is building); at 1, if the round used at least half the
  *   limit, the limit grows: doubled in slow start (until the first cut),
- *   else by its square root (Netflix's Gradient2 queue size). A round that
- *   used less than half the limit says nothing about a larger one.
+ *   else, from 2 s after the last cut, by 20% of itself a second (at most
+ *   its square root a round, Netflix's Gradient2 queue size), and below
+ *   the last cut's level or before any cut by its square root a round. A
+ *   round that used less than half the limit says nothing about a larger
+ *   one.
  * - Transport failures (no answer) are not samples.
  *
- * Sends are paced at 1.25 x limit / round-trip time (with 2 ms of credit
+ * Sends are paced at 1.25 x limit / round-trip time (with 10 ms of credit
  * saved up at most), as BBR paces: a window released at once (after a
  * hold, say) would meet a nearly empty budget in one burst and draw a
  * burst of 429s; spread out, the first 429 holds the tenant after a few.
- * A cut takes the least of the limit, the requests in flight and the
- * answers of the last round trip (what Graph took), times backoff.
+ * A cut takes the least of backoff x the limit, backoff x the requests in
+ * flight, and what Graph took since the last cut (the requests it
+ * admitted over the time, times the round trip, but at least half the
+ * requests in flight); and at most half the limit when the limit had not
+ * grown past 1.3 x the last cut's level (the budget fell).
  *
  * Pure: no clock, no allocation; the caller passes monotonic milliseconds.
  * One thread (the loop) owns a limiter.
@@ -71,19 +77,20 @@ typedef struct pf_limiter {
     bool probe;            /* after a hold: one request until it answers */
     int64_t probe_ms;      /* the throttle: a probe is sent after it */
     int64_t hold_until_ms; /* throttled: nothing goes out before this */
-    int64_t cut_ms;        /* answers to requests sent before: no cut */
+    int64_t cut_ms;        /* answers to requests sent by then: no cut; -1 */
     int throttled_in_row;  /* throttles without an answer between them */
 
     /* the current round: answers since round_start_ms */
     int64_t round_start_ms;
     int round_answers;
     double round_rtt_sum;
-    int round_peak;       /* the most in flight during the round */
-    int delivered;        /* answers in the last whole round */
-    long ok_since_cut;    /* answers (not throttled) since cycle_ms */
-    int64_t cycle_ms;     /* the last cut, or the first request; -1 */
-    int rounds_since_cut; /* rounds ended since cut_ms */
-    double pace_credit;   /* sends the pacer allows, at pace_ms */
+    int round_peak;     /* the most in flight during the round */
+    int delivered;      /* answers in the last whole round */
+    long ok_since_cut;  /* answers (not throttled) to requests sent since
+                           cycle_ms */
+    int64_t cycle_ms;   /* the last cut, or the first request; -1 */
+    double cut_level;   /* the limit the last cut set; 0 before one */
+    double pace_credit; /* sends the pacer allows, at pace_ms */
     int64_t pace_ms;
     double rtt_short, rtt_long;
 

@@ -130,9 +130,58 @@ static void one_window_of_throttles_cuts_once(void **state)
     assert_int_equal(pf_limiter_limit(&l), 57); /* once: 64 x 0.9 */
     assert_int_equal(l.throttles, 1);           /* one hold, extended */
     assert_int_equal(pf_limiter_held_ms(&l, 119), 1000);
-    /* A request sent after the cut that is throttled again cuts again. */
+    /*
+     * A request sent after the cut that is throttled again cuts again; at
+     * the level of that cut the budget fell: by half at least.
+     */
     pf_limiter_answered(&l, 1200, 1150, PF_LIMITER_THROTTLE, 1000);
-    assert_int_equal(pf_limiter_limit(&l), 39); /* 44 in flight x 0.9 */
+    assert_int_equal(pf_limiter_limit(&l), 28); /* 57 x 0.5 */
+}
+
+/*
+ * 429s answered in the millisecond they went out (the simulator refuses
+ * on arrival) and of the one window: one cut, not one each.
+ */
+static void throttles_in_the_millisecond_of_the_cut_cut_once(void **state)
+{
+    pf_limiter l = make(64, 100);
+
+    (void)state;
+    for (int i = 0; i < 64; i++)
+        pf_limiter_sent(&l, 50);
+    for (int i = 0; i < 3; i++)
+        pf_limiter_answered(&l, 50, 50, PF_LIMITER_THROTTLE, 1000);
+    assert_int_equal(pf_limiter_limit(&l), 57); /* once: 64 x 0.9 */
+}
+
+/*
+ * What Graph took over a cycle in which the limit was hardly used is low
+ * (a budget's burst overflowed meanwhile): the cut still keeps half the
+ * requests in flight.
+ */
+static void a_cut_keeps_half_of_what_was_in_flight(void **state)
+{
+    pf_limiter l = make(100, 4096);
+    int64_t t = 0;
+    int n = 0;
+
+    (void)state;
+    for (; t < 10000; t += 100) { /* a quarter of the limit: 250/s */
+        for (int i = 0; i < 25; i++)
+            pf_limiter_sent(&l, t);
+        for (int i = 0; i < 25; i++)
+            pf_limiter_answered(&l, t + 100, t, PF_LIMITER_SAMPLE, 0);
+    }
+    for (int64_t ms = t; ms < t + 100; ms++) {
+        while (pf_limiter_may_send(&l, ms)) {
+            pf_limiter_sent(&l, ms);
+            n++;
+        }
+    }
+    assert_int_equal(n, 100);
+    /* Taken: about 25 in flight; half the window: 50. */
+    pf_limiter_answered(&l, t + 100, t + 99, PF_LIMITER_THROTTLE, 1000);
+    assert_int_equal(pf_limiter_limit(&l), 50);
 }
 
 static void overload_cuts_without_a_hold(void **state)
@@ -171,6 +220,80 @@ static void rising_latency_shrinks_the_limit(void **state)
     full_round(&l, t, 300);
     assert_true(pf_limiter_limit(&l) < before);
     assert_true(pf_limiter_limit(&l) >= before / 2); /* at most halved */
+}
+
+/*
+ * One cut of a limit of 100 at t = 0 (to 90, held for 1 s), then full
+ * rounds of rtt ms until until_ms; returns the time reached.
+ */
+static int64_t cut_then_rounds(pf_limiter *l, int64_t rtt, int64_t until_ms)
+{
+    int64_t t = 1000;
+
+    for (int i = 0; i < 100; i++)
+        pf_limiter_sent(l, 0);
+    pf_limiter_answered(l, 1, 0, PF_LIMITER_THROTTLE, 1000);
+    for (int i = 0; i < 99; i++)
+        pf_limiter_answered(l, 2, 0, PF_LIMITER_SAMPLE, 0);
+    assert_int_equal(pf_limiter_limit(l), 90);
+    for (; t < until_ms; t += rtt)
+        full_round(l, t, rtt);
+    return t;
+}
+
+/*
+ * After a cut the limit stays for 2 s (the hold, then the rate the cut
+ * measured), then grows by about a fifth of itself a second, whatever
+ * the round trip: by time and in proportion, not by rounds.
+ */
+static void after_a_cut_the_limit_stays_then_grows_by_time(void **state)
+{
+    static const int64_t rtts[] = {20, 100, 250};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rtts) / sizeof(rtts[0]); i++) {
+        pf_limiter l = make(100, 4096);
+        int64_t t = cut_then_rounds(&l, rtts[i], 2000 - rtts[i]);
+
+        print_message("rtt %lld: %d at %lld ms", (long long)rtts[i],
+                      pf_limiter_limit(&l), (long long)t);
+        assert_int_equal(pf_limiter_limit(&l), 90);
+        for (; t < 3000 + rtts[i]; t += rtts[i])
+            full_round(&l, t, rtts[i]);
+        print_message(", %d at %lld ms\n", pf_limiter_limit(&l), (long long)t);
+        /*
+         * 90 x e^0.2 = 110 after a second (and a round); by rounds it was
+         * about 100 at 250 ms and 500 at 20 ms.
+         */
+        assert_in_range(pf_limiter_limit(&l), 104, 118);
+    }
+}
+
+/*
+ * A throttle once the limit grew past 1.3 x the last cut is a probe that
+ * went too far: cut to what Graph took, not by half; one at the level of
+ * the last cut is a budget that fell (one_window_of_throttles_cuts_once).
+ */
+static void a_throttle_after_growth_cuts_to_what_was_taken(void **state)
+{
+    pf_limiter l = make(100, 4096);
+    int64_t t = cut_then_rounds(&l, 100, 5000);
+    int before = pf_limiter_limit(&l), n = 0;
+
+    (void)state;
+    assert_true(before > 90 * 13 / 10);
+    /* A round trip's window goes out; its last request is throttled. */
+    for (int64_t ms = t; ms < t + 100; ms++) {
+        while (pf_limiter_may_send(&l, ms)) {
+            pf_limiter_sent(&l, ms);
+            n++;
+        }
+    }
+    pf_limiter_answered(&l, t + 100, t + 99, PF_LIMITER_THROTTLE, 1000);
+    print_message("%d in flight, limit %d -> %d\n", n, before,
+                  pf_limiter_limit(&l));
+    assert_true(pf_limiter_limit(&l) > before / 2);
+    assert_true(pf_limiter_limit(&l) < before);
 }
 
 /*
@@ -299,22 +422,54 @@ static void a_rate_limit_is_found_with_few_429s(void **state)
     model_free(m);
 }
 
+/*
+ * Runs ms milliseconds at rate_per_s in steps of 100 ms; returns the
+ * first time the limit was within [lo, hi] after a cut, else -1.
+ */
+static int64_t model_until(model *m, pf_limiter *l, int64_t from, int64_t ms,
+                           double rate_per_s, int lo, int hi)
+{
+    int64_t found = -1;
+
+    for (int64_t t = from; t < from + ms; t += 100) {
+        model_run(m, l, t, 100, rate_per_s);
+        if (found < 0 && pf_limiter_limit(l) >= lo && pf_limiter_limit(l) <= hi)
+            found = t + 100;
+    }
+    return found;
+}
+
+/*
+ * The simulator's schedule: 1,000/s, halved, then back. At 100 ms the
+ * halved rate is 50 in flight: the limit is cut to within 10% of it in
+ * 5 s (the first cut after the change still measures mostly the old
+ * budget; the second, at the level of the first, halves); back at
+ * 1,000/s it is at 90 or more in 5 s.
+ */
 static void a_halved_rate_is_followed_both_ways(void **state)
 {
     model *m = model_new(1000, 100);
     pf_limiter l = make(PF_LIMITER_INITIAL_DEFAULT, 512);
+    int64_t at;
     long before;
 
     (void)state;
     model_run(m, &l, 0, 30000, 1000);
     before = m->admitted;
-    model_run(m, &l, 30000, 30000, 500);
+    at = model_until(m, &l, 30000, 5000, 500, 45, 55);
+    print_message("halved: the limit at 45..55 after %lld ms\n",
+                  (long long)(at - 30000));
+    assert_true(at > 0);
+    model_run(m, &l, 35000, 25000, 500);
     /* The bucket meters the halved rate; the limit must not idle. */
     assert_true(m->admitted - before >= 500 * 30 * 95 / 100);
+    at = model_until(m, &l, 60000, 5000, 1000, 90, 512);
+    print_message("back: the limit at >= 90 after %lld ms\n",
+                  (long long)(at - 60000));
+    assert_true(at > 0);
     before = m->admitted;
-    model_run(m, &l, 60000, 5000, 1000);
     model_run(m, &l, 65000, 25000, 1000);
-    /* Back at 1,000/s within 5 s: the last 25 s at >= 95%. */
+    /* The 25 s after at >= 95% */
     assert_true(m->admitted - before >= 1000 * 25 * 95 / 100);
     assert_true((double)m->refused / (double)m->admitted <= 0.01);
     model_free(m);
@@ -327,8 +482,12 @@ int main(void)
         cmocka_unit_test(a_round_that_used_little_does_not_grow),
         cmocka_unit_test(a_throttle_holds_then_one_probe_goes_first),
         cmocka_unit_test(one_window_of_throttles_cuts_once),
+        cmocka_unit_test(throttles_in_the_millisecond_of_the_cut_cut_once),
+        cmocka_unit_test(a_cut_keeps_half_of_what_was_in_flight),
         cmocka_unit_test(overload_cuts_without_a_hold),
         cmocka_unit_test(rising_latency_shrinks_the_limit),
+        cmocka_unit_test(after_a_cut_the_limit_stays_then_grows_by_time),
+        cmocka_unit_test(a_throttle_after_growth_cuts_to_what_was_taken),
         cmocka_unit_test(a_rate_limit_is_found_with_few_429s),
         cmocka_unit_test(a_halved_rate_is_followed_both_ways),
     };
