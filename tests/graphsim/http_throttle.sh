@@ -90,6 +90,8 @@ for i in 1 2; do
 done
 [ "$(stats '.effectiveLimits.tenants."tenant-a".inFlight')" = 0 ] ||
     fail "in flight after: $(stats .effectiveLimits)"
+[ "$(stats '.effectiveLimits.tenants."tenant-a".peakInFlight')" = 2 ] ||
+    fail "the peak in flight: $(stats .effectiveLimits)"
 graph GET "$SETS_PATH" "$TOK2"
 expect_status 200 "admitted once one finished"
 [ "$(stats .rateLimitedBy.concurrency)" = 1 ] || fail "rateLimitedBy $(stats .rateLimitedBy)"

@@ -36,6 +36,7 @@ struct gs_sim *gs_sim_new(struct gs_config *cfg, const char *base_url, bool tls)
     sim->buckets = calloc(cfg->ntenants + 1, sizeof(struct gs_bucket));
     sim->app_off = calloc(cfg->ntenants + 1, sizeof(size_t));
     sim->in_flight = calloc(cfg->ntenants + 1, sizeof(long));
+    sim->peak_in_flight = calloc(cfg->ntenants + 1, sizeof(long));
     sim->app_rate0 = cfg->app_rate;
     sim->concurrency0 = cfg->concurrency;
     sim->conc_retry_after0 = cfg->conc_retry_after;
@@ -59,7 +60,7 @@ struct gs_sim *gs_sim_new(struct gs_config *cfg, const char *base_url, bool tls)
     sim->tokens = gs_map_new();
     if (!sim->tenant_rate0 || !sim->buckets || !sim->log || !sim->sets ||
         !sim->tokens || !sim->app_off || !sim->app_buckets || !sim->in_flight ||
-        sim->nschedule0 != cfg->nschedule) {
+        !sim->peak_in_flight || sim->nschedule0 != cfg->nschedule) {
         gs_sim_destroy(sim);
         return NULL;
     }
@@ -88,6 +89,7 @@ void gs_sim_destroy(struct gs_sim *sim)
     free(sim->app_buckets);
     free(sim->app_off);
     free(sim->in_flight);
+    free(sim->peak_in_flight);
     free(sim->schedule0);
     free(sim->tenant_rate0);
     free(sim->runs);
@@ -549,6 +551,8 @@ static void conc_admit(struct gs_sim *sim, struct gs_call *call)
         return;
     }
     sim->in_flight[t]++;
+    if (sim->in_flight[t] > sim->peak_in_flight[t])
+        sim->peak_in_flight[t] = sim->in_flight[t];
     call->conc_tenant = t;
 }
 
@@ -865,10 +869,11 @@ static json_t *limits_json(struct gs_sim *sim)
     for (i = 0; i < c->ntenants; i++) {
         rt = tenant_rate(c, i);
         json_object_set_new(tenants, c->tenants[i].id,
-                            json_pack("{s:f, s:I}", "requestsPerSecond",
+                            json_pack("{s:f, s:I, s:I}", "requestsPerSecond",
                                       rt->rate > 0 ? rt->rate * f : 0.0,
-                                      "inFlight",
-                                      (json_int_t)sim->in_flight[i]));
+                                      "inFlight", (json_int_t)sim->in_flight[i],
+                                      "peakInFlight",
+                                      (json_int_t)sim->peak_in_flight[i]));
     }
     return json_pack(
         "{s:f, s:o, s:f, s:f, s:I, s:I, s:o}", "factor", f, "scheduleMs",
@@ -961,14 +966,17 @@ static bool revoke_token(void *val, void *arg)
     return true;
 }
 
-/* Fills every bucket and restarts the schedule's clock at the next
- * request. Requests in flight stay counted: they are answered later. */
+/* Fills every bucket, restarts the schedule's clock at the next request
+ * and the peaks in flight from now. Requests in flight stay counted:
+ * they are answered later. */
 static void rate_state_clear(struct gs_sim *sim)
 {
     memset(sim->buckets, 0, sim->cfg->ntenants * sizeof(*sim->buckets));
     memset(sim->app_buckets, 0,
            sim->app_off[sim->cfg->ntenants] * sizeof(*sim->app_buckets));
     sim->sched_start_ns = 0;
+    memcpy(sim->peak_in_flight, sim->in_flight,
+           sim->cfg->ntenants * sizeof(*sim->peak_in_flight));
 }
 
 static void reset(struct gs_sim *sim)

@@ -152,6 +152,7 @@ struct gs_sim {
     struct gs_bucket *app_buckets; /* per (tenant, client): app_off[t] + c */
     size_t *app_off;
     long *in_flight;        /* per tenant: admitted, not answered yet */
+    long *peak_in_flight;   /* per tenant: the most in_flight has been */
     int64_t sched_start_ns; /* the schedule's clock; 0: next request */
     struct gs_stats st;
 };
