@@ -227,7 +227,6 @@ static bool sample(pf_limiter *l, int64_t now_ms, int64_t sent_ms)
     if (sent_ms >= l->round_start_ms ||
         now_ms - l->round_start_ms >= ROUND_MAX_MS) {
         changed = end_round(l, now_ms);
-        l->delivered = l->round_answers;
         l->round_start_ms = now_ms;
         l->round_answers = 0;
         l->round_rtt_sum = 0;

@@ -66,7 +66,7 @@ pf_setcache *pf_setcache_new(int64_t ttl_ms, size_t max_entries)
     return c;
 }
 
-static entry **slot_of(pf_setcache *c, const char *key, uint64_t h)
+static entry **slot_of(const pf_setcache *c, const char *key, uint64_t h)
 {
     entry **e = &c->buckets[h & c->mask];
 
@@ -163,12 +163,7 @@ void pf_setcache_forget(pf_setcache *c, const char *key)
 
 bool pf_setcache_has(const pf_setcache *c, const char *key)
 {
-    uint64_t h = hash_of(key);
-    const entry *e = c->buckets[h & c->mask];
-
-    while (e != NULL && (e->hash != h || strcmp(e->key, key) != 0))
-        e = e->chain;
-    return e != NULL;
+    return *slot_of(c, key, hash_of(key)) != NULL;
 }
 
 void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow)

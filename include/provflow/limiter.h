@@ -85,7 +85,6 @@ typedef struct pf_limiter {
     int round_answers;
     double round_rtt_sum;
     int round_peak;     /* the most in flight during the round */
-    int delivered;      /* answers in the last whole round */
     long ok_since_cut;  /* answers (not throttled) to requests sent since
                            cycle_ms */
     int64_t cycle_ms;   /* the last cut, or the first request; -1 */
