@@ -225,23 +225,26 @@ static int send_due(lb_server *s)
     return (int)next;
 }
 
-static void accept_one(lb_server *s)
+/* Takes every connection waiting: with one per poll pass, hundreds of
+ * connects at once overflow the accept queue, and a dropped SYN is sent
+ * again only after 1, 3, 7, 15, 31 s. */
+static void accept_waiting(lb_server *s)
 {
     struct timeval tv = {10, 0};
-    int fd = accept(s->listen_fd, NULL, NULL), i;
+    int fd, i;
 
-    if (fd < 0)
-        return;
-    /* A client that stops reading must not hold the thread for good. */
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    for (i = 0; i < MAX_CONNS; i++) {
-        if (s->conns[i].fd < 0) {
-            s->conns[i].fd = fd;
-            s->conns[i].id = s->conns_accepted++;
-            return;
+    while ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        /* A client that stops reading must not hold the thread for good. */
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        for (i = 0; i < MAX_CONNS && s->conns[i].fd >= 0; i++)
+            ;
+        if (i == MAX_CONNS) {
+            close(fd);
+            continue;
         }
+        s->conns[i].fd = fd;
+        s->conns[i].id = s->conns_accepted++;
     }
-    close(fd);
 }
 
 static void read_conn(lb_server *s, conn *c)
@@ -302,7 +305,7 @@ static void *run(void *arg)
         if (fds[0].revents != 0)
             break;
         if (fds[1].revents & POLLIN)
-            accept_one(s);
+            accept_waiting(s);
         if (fds[2].revents & POLLIN) {
             char drain[64];
 
@@ -333,14 +336,15 @@ lb_server *lb_start(lb_fn fn, void *arg)
     atomic_init(&s->release_gen, 0);
     for (i = 0; i < MAX_CONNS; i++)
         s->conns[i].fd = -1;
-    s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    s->listen_fd =
+        socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (s->listen_fd < 0 ||
         bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(s->listen_fd, 16) != 0 ||
+        listen(s->listen_fd, MAX_CONNS) != 0 ||
         getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0 ||
         pipe(s->stop_pipe) != 0) {
         if (s->listen_fd >= 0)
