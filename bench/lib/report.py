@@ -431,16 +431,21 @@ def table_500(rows):
             bound = mif / (r["latency_ms"] / 1000.0)
             busy = num(m.get("cpu_s")) / num(m.get("wall_s")) if num(m.get("wall_s")) else None
             steady = steady_eps(r)
+            win = steady_window(r)
+            mbusy = machine_busy(r, *win) if win else None
             lines += ["### High latency: %s ms per create, %s" % (r["latency_ms"], label), "",
                       "Steady: the mean of the whole seconds from the %s"
                       " (the limit's slow start from 32 to 4,096 takes seven round trips) to the last"
-                      " but one." % ordinal(STEADY_FROM_S), "",
-                      "| events/s | steady events/s | in flight ÷ latency | % of it (steady) | CPU s / 10k | cores busy (CPU s ÷ wall s) | peak RSS MB | valid failed | done |",
-                      "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-                      "| %s | **%s** | %s | %s (%s) | %s | %s | %s | %s | %s |" % (
+                      " but one. The machine's cores busy: all processes (Kafka and the simulator"
+                      " too), from /proc/stat over those seconds, of %s." % (
+                          ordinal(STEADY_FROM_S), (r.get("machine_cpu") or {}).get("cpus", "?")), "",
+                      "| events/s | steady events/s | in flight ÷ latency | % of it (steady) | CPU s / 10k | cores busy (CPU s ÷ wall s) | machine's cores busy (steady) | peak RSS MB | valid failed | done |",
+                      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+                      "| %s | **%s** | %s | %s (%s) | %s | %s | %s | %s | %s | %s |" % (
                           fmt(eps(r)), fmt(steady), fmt(bound), fpct(pct(eps(r), bound)),
                           fpct(pct(steady, bound)), fmt(num(m.get("cpu_s_per_10k")), 2),
-                          fmt(busy, 2), fmt(num(m.get("rss_peak_kb")) / 1024, 1), fmt(valid_failed(r)), done(r)), ""]
+                          fmt(busy, 2), fmt(mbusy, 2), fmt(num(m.get("rss_peak_kb")) / 1024, 1),
+                          fmt(valid_failed(r)), done(r)), ""]
     return lines
 
 
@@ -451,6 +456,28 @@ STEADY_FROM_S = 5
 
 def ordinal(n):
     return "%d%s second" % (n + 1, {1: "st", 2: "nd", 3: "rd"}.get(n + 1, "th"))
+
+
+def machine_busy(r, t0, t1):
+    """The machine's cores busy between wall times t0 and t1 (ms), from
+    the samples of /proc/stat nearest inside them (bench/run's sample_cpu):
+    how many of its cores were at work, provflow's peers included; None
+    without two samples there."""
+    mc = r.get("machine_cpu") or {}
+    pts = [p for p in mc.get("samples") or [] if len(p) == 3 and t0 <= p[0] <= t1]
+    if len(pts) < 2 or pts[-1][2] <= pts[0][2]:
+        return None
+    return mc.get("cpus", 1) * (pts[-1][1] - pts[0][1]) / (pts[-1][2] - pts[0][2])
+
+
+def steady_window(r):
+    """The steady seconds' wall times (ms): from STEADY_FROM_S after the
+    first outcome to the start of the last (partial) second."""
+    o = r.get("outcomes") or {}
+    ps = o.get("per_second") or []
+    if not o.get("first_ms") or len(ps) < STEADY_FROM_S + 4:
+        return None
+    return o["first_ms"] + STEADY_FROM_S * 1000, o["first_ms"] + (len(ps) - 1) * 1000
 
 
 def steady_eps(r):
