@@ -74,11 +74,11 @@ struct pf_graph_job {
     const pf_flow_kind *kind; /* NULL when the event names no flow type */
     pf_token_source *tokens;
     const char *url; /* the set's flows, inside cache_key; NULL until the
-                      * set's id is known */
+                      * set's id is known and needed (know_set()) */
     char *body, crid[PF_UUID_STR_LEN + 1];
     char set_id[PF_UUID_STR_LEN + 1]; /* "" until known (by name) */
     char *set_name;                   /* the set's displayName, or NULL */
-    char flow_id[PF_FLOW_ID_MAX + 1]; /* "" until known (by type) */
+    char *flow_id;                    /* NULL until known (by type) */
     char *base;                       /* "{root}/beta/external/industryData" */
     char *sets_key;         /* the tenant and its sets' URL: g->sets entry */
     const char *sets_url;   /* the flow sets, inside sets_key */
@@ -249,6 +249,7 @@ static void job_free(pf_graph_job *j)
     free(j->list_url);
     free(j->cache_key);
     free(j->set_name);
+    free(j->flow_id);
     free(j->base);
     free(j->sets_key);
     free(j->runs_url);
@@ -430,7 +431,7 @@ static step next_step(const pf_graph_job *j)
 {
     if ((j->op->flags & PF_OP_NAMES_SET) && j->set_id[0] == '\0')
         return STEP_SETS;
-    if ((j->op->flags & PF_OP_NAMES_FLOW) && j->flow_id[0] == '\0')
+    if ((j->op->flags & PF_OP_NAMES_FLOW) && j->flow_id == NULL)
         return STEP_LIST;
     if (!j->may_exist)
         return STEP_SEND;
@@ -483,7 +484,8 @@ static void finish(pf_graph_job *j, pf_graph_result *r)
         r->flow_set_id = j->set_id;
     /* An operation on one flow names it (the outcome's subject). */
     if ((j->op->flags & PF_OP_NAMES_FLOW) && r->flow_id[0] == '\0' &&
-        r->status != PF_GRAPH_FAILED && strlen(j->flow_id) < sizeof(r->flow_id))
+        r->status != PF_GRAPH_FAILED && j->flow_id != NULL &&
+        strlen(j->flow_id) < sizeof(r->flow_id))
         memcpy(r->flow_id, j->flow_id, strlen(j->flow_id) + 1);
     j->done(j->arg, r);
     job_free(j);
@@ -527,7 +529,11 @@ static void on_flows(pf_graph_job *j, const json_t *flows, bool cached)
             absent(j, "the set has no flow of this type");
             return;
         }
-        memcpy(j->flow_id, id, strlen(id) + 1);
+        free(j->flow_id);
+        if ((j->flow_id = strdup(id)) == NULL) {
+            end_systemic(j, "out of memory");
+            return;
+        }
         step_on(j);
         return;
     }
@@ -758,6 +764,11 @@ static bool from_cache(pf_graph_job *j)
     const json_t *list = NULL;
 
     j->use_cache = false;
+    if (j->step == STEP_LIST && j->set_id[0] != '\0' &&
+        know_set(j, j->set_id) != 0) {
+        end_systemic(j, "out of memory");
+        return true;
+    }
     if (j->step == STEP_LIST && j->cache_key != NULL)
         list = pf_setcache_get(j->g->sets, j->cache_key, pf_now_ms(),
                                j->settle_until_ms);
@@ -883,12 +894,16 @@ static void send_step(pf_graph_job *j, const char *bearer)
 {
     pf_graph *g = j->g;
     pf_http_request req = {
-        .url = step_url(j),
         .bearer = bearer,
         .client_request_id = j->crid,
     };
     char why[256], traceparent[PF_TRACE_PARENT_LEN + 1];
 
+    if (j->set_id[0] != '\0' && know_set(j, j->set_id) != 0) {
+        end_systemic(j, "out of memory");
+        return;
+    }
+    req.url = step_url(j);
     /* Each request is a span of its own in the event's trace. */
     if (j->origin.trace != NULL) {
         pf_trace_span_id(j->span);
@@ -1731,10 +1746,11 @@ static int take_request(pf_graph_job *j, const pf_request *req)
     if (req->flow_set_name != NULL &&
         (j->set_name = strdup(req->flow_set_name)) == NULL)
         return -1;
-    if (req->flow_id != NULL)
-        snprintf(j->flow_id, sizeof(j->flow_id), "%s", req->flow_id);
-    if (req->flow_set_id[0] != '\0' && know_set(j, req->flow_set_id) != 0)
+    if (req->flow_id != NULL && (j->flow_id = strdup(req->flow_id)) == NULL)
         return -1;
+    /* The set's URL and cache entry wait for the first request (know_set()):
+     * thousands of jobs may wait for their tenant's slot first. */
+    memcpy(j->set_id, req->flow_set_id, sizeof(j->set_id));
     /* The sets' list: only a set named by name, or a set's create. */
     if (req->flow_set_name != NULL) {
         snprintf(url, sizeof(url), "%s/outboundProvisioningFlowSets", j->base);
