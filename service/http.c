@@ -29,12 +29,15 @@
  * told). Graph's answer to a create is 1 to 2 KB, headers included (the
  * simulator's: 836 bytes for an administrative unit flow, 1,571 for a
  * class group), so 2 KB reads one in one pass and a larger one (a list)
- * in a few; 4,096 in flight hold 8 MB of them (bench/README.md). A body
+ * in a few; 4,096 in flight would hold 8 MB of them (bench/README.md):
+ * the transfers past the first 1,024 (cfg.small_reads_after) read 1 KB at
+ * a time, and hold 5 MB. A body
  * is handed over in place (CURLOPT_POSTFIELDS), which costs no upload
  * buffer (a read callback would: 16 KB at least per transfer) and sends
  * a small request in one write.
  */
-#define PF_HTTP_RECV_BUFFER 2048L
+#define PF_HTTP_RECV_BUFFER       2048L
+#define PF_HTTP_RECV_BUFFER_SMALL 1024L
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -142,6 +145,7 @@ struct pf_http {
     LIST_HEAD(, pf_http_xfer) pool;   /* finished ones, handles reusable */
     pf_buf spare[RESP_SPARES];        /* bodies' buffers, empty, reusable */
     size_t spares;
+    long handles; /* easy handles made (all kept: active or pooled) */
 };
 
 void pf_http_config_default(pf_http_config *cfg)
@@ -151,6 +155,7 @@ void pf_http_config_default(pf_http_config *cfg)
     cfg->timeout_ms = PF_HTTP_TIMEOUT_MS_DEFAULT;
     cfg->max_response_bytes = PF_HTTP_MAX_RESPONSE_DEFAULT;
     cfg->max_header_bytes = PF_HTTP_MAX_HEADER_DEFAULT;
+    cfg->small_reads_after = PF_HTTP_SMALL_READS_AFTER_DEFAULT;
 }
 
 /*
@@ -785,7 +790,10 @@ static void set_constant_options(pf_http *h, pf_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, PF_HTTP_RECV_BUFFER);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE,
+                     h->handles > h->cfg.small_reads_after
+                         ? PF_HTTP_RECV_BUFFER_SMALL
+                         : PF_HTTP_RECV_BUFFER);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
@@ -932,6 +940,7 @@ pf_http_xfer *pf_http_submit(pf_http *h, const pf_http_request *req,
             return NULL;
         }
         pf_buf_init(&x->header_text, 0, true);
+        h->handles++;
         set_constant_options(h, x);
     }
     x->h = h;

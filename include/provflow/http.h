@@ -21,6 +21,7 @@
 #define PF_HTTP_TIMEOUT_MS_DEFAULT         30000
 #define PF_HTTP_MAX_RESPONSE_DEFAULT       (1024 * 1024)
 #define PF_HTTP_MAX_HEADER_DEFAULT         (64 * 1024)
+#define PF_HTTP_SMALL_READS_AFTER_DEFAULT  1024
 
 typedef struct pf_http_config {
     const char *ca_file;       /* extra trusted CA (PEM); NULL: system only */
@@ -32,6 +33,11 @@ typedef struct pf_http_config {
                                 * one response) fail as BROKEN; libcurl
                                 * itself refuses one line over 100 KiB */
     long max_connections;      /* open connections kept; 0: libcurl's */
+    /* Transfers at once past which a new transfer reads its answer 1 KB at
+     * a time instead of 2 KB: libcurl keeps that buffer with each transfer,
+     * which thousands in flight multiply; an answer over 1 KB then takes
+     * one more read. */
+    long small_reads_after;
 } pf_http_config;
 
 /* Fills cfg with the PF_HTTP_*_DEFAULT values, TLS only, system CAs. */
