@@ -828,6 +828,18 @@ static const char *status_of(const pf_graph_job *j, char *buf, size_t n)
     return buf;
 }
 
+/*
+ * A Retry-After as a wait in ms (-1: none or unreadable), one more than it
+ * says: the loop's clock counts whole milliseconds, so a wait of exactly
+ * that long could end up to 1 ms before the time Graph named.
+ */
+static int64_t retry_after_ms(const char *value)
+{
+    int64_t after = pf_retry_after_parse(value, pf_wall_ms() / 1000);
+
+    return after >= 0 ? after + 1 : -1;
+}
+
 /* A transient failure (in j->last): wait and try again, or give up. */
 static void backoff(pf_graph_job *j, const char *retry_after, bool token)
 {
@@ -836,7 +848,7 @@ static void backoff(pf_graph_job *j, const char *retry_after, bool token)
     char st[32];
 
     if (retry_after != NULL && retry_after[0] != '\0')
-        after = pf_retry_after_parse(retry_after, pf_wall_ms() / 1000);
+        after = retry_after_ms(retry_after);
     if (pf_retry_decide(&g->cfg.retry, j->attempts, j->started_ms, now, after,
                         ((uint64_t)arc4random() << 32) | arc4random(),
                         &delay) == PF_RETRY_AGAIN) {
@@ -1082,7 +1094,7 @@ static pf_limiter_signal signal_of(const pf_graph *g, const tenant *t,
     if (resp->status != 429 && resp->status != 503)
         return PF_LIMITER_SAMPLE;
     if (resp->retry_after[0] != '\0')
-        after = pf_retry_after_parse(resp->retry_after, pf_wall_ms() / 1000);
+        after = retry_after_ms(resp->retry_after);
     if (after < 0 && resp->status == 503)
         return PF_LIMITER_OVERLOAD; /* no hold asked for: a plain retry */
     if (after < 0) {
