@@ -76,6 +76,7 @@ typedef struct pf_limiter {
     bool slow_start;
     bool probe;            /* after a hold: one request until it answers */
     int64_t probe_ms;      /* the throttle: a probe is sent after it */
+    int64_t probe_rtt_ms;  /* the last probe's round trip in this cycle */
     int64_t hold_until_ms; /* throttled: nothing goes out before this */
     int64_t cut_ms;        /* answers to requests sent by then: no cut; -1 */
     int throttled_in_row;  /* throttles without an answer between them */

@@ -522,6 +522,8 @@ static void a_short_run_from_a_full_bucket_holds_little(void **state)
                   "holds %llu\n",
                   (long long)t, (long)rate, share_429 * 100,
                   (unsigned long long)l.throttles);
+    assert_true(rate >= 1000);
+    assert_true(l.throttles <= 3);
     assert_true(share_429 <= 0.01);
     model_free(m);
     for (long n = 6000; n <= 30000; n += 500, runs++) {
