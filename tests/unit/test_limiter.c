@@ -74,6 +74,26 @@ static void slow_start_doubles_each_round_up_to_the_ceiling(void **state)
     assert_true(l.slow_start);
 }
 
+/*
+ * At 500 ms a round trip and no budget in sight, the limit goes from 32
+ * to 4,096 in seven round trips (after the first, which sets the clock):
+ * the pacer, at twice the limit per round trip, does not hold it back.
+ */
+static void slow_start_at_500_ms_reaches_4096_in_seven_round_trips(void **state)
+{
+    pf_limiter l = make(PF_LIMITER_INITIAL_DEFAULT, 4096);
+    int64_t t = 0;
+
+    (void)state;
+    full_round(&l, t, 500);
+    for (int i = 0; i < 7; i++) {
+        t += 500;
+        full_round(&l, t, 500);
+    }
+    assert_int_equal(pf_limiter_limit(&l), 4096);
+    assert_true(l.slow_start);
+}
+
 static void a_round_that_used_little_does_not_grow(void **state)
 {
     pf_limiter l = make(32, 1000);
@@ -544,6 +564,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(slow_start_doubles_each_round_up_to_the_ceiling),
+        cmocka_unit_test(
+            slow_start_at_500_ms_reaches_4096_in_seven_round_trips),
         cmocka_unit_test(a_round_that_used_little_does_not_grow),
         cmocka_unit_test(a_throttle_holds_then_one_probe_goes_first),
         cmocka_unit_test(one_window_of_throttles_cuts_once),
