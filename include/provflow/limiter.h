@@ -31,9 +31,10 @@
  * burst of 429s; spread out, the first 429 holds the tenant after a few.
  * A cut takes the least of backoff x the limit, backoff x the requests in
  * flight, and what Graph took since the last cut (the requests it
- * admitted over the time, times the round trip, but at least half the
- * requests in flight); and at most half the limit when the limit had not
- * grown past 1.3 x the last cut's level (the budget fell).
+ * admitted over the time, the probe's round trip left out, times the
+ * round trip, but at least half the requests in flight); and at most half
+ * the limit when the limit had not grown past 1.3 x the last cut's level
+ * (the budget fell), what Graph took then without that floor.
  *
  * Pure: no clock, no allocation; the caller passes monotonic milliseconds.
  * One thread (the loop) owns a limiter.
