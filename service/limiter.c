@@ -117,14 +117,20 @@ void pf_limiter_sent(pf_limiter *l, int64_t now_ms)
  * next one (counted there, it inflated a short cycle by a window: 57
  * instead of 50 at 500/s). A budget with a burst admits more than its
  * rate for a while; this average over a whole cycle (the hold included,
- * the budget empty at both ends) is its rate. -1 when unknown.
+ * the budget empty at both ends) is its rate. Less the probe's round
+ * trip: the budget, refilled by the hold, overflows while the probe is
+ * out alone, and that time counted cut 6% under the rate (94 at 100 in
+ * flight, 100 ms round trips after a hold of 1 s). -1 when unknown.
  */
 static double taken(const pf_limiter *l, int64_t now_ms, int flying)
 {
+    int64_t span = now_ms - l->cycle_ms - l->probe_rtt_ms;
+
     if (l->cycle_ms < 0 || now_ms <= l->cycle_ms || l->rtt_short <= 0)
         return -1;
-    return (double)(l->ok_since_cut + flying - 1) * l->rtt_short /
-           (double)(now_ms - l->cycle_ms);
+    if (span <= 0)
+        span = now_ms - l->cycle_ms;
+    return (double)(l->ok_since_cut + flying - 1) * l->rtt_short / (double)span;
 }
 
 /*
@@ -138,23 +144,28 @@ static double taken(const pf_limiter *l, int64_t now_ms, int flying)
  * level of the last cut (the limit not yet grown past FELL_MARGIN x it) is
  * no probe that went too far: the budget fell, by an amount the cycle's
  * average, which still holds the old budget, cannot tell; then the cut is
- * by half at least.
+ * by half at least. Nor is that half kept up by the requests in flight:
+ * such a cycle began at a throttle (the budget empty) and did not grow
+ * into a burst, so what it took is no understatement. Kept up, the second
+ * throttle from a full bucket (slow start's overshoot, cut to half, drains
+ * the refilled burst) cut to half again and again: 300, 150, then 75 at a
+ * rate of 100 in flight, a throttle each time and a slow climb after.
  */
 static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
 {
     double base = l->limit, rate = taken(l, now_ms, flying);
+    bool fell = l->cut_level > 0 && l->limit <= l->cut_level * FELL_MARGIN + 1;
 
     if (sent_ms <= l->cut_ms)
         return false;
     if (flying < base)
         base = flying; /* the limit was not the level that drew it */
     base *= l->cfg.backoff;
-    if (rate >= 0 && rate < flying * HALF)
+    if (!fell && rate >= 0 && rate < flying * HALF)
         rate = flying * HALF;
     if (rate >= 0 && rate < base)
         base = rate;
-    if (l->cut_level > 0 && l->limit <= l->cut_level * FELL_MARGIN + 1 &&
-        base > l->limit * HALF)
+    if (fell && base > l->limit * HALF)
         base = l->limit * HALF;
     l->limit = clamp(floor(base), 1, l->cfg.max);
     l->cut_level = l->limit;
@@ -162,6 +173,7 @@ static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
     l->cut_ms = now_ms;
     l->cycle_ms = now_ms;
     l->ok_since_cut = 0;
+    l->probe_rtt_ms = 0;
     return true;
 }
 
@@ -267,6 +279,7 @@ bool pf_limiter_answered(pf_limiter *l, int64_t now_ms, int64_t sent_ms,
         l->throttled_in_row = 0;
         if (l->probe && sent_ms >= l->probe_ms) {
             l->probe = false;
+            l->probe_rtt_ms = now_ms - sent_ms;
             changed = true;
         }
         return sample(l, now_ms, sent_ms) || changed;

@@ -31,9 +31,10 @@
  * burst of 429s; spread out, the first 429 holds the tenant after a few.
  * A cut takes the least of backoff x the limit, backoff x the requests in
  * flight, and what Graph took since the last cut (the requests it
- * admitted over the time, times the round trip, but at least half the
- * requests in flight); and at most half the limit when the limit had not
- * grown past 1.3 x the last cut's level (the budget fell).
+ * admitted over the time, the probe's round trip left out, times the
+ * round trip, but at least half the requests in flight); and at most half
+ * the limit when the limit had not grown past 1.3 x the last cut's level
+ * (the budget fell), what Graph took then without that floor.
  *
  * Pure: no clock, no allocation; the caller passes monotonic milliseconds.
  * One thread (the loop) owns a limiter.
@@ -76,6 +77,7 @@ typedef struct pf_limiter {
     bool slow_start;
     bool probe;            /* after a hold: one request until it answers */
     int64_t probe_ms;      /* the throttle: a probe is sent after it */
+    int64_t probe_rtt_ms;  /* the last probe's round trip in this cycle */
     int64_t hold_until_ms; /* throttled: nothing goes out before this */
     int64_t cut_ms;        /* answers to requests sent by then: no cut; -1 */
     int throttled_in_row;  /* throttles without an answer between them */
