@@ -1324,7 +1324,6 @@ static void remember_created(pf_graph_job *j, const pf_graph_result *r)
         pf_setcache_add(j->g->sets, j->cache_key, r->flow);
         return;
     }
-    /* Added only to a set the cache knows: no stub for any other. */
     if (!pf_setcache_has(j->g->sets, j->cache_key))
         return;
     stub = json_pack("{s:s+,s:s}", "@odata.type", PF_ODATA_NS,

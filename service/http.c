@@ -30,11 +30,11 @@
  * simulator's: 836 bytes for an administrative unit flow, 1,571 for a
  * class group), so 2 KB reads one in one pass and a larger one (a list)
  * in a few; 4,096 in flight would hold 8 MB of them (bench/README.md):
- * the transfers past the first 1,024 (cfg.small_reads_after) read 1 KB at
- * a time, and hold 5 MB. A body
- * is handed over in place (CURLOPT_POSTFIELDS), which costs no upload
- * buffer (a read callback would: 16 KB at least per transfer) and sends
- * a small request in one write.
+ * the transfers past the first 1,024 (cfg.small_reads_after) read 1 KB
+ * at a time, and hold 5 MB. A body is handed over in place
+ * (CURLOPT_POSTFIELDS), which costs no upload buffer (a read callback
+ * would: 16 KB at least per transfer) and sends a small request in one
+ * write.
  */
 #define PF_HTTP_RECV_BUFFER       2048L
 #define PF_HTTP_RECV_BUFFER_SMALL 1024L
