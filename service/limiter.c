@@ -15,8 +15,9 @@
 #define GROWTH_PER_S         0.2   /* then grows by this share of it a second */
 #define FELL_MARGIN          1.3   /* throttled below this x the cut: R fell */
 #define HALF                 0.5   /* a cut keeps this of what flew, at least */
-#define PACE_GAIN            1.25  /* sends paced at limit / rtt times this */
-#define PACE_GAIN_SLOW_START 2.0   /* and this while the limit doubles */
+#define SUDDEN               0.93 /* a cycle took under this x the last: fell */
+#define PACE_GAIN            1.25 /* sends paced at limit / rtt times this */
+#define PACE_GAIN_SLOW_START 2.0  /* and this while the limit doubles */
 #define PACE_BURST_MS        10.0 /* the pacer saves up this much time of sends */
 
 void pf_limiter_config_default(pf_limiter_config *cfg, int max)
@@ -108,21 +109,21 @@ void pf_limiter_sent(pf_limiter *l, int64_t now_ms)
 }
 
 /*
- * What Graph took, as requests in flight: the requests sent since the
+ * What Graph took, in requests a millisecond: the requests sent since the
  * last cut (before the first: since the first request) that it admitted,
- * over the time since, times the round trip. Those are the answers to
- * requests sent in the cycle plus the ones still in flight (flying, this
- * throttled one excluded): a budget charges a request when it arrives, so
- * the window in flight at a cut belongs to the cycle that ends, not to the
- * next one (counted there, it inflated a short cycle by a window: 57
- * instead of 50 at 500/s). A budget with a burst admits more than its
- * rate for a while; this average over a whole cycle (the hold included,
- * the budget empty at both ends) is its rate. Less the probe's round
- * trip: the budget, refilled by the hold, overflows while the probe is
+ * over the time since (times the round trip: as requests in flight). Those
+ * are the answers to requests sent in the cycle plus the ones still in
+ * flight (flying, this throttled one excluded): a budget charges a request
+ * when it arrives, so the window in flight at a cut belongs to the cycle
+ * that ends, not to the next one (counted there, it inflated a short cycle
+ * by a window: 57 instead of 50 at 500/s). A budget with a burst admits more
+ * than its rate for a while; this average over a whole cycle (the hold
+ * included, the budget empty at both ends) is its rate. Less the probe's
+ * round trip: the budget, refilled by the hold, overflows while the probe is
  * out alone, and that time counted cut 6% under the rate (94 at 100 in
  * flight, 100 ms round trips after a hold of 1 s). -1 when unknown.
  */
-static double taken(const pf_limiter *l, int64_t now_ms, int flying)
+static double taken_per_ms(const pf_limiter *l, int64_t now_ms, int flying)
 {
     int64_t span = now_ms - l->cycle_ms - l->probe_rtt_ms;
 
@@ -130,7 +131,7 @@ static double taken(const pf_limiter *l, int64_t now_ms, int flying)
         return -1;
     if (span <= 0)
         span = now_ms - l->cycle_ms;
-    return (double)(l->ok_since_cut + flying - 1) * l->rtt_short / (double)span;
+    return (double)(l->ok_since_cut + flying - 1) / (double)span;
 }
 
 /*
@@ -150,23 +151,43 @@ static double taken(const pf_limiter *l, int64_t now_ms, int flying)
  * throttle from a full bucket (slow start's overshoot, cut to half, drains
  * the refilled burst) cut to half again and again: 300, 150, then 75 at a
  * rate of 100 in flight, a throttle each time and a slow climb after.
+ *
+ * A throttle late in a probe looks the same whether the budget held or
+ * fell a moment ago; what tells them apart is the cycle's rate. From one
+ * throttle to the next (the budget empty at both) a cycle takes the
+ * budget's rate exactly, so one that took under SUDDEN x the cycle before
+ * it (itself so measured, not cut for a fall) spent part of its time under
+ * a lower budget, and its average still holds the old one: the cut halves
+ * what it took. Cut to the average, the tenant ran at nearly the old rate
+ * after the hold until a second throttle found the new one, and the first
+ * whole second at the new rate came 5 to 6 s after a halving, not 3 to 4.
  */
-static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying)
+static bool cut(pf_limiter *l, int64_t now_ms, int64_t sent_ms, int flying,
+                bool throttle)
 {
-    double base = l->limit, rate = taken(l, now_ms, flying);
+    double base = l->limit, per_ms = taken_per_ms(l, now_ms, flying);
+    double rate = per_ms >= 0 ? per_ms * l->rtt_short : -1;
     bool fell = l->cut_level > 0 && l->limit <= l->cut_level * FELL_MARGIN + 1;
+    bool sudden = !fell && throttle && l->measured_per_ms > 0 && per_ms >= 0 &&
+                  per_ms < l->measured_per_ms * SUDDEN;
 
     if (sent_ms <= l->cut_ms)
         return false;
     if (flying < base)
         base = flying; /* the limit was not the level that drew it */
     base *= l->cfg.backoff;
-    if (!fell && rate >= 0 && rate < flying * HALF)
+    if (!fell && !sudden && rate >= 0 && rate < flying * HALF)
         rate = flying * HALF;
+    if (sudden)
+        rate *= HALF;
     if (rate >= 0 && rate < base)
         base = rate;
     if (fell && base > l->limit * HALF)
         base = l->limit * HALF;
+    /* A measure for the next cycle: one from a throttle to the next. */
+    l->measured_per_ms =
+        throttle && l->cycle_at_throttle && !fell && !sudden ? per_ms : 0;
+    l->cycle_at_throttle = throttle;
     l->limit = clamp(floor(base), 1, l->cfg.max);
     l->cut_level = l->limit;
     l->slow_start = false;
@@ -271,10 +292,10 @@ bool pf_limiter_answered(pf_limiter *l, int64_t now_ms, int64_t sent_ms,
         l->throttled_in_row++;
         l->probe = true;
         l->probe_ms = now_ms;
-        return cut(l, now_ms, sent_ms, flying) || changed;
+        return cut(l, now_ms, sent_ms, flying, true) || changed;
     case PF_LIMITER_OVERLOAD:
         l->throttled_in_row = 0;
-        return cut(l, now_ms, sent_ms, flying);
+        return cut(l, now_ms, sent_ms, flying, false);
     case PF_LIMITER_SAMPLE:
         l->throttled_in_row = 0;
         if (l->probe && sent_ms >= l->probe_ms) {

@@ -34,7 +34,10 @@
  * admitted over the time, the probe's round trip left out, times the
  * round trip, but at least half the requests in flight); and at most half
  * the limit when the limit had not grown past 1.3 x the last cut's level
- * (the budget fell), what Graph took then without that floor.
+ * (the budget fell), what Graph took then without that floor. A throttle
+ * that ends a cycle which took under 0.93 x what the cycle before it
+ * took, from one throttle to the next, says the budget fell within it:
+ * the cut is to half what it took.
  *
  * Pure: no clock, no allocation; the caller passes monotonic milliseconds.
  * One thread (the loop) owns a limiter.
@@ -86,12 +89,16 @@ typedef struct pf_limiter {
     int64_t round_start_ms;
     int round_answers;
     double round_rtt_sum;
-    int round_peak;     /* the most in flight during the round */
-    long ok_since_cut;  /* answers (not throttled) to requests sent since
-                           cycle_ms */
-    int64_t cycle_ms;   /* the last cut, or the first request; -1 */
-    double cut_level;   /* the limit the last cut set; 0 before one */
-    double pace_credit; /* sends the pacer allows, at pace_ms */
+    int round_peak;         /* the most in flight during the round */
+    long ok_since_cut;      /* answers (not throttled) to requests sent since
+                               cycle_ms */
+    int64_t cycle_ms;       /* the last cut, or the first request; -1 */
+    double cut_level;       /* the limit the last cut set; 0 before one */
+    double measured_per_ms; /* what Graph took (requests a ms) in the last
+                               cycle from one throttle to the next, when
+                               that cycle measured the budget; else 0 */
+    bool cycle_at_throttle; /* the cycle began at a throttle */
+    double pace_credit;     /* sends the pacer allows, at pace_ms */
     int64_t pace_ms;
     double rtt_short, rtt_long;
 
