@@ -451,11 +451,11 @@ static void each_request_goes_to_its_own_url(void **state)
     lb_stop(srv);
 }
 
-/* A body's buffer serves the next answers (of any transfer): each answer
- * is its own bytes, a shorter or an empty one without the longer's. */
 /*
- * Each answer whole and alone, read 2 KB at a time, then 1 KB at a time
- * (every transfer past small_reads_after: with 0, all of them).
+ * A body's buffer serves the next answers (of any transfer): each answer
+ * is its own bytes, whole, a shorter or an empty one without the longer's;
+ * read 2 KB at a time, then 1 KB at a time (every transfer past
+ * small_reads_after: with 0, all of them).
  */
 static void an_answer_carries_only_its_own_body(void **state)
 {
