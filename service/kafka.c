@@ -222,7 +222,18 @@ rd_kafka_conf_t *pf_kafka_producer_conf(const pf_config *cfg,
                            : pf_config_instance(cfg, ibuf, sizeof(ibuf));
     const kv defs[] = {
         {"enable.idempotence", "true"},
-        {"linger.ms", "5"},
+        /*
+         * librdkafka 2.0.2's producer thread spins when records come
+         * faster than linger.ms lets a batch wait (librdkafka issue
+         * #2912): for the last millisecond of a partition's linger it
+         * polls with a timeout rounded down to 0. At 5 ms, 0 ms Graph
+         * and 12 partitions it polled 1.6 to 2.4 times per outcome and
+         * took 12% of provflow's CPU; at 50 ms, 0.03 to 0.06 times and
+         * about half the CPU (bench/README.md, "Eighth session"). An
+         * outcome waits at most 50 ms longer; a flush (drain, transaction
+         * commit) does not wait.
+         */
+        {"linger.ms", "50"},
         {"queue.buffering.max.messages", "200000"},
         {"client.id", name},
         {NULL, NULL},

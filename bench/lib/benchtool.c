@@ -19,7 +19,7 @@
  *       value = a small outcome-shaped JSON wrapping the input value), and
  *       commit an input offset only after its output record is acknowledged
  *       (offsets stored from the delivery report, auto-commit every 1 s).
- *       Producer settings as provflow's (idempotent, acks=all, linger 5 ms).
+ *       Producer settings as provflow's (idempotent, acks=all, linger 50 ms).
  *       Runs until SIGTERM/SIGINT.
  *
  *   benchtool measure BROKERS IN RES DLQ N PID LAUNCH_MS DEADLINE_MS
@@ -309,7 +309,7 @@ static int cmd_passthrough(int argc, char **argv)
     set(cc, "fetch.max.bytes", "2097152");
     set(pc, "bootstrap.servers", argv[1]);
     set(pc, "enable.idempotence", "true");
-    set(pc, "linger.ms", "5");
+    set(pc, "linger.ms", "50");
     set(pc, "queue.buffering.max.messages", "200000");
     rd_kafka_conf_set_dr_msg_cb(pc, pt_dr);
     prod = client(RD_KAFKA_PRODUCER, pc);
