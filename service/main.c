@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "provflow/cli.h"
+#include "provflow/jsonmem.h"
 
 static const char usage[] =
     "Usage: provflow <command> [options]\n"
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
 {
     size_t i;
 
+    pf_jsonmem_install(); /* before the first JSON value */
     if (argc < 2) {
         fputs(usage, stderr);
         return PF_EXIT_USAGE;
