@@ -7,13 +7,7 @@
 
 #include <jansson.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define JSONMEM_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define JSONMEM_OFF 1
-#endif
-#endif
+#include "provflow/sanitize.h"
 
 #define CLASS_BYTES 16
 #define CLASSES     (PF_JSONMEM_SMALL / CLASS_BYTES)
@@ -33,7 +27,7 @@ typedef struct cache {
 
 static __thread cache my;
 
-#ifndef JSONMEM_OFF
+#ifndef PF_UNDER_ASAN
 
 static pthread_key_t end_key;
 static bool end_key_ok;
@@ -120,7 +114,7 @@ bool pf_jsonmem_install(void)
     return true;
 }
 
-#else /* JSONMEM_OFF: jansson keeps malloc, which the sanitizer watches */
+#else /* PF_UNDER_ASAN: jansson keeps malloc, which the sanitizer watches */
 
 bool pf_jsonmem_install(void)
 {

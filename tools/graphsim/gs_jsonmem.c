@@ -8,15 +8,9 @@
 
 #include <jansson.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define JSONMEM_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define JSONMEM_OFF 1
-#endif
-#endif
+#include "provflow/sanitize.h"
 
-#ifndef JSONMEM_OFF
+#ifndef PF_UNDER_ASAN
 
 #define ARENA_SIZE (256 * 1024)
 /* Each block starts with a tag saying where it came from; 16 bytes keep
@@ -107,7 +101,7 @@ void gs_jsonmem_reset(void)
         arena->used = 0;
 }
 
-#else /* JSONMEM_OFF: jansson keeps malloc, which the sanitizer watches */
+#else /* PF_UNDER_ASAN: jansson keeps malloc, which the sanitizer watches */
 
 void gs_jsonmem_install(void)
 {
