@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PF_JSONMEM_SMALL 256 /* larger blocks go straight to malloc/free */
+#define PF_JSONMEM_SMALL 256 /* larger requests go straight to malloc */
 #define PF_JSONMEM_KEEP  64  /* blocks kept per size class and thread */
 
 /* Makes jansson allocate through the lists; a second call does nothing.
