@@ -227,9 +227,9 @@ rd_kafka_conf_t *pf_kafka_producer_conf(const pf_config *cfg,
          * faster than linger.ms lets a batch wait (librdkafka issue
          * #2912): for the last millisecond of a partition's linger it
          * polls with a timeout rounded down to 0. At 5 ms, 0 ms Graph
-         * and 12 partitions it polled 1.6 to 2.4 times per outcome and
-         * took 12% of provflow's CPU; at 50 ms, 0.03 to 0.06 times and
-         * about half the CPU (bench/README.md, "Eighth session"). An
+         * and 12 partitions it polled up to 2.4 times per outcome and
+         * took up to 12% of provflow's CPU; at 50 ms, 0.03 to 0.06 times
+         * and about half the CPU (bench/README.md, "Eighth session"). An
          * outcome waits at most 50 ms longer; a flush (drain, transaction
          * commit) does not wait.
          */
