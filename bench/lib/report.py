@@ -387,12 +387,12 @@ def table_rlchange(rows):
             lines += ["### Changing limit: R = %s/s, then %s (%s)" % (
                 fmt(R), ", then ".join("× %g from %s s" % (c[1] / R, fmt(c[0])) for c in ch), label), "",
                 "Seconds count from the moment the limit was set, right before the start.", "",
-                "| phase | R | creates/s (mean of 1-s samples, from 5 s in) | s until within 10% of R |",
+                "| phase | R | creates/s (mean of 1-s samples, from 5 s in) | s until a 1-s sample within 10% of R (its end) |",
                 "|---|---:|---:|---:|",
                 "| start → first change | %s | %s | – |" % (fmt(R), fmt(statistics.mean(before)) if before else "–")]
             for at, newR, hit, steady in follow(r):
                 lines.append("| from %s s | %s | %s | %s |" % (
-                    fmt(at), fmt(newR), fmt(steady), "%.0f" % hit if hit is not None else "never"))
+                    fmt(at), fmt(newR), fmt(steady), "%.1f" % hit if hit is not None else "never"))
             lines += ["", "Whole run: %s events/s, %s; requests answered 429: %s; valid events failed: %s." % (
                 fmt(eps(r)), done(r), fpct(share429(r), 1), fmt(valid_failed(r))), ""]
     return lines
