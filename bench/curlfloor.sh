@@ -20,14 +20,7 @@ MODE=${MODE:-socket}
 [ -x "$sim" ] || { echo "curlfloor.sh: no simulator at $sim" >&2; exit 2; }
 tmp=$(mktemp -d)
 pid=
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap '[ -z "$pid" ] || { kill "$pid"; wait "$pid"; } 2>/dev/null; rm -rf "$tmp"' EXIT
 
 cc -O2 -o "$tmp/curlfloor" "$here/lib/curlfloor.c" -lcurl
 "$sim" --listen 127.0.0.1:0 --port-file "$tmp/port" --implicit-flow-sets \
