@@ -789,7 +789,6 @@ static void set_constant_options(pf_http *h, pf_http_xfer *x)
                      h->cfg.allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE,
                      h->handles > h->cfg.small_reads_after
                          ? PF_HTTP_RECV_BUFFER_SMALL
@@ -821,8 +820,9 @@ static void set_constant_options(pf_http *h, pf_http_xfer *x)
 /*
  * What changes from one request to the next. Every option here is set
  * for every request, so nothing of the handle's previous request
- * remains: the URL, the method, the header list, and the body, which
- * libcurl 7.88 keeps in three fields (Curl_vsetopt): CURLOPT_POSTFIELDS
+ * remains: the URL, the method, the header list, whether to wait for a
+ * connection that may multiplex, and the body, which libcurl 7.88 keeps
+ * in three fields (Curl_vsetopt): CURLOPT_POSTFIELDS
  * makes the request a POST, CURLOPT_HTTPGET makes it a GET again (and
  * clears upload and NOBODY, which provflow never sets), and
  * CURLOPT_CUSTOMREQUEST only renames the method libcurl would use. A
@@ -866,6 +866,16 @@ static int set_request(pf_http_xfer *x, const pf_http_request *r)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* after POSTFIELDS */
     }
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    /*
+     * Over TLS, a request waits for a connection being set up to say
+     * whether it multiplexes (HTTP/2, told by the handshake) rather than
+     * open one of its own. Over cleartext HTTP libcurl speaks only
+     * HTTP/1.1 here (CURL_HTTP_VERSION_2TLS), but learns it only from a
+     * first answer: waiting, a shard's other requests stayed behind its
+     * first one for as long as that one took (all of them, for good,
+     * behind one that a server held).
+     */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, is_https(r->url) ? 1L : 0L);
     /*
      * On a reused connection that breaks after the request went out and
      * before any answer, libcurl sends the request again on a new one by
