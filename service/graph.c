@@ -105,6 +105,7 @@ struct pf_graph_job {
     bool held;               /* the last answer throttled the tenant */
     int64_t answered_ms;     /* when the limiter heard the last answer */
     bool posted;             /* a create went out (answered or not) */
+    bool listing;            /* the request in flight is a cached list */
     int64_t settle_until_ms; /* no create before this */
     int64_t sent_ms;         /* the request in flight started */
     int attempts;            /* tries started */
@@ -135,6 +136,7 @@ struct pf_graph {
     pf_graph_config cfg;
     LIST_HEAD(, pf_graph_job) jobs; /* every live job */
     size_t requests;                /* in flight, all tenants */
+    size_t lists;                   /* of them, lists of flows or sets */
     TAILQ_HEAD(, tenant) tenants;   /* served in turn for slots */
     pf_setcache *sets;              /* recent list answers */
     pf_graph_tenant_fn on_tenant;   /* optional observer */
@@ -236,6 +238,7 @@ static void job_free(pf_graph_job *j)
     if (j->xfer != NULL) {
         pf_http_cancel(g->http, j->xfer);
         g->requests--;
+        g->lists -= j->listing;
         pf_limiter_answered(&j->t->lim, pf_now_ms(), j->sent_ms,
                             PF_LIMITER_NONE, 0);
     }
@@ -945,6 +948,8 @@ static void send_step(pf_graph_job *j, const char *bearer)
         return;
     }
     g->requests++;
+    j->listing = j->step == STEP_LIST || j->step == STEP_SETS;
+    g->lists += j->listing;
     pf_limiter_sent(&j->t->lim, j->sent_ms);
     job_log(j, PF_LOG_DEBUG, "request", 0, -1, "%s sent%s", req.method,
             j->step == STEP_LIST   ? " (the set's flows)"
@@ -1320,18 +1325,27 @@ static void remember_created(pf_graph_job *j, const pf_graph_result *r)
 {
     json_t *stub;
 
-    if (r->flow != NULL) {
-        pf_setcache_add(j->g->sets, j->cache_key, r->flow);
+    if (!pf_setcache_has(j->g->sets, j->cache_key)) {
+        /*
+         * No list to add to. One in flight, sent before this create
+         * landed, must not be kept when it is answered: the cache is told
+         * of the change. None in flight (a stream of new records): nothing
+         * to remember.
+         */
+        if (j->g->lists > 0)
+            pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
         return;
     }
-    if (!pf_setcache_has(j->g->sets, j->cache_key))
+    if (r->flow != NULL) {
+        pf_setcache_add(j->g->sets, j->cache_key, r->flow, pf_now_ms());
         return;
+    }
     stub = json_pack("{s:s+,s:s}", "@odata.type", PF_ODATA_NS,
                      j->kind->type->name, "id", r->flow_id);
     if (stub != NULL)
-        pf_setcache_add(j->g->sets, j->cache_key, stub);
+        pf_setcache_add(j->g->sets, j->cache_key, stub, pf_now_ms());
     else
-        pf_setcache_forget(j->g->sets, j->cache_key);
+        pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
     json_decref(stub);
 }
 
@@ -1393,13 +1407,13 @@ static void created_unreadable(pf_graph_job *j, const pf_http_response *resp,
     snprintf(r->note, sizeof(r->note), "Graph's 201 body is %s", defect);
     j->created = malloc(sizeof(*j->created));
     if (j->created == NULL) { /* created all the same, without its id */
-        pf_setcache_forget(j->g->sets, j->cache_key);
+        pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
         finish(j, r);
         return;
     }
     *j->created = *r;
     j->after_create = true;
-    pf_setcache_forget(j->g->sets, j->cache_key);
+    pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
     j->step = STEP_LIST; /* same try */
     proceed(j);
 }
@@ -1479,9 +1493,9 @@ static void note_uncertain(pf_graph_job *j, const pf_http_response *resp)
         j->settle_until_ms = j->sent_ms + g->cfg.settle_ms;
     /* Graph may hold this create any time now: list it afresh. */
     if (j->op->kind == PF_OP_FLOW_CREATE)
-        pf_setcache_forget(g->sets, j->cache_key);
+        pf_setcache_forget(g->sets, j->cache_key, pf_now_ms());
     else if (j->op->kind == PF_OP_SET_CREATE)
-        pf_setcache_forget(g->sets, j->sets_key);
+        pf_setcache_forget(g->sets, j->sets_key, pf_now_ms());
 }
 
 /* A 201: the flow, or its id from elsewhere when the body cannot name it. */
@@ -1522,10 +1536,13 @@ static void on_set_created(pf_graph_job *j, json_t *doc)
     r->flow = json_is_object(doc) ? doc : NULL;
     if (pf_is_guid(id)) {
         snprintf(j->set_id, sizeof(j->set_id), "%s", id);
-        pf_setcache_add(j->g->sets, j->sets_key, doc);
+        if (pf_setcache_has(j->g->sets, j->sets_key))
+            pf_setcache_add(j->g->sets, j->sets_key, doc, pf_now_ms());
+        else if (j->g->lists > 0) /* one sent before is not kept */
+            pf_setcache_forget(j->g->sets, j->sets_key, pf_now_ms());
     } else {
         snprintf(r->note, sizeof(r->note), "Graph's 201 names no flow set id");
-        pf_setcache_forget(j->g->sets, j->sets_key);
+        pf_setcache_forget(j->g->sets, j->sets_key, pf_now_ms());
     }
     finish(j, r);
 }
@@ -1584,7 +1601,7 @@ static bool op_answer(pf_graph_job *j, const pf_http_response *resp,
             r->operation_url = j->location != NULL ? j->location : "";
         } else if (j->cache_key != NULL) {
             /* The set's flows changed: its recent list is stale. */
-            pf_setcache_forget(j->g->sets, j->cache_key);
+            pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
         }
         job_log(j, PF_LOG_DEBUG, op->done, resp->status, -1, "%s", op->done);
         finish(j, r);
@@ -1592,7 +1609,7 @@ static bool op_answer(pf_graph_job *j, const pf_http_response *resp,
     }
     if ((op->flags & PF_OP_ABSENT_OK) && resp->status == 404) {
         if (j->cache_key != NULL)
-            pf_setcache_forget(j->g->sets, j->cache_key);
+            pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
         absent(j, "Graph answered 404");
         return true;
     }
@@ -1665,6 +1682,8 @@ static void on_response(void *arg, const pf_http_response *resp)
 
     j->xfer = NULL;
     g->requests--;
+    g->lists -= j->listing;
+    j->listing = false;
     tell_limiter(j, resp);
     if (g->cfg.on_attempt != NULL) {
         pf_graph_attempt a = {resp->transport, resp->status, resp->elapsed_ms};

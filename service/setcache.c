@@ -3,12 +3,22 @@
  * (setcache.h).
  *
  * A hash table for lookups and a FIFO in insertion order for expiry:
- * every entry lives ttl_ms from its last put, so the oldest put is always
- * at the head and purging is a walk from there.
+ * every entry lives ttl_ms from its last put or change, and goes to the
+ * tail on each, so purging is a walk from the head.
+ *
+ * An entry also remembers when the set last changed as far as this
+ * process knows (a create it saw succeed, or one that may have landed):
+ * a list sent before that is older than what the entry knows, however
+ * late it is answered, and is not kept. Without it, a list sent before a
+ * create and answered after it replaced the entry the create had added
+ * to: the cache then said the new set or flow was not there, for up to
+ * ttl_ms (a flow event refused "no flow set named", a duplicate check
+ * passed). An entry that only remembers a change holds no flows.
  */
 #include "provflow/setcache.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -16,9 +26,11 @@
 typedef struct entry {
     char *key;
     uint64_t hash;
-    json_t *flows; /* owned copy */
-    int64_t put_ms;
-    struct entry *chain;      /* the bucket's next */
+    json_t *flows;       /* owned copy; NULL: only a change is remembered */
+    int64_t put_ms;      /* when the list of flows was sent */
+    int64_t changed_ms;  /* the last change known (add, forget); or INT64_MIN */
+    int64_t base_ms;     /* expiry: the later of the two */
+    struct entry *chain; /* the bucket's next */
     TAILQ_ENTRY(entry) order; /* oldest put first */
 } entry;
 
@@ -27,7 +39,8 @@ TAILQ_HEAD(entry_fifo, entry);
 struct pf_setcache {
     int64_t ttl_ms;
     size_t max_entries, count;
-    size_t mask; /* buckets - 1, a power of two less one */
+    size_t mask;      /* buckets - 1, a power of two less one */
+    int64_t floor_ms; /* no list sent before this is kept (out of memory) */
     entry **buckets;
     struct entry_fifo fifo;
 };
@@ -62,6 +75,7 @@ pf_setcache *pf_setcache_new(int64_t ttl_ms, size_t max_entries)
     c->ttl_ms = ttl_ms < 0 ? 0 : ttl_ms;
     c->max_entries = max_entries > 0 ? max_entries : 1;
     c->mask = buckets - 1;
+    c->floor_ms = INT64_MIN;
     TAILQ_INIT(&c->fifo);
     return c;
 }
@@ -95,7 +109,7 @@ static void purge(pf_setcache *c, int64_t now_ms, size_t room)
 
     while (
         (e = TAILQ_FIRST(&c->fifo)) != NULL &&
-        (now_ms - e->put_ms >= c->ttl_ms || c->count + room > c->max_entries))
+        (now_ms - e->base_ms >= c->ttl_ms || c->count + room > c->max_entries))
         remove_entry(c, e);
 }
 
@@ -118,62 +132,130 @@ const json_t *pf_setcache_get(pf_setcache *c, const char *key, int64_t now_ms,
 
     purge(c, now_ms, 0);
     e = *slot_of(c, key, hash_of(key));
-    return e != NULL && e->put_ms >= since_ms ? e->flows : NULL;
+    return e != NULL && e->flows != NULL && now_ms - e->put_ms < c->ttl_ms &&
+                   e->put_ms >= since_ms
+               ? e->flows
+               : NULL;
+}
+
+/* e to the FIFO's tail, its expiry from now on its base. */
+static void requeue(pf_setcache *c, entry *e)
+{
+    e->base_ms = e->put_ms > e->changed_ms ? e->put_ms : e->changed_ms;
+    TAILQ_REMOVE(&c->fifo, e, order);
+    TAILQ_INSERT_TAIL(&c->fifo, e, order);
+}
+
+/* A new entry for key (hash h), holding nothing; NULL when out of memory. */
+static entry *entry_new(pf_setcache *c, const char *key, uint64_t h,
+                        int64_t now_ms)
+{
+    entry *e, **s;
+
+    purge(c, now_ms, 1);
+    e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->key = strdup(key)) == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->hash = h;
+    e->put_ms = INT64_MIN;
+    e->changed_ms = INT64_MIN;
+    e->base_ms = now_ms;
+    s = slot_of(c, key, h); /* the purge may have moved the chain */
+    e->chain = *s;
+    *s = e;
+    TAILQ_INSERT_TAIL(&c->fifo, e, order);
+    c->count++;
+    return e;
+}
+
+/*
+ * The set changed at now_ms (a create succeeded, or may have landed): a
+ * list sent before is not kept. When not even that can be remembered, no
+ * list sent before now_ms is kept, of any set.
+ */
+static void changed(pf_setcache *c, const char *key, int64_t now_ms)
+{
+    uint64_t h = hash_of(key);
+    entry *e = *slot_of(c, key, h);
+
+    if (c->ttl_ms == 0)
+        return;
+    if (e == NULL)
+        e = entry_new(c, key, h, now_ms);
+    if (e == NULL) {
+        if (now_ms > c->floor_ms)
+            c->floor_ms = now_ms;
+        return;
+    }
+    if (now_ms > e->changed_ms)
+        e->changed_ms = now_ms;
+    requeue(c, e);
 }
 
 int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
                     int64_t now_ms)
 {
     uint64_t h = hash_of(key);
-    entry **s = slot_of(c, key, h), *e;
+    entry *e = *slot_of(c, key, h);
+    json_t *copy;
 
-    if (*s != NULL)
-        remove_entry(c, *s);
-    if (c->ttl_ms == 0 || !json_is_array(flows))
+    if (c->ttl_ms == 0 || !json_is_array(flows) || now_ms < c->floor_ms)
         return 0;
-    purge(c, now_ms, 1);
-    e = calloc(1, sizeof(*e));
-    if (e == NULL)
-        return -1;
-    e->key = strdup(key);
-    e->flows = json_deep_copy(flows);
-    if (e->key == NULL || e->flows == NULL) {
-        json_decref(e->flows);
-        free(e->key);
-        free(e);
+    /* Older than what the entry knows: a change since, or a later list. */
+    if (e != NULL &&
+        (e->changed_ms > now_ms || (e->flows != NULL && e->put_ms > now_ms)))
+        return 0;
+    if ((copy = json_deep_copy(flows)) == NULL) {
+        if (e != NULL) { /* the change it remembers stays */
+            json_decref(e->flows);
+            e->flows = NULL;
+        }
         return -1;
     }
-    e->hash = h;
+    if (e == NULL && (e = entry_new(c, key, h, now_ms)) == NULL) {
+        json_decref(copy);
+        return -1;
+    }
+    json_decref(e->flows);
+    e->flows = copy;
     e->put_ms = now_ms;
-    s = slot_of(c, key, h); /* the purge may have moved the chain */
-    e->chain = *s;
-    *s = e;
-    TAILQ_INSERT_TAIL(&c->fifo, e, order);
-    c->count++;
+    requeue(c, e);
     return 0;
 }
 
-void pf_setcache_forget(pf_setcache *c, const char *key)
+void pf_setcache_forget(pf_setcache *c, const char *key, int64_t now_ms)
 {
     entry *e = *slot_of(c, key, hash_of(key));
 
-    if (e != NULL)
-        remove_entry(c, e);
+    if (e != NULL) {
+        json_decref(e->flows);
+        e->flows = NULL;
+    }
+    changed(c, key, now_ms);
 }
 
 bool pf_setcache_has(const pf_setcache *c, const char *key)
 {
-    return *slot_of(c, key, hash_of(key)) != NULL;
+    const entry *e = *slot_of(c, key, hash_of(key));
+
+    return e != NULL && e->flows != NULL;
 }
 
-void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow)
+void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow,
+                     int64_t now_ms)
 {
     entry *e = *slot_of(c, key, hash_of(key));
 
     if (e == NULL)
         return;
-    if (json_array_append_new(e->flows, json_deep_copy(flow)) != 0)
-        remove_entry(c, e);
+    if (e->flows != NULL &&
+        json_array_append_new(e->flows, json_deep_copy(flow)) != 0) {
+        json_decref(e->flows);
+        e->flows = NULL;
+    }
+    changed(c, key, now_ms);
 }
 
 size_t pf_setcache_size(const pf_setcache *c)

@@ -14,6 +14,11 @@
  * process created. Only a check that follows nothing uncertain of its own
  * may use the cache: after an uncertain create the job lists afresh.
  *
+ * A list is kept with the time it was sent. One sent before the last
+ * change the cache was told of (an add, a forget) is older than that
+ * change however late its answer comes, and is not kept; nor is one sent
+ * before the list the cache holds.
+ *
  * At most max_entries sets are kept; the oldest goes first. Not
  * thread-safe: the loop thread owns a cache. No clock of its own: callers
  * pass now_ms (monotonic).
@@ -47,31 +52,40 @@ const json_t *pf_setcache_get(pf_setcache *c, const char *key, int64_t now_ms,
                               int64_t since_ms);
 
 /*
- * Remembers flows (a JSON array, copied) as the set's contents at now_ms,
- * replacing what was known. Returns 0, or -1 when out of memory (the
- * cache then knows nothing of the set: always safe).
+ * Remembers flows (a JSON array, copied) as the set's contents when the
+ * list was sent, now_ms, replacing what was known; unless the set changed
+ * after now_ms (pf_setcache_add(), pf_setcache_forget()) or the entry
+ * holds a list sent later: then nothing changes. Returns 0, or -1 when
+ * out of memory (the cache then knows no flows of the set: always safe).
  */
 int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
                     int64_t now_ms);
 
 /*
- * Adds flow (an object, copied) to the set's entry if one is live; no
- * entry: nothing to do. On failure to add, the entry is dropped, so the
- * cache never answers "absent" for it.
+ * A flow created at now_ms, for a set with an entry: added (an object,
+ * copied) to its list if it holds one, and either way no list sent before
+ * now_ms is kept for the set. No entry: nothing (a caller that may have a
+ * list of the set in flight calls pf_setcache_forget() instead). On
+ * failure to add, the entry's list is dropped, so the cache never answers
+ * "absent" for it.
  */
-void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow);
+void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow,
+                     int64_t now_ms);
 
 /*
- * Whether the set has an entry that pf_setcache_add() would add to (live,
- * or expired and not yet purged): a caller may skip building a flow that
- * would not be kept.
+ * Whether the set has an entry with a list that pf_setcache_add() would
+ * add to (live, or expired and not yet purged): a caller may skip
+ * building a flow that would not be kept.
  */
 bool pf_setcache_has(const pf_setcache *c, const char *key);
 
-/* Forgets what is known of the set (a create of it may have landed). */
-void pf_setcache_forget(pf_setcache *c, const char *key);
+/*
+ * Forgets the set's flows (a create in it may have landed by now_ms): no
+ * list sent before now_ms is kept for it.
+ */
+void pf_setcache_forget(pf_setcache *c, const char *key, int64_t now_ms);
 
-/* Sets known (live or expired, not yet purged). */
+/* Sets with an entry (a list, or a change remembered; not yet purged). */
 size_t pf_setcache_size(const pf_setcache *c);
 
 #endif /* PROVFLOW_SETCACHE_H */

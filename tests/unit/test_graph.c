@@ -190,6 +190,7 @@ static bool handler(const lb_request *req, char **resp, size_t *len, void *arg)
                          srv.list_default[0] != '\0' ? srv.list_default
                                                      : "{\"value\":[]}",
                          len);
+        *req->delay_ms = a != NULL ? a->delay_ms : 0;
     } else {
         /* A created flow, id from a counter: what Graph's 201 holds. */
         snprintf(id, sizeof(id), "0c6f3b0e-0000-4000-8000-%012d", ++created);
@@ -890,6 +891,42 @@ static void a_cached_list_answers_later_checks_of_the_set(void **state)
     env_close(&e);
 }
 
+/*
+ * A list sent before a create landed and answered after it is not kept:
+ * kept, it would tell a later check that the new flow is absent. Here a
+ * check's list is held while another job creates a flow in the set; the
+ * list is then answered (empty, as it was sent). A third job's check of
+ * the created type lists afresh instead of trusting that answer.
+ */
+static void a_list_answered_after_a_create_is_not_kept(void **state)
+{
+    pf_graph_config cfg;
+    result a, b, c;
+    env e;
+
+    (void)state;
+    srv_reset();
+    script_hold(LB_HOLD); /* the first request: the check's list */
+    test_config(&cfg);
+    cfg.set_cache_ms = 60000;
+    env_open(&e, &cfg, 0, true);
+
+    submit(&e, "classGroup", 1, true, 0, &a);
+    WAIT_FOR(&e, lb_in_flight(e.srv) == 1);
+    submit(&e, "securityGroup", 2, false, 0, &b);
+    WAIT_FOR(&e, b.calls > 0);
+    assert_int_equal(b.status, PF_GRAPH_CREATED);
+    lb_release(e.srv);
+    WAIT_FOR(&e, a.calls > 0);
+    assert_int_equal(a.status, PF_GRAPH_CREATED);
+    assert_string_equal(seen_str(), "GET, POST, POST");
+
+    submit(&e, "securityGroup", 3, true, 0, &c);
+    WAIT_FOR(&e, c.calls > 0);
+    assert_string_equal(seen_str(), "GET, POST, POST, GET, POST");
+    env_close(&e);
+}
+
 /* --- settle ------------------------------------------------------------- */
 
 /*
@@ -1467,6 +1504,7 @@ int main(void)
         cmocka_unit_test(a_next_page_on_the_same_host_is_read),
         cmocka_unit_test(a_next_page_on_another_host_is_refused),
         cmocka_unit_test(a_cached_list_answers_later_checks_of_the_set),
+        cmocka_unit_test(a_list_answered_after_a_create_is_not_kept),
         cmocka_unit_test(no_create_before_the_settle_deadline),
         cmocka_unit_test(
             an_exists_after_an_uncertain_create_waits_for_the_deadline),
