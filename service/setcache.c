@@ -31,7 +31,7 @@ typedef struct entry {
     int64_t changed_ms;  /* the last change known (add, forget); or INT64_MIN */
     int64_t base_ms;     /* expiry: the later of the two */
     struct entry *chain; /* the bucket's next */
-    TAILQ_ENTRY(entry) order; /* oldest put first */
+    TAILQ_ENTRY(entry) order; /* oldest first (by base_ms, roughly) */
 } entry;
 
 TAILQ_HEAD(entry_fifo, entry);
