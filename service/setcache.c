@@ -201,11 +201,14 @@ int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
     entry *e = *slot_of(c, key, h);
     json_t *copy;
 
-    if (c->ttl_ms == 0 || !json_is_array(flows) || now_ms < c->floor_ms)
+    if (c->ttl_ms == 0 || !json_is_array(flows) || now_ms <= c->floor_ms)
         return 0;
-    /* Older than what the entry knows: a change since, or a later list. */
+    /*
+     * Older than what the entry knows: a change since, or a later list. A
+     * change in the millisecond the list was sent may have come after it.
+     */
     if (e != NULL &&
-        (e->changed_ms > now_ms || (e->flows != NULL && e->put_ms > now_ms)))
+        (e->changed_ms >= now_ms || (e->flows != NULL && e->put_ms > now_ms)))
         return 0;
     if ((copy = json_deep_copy(flows)) == NULL) {
         if (e != NULL) { /* the change it remembers stays */

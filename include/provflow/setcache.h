@@ -15,9 +15,10 @@
  * may use the cache: after an uncertain create the job lists afresh.
  *
  * A list is kept with the time it was sent. One sent before the last
- * change the cache was told of (an add, a forget) is older than that
- * change however late its answer comes, and is not kept; nor is one sent
- * before the list the cache holds.
+ * change the cache was told of (an add, a forget), or in its
+ * millisecond, may be older than that change however late its answer
+ * comes, and is not kept; nor is one sent before the list the cache
+ * holds.
  *
  * At most max_entries sets are kept; the oldest goes first. Not
  * thread-safe: the loop thread owns a cache. No clock of its own: callers
@@ -54,7 +55,7 @@ const json_t *pf_setcache_get(pf_setcache *c, const char *key, int64_t now_ms,
 /*
  * Remembers flows (a JSON array, copied) as the set's contents when the
  * list was sent, now_ms, replacing what was known; unless the set changed
- * after now_ms (pf_setcache_add(), pf_setcache_forget()) or the entry
+ * at or after now_ms (pf_setcache_add(), pf_setcache_forget()) or the entry
  * holds a list sent later: then nothing changes. Returns 0, or -1 when
  * out of memory (the cache then knows no flows of the set: always safe).
  */

@@ -98,6 +98,9 @@ static void a_list_sent_before_a_change_is_not_kept(void **state)
     pf_setcache_add(c, "k", flow, 200);
     assert_int_equal(pf_setcache_put(c, "k", empty, 150), 0); /* sent at 150 */
     assert_int_equal(json_array_size(pf_setcache_get(c, "k", 250, 0)), 1);
+    /* Sent in the create's millisecond: maybe before it landed. */
+    assert_int_equal(pf_setcache_put(c, "k", empty, 200), 0);
+    assert_int_equal(json_array_size(pf_setcache_get(c, "k", 250, 0)), 1);
     /* Sent after the create: what Graph held then. */
     assert_int_equal(pf_setcache_put(c, "k", empty, 300), 0);
     assert_int_equal(json_array_size(pf_setcache_get(c, "k", 310, 0)), 0);
@@ -108,6 +111,7 @@ static void a_list_sent_before_a_change_is_not_kept(void **state)
     /* Forgotten at 500: a list sent before is not kept, one after is. */
     pf_setcache_forget(c, "k", 500);
     assert_int_equal(pf_setcache_put(c, "k", one, 450), 0);
+    assert_int_equal(pf_setcache_put(c, "k", one, 500), 0);
     assert_null(pf_setcache_get(c, "k", 600, 0));
     assert_int_equal(pf_setcache_size(c), 1); /* the change, remembered */
     assert_int_equal(pf_setcache_put(c, "k", empty, 501), 0);
