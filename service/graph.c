@@ -1317,35 +1317,38 @@ static void on_list(pf_graph_job *j, const json_t *doc)
 }
 
 /*
+ * A create landed (a flow in the set of key, or a set in the sets' list):
+ * added to the list kept for key, if one is. Else a list of key in
+ * flight, sent before the create landed, must not be kept when it is
+ * answered, so the cache is told of the change; with none in flight (a
+ * stream of new records) there is nothing to remember.
+ */
+static void cache_created(pf_graph *g, const char *key, const json_t *created)
+{
+    if (pf_setcache_has(g->sets, key))
+        pf_setcache_add(g->sets, key, created, pf_now_ms());
+    else if (g->lists > 0)
+        pf_setcache_forget(g->sets, key, pf_now_ms());
+}
+
+/*
  * A 201: later checks of the set from the cache see this flow. Only a set
  * the cache knows is added to (pf_setcache_add()): a create that no list
  * preceded, the common case, builds nothing.
  */
 static void remember_created(pf_graph_job *j, const pf_graph_result *r)
 {
-    json_t *stub;
+    json_t *stub = NULL;
 
-    if (!pf_setcache_has(j->g->sets, j->cache_key)) {
-        /*
-         * No list to add to. One in flight, sent before this create
-         * landed, must not be kept when it is answered: the cache is told
-         * of the change. None in flight (a stream of new records): nothing
-         * to remember.
-         */
-        if (j->g->lists > 0)
+    if (r->flow == NULL && pf_setcache_has(j->g->sets, j->cache_key)) {
+        stub = json_pack("{s:s+,s:s}", "@odata.type", PF_ODATA_NS,
+                         j->kind->type->name, "id", r->flow_id);
+        if (stub == NULL) {
             pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
-        return;
+            return;
+        }
     }
-    if (r->flow != NULL) {
-        pf_setcache_add(j->g->sets, j->cache_key, r->flow, pf_now_ms());
-        return;
-    }
-    stub = json_pack("{s:s+,s:s}", "@odata.type", PF_ODATA_NS,
-                     j->kind->type->name, "id", r->flow_id);
-    if (stub != NULL)
-        pf_setcache_add(j->g->sets, j->cache_key, stub, pf_now_ms());
-    else
-        pf_setcache_forget(j->g->sets, j->cache_key, pf_now_ms());
+    cache_created(j->g, j->cache_key, r->flow != NULL ? r->flow : stub);
     json_decref(stub);
 }
 
@@ -1536,10 +1539,7 @@ static void on_set_created(pf_graph_job *j, json_t *doc)
     r->flow = json_is_object(doc) ? doc : NULL;
     if (pf_is_guid(id)) {
         snprintf(j->set_id, sizeof(j->set_id), "%s", id);
-        if (pf_setcache_has(j->g->sets, j->sets_key))
-            pf_setcache_add(j->g->sets, j->sets_key, doc, pf_now_ms());
-        else if (j->g->lists > 0) /* one sent before is not kept */
-            pf_setcache_forget(j->g->sets, j->sets_key, pf_now_ms());
+        cache_created(j->g, j->sets_key, doc);
     } else {
         snprintf(r->note, sizeof(r->note), "Graph's 201 names no flow set id");
         pf_setcache_forget(j->g->sets, j->sets_key, pf_now_ms());

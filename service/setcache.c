@@ -40,7 +40,7 @@ struct pf_setcache {
     int64_t ttl_ms;
     size_t max_entries, count;
     size_t mask;      /* buckets - 1, a power of two less one */
-    int64_t floor_ms; /* no list sent before this is kept (out of memory) */
+    int64_t floor_ms; /* no list sent at or before this is kept (no memory) */
     entry **buckets;
     struct entry_fifo fifo;
 };
@@ -171,15 +171,14 @@ static entry *entry_new(pf_setcache *c, const char *key, uint64_t h,
 }
 
 /*
- * The set changed at now_ms (a create succeeded, or may have landed): a
- * list sent before is not kept. When not even that can be remembered, no
- * list sent before now_ms is kept, of any set.
+ * The set of key (hash h, entry e or NULL) changed at now_ms (a create
+ * succeeded, or may have landed): no list sent at or before now_ms is
+ * kept for it. When not even that can be remembered, none sent at or
+ * before now_ms is kept, of any set.
  */
-static void changed(pf_setcache *c, const char *key, int64_t now_ms)
+static void changed(pf_setcache *c, entry *e, const char *key, uint64_t h,
+                    int64_t now_ms)
 {
-    uint64_t h = hash_of(key);
-    entry *e = *slot_of(c, key, h);
-
     if (c->ttl_ms == 0)
         return;
     if (e == NULL)
@@ -230,13 +229,14 @@ int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
 
 void pf_setcache_forget(pf_setcache *c, const char *key, int64_t now_ms)
 {
-    entry *e = *slot_of(c, key, hash_of(key));
+    uint64_t h = hash_of(key);
+    entry *e = *slot_of(c, key, h);
 
     if (e != NULL) {
         json_decref(e->flows);
         e->flows = NULL;
     }
-    changed(c, key, now_ms);
+    changed(c, e, key, h, now_ms);
 }
 
 bool pf_setcache_has(const pf_setcache *c, const char *key)
@@ -249,7 +249,8 @@ bool pf_setcache_has(const pf_setcache *c, const char *key)
 void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow,
                      int64_t now_ms)
 {
-    entry *e = *slot_of(c, key, hash_of(key));
+    uint64_t h = hash_of(key);
+    entry *e = *slot_of(c, key, h);
 
     if (e == NULL)
         return;
@@ -258,7 +259,7 @@ void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow,
         json_decref(e->flows);
         e->flows = NULL;
     }
-    changed(c, key, now_ms);
+    changed(c, e, key, h, now_ms);
 }
 
 size_t pf_setcache_size(const pf_setcache *c)

@@ -64,11 +64,11 @@ int pf_setcache_put(pf_setcache *c, const char *key, const json_t *flows,
 
 /*
  * A flow created at now_ms, for a set with an entry: added (an object,
- * copied) to its list if it holds one, and either way no list sent before
- * now_ms is kept for the set. No entry: nothing (a caller that may have a
- * list of the set in flight calls pf_setcache_forget() instead). On
- * failure to add, the entry's list is dropped, so the cache never answers
- * "absent" for it.
+ * copied) to its list if it holds one, and either way no list sent at or
+ * before now_ms is kept for the set. No entry: nothing (a caller that may have
+ * a list of the set in flight calls pf_setcache_forget() instead). On failure
+ * to add, the entry's list is dropped, so the cache never answers "absent" for
+ * it.
  */
 void pf_setcache_add(pf_setcache *c, const char *key, const json_t *flow,
                      int64_t now_ms);
@@ -82,7 +82,7 @@ bool pf_setcache_has(const pf_setcache *c, const char *key);
 
 /*
  * Forgets the set's flows (a create in it may have landed by now_ms): no
- * list sent before now_ms is kept for it.
+ * list sent at or before now_ms is kept for it.
  */
 void pf_setcache_forget(pf_setcache *c, const char *key, int64_t now_ms);
 
